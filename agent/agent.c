@@ -1,0 +1,205 @@
+/*
+ * agent: the daemon's owner object and its life cycle.
+ *
+ * DESIGN / invariants: struct agent owns the uv loop, the configuration
+ * and the modules built on it (http, vault, auth).  Signals arrive as
+ * uv_signal_t and only change state or schedule work (tmux's
+ * server_signal()): SIGTERM/SIGINT start an orderly stop, SIGHUP reloads.
+ * A reload parses into a fresh struct config and swaps it in only when
+ * valid, so a bad edit never takes down a running agent.  On stop the
+ * modules are closed in dependency order (auth, vault, http) and the loop
+ * runs until every handle has closed, so uv_loop_close() succeeds.
+ */
+#include "agent.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "vault.h"
+
+#define ERRBUF 16384
+
+struct agent {
+	uv_loop_t loop;
+	const char *config_path;
+	struct config *cfg;
+	struct http *http;
+	struct vault *vault;
+	struct auth *auth;
+	uv_signal_t sigterm, sigint, sighup;
+	int stopping;
+	int exit_code;
+};
+
+static void
+apply_logging(const struct config *cfg)
+{
+	log_setup((enum log_level)cfg->log_level, cfg->log_format == LOG_FORMAT_JSON);
+}
+
+static void
+stop(struct agent *ag, const char *why)
+{
+	if (ag->stopping)
+		return;
+	ag->stopping = 1;
+	log_info("agent", "%s: stopping", why);
+	if (ag->auth)
+		auth_close(ag->auth);
+	if (ag->vault)
+		vault_close(ag->vault);
+	if (ag->http)
+		http_close(ag->http);
+	ag->auth = NULL;
+	ag->vault = NULL;
+	ag->http = NULL;
+	uv_close((uv_handle_t *)&ag->sigterm, NULL);
+	uv_close((uv_handle_t *)&ag->sigint, NULL);
+	uv_close((uv_handle_t *)&ag->sighup, NULL);
+}
+
+static void
+reload(struct agent *ag)
+{
+	struct config *cfg = NULL;
+	char *err = malloc(ERRBUF);
+	char verr[512];
+
+	if (err == NULL)
+		return;
+	err[0] = '\0';
+	log_info("agent", "SIGHUP: reloading %s", ag->config_path);
+	if (config_load(ag->config_path, &cfg, err, ERRBUF) != 0) {
+		log_error("agent", "reload failed; keeping the running configuration:");
+		for (char *line = err, *nl; line && *line; line = nl) {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl++ = '\0';
+			log_error("config", "%s", line);
+		}
+		goto out;
+	}
+	if (config_check_reload(ag->cfg, cfg, err, ERRBUF) != 0) {
+		log_error("agent", "reload refused; keeping the running "
+				   "configuration (restart to apply): %s", err);
+		config_free(cfg);
+		goto out;
+	}
+	if (vault_configure(ag->vault, cfg, verr, sizeof(verr)) != 0) {
+		log_error("agent", "reload failed; keeping the running "
+				   "configuration: %s", verr);
+		config_free(cfg);
+		goto out;
+	}
+	apply_logging(cfg);
+	auth_configure(ag->auth, cfg);
+	config_free(ag->cfg);
+	ag->cfg = cfg;
+	log_info("agent", "configuration reloaded");
+out:
+	free(err);
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct agent *ag = s->data;
+
+	switch (signum) {
+	case SIGTERM:
+		stop(ag, "SIGTERM");
+		break;
+	case SIGINT:
+		stop(ag, "SIGINT");
+		break;
+	case SIGHUP:
+		if (!ag->stopping)
+			reload(ag);
+		break;
+	}
+}
+
+static void
+on_token(void *arg, const char *token)
+{
+	(void)arg;
+	if (token == NULL)
+		log_warn("agent", "no valid Vault token; waiting for a login");
+}
+
+static int
+print_config_errors(const char *path, const char *err)
+{
+	fprintf(stderr, "certagent: %s is not valid:\n%s", path, err);
+	if (err[0] && err[strlen(err) - 1] != '\n')
+		fputc('\n', stderr);
+	return 2;
+}
+
+int
+agent_run(const char *config_path)
+{
+	struct agent ag;
+	char *err = malloc(ERRBUF);
+	int rc;
+
+	if (err == NULL)
+		return 1;
+	memset(&ag, 0, sizeof(ag));
+	ag.config_path = config_path;
+	err[0] = '\0';
+	if (config_load(config_path, &ag.cfg, err, ERRBUF) != 0) {
+		rc = print_config_errors(config_path, err);
+		free(err);
+		return rc;
+	}
+	apply_logging(ag.cfg);
+	if (uv_loop_init(&ag.loop) != 0) {
+		log_error("agent", "cannot create the event loop");
+		config_free(ag.cfg);
+		free(err);
+		return 1;
+	}
+	/* Signal handles first, so stop() can always close all three. */
+	if (uv_signal_init(&ag.loop, &ag.sigterm) != 0 ||
+	    uv_signal_init(&ag.loop, &ag.sigint) != 0 ||
+	    uv_signal_init(&ag.loop, &ag.sighup) != 0) {
+		log_error("agent", "cannot set up signal handling");
+		abort();	/* uv_signal_init fails only without memory */
+	}
+	ag.sigterm.data = ag.sigint.data = ag.sighup.data = &ag;
+	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
+	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
+	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||
+	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
+	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
+	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0) {
+		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
+		stop(&ag, "start-up failed");
+		uv_run(&ag.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&ag.loop);
+		config_free(ag.cfg);
+		free(err);
+		return 1;
+	}
+	free(err);
+	log_info("agent", "certagent %s starting with %s (%zu Vault address%s)",
+		 CERTAGENT_VERSION, config_path, ag.cfg->n_vault_addresses,
+		 ag.cfg->n_vault_addresses == 1 ? "" : "es");
+	auth_start(ag.auth);
+	uv_run(&ag.loop, UV_RUN_DEFAULT);
+	rc = uv_loop_close(&ag.loop);
+	if (rc != 0)
+		log_error("agent", "event loop closed with handles open: %s",
+			  uv_strerror(rc));
+	config_free(ag.cfg);
+	log_redact_clear();
+	log_info("agent", "stopped");
+	return ag.exit_code;
+}

@@ -1,0 +1,645 @@
+/*
+ * auth: log in to Vault and keep a token alive.
+ *
+ * DESIGN / invariants:
+ *  - One timer and at most one Vault call in flight.  The timer's action
+ *    says what happens when it fires: log in, renew, or drop an expired
+ *    token while a login is still being retried.
+ *  - Expiry is judged on the wall clock (expires_at_ms), so a suspended
+ *    machine or a stepped clock never makes an expired token look valid.
+ *  - The token is replaced only after a login succeeds; a failed or
+ *    retrying login leaves the old token in use until it expires.  A 403
+ *    on renew-self means Vault no longer accepts the token: it is dropped.
+ *  - A secret-id is read once per login from its file, removed from disk
+ *    if so configured, and kept in memory so a later re-login (after the
+ *    file is gone) still works; a new file replaces it.
+ *  - Tokens and secret-ids never reach a log line; both are registered
+ *    with the logger's redaction as a second defence and scrubbed from
+ *    memory when dropped.
+ */
+#include "auth.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "backoff.h"
+#include "config.h"
+#include "files.h"
+#include "log.h"
+#include "vault.h"
+
+#define CRED_MAX 16384
+
+enum action { ACT_NONE, ACT_LOGIN, ACT_RENEW, ACT_EXPIRE };
+
+struct auth {
+	uv_loop_t *loop;
+	struct vault *vault;
+	const struct config *cfg;
+	auth_token_cb cb;
+	void *cb_arg;
+
+	uv_timer_t timer;
+	enum action action;
+	struct vault_call *call;
+
+	char *token;
+	int64_t expires_at_ms;	/* wall clock; 0 = does not expire */
+	uint64_t granted_ms;	/* TTL granted by the last login or renewal */
+	int renewable;
+	char *secret_id;	/* approle: last secret-id read */
+	unsigned failures;	/* consecutive failed logins, for backoff */
+	struct auth_stats stats;
+};
+
+static void login(struct auth *a);
+static void on_timer(uv_timer_t *t);
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *
+method_name(enum auth_method m)
+{
+	switch (m) {
+	case AUTH_METHOD_APPROLE:
+		return "approle";
+	case AUTH_METHOD_CERT:
+		return "cert";
+	case AUTH_METHOD_TOKEN:
+		return "token";
+	}
+	return "?";
+}
+
+static void
+secret_free(char **s)
+{
+	files_secret_free(*s);
+	*s = NULL;
+}
+
+static void
+schedule(struct auth *a, enum action act, uint64_t delay_ms)
+{
+	a->action = act;
+	uv_timer_start(&a->timer, on_timer, delay_ms, 0);
+}
+
+/* About two thirds of TTL, jittered over [0.6, 0.7] of it. */
+static uint64_t
+renew_delay(uint64_t ttl_ms)
+{
+	return backoff_uniform(ttl_ms * 6 / 10, ttl_ms * 7 / 10);
+}
+
+static void
+drop_token(struct auth *a, const char *why)
+{
+	if (a->token == NULL)
+		return;
+	log_warn("auth", "dropping the Vault token: %s", why);
+	secret_free(&a->token);
+	a->expires_at_ms = 0;
+	a->stats.expires_at_ms = 0;
+	vault_set_token(a->vault, NULL);
+	if (a->cb)
+		a->cb(a->cb_arg, NULL);
+}
+
+static void
+write_sink(struct auth *a)
+{
+	const struct config *cfg = a->cfg;
+	char err[512];
+	int rc;
+
+	if (cfg->token_sink_path == NULL || a->token == NULL)
+		return;
+	rc = files_write_atomic(cfg->token_sink_path, a->token, strlen(a->token),
+				cfg->token_sink_mode, (uid_t)-1, (gid_t)-1, err,
+				sizeof(err));
+	if (rc < 0)
+		log_error("auth", "token sink: %s", err);
+	else if (rc == FILES_WRITTEN)
+		log_info("auth", "token written to %s", cfg->token_sink_path);
+}
+
+/* Plan the next step for a token with TTL_MS left. */
+static void
+plan(struct auth *a, uint64_t ttl_ms)
+{
+	if (ttl_ms == 0) {
+		log_info("auth", "token does not expire; no renewal scheduled");
+		a->action = ACT_NONE;
+		uv_timer_stop(&a->timer);
+		return;
+	}
+	uint64_t delay = renew_delay(ttl_ms);
+	if (a->renewable) {
+		log_info("auth", "token valid for %llus; renewing in %.1fs",
+			 (unsigned long long)(ttl_ms / 1000), (double)delay / 1000);
+		schedule(a, ACT_RENEW, delay);
+	} else {
+		log_info("auth", "token valid for %llus and not renewable; "
+				 "logging in again in %.1fs",
+			 (unsigned long long)(ttl_ms / 1000), (double)delay / 1000);
+		schedule(a, ACT_LOGIN, delay);
+	}
+}
+
+/* Make TOKEN current, with the TTL the login reported. */
+static void
+adopt(struct auth *a, const char *token, uint64_t ttl_ms, int renewable)
+{
+	char *copy = strdup(token);
+
+	if (copy == NULL) {
+		log_error("auth", "out of memory keeping the token");
+		return;
+	}
+	log_redact_add(token);
+	if (a->token)
+		secret_free(&a->token);
+	a->token = copy;
+	a->granted_ms = ttl_ms;
+	a->renewable = renewable;
+	a->expires_at_ms = ttl_ms ? wall_ms() + (int64_t)ttl_ms : 0;
+	a->stats.expires_at_ms = a->expires_at_ms;
+	vault_set_token(a->vault, a->token);
+	write_sink(a);
+	if (a->cb)
+		a->cb(a->cb_arg, a->token);
+}
+
+static void
+login_failed(struct auth *a, const char *why)
+{
+	uint64_t delay = backoff_delay(a->cfg->retry_min_backoff_ms,
+				       a->cfg->retry_max_backoff_ms, a->failures);
+
+	a->failures++;
+	a->stats.login_failures++;
+	log_error("auth", "login with %s at auth/%s failed: %s; next try in %.1fs",
+		  method_name(a->cfg->auth_method), a->cfg->auth_mount, why,
+		  (double)delay / 1000);
+	schedule(a, ACT_LOGIN, delay);
+}
+
+static uint64_t
+json_seconds(const cJSON *obj, const char *key)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(n) || n->valuedouble < 0)
+		return 0;
+	return (uint64_t)n->valuedouble * 1000;
+}
+
+static void
+on_lookup(void *arg, const struct vault_response *r)
+{
+	struct auth *a = arg;
+	const cJSON *data;
+
+	a->call = NULL;
+	if (r->err == VAULT_ECANCELED)
+		return;
+	if (r->err != VAULT_OK) {
+		if (r->err == VAULT_EHTTP && (r->status == 403 || r->status == 401)) {
+			drop_token(a, "Vault rejected it on lookup-self");
+			login_failed(a, r->message);
+			return;
+		}
+		if (a->cfg->auth_method == AUTH_METHOD_TOKEN) {
+			/* Without a lookup the file's token has no known TTL:
+			 * keep it in use and look again after a backoff. */
+			login_failed(a, r->message);
+			return;
+		}
+		/* Vault unreachable after the login worked: keep the login's
+		 * own figures. */
+		log_warn("auth", "token lookup failed: %s; using the login's TTL",
+			 r->message);
+		a->failures = 0;
+		plan(a, a->granted_ms);
+		return;
+	}
+	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
+	uint64_t ttl = json_seconds(data, "ttl");
+	const cJSON *ren = cJSON_GetObjectItemCaseSensitive(data, "renewable");
+	a->renewable = cJSON_IsTrue(ren);
+	a->expires_at_ms = ttl ? wall_ms() + (int64_t)ttl : 0;
+	a->stats.expires_at_ms = a->expires_at_ms;
+	if (a->cfg->auth_method == AUTH_METHOD_TOKEN) {
+		/* The file's token was not ours to renew until now. */
+		a->granted_ms = ttl;
+		a->stats.logins++;
+	}
+	a->failures = 0;
+	plan(a, ttl);
+}
+
+static void
+lookup(struct auth *a)
+{
+	struct vault_req req = {
+		.method = "GET",
+		.path = "auth/token/lookup-self",
+		.token = a->token,
+		.flags = VAULT_QUIET,
+		.max_attempts = 3,
+	};
+
+	if (vault_request(a->vault, &req, on_lookup, a, &a->call) != 0) {
+		a->call = NULL;
+		plan(a, a->granted_ms);
+	}
+}
+
+static void
+on_login(void *arg, const struct vault_response *r)
+{
+	struct auth *a = arg;
+	const cJSON *auth, *tok;
+
+	a->call = NULL;
+	if (r->err == VAULT_ECANCELED)
+		return;
+	if (r->err != VAULT_OK) {
+		login_failed(a, r->message);
+		return;
+	}
+	auth = cJSON_GetObjectItemCaseSensitive(r->json, "auth");
+	tok = cJSON_GetObjectItemCaseSensitive(auth, "client_token");
+	if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0') {
+		login_failed(a, "the response has no auth.client_token");
+		return;
+	}
+	uint64_t ttl = json_seconds(auth, "lease_duration");
+	int renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
+	adopt(a, tok->valuestring, ttl, renewable);
+	a->stats.logins++;
+	log_info("auth", "logged in with %s at auth/%s (ttl %llus, %s)",
+		 method_name(a->cfg->auth_method), a->cfg->auth_mount,
+		 (unsigned long long)(ttl / 1000),
+		 renewable ? "renewable" : "not renewable");
+	lookup(a);
+}
+
+/* Read the approle secret-id: the file when present, else the cached one. */
+static int
+approle_secret_id(struct auth *a, char *err, size_t errlen)
+{
+	const struct config *cfg = a->cfg;
+	char *sid = NULL;
+	int rc;
+
+	rc = files_read_secret(cfg->auth_secret_id_file, CRED_MAX,
+			       cfg->auth_allow_insecure_file_mode, &sid, err, errlen);
+	if (rc == -ENOENT && a->secret_id) {
+		log_debug("auth", "%s is gone; using the secret-id read before",
+			  cfg->auth_secret_id_file);
+		return 0;
+	}
+	if (rc != 0)
+		return rc;
+	log_redact_add(sid);
+	if (a->secret_id)
+		secret_free(&a->secret_id);
+	a->secret_id = sid;
+	if (cfg->auth_remove_secret_id_file) {
+		if (unlink(cfg->auth_secret_id_file) != 0)
+			log_warn("auth", "cannot remove %s after reading it: %s",
+				 cfg->auth_secret_id_file, strerror(errno));
+		else
+			log_info("auth", "removed %s after reading it",
+				 cfg->auth_secret_id_file);
+	}
+	return 0;
+}
+
+static char *
+login_body(struct auth *a, char *err, size_t errlen)
+{
+	const struct config *cfg = a->cfg;
+	cJSON *o = cJSON_CreateObject();
+	char *role_id = NULL, *body = NULL;
+
+	if (o == NULL)
+		goto oom;
+	if (cfg->auth_method == AUTH_METHOD_APPROLE) {
+		/* A role-id is an identifier, not a secret: no mode check. */
+		if (files_read_secret(cfg->auth_role_id_file, CRED_MAX, 1, &role_id,
+				      err, errlen) != 0)
+			goto out;
+		if (approle_secret_id(a, err, errlen) != 0)
+			goto out;
+		if (!cJSON_AddStringToObject(o, "role_id", role_id) ||
+		    !cJSON_AddStringToObject(o, "secret_id", a->secret_id))
+			goto oom;
+	} else if (cfg->auth_method == AUTH_METHOD_CERT && cfg->auth_cert_role) {
+		if (!cJSON_AddStringToObject(o, "name", cfg->auth_cert_role))
+			goto oom;
+	}
+	body = cJSON_PrintUnformatted(o);
+	if (body == NULL)
+		goto oom;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	files_secret_free(role_id);
+	if (o) {
+		/* cJSON holds copies of the secret-id: scrub them. */
+		cJSON *sid = cJSON_GetObjectItemCaseSensitive(o, "secret_id");
+		if (cJSON_IsString(sid))
+			OPENSSL_cleanse(sid->valuestring, strlen(sid->valuestring));
+		cJSON_Delete(o);
+	}
+	return body;
+}
+
+static void
+login_with_token_file(struct auth *a)
+{
+	char err[512], *tok = NULL;
+
+	if (files_read_secret(a->cfg->auth_token_file, CRED_MAX,
+			      a->cfg->auth_allow_insecure_file_mode, &tok, err,
+			      sizeof(err)) != 0) {
+		login_failed(a, err);
+		return;
+	}
+	log_redact_add(tok);
+	if (a->token == NULL || strcmp(a->token, tok) != 0) {
+		adopt(a, tok, 0, 0);
+		log_info("auth", "using the token from %s", a->cfg->auth_token_file);
+	}
+	files_secret_free(tok);
+	lookup(a);
+}
+
+static void
+login(struct auth *a)
+{
+	const struct config *cfg = a->cfg;
+	char err[512], path[512];
+	char *body;
+
+	if (a->call)
+		vault_cancel(a->call);
+	if (cfg->auth_method == AUTH_METHOD_TOKEN) {
+		login_with_token_file(a);
+		return;
+	}
+	body = login_body(a, err, sizeof(err));
+	if (body == NULL) {
+		login_failed(a, err);
+		return;
+	}
+	snprintf(path, sizeof(path), "auth/%s/login", cfg->auth_mount);
+	struct vault_req req = {
+		.method = "POST",
+		.path = path,
+		.body = body,
+		.flags = VAULT_NO_TOKEN | VAULT_QUIET,
+	};
+	int rc = vault_request(a->vault, &req, on_login, a, &a->call);
+	OPENSSL_cleanse(body, strlen(body));
+	free(body);
+	if (rc != 0) {
+		a->call = NULL;
+		login_failed(a, "cannot start the request");
+		return;
+	}
+	/* While the login is retried through an outage, the old token stays
+	 * in use, but not past its expiry. */
+	if (a->token && a->expires_at_ms) {
+		int64_t left = a->expires_at_ms - wall_ms();
+		schedule(a, ACT_EXPIRE, left > 0 ? (uint64_t)left : 0);
+	} else {
+		a->action = ACT_NONE;
+		uv_timer_stop(&a->timer);
+	}
+}
+
+static void
+on_renew(void *arg, const struct vault_response *r)
+{
+	struct auth *a = arg;
+	const cJSON *auth;
+
+	a->call = NULL;
+	if (r->err == VAULT_ECANCELED)
+		return;
+	if (r->err != VAULT_OK) {
+		a->stats.renew_failures++;
+		if (r->err == VAULT_EHTTP && (r->status == 403 || r->status == 401)) {
+			log_warn("auth", "renew-self: %s", r->message);
+			drop_token(a, "Vault rejected it (revoked or expired)");
+		} else {
+			log_warn("auth", "renew-self failed: %s; logging in again",
+				 r->message);
+			if (a->expires_at_ms && wall_ms() >= a->expires_at_ms)
+				drop_token(a, "it expired");
+		}
+		login(a);
+		return;
+	}
+	auth = cJSON_GetObjectItemCaseSensitive(r->json, "auth");
+	uint64_t ttl = json_seconds(auth, "lease_duration");
+	a->renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
+	a->expires_at_ms = ttl ? wall_ms() + (int64_t)ttl : 0;
+	a->stats.expires_at_ms = a->expires_at_ms;
+	a->stats.renewals++;
+	const cJSON *w;
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(r->json, "warnings"))
+	{
+		if (cJSON_IsString(w))
+			log_info("auth", "renew-self: Vault says: %s", w->valuestring);
+	}
+	/* A TTL shorter than the last one granted means the max TTL caps it:
+	 * renewing again cannot help; log in before it runs out. */
+	if (ttl + 1000 < a->granted_ms && a->cfg->auth_method != AUTH_METHOD_TOKEN) {
+		uint64_t delay = renew_delay(ttl);
+		log_info("auth", "token renewed to %llus, capped by its max TTL; "
+				 "logging in again in %.1fs",
+			 (unsigned long long)(ttl / 1000), (double)delay / 1000);
+		schedule(a, ACT_LOGIN, delay);
+		return;
+	}
+	a->granted_ms = ttl;
+	log_info("auth", "token renewed");
+	plan(a, ttl);
+}
+
+static void
+renew(struct auth *a)
+{
+	int64_t left = a->expires_at_ms ? a->expires_at_ms - wall_ms() : 0;
+	struct vault_req req = {
+		.method = "POST",
+		.path = "auth/token/renew-self",
+		.body = "{}",
+		.token = a->token,
+		.flags = VAULT_QUIET,
+		/* Retry through an outage, but not past the token's expiry. */
+		.deadline = left > 0 ? uv_now(a->loop) + (uint64_t)left : 0,
+	};
+
+	if (a->token == NULL || (a->expires_at_ms && left <= 0)) {
+		drop_token(a, "it expired before it could be renewed");
+		login(a);
+		return;
+	}
+	if (vault_request(a->vault, &req, on_renew, a, &a->call) != 0) {
+		a->call = NULL;
+		login(a);
+	}
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	struct auth *a = t->data;
+	enum action act = a->action;
+
+	a->action = ACT_NONE;
+	switch (act) {
+	case ACT_LOGIN:
+		login(a);
+		break;
+	case ACT_RENEW:
+		renew(a);
+		break;
+	case ACT_EXPIRE:
+		/* The login is still retrying; the old token is now useless. */
+		if (a->expires_at_ms && wall_ms() >= a->expires_at_ms)
+			drop_token(a, "it expired while Vault could not be reached");
+		else if (a->expires_at_ms)
+			schedule(a, ACT_EXPIRE,
+				 (uint64_t)(a->expires_at_ms - wall_ms()));
+		break;
+	case ACT_NONE:
+		break;
+	}
+}
+
+int
+auth_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
+	 auth_token_cb cb, void *arg, struct auth **out)
+{
+	struct auth *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return -ENOMEM;
+	if (uv_timer_init(loop, &a->timer) != 0) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->timer.data = a;
+	a->loop = loop;
+	a->vault = vault;
+	a->cfg = cfg;
+	a->cb = cb;
+	a->cb_arg = arg;
+	*out = a;
+	return 0;
+}
+
+void
+auth_start(struct auth *a)
+{
+	login(a);
+}
+
+static int
+str_differs(const char *x, const char *y)
+{
+	if (x == NULL || y == NULL)
+		return x != y;
+	return strcmp(x, y) != 0;
+}
+
+void
+auth_configure(struct auth *a, const struct config *cfg)
+{
+	const struct config *old = a->cfg;
+	int changed = old->auth_method != cfg->auth_method ||
+		      str_differs(old->auth_mount, cfg->auth_mount) ||
+		      str_differs(old->auth_role_id_file, cfg->auth_role_id_file) ||
+		      str_differs(old->auth_secret_id_file, cfg->auth_secret_id_file) ||
+		      str_differs(old->auth_cert_role, cfg->auth_cert_role) ||
+		      str_differs(old->auth_token_file, cfg->auth_token_file) ||
+		      str_differs(old->vault_client_cert, cfg->vault_client_cert);
+	int sink_changed = str_differs(old->token_sink_path, cfg->token_sink_path) ||
+			   old->token_sink_mode != cfg->token_sink_mode;
+
+	a->cfg = cfg;
+	if (sink_changed)
+		write_sink(a);
+	if (changed) {
+		log_info("auth", "auth settings changed; logging in again "
+				 "(the current token stays in use until then)");
+		login(a);
+	}
+}
+
+const char *
+auth_token(const struct auth *a)
+{
+	if (a->token == NULL)
+		return NULL;
+	if (a->expires_at_ms && wall_ms() >= a->expires_at_ms)
+		return NULL;
+	return a->token;
+}
+
+void
+auth_token_rejected(struct auth *a, const char *token)
+{
+	if (a->token == NULL || token == NULL || strcmp(a->token, token) != 0)
+		return;
+	drop_token(a, "Vault rejected it");
+	login(a);
+}
+
+void
+auth_get_stats(const struct auth *a, struct auth_stats *st)
+{
+	*st = a->stats;
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+	struct auth *a = h->data;
+
+	secret_free(&a->token);
+	secret_free(&a->secret_id);
+	free(a);
+}
+
+void
+auth_close(struct auth *a)
+{
+	if (a->call)
+		vault_cancel(a->call);
+	a->call = NULL;
+	uv_timer_stop(&a->timer);
+	uv_close((uv_handle_t *)&a->timer, on_closed);
+}

@@ -1,0 +1,53 @@
+/*
+ * auth: log in to Vault and keep a token alive.
+ *
+ * DESIGN: the module holds at most one live token.  It logs in with the
+ * configured method (approle, cert, or a token file), looks the token up,
+ * renews it at about two thirds of its TTL with jitter, and logs in again
+ * when the token is not renewable, nears its max TTL, or is rejected.  A
+ * token is replaced only by a successful login and dropped only when it
+ * has expired or Vault has rejected it, so an outage never costs a token
+ * that still works.
+ */
+#ifndef CERTAGENT_AUTH_H
+#define CERTAGENT_AUTH_H
+
+#include <stdint.h>
+#include <uv.h>
+
+struct auth;
+struct config;
+struct vault;
+
+/* The token changed: a new one was adopted, or the old one was lost. */
+typedef void (*auth_token_cb)(void *arg, const char *token);
+
+int auth_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
+	     auth_token_cb cb, void *arg, struct auth **out);
+
+/* Begin: log in (or read the token file) now. */
+void auth_start(struct auth *a);
+
+/*
+ * Adopt a reloaded configuration (borrowed).  Only a change to the auth
+ * settings themselves triggers a new login; the current token stays in
+ * use until that login succeeds.
+ */
+void auth_configure(struct auth *a, const struct config *cfg);
+
+/* The current token if it has not expired, else NULL. */
+const char *auth_token(const struct auth *a);
+
+/* Vault rejected TOKEN (403) on some other call: log in again. */
+void auth_token_rejected(struct auth *a, const char *token);
+
+struct auth_stats {
+	uint64_t logins, login_failures, renewals, renew_failures;
+	int64_t expires_at_ms;	/* wall clock, 0 if none or never */
+};
+void auth_get_stats(const struct auth *a, struct auth_stats *st);
+
+/* Cancel what is in flight; the memory is freed from the loop. */
+void auth_close(struct auth *a);
+
+#endif

@@ -1,0 +1,2476 @@
+/*
+ * config: the agent's YAML configuration, read into a validated struct.
+ *
+ * The file is read whole (at most CFG_MAX_FILE bytes) and parsed by
+ * libyaml's document API, which keeps the line and column of every node.
+ * The node graph is then walked against a tree of static tables, one per
+ * section, in the manner of tmux's options-table.c and redis's config.c:
+ * each entry names a key, its type, where it lives in the struct, its
+ * bounds, its default, its help text and whether a reload may change it.
+ * Adding a key is adding a row.  Adding a nested section, a list of
+ * mappings (certificates:, templates:) or a map of named mappings
+ * (hooks:) is adding a table and one row pointing at it; the walker,
+ * defaults, error reporting and freeing are generic.
+ *
+ * DESIGN / invariants:
+ * - Defaults are written in the tables as text and parsed by the same code
+ *   as the file, so a default is always something the file could say.
+ * - Every problem is collected, not just the first: the walk reports and
+ *   moves on to the next key.  Only a YAML syntax error ends early,
+ *   because libyaml cannot resume after one.  Each error reads
+ *   "file:line:col: key.path: message" with 1-based line and column.
+ * - Every scalar value (never a key) goes through ${NAME} expansion before
+ *   it is typed.  A value that took text from the environment is
+ *   "tainted": messages about it name the key and the variable, never the
+ *   text, because environment values are often secrets.
+ * - The walk is bounded: the file size is capped, lists have item limits
+ *   and the number of nodes visited is capped, so YAML aliases cannot
+ *   multiply the work (the "billion laughs").
+ * - Everything one load needs lives in a struct loader on the stack of
+ *   cfg_load(); there is no global mutable state.  A failed load frees
+ *   all it built, so callers only ever see a complete, validated config.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "log.h"
+
+#define CFG_MAX_FILE	(1024 * 1024)	/* bytes of YAML we agree to read */
+#define CFG_MAX_VISITS	100000		/* nodes walked, aliases included */
+#define CFG_MAX_ITEMS	4096		/* list length when a table sets none */
+#define CFG_MAX_KEYS	64		/* entries in one section table */
+#define CFG_PATH_MAX	256		/* longest key path shown */
+#define CFG_SHOW_MAX	60		/* longest value echoed in a message */
+#define CFG_WHY_MAX	256
+
+#define MS_SEC	1000ULL
+#define MS_MIN	(60 * MS_SEC)
+#define MS_HOUR	(60 * MS_MIN)
+#define MS_DAY	(24 * MS_HOUR)
+#define MIB	(1024ULL * 1024)
+
+enum cfg_type {
+	CFG_STRING,		/* char *; may be empty */
+	CFG_PATH,		/* char *; must not be empty */
+	CFG_BOOL,		/* int, 0 or 1 */
+	CFG_DURATION,		/* uint64_t milliseconds */
+	CFG_MODE,		/* unsigned; a quoted octal string */
+	CFG_ENUM,		/* int-sized enum, from a list of words */
+	CFG_UINT,		/* uint64_t */
+	CFG_STRINGLIST,		/* char ** at offset, size_t at count_offset */
+	CFG_SECTION,		/* nested mapping; its fields at base + offset */
+	CFG_LIST_OF_SECTION,	/* array of section->size items + count */
+	CFG_MAP_OF_SECTION,	/* same, each item's name at name_offset */
+};
+
+enum {
+	CFG_REQUIRED = 0x1,	/* the key must be present (and not null) */
+	CFG_RELOAD = 0x2,	/* a SIGHUP reload may change it */
+};
+
+struct loader;
+
+struct cfg_enum {
+	const char *name;
+	int value;
+};
+
+struct cfg_section;
+
+/*
+ * One key.  min/max bound the value for UINT, DURATION (in ms) and MODE,
+ * and the number of items for STRINGLIST and the list/map types (max 0
+ * means CFG_MAX_ITEMS).  def is parsed like a value from the file.
+ */
+struct cfg_entry {
+	const char *key;
+	enum cfg_type type;
+	unsigned flags;
+	size_t offset;
+	size_t count_offset;
+	uint64_t min, max;
+	const char *def;
+	const struct cfg_enum *values;		/* ENUM, NULL-terminated */
+	int (*parse)(const char *s, int *out);	/* ENUM: replaces values */
+	const char *(*check)(const char *s);	/* STRING, PATH, list items */
+	const struct cfg_section *section;	/* the three section types */
+	const char *help;
+};
+
+/*
+ * A table of keys.  size and name_offset describe one item when the
+ * section is the element of a LIST_OF_SECTION or MAP_OF_SECTION; check
+ * runs after the section's mapping has been read (always, for the root)
+ * and does the cross-field validation.
+ */
+struct cfg_section {
+	const struct cfg_entry *entries;
+	size_t n_entries;
+	size_t size;
+	int named;
+	size_t name_offset;	/* char *, when named */
+	void (*check)(struct loader *ld, void *obj, const char *path);
+};
+
+#define SECTION(tab, chk) \
+	{ (tab), sizeof(tab) / sizeof((tab)[0]), 0, 0, 0, (chk) }
+
+/*
+ * offsetof() that fails to compile unless the member has the type the
+ * entry's kind stores through, so a table row cannot silently write a
+ * uint64_t into an int.
+ */
+#define CFG_OFF(T, m, type) _Generic(((T *)0)->m, type: offsetof(T, m))
+#define C_OFF(m, type) CFG_OFF(struct config, m, type)
+
+/* ENUM fields are written through an int *. */
+_Static_assert(sizeof(enum auth_method) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum log_format_cfg) == sizeof(int), "enum size");
+
+/* Where a key was set, for cross-field messages and duplicate checks. */
+struct mark_rec {
+	char *path;
+	const void *field;	/* NULL for a section */
+	yaml_mark_t key;
+	yaml_mark_t value;
+	int tainted;		/* took text from the environment */
+	int bad;		/* present but invalid: skip cross checks */
+};
+
+struct loader {
+	const char *file;
+	yaml_document_t *doc;
+	const struct cfg_section *root;
+	char *err;
+	size_t errlen;
+	size_t used;		/* bytes of err in use, without the NUL */
+	size_t n_errors;
+	size_t n_dropped;	/* errors that did not fit in err */
+	struct mark_rec *recs;
+	size_t n_recs, cap_recs;
+	size_t visits;
+	int stopped;		/* node cap hit: stop walking */
+	int oom;
+};
+
+/* What ${...} expansion did to one value. */
+struct expand {
+	int tainted;
+	char vars[96];		/* "${A}, ${B}" for messages */
+};
+
+/* ------------------------------------------------------------------ */
+/* Error collection */
+
+static void
+append_line(struct loader *ld, const char *line)
+{
+	size_t len = strlen(line), sep = ld->used ? 1 : 0;
+
+	if (ld->err == NULL || ld->errlen == 0)
+		return;
+	/* Once one error is dropped, drop the rest so order is kept. */
+	if (ld->n_dropped || ld->used + sep + len + 1 > ld->errlen) {
+		ld->n_dropped++;
+		return;
+	}
+	if (sep)
+		ld->err[ld->used++] = '\n';
+	memcpy(ld->err + ld->used, line, len + 1);
+	ld->used += len;
+}
+
+static void report(struct loader *ld, size_t line, size_t col,
+		   const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/*
+ * Add one error.  LINE and COL are 1-based; LINE 0 means the problem has
+ * no position (the file could not be read).  Control characters, which a
+ * quoted YAML key may contain, are shown as '?'.
+ */
+static void
+report(struct loader *ld, size_t line, size_t col, const char *path,
+       const char *fmt, ...)
+{
+	char msg[512], out[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		msg[0] = '\0';
+	if (path == NULL || *path == '\0') {
+		if (line)
+			n = snprintf(out, sizeof(out), "%s:%zu:%zu: %s",
+				     ld->file, line, col, msg);
+		else
+			n = snprintf(out, sizeof(out), "%s: %s", ld->file, msg);
+	} else {
+		if (line)
+			n = snprintf(out, sizeof(out), "%s:%zu:%zu: %s: %s",
+				     ld->file, line, col, path, msg);
+		else
+			n = snprintf(out, sizeof(out), "%s: %s: %s", ld->file,
+				     path, msg);
+	}
+	if (n < 0)
+		return;
+	for (char *p = out; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+	ld->n_errors++;
+	append_line(ld, out);
+}
+
+#define AT(m) ((m).line + 1), ((m).column + 1)
+
+static void
+out_of_memory(struct loader *ld)
+{
+	if (!ld->oom)
+		report(ld, 0, 0, NULL, "out of memory");
+	ld->oom = 1;
+}
+
+/* Say how many errors did not fit, backing off whole lines if needed. */
+static void
+finish_errors(struct loader *ld)
+{
+	char note[64];
+	size_t len;
+
+	if (ld->err == NULL || ld->errlen == 0 || ld->n_dropped == 0)
+		return;
+	for (;;) {
+		snprintf(note, sizeof(note), "(and %zu more error%s)",
+			 ld->n_dropped, ld->n_dropped == 1 ? "" : "s");
+		len = strlen(note);
+		if (ld->used + (ld->used ? 1 : 0) + len + 1 <= ld->errlen)
+			break;
+		if (ld->used == 0)
+			return;	/* ERRLEN is too small even for the note */
+		while (ld->used > 0 && ld->err[ld->used - 1] != '\n')
+			ld->used--;
+		if (ld->used > 0)
+			ld->used--;	/* the separator before that line */
+		ld->err[ld->used] = '\0';
+		ld->n_dropped++;
+	}
+	if (ld->used)
+		ld->err[ld->used++] = '\n';
+	memcpy(ld->err + ld->used, note, len + 1);
+	ld->used += len;
+}
+
+/* ------------------------------------------------------------------ */
+/* Where keys were set */
+
+static void path_printf(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Build a key path.  A path longer than the buffer (only a hostile file
+ * has one) is cut short: it is for messages, not for lookups of real keys.
+ */
+static void
+path_printf(char *out, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vsnprintf(out, len, fmt, ap) < 0 && len)
+		out[0] = '\0';
+	va_end(ap);
+}
+
+static void
+join_path(char *out, size_t len, const char *parent, const char *key)
+{
+	if (*parent)
+		path_printf(out, len, "%s.%s", parent, key);
+	else
+		path_printf(out, len, "%s", key);
+}
+
+/*
+ * Note that the key K (value V) was set at PATH.  The record returned may
+ * move at the next record() call, so callers keep it only while they type
+ * one value.
+ */
+static struct mark_rec *
+record(struct loader *ld, const char *path, const void *field,
+       const yaml_node_t *k, const yaml_node_t *v)
+{
+	struct mark_rec *r;
+
+	if (ld->n_recs == ld->cap_recs) {
+		size_t cap = ld->cap_recs ? ld->cap_recs * 2 : 32;
+		struct mark_rec *n = realloc(ld->recs, cap * sizeof(*n));
+
+		if (n == NULL) {
+			out_of_memory(ld);
+			return NULL;
+		}
+		ld->recs = n;
+		ld->cap_recs = cap;
+	}
+	r = &ld->recs[ld->n_recs];
+	memset(r, 0, sizeof(*r));
+	r->path = strdup(path);
+	if (r->path == NULL) {
+		out_of_memory(ld);
+		return NULL;
+	}
+	r->field = field;
+	r->key = k->start_mark;
+	r->value = v->start_mark;
+	ld->n_recs++;
+	return r;
+}
+
+static const struct mark_rec *
+find_field(const struct loader *ld, const void *field)
+{
+	for (size_t i = ld->n_recs; i > 0; i--) {
+		if (ld->recs[i - 1].field == field)
+			return &ld->recs[i - 1];
+	}
+	return NULL;
+}
+
+static const struct mark_rec *
+find_path(const struct loader *ld, const char *path)
+{
+	for (size_t i = ld->n_recs; i > 0; i--) {
+		if (ld->recs[i - 1].field == NULL &&
+		    strcmp(ld->recs[i - 1].path, path) == 0)
+			return &ld->recs[i - 1];
+	}
+	return NULL;
+}
+
+/* The key of FIELD if the file set it, else of SECTION, else 1:1. */
+static yaml_mark_t
+where(const struct loader *ld, const void *field, const char *section)
+{
+	const struct mark_rec *r = field ? find_field(ld, field) : NULL;
+	yaml_mark_t none = { 0, 0, 0 };
+
+	if (r == NULL && section)
+		r = find_path(ld, section);
+	return r ? r->key : none;
+}
+
+static void
+free_records(struct loader *ld)
+{
+	for (size_t i = 0; i < ld->n_recs; i++)
+		free(ld->recs[i].path);
+	free(ld->recs);
+	ld->recs = NULL;
+	ld->n_recs = ld->cap_recs = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Growable string, for ${ENV} expansion */
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static int
+sbuf_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (n > SIZE_MAX - b->len - 1)
+		return -ENOMEM;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
+		p = realloc(b->p, cap);
+		if (p == NULL)
+			return -ENOMEM;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Scalar parsers.  Their messages never contain the value. */
+
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_name_start(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static int
+is_name_char(char c)
+{
+	return is_name_start(c) || is_digit(c);
+}
+
+static void
+set_why(char *why, size_t whylen, const char *msg)
+{
+	if (whylen)
+		snprintf(why, whylen, "%s", msg);
+}
+
+/*
+ * Expand ${NAME}, ${NAME:-default} and $$ in S.  As in the shell, ":-"
+ * also applies when NAME is set but empty.  Defaults are literal text
+ * (they come from the file) and may use $$ but not nest ${...}.
+ */
+static int
+expand_env(const char *s, char **out, struct expand *x, char *why,
+	   size_t whylen)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	const char *p = s;
+	int rc = 0;
+
+	*out = NULL;
+	x->tainted = 0;
+	x->vars[0] = '\0';
+	if (sbuf_add(&b, "", 0) < 0)
+		return -ENOMEM;
+	while (*p) {
+		const char *dollar = strchr(p, '$');
+		const char *name, *end, *def = NULL, *value;
+		char namebuf[128];
+		size_t namelen, deflen = 0;
+
+		if (dollar == NULL) {
+			rc = sbuf_add(&b, p, strlen(p));
+			break;
+		}
+		rc = sbuf_add(&b, p, (size_t)(dollar - p));
+		if (rc < 0)
+			break;
+		if (dollar[1] == '$') {
+			rc = sbuf_add(&b, "$", 1);
+			if (rc < 0)
+				break;
+			p = dollar + 2;
+			continue;
+		}
+		if (dollar[1] != '{') {
+			set_why(why, whylen, "has a lone '$': write '$$' for a "
+				"literal dollar sign, or ${NAME} for a variable");
+			rc = -EINVAL;
+			break;
+		}
+		name = dollar + 2;
+		end = name;
+		while (is_name_char(*end))
+			end++;
+		namelen = (size_t)(end - name);
+		if (namelen == 0 || !is_name_start(*name) ||
+		    namelen >= sizeof(namebuf)) {
+			set_why(why, whylen, "has a '${' without a valid "
+				"variable name (letters, digits and '_', not "
+				"starting with a digit)");
+			rc = -EINVAL;
+			break;
+		}
+		memcpy(namebuf, name, namelen);
+		namebuf[namelen] = '\0';
+		if (end[0] == ':' && end[1] == '-') {
+			def = end + 2;
+			end = def;
+			while (*end && *end != '}') {
+				if (end[0] == '$' && end[1] == '$') {
+					end += 2;
+					continue;
+				}
+				if (*end == '$') {
+					snprintf(why, whylen, "has '$' inside "
+						 "the default of ${%s}: nested "
+						 "variables are not supported "
+						 "(write $$ for a literal '$')",
+						 namebuf);
+					rc = -EINVAL;
+					goto out;
+				}
+				end++;
+			}
+			deflen = (size_t)(end - def);
+		}
+		if (*end != '}') {
+			snprintf(why, whylen, "has an unterminated or "
+				 "unsupported ${%s...}: write ${%s} or "
+				 "${%s:-default}", namebuf, namebuf, namebuf);
+			rc = -EINVAL;
+			break;
+		}
+		value = getenv(namebuf);
+		if (value && (def == NULL || *value)) {
+			size_t used = strlen(x->vars), sep = used ? 2 : 0;
+			char token[sizeof(namebuf) + 3];
+			size_t tlen;
+
+			rc = sbuf_add(&b, value, strlen(value));
+			x->tainted = 1;
+			snprintf(token, sizeof(token), "${%s}", namebuf);
+			tlen = strlen(token);
+			/* Name each variable once; drop what does not fit. */
+			if (strstr(x->vars, token) == NULL &&
+			    used + sep + tlen < sizeof(x->vars)) {
+				memcpy(x->vars + used, ", ", sep);
+				memcpy(x->vars + used + sep, token, tlen + 1);
+			}
+		} else if (def) {
+			/* Copy the default, turning $$ into $. */
+			for (size_t i = 0; i < deflen && rc == 0; i++) {
+				rc = sbuf_add(&b, def + i, 1);
+				if (def[i] == '$')
+					i++;
+			}
+		} else {
+			snprintf(why, whylen, "environment variable '%s' is "
+				 "not set (write ${%s:-default} to give a "
+				 "default)", namebuf, namebuf);
+			rc = -EINVAL;
+		}
+		if (rc < 0)
+			break;
+		p = end + 1;
+	}
+out:
+	if (rc == -ENOMEM)
+		set_why(why, whylen, "out of memory");
+	if (rc < 0) {
+		free(b.p);
+		return rc;
+	}
+	*out = b.p;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+
+	for (size_t i = 0; i < 3; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Decimal digits only: no sign, no spaces, no 0x. */
+static int
+parse_u64(const char *s, uint64_t *out, const char **why)
+{
+	uint64_t n = 0;
+
+	if (*s == '\0') {
+		*why = "is empty";
+		return -EINVAL;
+	}
+	if (*s == '-') {
+		*why = "is negative";
+		return -EINVAL;
+	}
+	for (; *s; s++) {
+		if (!is_digit(*s)) {
+			*why = "is not a whole number (digits only)";
+			return -EINVAL;
+		}
+		if (n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
+			*why = "is too large";
+			return -ERANGE;
+		}
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	uint64_t ms;
+} duration_units[] = {
+	{ "d", MS_DAY }, { "h", MS_HOUR }, { "m", MS_MIN },
+	{ "s", MS_SEC }, { "ms", 1 },
+};
+
+#define N_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
+
+/*
+ * "500ms", "90s", "15m", "72h", "30d", largest unit first in combinations
+ * ("1h30m"), each unit at most once; a bare number is seconds.
+ */
+static int
+parse_duration(const char *s, uint64_t *ms, const char **why)
+{
+	uint64_t total = 0;
+	size_t next = 0;	/* units before this index are used up */
+	const char *p = s;
+	int rc;
+
+	if (*s == '\0') {
+		*why = "is empty; write a duration such as 30s or 5m";
+		return -EINVAL;
+	}
+	if (*s == '-') {
+		*why = "is negative; a duration is zero or more";
+		return -EINVAL;
+	}
+	if (strspn(s, "0123456789") == strlen(s)) {
+		uint64_t n;
+
+		rc = parse_u64(s, &n, why);
+		if (rc < 0)
+			return rc;
+		if (n > UINT64_MAX / MS_SEC) {
+			*why = "is too large";
+			return -ERANGE;
+		}
+		*ms = n * MS_SEC;
+		return 0;
+	}
+	while (*p) {
+		uint64_t n = 0;
+		size_t ulen, u;
+
+		if (!is_digit(*p)) {
+			*why = "is not a duration (write e.g. 500ms, 90s, 15m, "
+			       "72h, 30d or 1h30m)";
+			return -EINVAL;
+		}
+		for (; is_digit(*p); p++) {
+			if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
+				*why = "is too large";
+				return -ERANGE;
+			}
+			n = n * 10 + (uint64_t)(*p - '0');
+		}
+		if (*p == '.' || *p == ',') {
+			*why = "has a fraction; write 1h30m rather than 1.5h";
+			return -EINVAL;
+		}
+		ulen = 0;
+		while ((p[ulen] >= 'a' && p[ulen] <= 'z') ||
+		       (p[ulen] >= 'A' && p[ulen] <= 'Z'))
+			ulen++;
+		if (ulen == 0) {
+			*why = "has a number without a unit (ms, s, m, h or d); "
+			       "only a lone number means seconds";
+			return -EINVAL;
+		}
+		for (u = 0; u < N_UNITS; u++) {
+			if (strlen(duration_units[u].name) == ulen &&
+			    memcmp(duration_units[u].name, p, ulen) == 0)
+				break;
+		}
+		if (u == N_UNITS) {
+			*why = "has an unknown unit (use ms, s, m, h or d)";
+			return -EINVAL;
+		}
+		if (u < next) {
+			*why = "repeats a unit or has them out of order "
+			       "(largest first, as in 1h30m)";
+			return -EINVAL;
+		}
+		next = u + 1;
+		if (n > UINT64_MAX / duration_units[u].ms ||
+		    n * duration_units[u].ms > UINT64_MAX - total) {
+			*why = "is too large";
+			return -ERANGE;
+		}
+		total += n * duration_units[u].ms;
+		p += ulen;
+	}
+	*ms = total;
+	return 0;
+}
+
+/* One to five octal digits, at most 07777. */
+static int
+parse_mode(const char *s, unsigned *mode, const char **why)
+{
+	unsigned m = 0;
+	size_t len = strlen(s);
+
+	if (len == 0) {
+		*why = "is empty; write an octal mode such as \"0640\"";
+		return -EINVAL;
+	}
+	if (len > 5 || strspn(s, "01234567") != len) {
+		*why = "is not an octal file mode (write e.g. \"0640\")";
+		return -EINVAL;
+	}
+	for (; *s; s++)
+		m = m * 8 + (unsigned)(*s - '0');
+	if (m > 07777) {
+		*why = "is above 07777";
+		return -ERANGE;
+	}
+	*mode = m;
+	return 0;
+}
+
+/* "1h30m", "500ms", "0ms": the inverse of parse_duration, for messages. */
+static void
+format_duration(uint64_t ms, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (ms == 0) {
+		snprintf(buf, len, "0s");
+		return;
+	}
+	for (size_t u = 0; u < N_UNITS && used < len; u++) {
+		uint64_t n = ms / duration_units[u].ms;
+		int w;
+
+		if (n == 0)
+			continue;
+		ms -= n * duration_units[u].ms;
+		w = snprintf(buf + used, len - used, "%llu%s",
+			     (unsigned long long)n, duration_units[u].name);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+}
+
+static const char *
+enum_name(const struct cfg_enum *values, int value)
+{
+	for (; values && values->name; values++) {
+		if (values->value == value)
+			return values->name;
+	}
+	return "?";
+}
+
+static void
+enum_list(const struct cfg_enum *values, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; values && values->name && used < len; values++) {
+		int w = snprintf(buf + used, len - used, "%s%s",
+				 used ? ", " : "", values->name);
+
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Checks on string values, named in the tables */
+
+static const char *
+check_url(const char *s)
+{
+	size_t skip;
+
+	if (strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else
+		return "must start with http:// or https://";
+	if (s[skip] == '\0' || s[skip] == '/')
+		return "has no host after the scheme";
+	if (strpbrk(s, " \t\r\n") != NULL)
+		return "contains whitespace";
+	return NULL;
+}
+
+/* log.c owns the level names; accept exactly what it accepts. */
+static int
+parse_log_level(const char *s, int *out)
+{
+	enum log_level level;
+
+	if (log_level_parse(s, &level) < 0)
+		return -EINVAL;
+	*out = (int)level;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tables */
+
+static void check_root(struct loader *ld, void *obj, const char *path);
+
+static const struct cfg_enum auth_methods[] = {
+	{ "approle", AUTH_METHOD_APPROLE },
+	{ "cert", AUTH_METHOD_CERT },
+	{ "token", AUTH_METHOD_TOKEN },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum log_levels[] = {
+	{ "debug", LOGL_DEBUG },
+	{ "info", LOGL_INFO },
+	{ "warn", LOGL_WARN },
+	{ "error", LOGL_ERROR },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum log_formats[] = {
+	{ "text", LOG_FORMAT_TEXT },
+	{ "json", LOG_FORMAT_JSON },
+	{ NULL, 0 },
+};
+
+static const struct cfg_entry vault_retry_entries[] = {
+	{
+		.key = "min_backoff",
+		.type = CFG_DURATION,
+		.offset = C_OFF(retry_min_backoff_ms, uint64_t),
+		.min = 1, .max = MS_DAY,
+		.def = "1s",
+		.flags = CFG_RELOAD,
+		.help = "delay before the first retry; doubles up to max_backoff",
+	},
+	{
+		.key = "max_backoff",
+		.type = CFG_DURATION,
+		.offset = C_OFF(retry_max_backoff_ms, uint64_t),
+		.min = 1, .max = MS_DAY,
+		.def = "5m",
+		.flags = CFG_RELOAD,
+		.help = "longest delay between retries",
+	},
+};
+
+static const struct cfg_section vault_retry_section =
+	SECTION(vault_retry_entries, NULL);
+
+static const struct cfg_entry vault_entries[] = {
+	{
+		.key = "address",
+		.type = CFG_STRINGLIST,
+		.offset = C_OFF(vault_addresses, char **),
+		.count_offset = C_OFF(n_vault_addresses, size_t),
+		.min = 1, .max = 16,
+		.check = check_url,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the Vault URL, or a list of URLs tried in order",
+	},
+	{
+		.key = "ca_cert",
+		.type = CFG_PATH,
+		.offset = C_OFF(vault_ca_cert, char *),
+		.flags = CFG_RELOAD,
+		.help = "PEM bundle that verifies the Vault server",
+	},
+	{
+		.key = "client_cert",
+		.type = CFG_PATH,
+		.offset = C_OFF(vault_client_cert, char *),
+		.flags = CFG_RELOAD,
+		.help = "client certificate (PEM) for mTLS and cert auth",
+	},
+	{
+		.key = "client_key",
+		.type = CFG_PATH,
+		.offset = C_OFF(vault_client_key, char *),
+		.flags = CFG_RELOAD,
+		.help = "private key of client_cert (PEM)",
+	},
+	{
+		.key = "tls_server_name",
+		.type = CFG_STRING,
+		.offset = C_OFF(vault_tls_server_name, char *),
+		.flags = CFG_RELOAD,
+		.help = "name to verify in the server certificate (SNI)",
+	},
+	{
+		.key = "tls_skip_verify",
+		.type = CFG_BOOL,
+		.offset = C_OFF(vault_tls_skip_verify, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "do not verify the server certificate (unsafe)",
+	},
+	{
+		.key = "namespace",
+		.type = CFG_STRING,
+		.offset = C_OFF(vault_namespace, char *),
+		.flags = CFG_RELOAD,
+		.help = "Vault Enterprise / OpenBao namespace",
+	},
+	{
+		.key = "timeout",
+		.type = CFG_DURATION,
+		.offset = C_OFF(vault_timeout_ms, uint64_t),
+		.min = 1, .max = MS_HOUR,
+		.def = "30s",
+		.flags = CFG_RELOAD,
+		.help = "time limit of one request",
+	},
+	{
+		.key = "max_response_size",
+		.type = CFG_UINT,
+		.offset = C_OFF(max_response_bytes, uint64_t),
+		.min = 1024, .max = 256 * MIB,
+		.def = "4194304",
+		.flags = CFG_RELOAD,
+		.help = "largest Vault response body accepted, in bytes",
+	},
+	{
+		.key = "retry",
+		.type = CFG_SECTION,
+		.section = &vault_retry_section,
+		.help = "backoff between failed requests",
+	},
+};
+
+static const struct cfg_section vault_section = SECTION(vault_entries, NULL);
+
+static const struct cfg_entry token_sink_entries[] = {
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = C_OFF(token_sink_path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "file the Vault token is written to",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = C_OFF(token_sink_mode, unsigned),
+		.min = 0, .max = 07777,
+		.def = "0600",
+		.flags = CFG_RELOAD,
+		.help = "file mode of the token file",
+	},
+};
+
+static const struct cfg_section token_sink_section =
+	SECTION(token_sink_entries, NULL);
+
+static const struct cfg_entry auth_entries[] = {
+	{
+		.key = "method",
+		.type = CFG_ENUM,
+		.offset = C_OFF(auth_method, enum auth_method),
+		.values = auth_methods,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "how to log in: approle, cert or token",
+	},
+	{
+		.key = "mount",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_mount, char *),
+		.flags = CFG_RELOAD,
+		.help = "mount path of the auth method; defaults to its name",
+	},
+	{
+		.key = "role_id_file",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_role_id_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "approle: file holding the role ID",
+	},
+	{
+		.key = "secret_id_file",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_secret_id_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "approle: file holding the secret ID",
+	},
+	{
+		.key = "remove_secret_id_file_after_reading",
+		.type = CFG_BOOL,
+		.offset = C_OFF(auth_remove_secret_id_file, int),
+		.def = "true",
+		.flags = CFG_RELOAD,
+		.help = "approle: delete the secret ID file once read",
+	},
+	{
+		.key = "name",
+		.type = CFG_STRING,
+		.offset = C_OFF(auth_cert_role, char *),
+		.flags = CFG_RELOAD,
+		.help = "cert: the role to log in as (optional)",
+	},
+	{
+		.key = "token_file",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_token_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "token: file holding the Vault token",
+	},
+	{
+		.key = "allow_insecure_file_mode",
+		.type = CFG_BOOL,
+		.offset = C_OFF(auth_allow_insecure_file_mode, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "accept group- or world-readable credential files",
+	},
+	{
+		.key = "token_sink",
+		.type = CFG_SECTION,
+		.section = &token_sink_section,
+		.flags = CFG_RELOAD,
+		.help = "also write the token to a file",
+	},
+};
+
+static const struct cfg_section auth_section = SECTION(auth_entries, NULL);
+
+static const struct cfg_entry log_entries[] = {
+	{
+		.key = "level",
+		.type = CFG_ENUM,
+		.offset = C_OFF(log_level, int),
+		.values = log_levels,
+		.parse = parse_log_level,
+		.def = "info",
+		.flags = CFG_RELOAD,
+		.help = "least severe level logged",
+	},
+	{
+		.key = "format",
+		.type = CFG_ENUM,
+		.offset = C_OFF(log_format, enum log_format_cfg),
+		.values = log_formats,
+		.def = "text",
+		.flags = CFG_RELOAD,
+		.help = "text lines or JSON lines",
+	},
+};
+
+static const struct cfg_section log_section = SECTION(log_entries, NULL);
+
+static const struct cfg_entry root_entries[] = {
+	{
+		.key = "vault",
+		.type = CFG_SECTION,
+		.section = &vault_section,
+		.flags = CFG_REQUIRED,
+		.help = "the Vault server and how to talk to it",
+	},
+	{
+		.key = "auth",
+		.type = CFG_SECTION,
+		.section = &auth_section,
+		.flags = CFG_REQUIRED,
+		.help = "how to log in to Vault",
+	},
+	{
+		.key = "log",
+		.type = CFG_SECTION,
+		.section = &log_section,
+		.help = "logging",
+	},
+};
+
+static const struct cfg_section root_section =
+	SECTION(root_entries, check_root);
+
+/* ------------------------------------------------------------------ */
+/* Typing one value */
+
+static void *
+field_at(void *base, size_t offset)
+{
+	return (char *)base + offset;
+}
+
+static const char *
+type_what(const struct cfg_entry *e)
+{
+	switch (e->type) {
+	case CFG_STRING:
+		return "a string";
+	case CFG_PATH:
+		return "a path";
+	case CFG_BOOL:
+		return "a boolean (true or false)";
+	case CFG_DURATION:
+		return "a duration such as 30s or 5m";
+	case CFG_MODE:
+		return "a quoted octal mode such as \"0640\"";
+	case CFG_ENUM:
+		return "one of the listed words";
+	case CFG_UINT:
+		return "a whole number";
+	case CFG_STRINGLIST:
+		return "a string or a list of strings";
+	case CFG_SECTION:
+		return "a mapping";
+	case CFG_LIST_OF_SECTION:
+		return "a list of mappings";
+	case CFG_MAP_OF_SECTION:
+		return "a mapping of names to mappings";
+	}
+	return "?";
+}
+
+static const char *
+node_what(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	default:
+		return "a scalar";
+	}
+}
+
+/* A plain (unquoted) empty, ~ or null scalar: YAML's null. */
+static int
+is_null(const yaml_node_t *n)
+{
+	const char *s;
+
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return 0;
+	s = (const char *)n->data.scalar.value;
+	return *s == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+	       strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static int
+is_quoted(const yaml_node_t *n)
+{
+	return n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+	       n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+}
+
+static int
+check_range(const struct cfg_entry *e, uint64_t v, char *why, size_t whylen)
+{
+	char lo[32], hi[32];
+
+	if (v >= e->min && v <= e->max)
+		return 0;
+	if (e->type == CFG_DURATION) {
+		format_duration(e->min, lo, sizeof(lo));
+		format_duration(e->max, hi, sizeof(hi));
+	} else if (e->type == CFG_MODE) {
+		snprintf(lo, sizeof(lo), "%04llo", (unsigned long long)e->min);
+		snprintf(hi, sizeof(hi), "%04llo", (unsigned long long)e->max);
+	} else {
+		snprintf(lo, sizeof(lo), "%llu", (unsigned long long)e->min);
+		snprintf(hi, sizeof(hi), "%llu", (unsigned long long)e->max);
+	}
+	snprintf(why, whylen, "is out of range: must be between %s and %s",
+		 lo, hi);
+	return -ERANGE;
+}
+
+static int
+check_string(const struct cfg_entry *e, const char *s, char *why,
+	     size_t whylen)
+{
+	const char *msg;
+
+	if (e->type == CFG_PATH && *s == '\0') {
+		set_why(why, whylen, "is empty");
+		return -EINVAL;
+	}
+	msg = e->check ? e->check(s) : NULL;
+	if (msg) {
+		set_why(why, whylen, msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Type *TEXT as entry E and store it at FIELD.  A string value is stored
+ * as is and *TEXT set to NULL; otherwise *TEXT stays the caller's.  On
+ * failure WHY gets a message that never contains the value: the caller
+ * decides whether the value may be shown.
+ */
+static int
+parse_typed(const struct cfg_entry *e, char **text, int quoted, void *field,
+	    char *why, size_t whylen)
+{
+	const char *s = *text, *msg = NULL;
+	uint64_t u;
+	unsigned mode;
+	int rc, b;
+
+	switch (e->type) {
+	case CFG_STRING:
+	case CFG_PATH:
+		rc = check_string(e, s, why, whylen);
+		if (rc < 0)
+			return rc;
+		free(*(char **)field);
+		*(char **)field = *text;
+		*text = NULL;
+		return 0;
+	case CFG_BOOL:
+		if (parse_bool(s, &b) < 0) {
+			set_why(why, whylen, "is not a boolean (use true or "
+				"false; yes/no and on/off also work)");
+			return -EINVAL;
+		}
+		*(int *)field = b;
+		return 0;
+	case CFG_DURATION:
+		rc = parse_duration(s, &u, &msg);
+		if (rc < 0) {
+			set_why(why, whylen, msg);
+			return rc;
+		}
+		rc = check_range(e, u, why, whylen);
+		if (rc < 0)
+			return rc;
+		*(uint64_t *)field = u;
+		return 0;
+	case CFG_MODE:
+		if (!quoted) {
+			set_why(why, whylen, "must be a quoted string such as "
+				"\"0640\": an unquoted number is ambiguous in "
+				"YAML (octal or decimal)");
+			return -EINVAL;
+		}
+		rc = parse_mode(s, &mode, &msg);
+		if (rc < 0) {
+			set_why(why, whylen, msg);
+			return rc;
+		}
+		rc = check_range(e, mode, why, whylen);
+		if (rc < 0)
+			return rc;
+		*(unsigned *)field = mode;
+		return 0;
+	case CFG_ENUM:
+		if (e->parse) {
+			if (e->parse(s, &b) == 0) {
+				*(int *)field = b;
+				return 0;
+			}
+		} else {
+			for (const struct cfg_enum *v = e->values; v->name;
+			     v++) {
+				if (strcasecmp(s, v->name) == 0) {
+					*(int *)field = v->value;
+					return 0;
+				}
+			}
+		}
+		{
+			char list[160];
+
+			enum_list(e->values, list, sizeof(list));
+			snprintf(why, whylen, "is not one of: %s", list);
+		}
+		return -EINVAL;
+	case CFG_UINT:
+		rc = parse_u64(s, &u, &msg);
+		if (rc < 0) {
+			set_why(why, whylen, msg);
+			return rc;
+		}
+		rc = check_range(e, u, why, whylen);
+		if (rc < 0)
+			return rc;
+		*(uint64_t *)field = u;
+		return 0;
+	case CFG_STRINGLIST:
+	case CFG_SECTION:
+	case CFG_LIST_OF_SECTION:
+	case CFG_MAP_OF_SECTION:
+		break;
+	}
+	assert(!"parse_typed: not a scalar type");
+	return -EINVAL;
+}
+
+/*
+ * Report a bad value.  A value from the file is quoted (shortened); a
+ * value that took text from the environment is described by its
+ * variables only.
+ */
+static void
+report_value(struct loader *ld, yaml_mark_t m, const char *path,
+	     const char *text, const struct expand *x, const char *why)
+{
+	char shown[CFG_SHOW_MAX + 4];
+
+	if (x->tainted) {
+		report(ld, AT(m), path, "the value from %s %s", x->vars, why);
+		return;
+	}
+	if (strlen(text) > CFG_SHOW_MAX)
+		snprintf(shown, sizeof(shown), "%.*s...", CFG_SHOW_MAX, text);
+	else
+		snprintf(shown, sizeof(shown), "%s", text);
+	report(ld, AT(m), path, "'%s' %s", shown, why);
+}
+
+/*
+ * The text of scalar V after ${ENV} expansion, or NULL after reporting
+ * why not.
+ */
+static char *
+scalar_text(struct loader *ld, const yaml_node_t *v, const char *path,
+	    struct expand *x)
+{
+	const char *raw = (const char *)v->data.scalar.value;
+	char why[CFG_WHY_MAX], *text;
+	int rc;
+
+	if (strlen(raw) != v->data.scalar.length) {
+		report(ld, AT(v->start_mark), path, "contains a NUL byte");
+		return NULL;
+	}
+	rc = expand_env(raw, &text, x, why, sizeof(why));
+	if (rc == -ENOMEM) {
+		out_of_memory(ld);
+		return NULL;
+	}
+	if (rc < 0) {
+		report(ld, AT(v->start_mark), path, "%s", why);
+		return NULL;
+	}
+	return text;
+}
+
+static int
+visit(struct loader *ld, const yaml_node_t *n)
+{
+	if (ld->stopped)
+		return -1;
+	if (++ld->visits <= CFG_MAX_VISITS)
+		return 0;
+	report(ld, AT(n->start_mark), NULL, "more than %d YAML nodes (after "
+	       "expanding aliases); giving up", CFG_MAX_VISITS);
+	ld->stopped = 1;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Defaults and freeing, generic over the tables */
+
+static void
+apply_defaults(struct loader *ld, const struct cfg_section *sec, void *base)
+{
+	for (size_t i = 0; i < sec->n_entries; i++) {
+		const struct cfg_entry *e = &sec->entries[i];
+		void *field = field_at(base, e->offset);
+		char why[CFG_WHY_MAX], *text;
+
+		if (e->type == CFG_SECTION) {
+			apply_defaults(ld, e->section, field);
+			continue;
+		}
+		if (e->def == NULL)
+			continue;
+		if (e->type == CFG_STRINGLIST || e->type == CFG_LIST_OF_SECTION ||
+		    e->type == CFG_MAP_OF_SECTION) {
+			/* Lists start empty; a default would be a table bug. */
+			report(ld, 0, 0, e->key, "internal error: a list "
+			       "cannot have a default");
+			continue;
+		}
+		text = strdup(e->def);
+		if (text == NULL) {
+			out_of_memory(ld);
+			return;
+		}
+		if (parse_typed(e, &text, 1, field, why, sizeof(why)) < 0)
+			report(ld, 0, 0, e->key, "internal error: default "
+			       "'%s' %s", e->def, why);
+		free(text);
+	}
+}
+
+static void
+free_strlist(char ***list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
+static void free_fields(const struct cfg_section *sec, void *base);
+
+static void
+free_items(const struct cfg_section *sec, void **items, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++) {
+		void *item = (char *)*items + i * sec->size;
+
+		free_fields(sec, item);
+		if (sec->named)
+			free(*(char **)field_at(item, sec->name_offset));
+	}
+	free(*items);
+	*items = NULL;
+	*n = 0;
+}
+
+static void
+free_fields(const struct cfg_section *sec, void *base)
+{
+	for (size_t i = 0; i < sec->n_entries; i++) {
+		const struct cfg_entry *e = &sec->entries[i];
+		void *field = field_at(base, e->offset);
+
+		switch (e->type) {
+		case CFG_STRING:
+		case CFG_PATH:
+			free(*(char **)field);
+			*(char **)field = NULL;
+			break;
+		case CFG_STRINGLIST:
+			free_strlist(field, field_at(base, e->count_offset));
+			break;
+		case CFG_SECTION:
+			free_fields(e->section, field);
+			break;
+		case CFG_LIST_OF_SECTION:
+		case CFG_MAP_OF_SECTION:
+			free_items(e->section, field,
+				   field_at(base, e->count_offset));
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Unknown keys */
+
+/* Optimal string alignment distance, case-insensitive, short keys only. */
+static size_t
+key_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[33][33];
+
+	if (la > 32 || lb > 32)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			char ca = a[i - 1], cb = b[j - 1];
+			size_t cost, best;
+
+			if (ca >= 'A' && ca <= 'Z')
+				ca = (char)(ca - 'A' + 'a');
+			if (cb >= 'A' && cb <= 'Z')
+				cb = (char)(cb - 'A' + 'a');
+			cost = ca == cb ? 0 : 1;
+			best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < best)
+				best = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The key of SEC nearest to KEY, if near enough to be a likely typo. */
+static const char *
+closest_key(const struct cfg_section *sec, const char *key)
+{
+	const char *best = NULL, *prefixed = NULL;
+	size_t best_d = SIZE_MAX, n_prefixed = 0, klen = strlen(key);
+
+	for (size_t i = 0; i < sec->n_entries; i++) {
+		const char *cand = sec->entries[i].key;
+		size_t d = key_distance(key, cand), limit = strlen(cand) / 3;
+
+		if (limit < 1)
+			limit = 1;
+		if (d <= limit && d < best_d) {
+			best = cand;
+			best_d = d;
+		}
+		/* "secret_id" for "secret_id_file", "loggg" for "log" */
+		if ((klen >= 3 && strncmp(cand, key, klen) == 0) ||
+		    (strlen(cand) >= 3 &&
+		     strncmp(cand, key, strlen(cand)) == 0)) {
+			prefixed = cand;
+			n_prefixed++;
+		}
+	}
+	if (best == NULL && n_prefixed == 1)
+		best = prefixed;
+	return best;
+}
+
+/* KEY's dotted path if it is exactly a key of another (nested) section. */
+static int
+find_elsewhere(const struct cfg_section *sec, const char *prefix,
+	       const char *key, const struct cfg_section *skip, char *out,
+	       size_t outlen)
+{
+	for (size_t i = 0; i < sec->n_entries; i++) {
+		const struct cfg_entry *e = &sec->entries[i];
+		char path[CFG_PATH_MAX];
+
+		join_path(path, sizeof(path), prefix, e->key);
+		if (sec != skip && strcmp(e->key, key) == 0) {
+			snprintf(out, outlen, "%s", path);
+			return 1;
+		}
+		if (e->type == CFG_SECTION &&
+		    find_elsewhere(e->section, path, key, skip, out, outlen))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+unknown_key(struct loader *ld, const struct cfg_section *sec,
+	    const yaml_node_t *k, const char *key, const char *path)
+{
+	const char *near = closest_key(sec, key);
+	char other[CFG_PATH_MAX], list[512];
+	size_t used = 0;
+
+	if (strcmp(key, "<<") == 0) {
+		report(ld, AT(k->start_mark), path, "YAML merge keys are not "
+		       "supported");
+		return;
+	}
+	if (near) {
+		report(ld, AT(k->start_mark), path, "unknown key; did you mean "
+		       "'%s'?", near);
+		return;
+	}
+	if (find_elsewhere(ld->root, "", key, sec, other, sizeof(other))) {
+		report(ld, AT(k->start_mark), path, "unknown key here; did "
+		       "you mean '%s'?", other);
+		return;
+	}
+	list[0] = '\0';
+	for (size_t i = 0; i < sec->n_entries && used < sizeof(list); i++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s",
+				 i ? ", " : "", sec->entries[i].key);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	report(ld, AT(k->start_mark), path, "unknown key (known keys here: "
+	       "%s)", list);
+}
+
+/* ------------------------------------------------------------------ */
+/* The walk */
+
+static void walk_mapping(struct loader *ld, const struct cfg_section *sec,
+			 void *base, yaml_node_t *map, const char *path,
+			 yaml_mark_t at);
+
+static yaml_node_t *
+get_node(struct loader *ld, int id)
+{
+	return yaml_document_get_node(ld->doc, id);
+}
+
+/* A scalar-typed key: STRING, PATH, BOOL, DURATION, MODE, ENUM, UINT. */
+static void
+set_scalar(struct loader *ld, const struct cfg_entry *e, void *base,
+	   const yaml_node_t *k, const yaml_node_t *v, const char *path)
+{
+	void *field = field_at(base, e->offset);
+	struct mark_rec *r;
+	struct expand x;
+	char why[CFG_WHY_MAX], *text;
+
+	r = record(ld, path, field, k, v);
+	if (r == NULL)
+		return;
+	if (v->type != YAML_SCALAR_NODE) {
+		char list[160];
+
+		enum_list(e->values, list, sizeof(list));
+		if (e->type == CFG_ENUM)
+			report(ld, AT(v->start_mark), path, "expected one of "
+			       "%s, found %s", list, node_what(v));
+		else
+			report(ld, AT(v->start_mark), path, "expected %s, "
+			       "found %s", type_what(e), node_what(v));
+		r->bad = 1;
+		return;
+	}
+	text = scalar_text(ld, v, path, &x);
+	if (text == NULL) {
+		r->bad = 1;
+		return;
+	}
+	r->tainted = x.tainted;
+	if (parse_typed(e, &text, is_quoted(v), field, why, sizeof(why)) < 0) {
+		report_value(ld, v->start_mark, path, text, &x, why);
+		r->bad = 1;
+	}
+	free(text);
+}
+
+/* A string, or a list of strings; each item checked like a STRING. */
+static void
+set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
+	    const yaml_node_t *k, yaml_node_t *v, const char *path)
+{
+	char ***field = field_at(base, e->offset);
+	size_t *count = field_at(base, e->count_offset);
+	size_t n, max = e->max ? e->max : CFG_MAX_ITEMS, got = 0;
+	yaml_node_item_t *items = NULL;
+	struct mark_rec *r;
+	char **list;
+	int ok = 1;
+
+	r = record(ld, path, field, k, v);
+	if (r == NULL)
+		return;
+	if (v->type == YAML_SCALAR_NODE) {
+		n = 1;
+	} else if (v->type == YAML_SEQUENCE_NODE) {
+		items = v->data.sequence.items.start;
+		n = (size_t)(v->data.sequence.items.top - items);
+	} else {
+		report(ld, AT(v->start_mark), path, "expected %s, found %s",
+		       type_what(e), node_what(v));
+		r->bad = 1;
+		return;
+	}
+	if (n < e->min || n > max) {
+		report(ld, AT(v->start_mark), path, "has %zu item%s; expected "
+		       "%llu to %llu", n, n == 1 ? "" : "s",
+		       (unsigned long long)e->min, (unsigned long long)max);
+		r->bad = 1;
+		return;
+	}
+	list = calloc(n ? n : 1, sizeof(*list));
+	if (list == NULL) {
+		out_of_memory(ld);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = items ? get_node(ld, items[i]) : v;
+		char ipath[CFG_PATH_MAX], why[CFG_WHY_MAX], *text;
+		struct expand x;
+
+		if (item == NULL || visit(ld, item) < 0) {
+			ok = 0;
+			break;
+		}
+		if (items)
+			path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		else
+			path_printf(ipath, sizeof(ipath), "%s", path);
+		if (item->type != YAML_SCALAR_NODE || is_null(item)) {
+			report(ld, AT(item->start_mark), ipath, "expected a "
+			       "string, found %s", is_null(item) ? "null" :
+			       node_what(item));
+			ok = 0;
+			continue;
+		}
+		text = scalar_text(ld, item, ipath, &x);
+		if (text == NULL) {
+			ok = 0;
+			continue;
+		}
+		r->tainted |= x.tainted;
+		if (check_string(e, text, why, sizeof(why)) < 0) {
+			report_value(ld, item->start_mark, ipath, text, &x, why);
+			free(text);
+			ok = 0;
+			continue;
+		}
+		list[got++] = text;
+	}
+	if (!ok) {
+		r->bad = 1;
+		free_strlist(&list, &got);
+		return;
+	}
+	free_strlist(field, count);
+	*field = list;
+	*count = got;
+}
+
+/* A list of mappings, each an item of e->section. */
+static void
+set_list(struct loader *ld, const struct cfg_entry *e, void *base,
+	 const yaml_node_t *k, yaml_node_t *v, const char *path)
+{
+	const struct cfg_section *sec = e->section;
+	void **field = field_at(base, e->offset);
+	size_t *count = field_at(base, e->count_offset);
+	size_t n, max = e->max ? e->max : CFG_MAX_ITEMS;
+	yaml_node_item_t *items;
+	struct mark_rec *r;
+	char *arr;
+
+	r = record(ld, path, NULL, k, v);
+	if (r == NULL)
+		return;
+	if (v->type != YAML_SEQUENCE_NODE) {
+		report(ld, AT(v->start_mark), path, "expected %s, found %s",
+		       type_what(e), node_what(v));
+		r->bad = 1;
+		return;
+	}
+	items = v->data.sequence.items.start;
+	n = (size_t)(v->data.sequence.items.top - items);
+	if (n < e->min || n > max) {
+		report(ld, AT(v->start_mark), path, "has %zu item%s; expected "
+		       "%llu to %llu", n, n == 1 ? "" : "s",
+		       (unsigned long long)e->min, (unsigned long long)max);
+		r->bad = 1;
+		return;
+	}
+	/* Allocated once, at its final size: records point into it. */
+	arr = calloc(n ? n : 1, sec->size);
+	if (arr == NULL) {
+		out_of_memory(ld);
+		return;
+	}
+	free_items(sec, field, count);
+	*field = arr;
+	*count = n;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *item = get_node(ld, items[i]);
+		void *obj = arr + i * sec->size;
+		char ipath[CFG_PATH_MAX];
+
+		path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		apply_defaults(ld, sec, obj);
+		if (item == NULL || visit(ld, item) < 0)
+			return;
+		if (item->type != YAML_MAPPING_NODE && !is_null(item)) {
+			report(ld, AT(item->start_mark), ipath, "expected a "
+			       "mapping, found %s", node_what(item));
+			continue;
+		}
+		if (record(ld, ipath, NULL, item, item) == NULL)
+			return;
+		walk_mapping(ld, sec, obj,
+			     item->type == YAML_MAPPING_NODE ? item : NULL,
+			     ipath, item->start_mark);
+	}
+}
+
+/* A mapping of names to mappings; each name is kept in the item. */
+static void
+set_map(struct loader *ld, const struct cfg_entry *e, void *base,
+	const yaml_node_t *k, yaml_node_t *v, const char *path)
+{
+	const struct cfg_section *sec = e->section;
+	void **field = field_at(base, e->offset);
+	size_t *count = field_at(base, e->count_offset);
+	size_t n, max = e->max ? e->max : CFG_MAX_ITEMS;
+	yaml_node_pair_t *pairs;
+	struct mark_rec *r;
+	char *arr;
+
+	assert(sec->named);
+	r = record(ld, path, NULL, k, v);
+	if (r == NULL)
+		return;
+	if (v->type != YAML_MAPPING_NODE) {
+		report(ld, AT(v->start_mark), path, "expected %s, found %s",
+		       type_what(e), node_what(v));
+		r->bad = 1;
+		return;
+	}
+	pairs = v->data.mapping.pairs.start;
+	n = (size_t)(v->data.mapping.pairs.top - pairs);
+	if (n < e->min || n > max) {
+		report(ld, AT(v->start_mark), path, "has %zu entr%s; expected "
+		       "%llu to %llu", n, n == 1 ? "y" : "ies",
+		       (unsigned long long)e->min, (unsigned long long)max);
+		r->bad = 1;
+		return;
+	}
+	arr = calloc(n ? n : 1, sec->size);
+	if (arr == NULL) {
+		out_of_memory(ld);
+		return;
+	}
+	free_items(sec, field, count);
+	*field = arr;
+	*count = n;
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *nk = get_node(ld, pairs[i].key);
+		yaml_node_t *nv = get_node(ld, pairs[i].value);
+		void *obj = arr + i * sec->size;
+		char **name = field_at(obj, sec->name_offset);
+		char ipath[CFG_PATH_MAX];
+		const char *key;
+		int dup = 0;
+
+		apply_defaults(ld, sec, obj);
+		if (nk == NULL || nv == NULL || visit(ld, nk) < 0)
+			return;
+		if (nk->type != YAML_SCALAR_NODE || is_null(nk)) {
+			report(ld, AT(nk->start_mark), path, "a name must be a "
+			       "string, found %s", node_what(nk));
+			continue;
+		}
+		key = (const char *)nk->data.scalar.value;
+		join_path(ipath, sizeof(ipath), path, key);
+		for (size_t j = 0; j < i && !dup; j++) {
+			yaml_node_t *pk = get_node(ld, pairs[j].key);
+
+			if (pk && pk->type == YAML_SCALAR_NODE &&
+			    strcmp((const char *)pk->data.scalar.value, key)
+			    == 0) {
+				report(ld, AT(nk->start_mark), ipath,
+				       "duplicate name (first at line %zu)",
+				       pk->start_mark.line + 1);
+				dup = 1;
+			}
+		}
+		if (dup)
+			continue;
+		*name = strdup(key);
+		if (*name == NULL) {
+			out_of_memory(ld);
+			return;
+		}
+		if (nv->type != YAML_MAPPING_NODE && !is_null(nv)) {
+			report(ld, AT(nv->start_mark), ipath, "expected a "
+			       "mapping, found %s", node_what(nv));
+			continue;
+		}
+		if (record(ld, ipath, NULL, nk, nv) == NULL)
+			return;
+		walk_mapping(ld, sec, obj,
+			     nv->type == YAML_MAPPING_NODE ? nv : NULL, ipath,
+			     nk->start_mark);
+	}
+}
+
+/* Set one known key.  Returns 1 if the value was not null. */
+static int
+set_entry(struct loader *ld, const struct cfg_entry *e, void *base,
+	  const yaml_node_t *k, yaml_node_t *v, const char *path)
+{
+	if (e->type == CFG_SECTION) {
+		if (record(ld, path, NULL, k, v) == NULL)
+			return 1;
+		if (v->type != YAML_MAPPING_NODE && !is_null(v)) {
+			report(ld, AT(v->start_mark), path, "expected a "
+			       "mapping, found %s", node_what(v));
+			return 1;
+		}
+		/* "vault:" with nothing under it is an empty section. */
+		walk_mapping(ld, e->section, field_at(base, e->offset),
+			     v->type == YAML_MAPPING_NODE ? v : NULL, path,
+			     k->start_mark);
+		return 1;
+	}
+	if (is_null(v))
+		return 0;	/* "key:" or "key: ~" leaves the default */
+	switch (e->type) {
+	case CFG_STRINGLIST:
+		set_strlist(ld, e, base, k, v, path);
+		break;
+	case CFG_LIST_OF_SECTION:
+		set_list(ld, e, base, k, v, path);
+		break;
+	case CFG_MAP_OF_SECTION:
+		set_map(ld, e, base, k, v, path);
+		break;
+	default:
+		set_scalar(ld, e, base, k, v, path);
+		break;
+	}
+	return 1;
+}
+
+/*
+ * Read MAP (NULL: present but empty) into BASE as section SEC.  AT is
+ * where the section's key is, for "missing key" messages.
+ */
+static void
+walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
+	     yaml_node_t *map, const char *path, yaml_mark_t at)
+{
+	const yaml_node_t *seen[CFG_MAX_KEYS] = { NULL };
+	unsigned char set[CFG_MAX_KEYS] = { 0 };
+
+	assert(sec->n_entries <= CFG_MAX_KEYS);
+	if (map) {
+		for (yaml_node_pair_t *pair = map->data.mapping.pairs.start;
+		     pair < map->data.mapping.pairs.top; pair++) {
+			yaml_node_t *k = get_node(ld, pair->key);
+			yaml_node_t *v = get_node(ld, pair->value);
+			char kpath[CFG_PATH_MAX];
+			const char *key;
+			size_t i;
+
+			if (k == NULL || v == NULL || visit(ld, v) < 0)
+				return;
+			if (k->type != YAML_SCALAR_NODE) {
+				report(ld, AT(k->start_mark), path, "a key "
+				       "must be a string, found %s",
+				       node_what(k));
+				continue;
+			}
+			key = (const char *)k->data.scalar.value;
+			join_path(kpath, sizeof(kpath), path, key);
+			for (i = 0; i < sec->n_entries; i++) {
+				if (strcmp(sec->entries[i].key, key) == 0)
+					break;
+			}
+			if (i == sec->n_entries) {
+				unknown_key(ld, sec, k, key, kpath);
+				continue;
+			}
+			if (seen[i]) {
+				report(ld, AT(k->start_mark), kpath,
+				       "duplicate key (first at line %zu)",
+				       seen[i]->start_mark.line + 1);
+				continue;
+			}
+			seen[i] = k;
+			set[i] = (unsigned char)set_entry(ld, &sec->entries[i],
+							  base, k, v, kpath);
+		}
+	}
+	if (ld->stopped)
+		return;
+	for (size_t i = 0; i < sec->n_entries; i++) {
+		const struct cfg_entry *e = &sec->entries[i];
+		char kpath[CFG_PATH_MAX];
+
+		if (!(e->flags & CFG_REQUIRED) || set[i])
+			continue;
+		join_path(kpath, sizeof(kpath), path, e->key);
+		report(ld, AT(at), kpath, "missing required %s (%s)",
+		       e->type == CFG_SECTION ? "section" : "key", e->help);
+	}
+	if (sec->check)
+		sec->check(ld, base, path);
+}
+
+/* ------------------------------------------------------------------ */
+/* Cross-field validation of the whole file */
+
+static void
+need_for_method(struct loader *ld, const struct mark_rec *method,
+		const char *key, const char *name, const char *why)
+{
+	report(ld, AT(method->key), key, "required when auth.method is "
+	       "'%s'%s", name, why);
+}
+
+static void
+check_root(struct loader *ld, void *obj, const char *path)
+{
+	struct config *c = obj;
+	const struct mark_rec *m = find_field(ld, &c->auth_method);
+	const struct mark_rec *cert = find_field(ld, &c->vault_client_cert);
+	const struct mark_rec *key = find_field(ld, &c->vault_client_key);
+	const struct mark_rec *lo = find_field(ld, &c->retry_min_backoff_ms);
+	const struct mark_rec *hi = find_field(ld, &c->retry_max_backoff_ms);
+	const char *name;
+
+	(void)path;
+	if (m && !m->bad) {
+		name = enum_name(auth_methods, c->auth_method);
+		switch (c->auth_method) {
+		case AUTH_METHOD_APPROLE:
+			if (c->auth_role_id_file == NULL &&
+			    find_field(ld, &c->auth_role_id_file) == NULL)
+				need_for_method(ld, m, "auth.role_id_file",
+						name, "");
+			if (c->auth_secret_id_file == NULL &&
+			    find_field(ld, &c->auth_secret_id_file) == NULL)
+				need_for_method(ld, m, "auth.secret_id_file",
+						name, "");
+			break;
+		case AUTH_METHOD_TOKEN:
+			if (c->auth_token_file == NULL &&
+			    find_field(ld, &c->auth_token_file) == NULL)
+				need_for_method(ld, m, "auth.token_file", name,
+						"");
+			break;
+		case AUTH_METHOD_CERT:
+			if (c->vault_client_cert == NULL && cert == NULL)
+				need_for_method(ld, m, "vault.client_cert",
+						name, " (the client certificate "
+						"is the login identity)");
+			if (c->vault_client_key == NULL && key == NULL)
+				need_for_method(ld, m, "vault.client_key",
+						name, "");
+			break;
+		}
+		if (c->auth_mount == NULL &&
+		    find_field(ld, &c->auth_mount) == NULL) {
+			c->auth_mount = strdup(name);
+			if (c->auth_mount == NULL)
+				out_of_memory(ld);
+		}
+	}
+
+	/*
+	 * A certificate without its key (or the reverse) is unusable.  Under
+	 * the cert method the missing half was reported above.
+	 */
+	if (m && !m->bad && c->auth_method == AUTH_METHOD_CERT)
+		cert = key = NULL;
+	if (cert && !cert->bad && key == NULL)
+		report(ld, AT(cert->key), "vault.client_cert", "set without "
+		       "vault.client_key");
+	if (key && !key->bad && cert == NULL)
+		report(ld, AT(key->key), "vault.client_key", "set without "
+		       "vault.client_cert");
+
+	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
+	    c->retry_min_backoff_ms > c->retry_max_backoff_ms) {
+		char a[32], b[32];
+		yaml_mark_t at = lo ? lo->key :
+			where(ld, &c->retry_max_backoff_ms, "vault.retry");
+
+		format_duration(c->retry_min_backoff_ms, a, sizeof(a));
+		format_duration(c->retry_max_backoff_ms, b, sizeof(b));
+		if ((lo && lo->tainted) || (hi && hi->tainted))
+			report(ld, AT(at), "vault.retry.min_backoff", "is "
+			       "greater than vault.retry.max_backoff");
+		else
+			report(ld, AT(at), "vault.retry.min_backoff", "is "
+			       "greater than vault.retry.max_backoff (%s > %s)",
+			       a, b);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading */
+
+static int
+read_file(const char *file, char **out, size_t *outlen)
+{
+	size_t len = 0, cap = 8192;
+	char *buf = malloc(cap);
+	int fd, rc = 0;
+
+	*out = NULL;
+	if (buf == NULL)
+		return -ENOMEM;
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = -errno;
+		free(buf);
+		return rc;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *p;
+
+			if (cap > CFG_MAX_FILE) {
+				rc = -EFBIG;
+				break;
+			}
+			cap *= 2;
+			p = realloc(buf, cap);
+			if (p == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = p;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CFG_MAX_FILE) {
+			rc = -EFBIG;
+			break;
+		}
+	}
+	close(fd);
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+/* libyaml's problem, at its mark. */
+static void
+yaml_problem(struct loader *ld, const yaml_parser_t *p, const char *buf,
+	     size_t len)
+{
+	size_t line = p->problem_mark.line + 1;
+	size_t col = p->problem_mark.column + 1;
+	const char *problem = p->problem ? p->problem : "unknown error";
+
+	if (p->error == YAML_MEMORY_ERROR) {
+		out_of_memory(ld);
+		return;
+	}
+	if (p->error == YAML_READER_ERROR) {
+		/* Reader errors carry a byte offset, not a mark. */
+		line = 1;
+		col = 1;
+		for (size_t i = 0; i < p->problem_offset && i < len; i++) {
+			if (buf[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+	}
+	if (p->context)
+		report(ld, line, col, NULL, "malformed YAML: %s (%s at line "
+		       "%zu, column %zu)", problem, p->context,
+		       p->context_mark.line + 1, p->context_mark.column + 1);
+	else
+		report(ld, line, col, NULL, "malformed YAML: %s", problem);
+}
+
+/*
+ * Load FILE into OBJ, whose layout ROOT describes.  OBJ must be zeroed;
+ * on failure it may hold a partial result that free_fields() releases.
+ */
+static int
+cfg_load(const struct cfg_section *root, const char *file, void *obj,
+	 char *err, size_t errlen)
+{
+	struct loader ld;
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	yaml_node_t *top, *second;
+	yaml_mark_t start = { 0, 0, 0 };
+	int parser_ok = 0, doc_ok = 0, rc;
+	char *buf = NULL;
+	size_t len = 0;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.file = file;
+	ld.root = root;
+	ld.err = err;
+	ld.errlen = errlen;
+	if (err && errlen)
+		err[0] = '\0';
+
+	rc = read_file(file, &buf, &len);
+	if (rc == -EFBIG) {
+		report(&ld, 0, 0, NULL, "larger than %d bytes; not a "
+		       "configuration file?", CFG_MAX_FILE);
+		goto out;
+	}
+	if (rc == -ENOMEM) {
+		out_of_memory(&ld);
+		goto out;
+	}
+	if (rc < 0) {
+		report(&ld, 0, 0, NULL, "cannot read: %s", strerror(-rc));
+		goto out;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		out_of_memory(&ld);
+		rc = -ENOMEM;
+		goto out;
+	}
+	parser_ok = 1;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf,
+				     len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_problem(&ld, &parser, buf, len);
+		goto done;
+	}
+	doc_ok = 1;
+	ld.doc = &doc;
+
+	/* One document per file: a second one is a mistake, not ignored. */
+	if (!yaml_parser_load(&parser, &extra)) {
+		yaml_problem(&ld, &parser, buf, len);
+		goto done;
+	}
+	second = yaml_document_get_root_node(&extra);
+	if (second)
+		report(&ld, AT(second->start_mark), NULL, "a second YAML "
+		       "document; only one is read (remove the '---')");
+	yaml_document_delete(&extra);
+	if (ld.n_errors)
+		goto done;
+
+	apply_defaults(&ld, root, obj);
+	top = yaml_document_get_root_node(&doc);
+	if (top && is_null(top))
+		top = NULL;
+	if (top && top->type != YAML_MAPPING_NODE) {
+		report(&ld, AT(top->start_mark), NULL, "expected a mapping of "
+		       "sections at the top level, found %s", node_what(top));
+		goto done;
+	}
+	if (top)
+		start = top->start_mark;
+	walk_mapping(&ld, root, obj, top, "", start);
+done:
+	rc = ld.oom ? -ENOMEM : ld.n_errors ? -EINVAL : 0;
+out:
+	if (rc == 0 && ld.n_errors)
+		rc = -EINVAL;
+	finish_errors(&ld);
+	free_records(&ld);
+	if (doc_ok)
+		yaml_document_delete(&doc);
+	if (parser_ok)
+		yaml_parser_delete(&parser);
+	free(buf);
+	return rc;
+}
+
+int
+config_load(const char *file, struct config **out, char *err, size_t errlen)
+{
+	struct config *cfg;
+	int rc;
+
+	*out = NULL;
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg)
+		cfg->source = strdup(file);
+	if (cfg == NULL || cfg->source == NULL) {
+		free(cfg);
+		if (err && errlen)
+			snprintf(err, errlen, "%s: out of memory", file);
+		return -ENOMEM;
+	}
+	rc = cfg_load(&root_section, file, cfg, err, errlen);
+	if (rc < 0) {
+		config_free(cfg);
+		return rc;
+	}
+	*out = cfg;
+	return 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free_fields(&root_section, cfg);
+	free(cfg->source);
+	free(cfg);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reload */
+
+static int fields_equal(const struct cfg_section *sec, const void *a,
+			const void *b);
+
+static int
+str_equal(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static int
+entry_equal(const struct cfg_entry *e, const void *a, const void *b)
+{
+	const void *fa = (const char *)a + e->offset;
+	const void *fb = (const char *)b + e->offset;
+
+	switch (e->type) {
+	case CFG_STRING:
+	case CFG_PATH:
+		return str_equal(*(char *const *)fa, *(char *const *)fb);
+	case CFG_BOOL:
+	case CFG_ENUM:
+		return *(const int *)fa == *(const int *)fb;
+	case CFG_DURATION:
+	case CFG_UINT:
+		return *(const uint64_t *)fa == *(const uint64_t *)fb;
+	case CFG_MODE:
+		return *(const unsigned *)fa == *(const unsigned *)fb;
+	case CFG_STRINGLIST: {
+		size_t n = *(const size_t *)((const char *)a + e->count_offset);
+		char *const *la = *(char **const *)fa;
+		char *const *lb = *(char **const *)fb;
+
+		if (n != *(const size_t *)((const char *)b + e->count_offset))
+			return 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!str_equal(la[i], lb[i]))
+				return 0;
+		}
+		return 1;
+	}
+	case CFG_SECTION:
+		return fields_equal(e->section, fa, fb);
+	case CFG_LIST_OF_SECTION:
+	case CFG_MAP_OF_SECTION: {
+		const struct cfg_section *sec = e->section;
+		size_t n = *(const size_t *)((const char *)a + e->count_offset);
+		const char *ia = *(char *const *)fa;
+		const char *ib = *(char *const *)fb;
+
+		if (n != *(const size_t *)((const char *)b + e->count_offset))
+			return 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *xa = ia + i * sec->size;
+			const char *xb = ib + i * sec->size;
+
+			if (sec->named &&
+			    !str_equal(*(char *const *)(xa + sec->name_offset),
+				       *(char *const *)(xb + sec->name_offset)))
+				return 0;
+			if (!fields_equal(sec, xa, xb))
+				return 0;
+		}
+		return 1;
+	}
+	}
+	return 0;
+}
+
+static int
+fields_equal(const struct cfg_section *sec, const void *a, const void *b)
+{
+	for (size_t i = 0; i < sec->n_entries; i++) {
+		if (!entry_equal(&sec->entries[i], a, b))
+			return 0;
+	}
+	return 1;
+}
+
+/* List each changed key without CFG_RELOAD; sections are walked into. */
+static size_t
+reload_blockers(struct loader *ld, const struct cfg_section *sec,
+		const void *a, const void *b, const char *path)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sec->n_entries; i++) {
+		const struct cfg_entry *e = &sec->entries[i];
+		char kpath[CFG_PATH_MAX];
+
+		join_path(kpath, sizeof(kpath), path, e->key);
+		if (e->type == CFG_SECTION) {
+			n += reload_blockers(ld, e->section,
+					     (const char *)a + e->offset,
+					     (const char *)b + e->offset,
+					     kpath);
+			continue;
+		}
+		if ((e->flags & CFG_RELOAD) || entry_equal(e, a, b))
+			continue;
+		report(ld, 0, 0, kpath, "changed, but takes effect only after "
+		       "a restart");
+		n++;
+	}
+	return n;
+}
+
+int
+config_check_reload(const struct config *old, const struct config *new,
+		    char *err, size_t errlen)
+{
+	struct loader ld;
+
+	memset(&ld, 0, sizeof(ld));
+	ld.file = new->source;
+	ld.root = &root_section;
+	ld.err = err;
+	ld.errlen = errlen;
+	if (err && errlen)
+		err[0] = '\0';
+	reload_blockers(&ld, &root_section, old, new, "");
+	finish_errors(&ld);
+	return ld.n_errors ? -EBUSY : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Exported parsers */
+
+int
+config_parse_duration(const char *s, uint64_t *ms)
+{
+	const char *why;
+
+	return parse_duration(s, ms, &why);
+}
+
+int
+config_parse_mode(const char *s, unsigned *mode)
+{
+	const char *why;
+
+	return parse_mode(s, mode, &why);
+}
+
+char *
+config_expand_env(const char *s, char *err, size_t errlen)
+{
+	struct expand x;
+	char *out;
+
+	if (expand_env(s, &out, &x, err, errlen) < 0)
+		return NULL;
+	return out;
+}

@@ -1,0 +1,96 @@
+/*
+ * config: the agent's YAML configuration, parsed and validated.
+ *
+ * DESIGN: one table of fields (key path, type, offset, bounds, default,
+ * help, reloadable) drives both parsing and validation; nothing else in the
+ * agent knows YAML.  config_load() either returns a complete, validated
+ * struct config or fails with every problem found, each naming
+ * file:line:col and the key.  A reload loads into a fresh struct and the
+ * caller swaps it in only on success, so a bad file never replaces a good
+ * configuration.
+ */
+#ifndef CERTAGENT_CONFIG_H
+#define CERTAGENT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum auth_method {
+	AUTH_METHOD_APPROLE,
+	AUTH_METHOD_CERT,
+	AUTH_METHOD_TOKEN,
+};
+
+enum log_format_cfg {
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON,
+};
+
+struct config {
+	char *source;		/* path of the file this was read from */
+
+	/* vault: */
+	char **vault_addresses;	/* "address": a string or a list, in order */
+	size_t n_vault_addresses;
+	char *vault_ca_cert;	/* PEM bundle to verify the server */
+	char *vault_client_cert;	/* mTLS client certificate (PEM) */
+	char *vault_client_key;
+	char *vault_tls_server_name;
+	int vault_tls_skip_verify;	/* "tls_skip_verify": explicit opt-out */
+	char *vault_namespace;
+	uint64_t vault_timeout_ms;	/* per request; default 30s */
+	uint64_t retry_min_backoff_ms;	/* vault.retry.min_backoff; default 1s */
+	uint64_t retry_max_backoff_ms;	/* vault.retry.max_backoff; default 5m */
+	uint64_t max_response_bytes;	/* vault.max_response_size; default 4 MiB */
+
+	/* auth: */
+	enum auth_method auth_method;
+	char *auth_mount;	/* default: the method's name */
+	char *auth_role_id_file;	/* approle */
+	char *auth_secret_id_file;	/* approle */
+	int auth_remove_secret_id_file;	/* default true */
+	char *auth_cert_role;	/* cert: auth.name, optional */
+	char *auth_token_file;	/* token */
+	int auth_allow_insecure_file_mode;	/* accept group/world-readable creds */
+	char *token_sink_path;	/* auth.token_sink.path, NULL if none */
+	unsigned token_sink_mode;	/* auth.token_sink.mode; default 0600 */
+
+	/* log: */
+	int log_level;		/* enum log_level from log.h; default info */
+	enum log_format_cfg log_format;
+};
+
+/*
+ * Load and validate FILE.  On success returns 0 and a new config in *out.
+ * On failure returns a negative errno-style code; every problem found has
+ * been appended to ERR (one per line, "file:line:col: key: message",
+ * lines separated by '\n'), truncated to ERRLEN at a line boundary.
+ */
+int config_load(const char *file, struct config **out, char *err,
+		size_t errlen);
+
+void config_free(struct config *cfg);
+
+/*
+ * Before swapping NEW in for OLD on a reload: returns 0 if every key that
+ * changed may change in a running agent, else -EBUSY with one line per
+ * key that needs a restart ("file: key.path: changed, but takes effect
+ * only after a restart") appended to ERR.
+ */
+int config_check_reload(const struct config *old, const struct config *new,
+			char *err, size_t errlen);
+
+/* Parse "90s", "15m", "72h", "30d", "500ms" or a bare number of seconds. */
+int config_parse_duration(const char *s, uint64_t *ms);
+
+/* Parse an octal file mode such as "0640"; rejects anything above 07777. */
+int config_parse_mode(const char *s, unsigned *mode);
+
+/*
+ * Expand ${NAME} from the environment.  A missing variable is an error
+ * naming it (unless written ${NAME:-default}); "$$" is a literal "$".
+ * Returns a malloc'd string or NULL with ERR filled.
+ */
+char *config_expand_env(const char *s, char *err, size_t errlen);
+
+#endif

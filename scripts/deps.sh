@@ -1,0 +1,55 @@
+#!/bin/sh
+# Install the system packages certagent needs to build, test and demo,
+# but only those that are missing: a machine that has them all is not
+# touched (no package index update, no network).
+set -eu
+
+# Debian / Ubuntu
+APT_PKGS="gcc make pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev
+libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
+python3-pytest python3-hvac valgrind"
+# Fedora / RHEL
+DNF_PKGS="gcc make pkgconf-pkg-config libuv-devel libcurl-devel openssl-devel
+cjson-devel libyaml-devel libcmocka-devel openssl python3
+python3-cryptography python3-pytest python3-hvac valgrind"
+# Alpine
+APK_PKGS="build-base pkgconf libuv-dev curl-dev openssl-dev cjson-dev
+yaml-dev cmocka-dev openssl python3 py3-cryptography py3-pytest py3-hvac
+valgrind"
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+if command -v apt-get >/dev/null 2>&1; then
+	missing=""
+	for p in $APT_PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && exit 0
+	echo "deps: installing$missing"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+		--no-install-recommends $missing
+elif command -v dnf >/dev/null 2>&1; then
+	missing=""
+	for p in $DNF_PKGS; do
+		rpm -q "$p" >/dev/null 2>&1 || missing="$missing $p"
+	done
+	[ -z "$missing" ] && exit 0
+	echo "deps: installing$missing"
+	$SUDO dnf install -y $missing
+elif command -v apk >/dev/null 2>&1; then
+	missing=""
+	for p in $APK_PKGS; do
+		apk info -e "$p" >/dev/null 2>&1 || missing="$missing $p"
+	done
+	[ -z "$missing" ] && exit 0
+	echo "deps: installing$missing"
+	$SUDO apk add $missing
+else
+	echo "deps: no apt-get, dnf or apk found; install by hand:" >&2
+	echo "  libuv, libcurl (OpenSSL), OpenSSL 3, cJSON, libyaml, cmocka," >&2
+	echo "  python3 with cryptography, pytest and hvac" >&2
+	exit 1
+fi

@@ -1,0 +1,248 @@
+/*
+ * Unit tests for files.c: atomic writes that skip unchanged bytes, apply
+ * the mode, never follow a planted symlink, and careful credential reads.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "files.h"
+
+static char dir[256];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/certagent-files-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static void
+path_in(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void
+write_plain(const char *path, const char *data, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(data, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static char *
+slurp(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int
+count_entries(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+test_write_creates_file_with_mode(void **state)
+{
+	char p[300], err[256];
+	struct stat st;
+
+	(void)state;
+	path_in(p, sizeof(p), "tok");
+	assert_int_equal(files_write_atomic(p, "abc", 3, 0600, (uid_t)-1, (gid_t)-1,
+					    err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_string_equal(slurp(p), "abc");
+	assert_int_equal(count_entries(), 1);	/* no temp file left */
+}
+
+static void
+test_unchanged_bytes_leave_the_file_untouched(void **state)
+{
+	char p[300], err[256];
+	struct stat before, after;
+
+	(void)state;
+	path_in(p, sizeof(p), "same");
+	assert_int_equal(files_write_atomic(p, "x\n", 2, 0640, (uid_t)-1, (gid_t)-1,
+					    err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(stat(p, &before), 0);
+	assert_int_equal(files_write_atomic(p, "x\n", 2, 0640, (uid_t)-1, (gid_t)-1,
+					    err, sizeof(err)),
+			 FILES_UNCHANGED);
+	assert_int_equal(stat(p, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+}
+
+static void
+test_changed_bytes_replace_the_file_by_rename(void **state)
+{
+	char p[300], err[256];
+	struct stat before, after;
+
+	(void)state;
+	path_in(p, sizeof(p), "chg");
+	write_plain(p, "old", 0644);
+	assert_int_equal(stat(p, &before), 0);
+	assert_int_equal(files_write_atomic(p, "new", 3, 0644, (uid_t)-1, (gid_t)-1,
+					    err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(stat(p, &after), 0);
+	assert_int_not_equal(before.st_ino, after.st_ino);	/* renamed in */
+	assert_string_equal(slurp(p), "new");
+}
+
+static void
+test_mode_change_alone_rewrites(void **state)
+{
+	char p[300], err[256];
+	struct stat st;
+
+	(void)state;
+	path_in(p, sizeof(p), "mode");
+	write_plain(p, "k", 0644);
+	assert_int_equal(files_write_atomic(p, "k", 1, 0600, (uid_t)-1, (gid_t)-1,
+					    err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
+static void
+test_planted_symlink_is_replaced_not_followed(void **state)
+{
+	char p[300], victim[300], err[256];
+	struct stat st;
+
+	(void)state;
+	path_in(victim, sizeof(victim), "victim");
+	path_in(p, sizeof(p), "link");
+	write_plain(victim, "precious", 0644);
+	assert_int_equal(symlink(victim, p), 0);
+	assert_int_equal(files_write_atomic(p, "tok", 3, 0600, (uid_t)-1, (gid_t)-1,
+					    err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_string_equal(slurp(victim), "precious");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+}
+
+static void
+test_missing_directory_is_an_error_naming_the_path(void **state)
+{
+	char p[300], err[512];
+
+	(void)state;
+	path_in(p, sizeof(p), "nodir/file");
+	assert_true(files_write_atomic(p, "a", 1, 0600, (uid_t)-1, (gid_t)-1, err,
+				       sizeof(err)) < 0);
+	assert_non_null(strstr(err, p));
+}
+
+static void
+test_read_secret_trims_and_refuses_group_readable(void **state)
+{
+	char p[300], err[512], *s = NULL;
+
+	(void)state;
+	path_in(p, sizeof(p), "sid");
+	write_plain(p, "s3cr3t-value\n", 0600);
+	assert_int_equal(files_read_secret(p, 1024, 0, &s, err, sizeof(err)), 0);
+	assert_string_equal(s, "s3cr3t-value");
+	files_secret_free(s);
+
+	s = NULL;
+	assert_int_equal(chmod(p, 0640), 0);
+	assert_int_equal(files_read_secret(p, 1024, 0, &s, err, sizeof(err)), -EPERM);
+	assert_null(s);
+	assert_non_null(strstr(err, "0640"));
+	assert_non_null(strstr(err, "allow_insecure_file_mode"));
+	assert_null(strstr(err, "s3cr3t"));
+
+	assert_int_equal(files_read_secret(p, 1024, 1, &s, err, sizeof(err)), 0);
+	files_secret_free(s);
+}
+
+static void
+test_read_secret_errors(void **state)
+{
+	char p[300], err[512], *s = NULL;
+
+	(void)state;
+	path_in(p, sizeof(p), "absent");
+	assert_int_equal(files_read_secret(p, 1024, 0, &s, err, sizeof(err)), -ENOENT);
+	assert_non_null(strstr(err, p));
+
+	path_in(p, sizeof(p), "empty");
+	write_plain(p, "\n", 0600);
+	assert_int_equal(files_read_secret(p, 1024, 0, &s, err, sizeof(err)), -ENODATA);
+
+	path_in(p, sizeof(p), "big");
+	write_plain(p, "0123456789abcdef", 0600);
+	assert_int_equal(files_read_secret(p, 8, 0, &s, err, sizeof(err)), -EFBIG);
+	assert_null(strstr(err, "0123456789"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_write_creates_file_with_mode, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchanged_bytes_leave_the_file_untouched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changed_bytes_replace_the_file_by_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mode_change_alone_rewrites, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_symlink_is_replaced_not_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_directory_is_an_error_naming_the_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_secret_trims_and_refuses_group_readable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_secret_errors, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("files", tests, NULL, NULL);
+}
