@@ -474,7 +474,7 @@ on_renew(void *arg, const struct vault_response *r)
 	}
 	/* A TTL shorter than the last one granted means the max TTL caps it:
 	 * renewing again cannot help; log in before it runs out. */
-	if (ttl + 1000 < a->granted_ms && a->cfg->auth_method != AUTH_METHOD_TOKEN) {
+	if (ttl < a->granted_ms && a->cfg->auth_method != AUTH_METHOD_TOKEN) {
 		uint64_t delay = renew_delay(ttl);
 		log_info("auth", "token renewed to %llus, capped by its max TTL; "
 				 "logging in again in %.1fs",
