@@ -12,6 +12,7 @@ recover when the demo revokes its token.  Ctrl-C stops both.
 import argparse
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def main():
         say("certagent exited with %d; token sink %s was mode %o" % (
             agent.returncode, work / "token",
             os.stat(work / "token").st_mode & 0o777 if (work / "token").exists() else 0))
+    shutil.rmtree(work, ignore_errors=True)
     return agent.returncode
 
 
