@@ -44,7 +44,7 @@ BIN        := $(BUILD)/certagent
 all: certagent
 
 certagent: $(BIN)
-	cp $(BIN) $@
+	cp $(BIN) $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/agent/%.o: agent/%.c agent/*.h | $(BUILD)/agent
 	$(CC) $(CFLAGS) -c -o $@ $<

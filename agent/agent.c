@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "auth.h"
+#include "certs.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -32,6 +33,7 @@ struct agent {
 	struct http *http;
 	struct vault *vault;
 	struct auth *auth;
+	struct certs *certs;
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
 	int exit_code;
@@ -50,6 +52,9 @@ stop(struct agent *ag, const char *why)
 		return;
 	ag->stopping = 1;
 	log_info("agent", "%s: stopping", why);
+	if (ag->certs)
+		certs_close(ag->certs);
+	ag->certs = NULL;
 	if (ag->auth)
 		auth_close(ag->auth);
 	if (ag->vault)
@@ -99,8 +104,19 @@ reload(struct agent *ag)
 	}
 	apply_logging(cfg);
 	auth_configure(ag->auth, cfg);
+	/* The certificates start over from disk: valid files are kept, so a
+	 * reload never issues again what is not due. */
+	struct certs *certs;
+	if (certs_new(&ag->loop, ag->vault, ag->auth, cfg, &certs) != 0) {
+		log_error("agent", "reload: out of memory; keeping the running "
+				   "certificates");
+	} else {
+		certs_close(ag->certs);
+		ag->certs = certs;
+	}
 	config_free(ag->cfg);
 	ag->cfg = cfg;
+	certs_start(ag->certs);
 	log_info("agent", "configuration reloaded");
 out:
 	free(err);
@@ -128,9 +144,12 @@ on_signal(uv_signal_t *s, int signum)
 static void
 on_token(void *arg, const char *token)
 {
-	(void)arg;
+	struct agent *ag = arg;
+
 	if (token == NULL)
 		log_warn("agent", "no valid Vault token; waiting for a login");
+	else if (ag->certs)
+		certs_token_ready(ag->certs);
 }
 
 static int
@@ -177,6 +196,7 @@ agent_run(const char *config_path)
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||
+	    certs_new(&ag.loop, ag.vault, ag.auth, ag.cfg, &ag.certs) != 0 ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0) {
@@ -192,6 +212,7 @@ agent_run(const char *config_path)
 	log_info("agent", "certagent %s starting with %s (%zu Vault address%s)",
 		 CERTAGENT_VERSION, config_path, ag.cfg->n_vault_addresses,
 		 ag.cfg->n_vault_addresses == 1 ? "" : "es");
+	certs_start(ag.certs);
 	auth_start(ag.auth);
 	uv_run(&ag.loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&ag.loop);

@@ -137,6 +137,8 @@ struct cfg_section {
 /* ENUM fields are written through an int *. */
 _Static_assert(sizeof(enum auth_method) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_format_cfg) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cert_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cert_key_type) == sizeof(int), "enum size");
 
 /* Where a key was set, for cross-field messages and duplicate checks. */
 struct mark_rec {
@@ -1082,6 +1084,224 @@ static const struct cfg_entry log_entries[] = {
 
 static const struct cfg_section log_section = SECTION(log_entries, NULL);
 
+
+/* ------------------------------------------------------------------ */
+/* certificates: */
+
+static const struct cfg_enum cert_modes[] = {
+	{ "issue", CERT_MODE_ISSUE },
+	{ "sign", CERT_MODE_SIGN },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum cert_key_types[] = {
+	{ "ec", CERT_KEY_EC },
+	{ "rsa", CERT_KEY_RSA },
+	{ "ed25519", CERT_KEY_ED25519 },
+	{ NULL, 0 },
+};
+
+static const char *const file_kinds[] = { "cert", "key", "chain", "ca", "bundle", NULL };
+static const char *const bundle_parts[] = { "cert", "chain", "key", "ca", NULL };
+
+static int
+word_in(const char *s, const char *const *words)
+{
+	for (; *words; words++)
+		if (strcmp(s, *words) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *
+check_bundle_part(const char *s)
+{
+	return word_in(s, bundle_parts) ? NULL : "is not one of: cert, chain, key, ca";
+}
+
+static const char *
+check_cert_name(const char *s)
+{
+	for (const char *p = s; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		      *p == '.'))
+			return "may only hold letters, digits, '-', '_' and '.'";
+	}
+	return NULL;
+}
+
+static void check_cert(struct loader *ld, void *obj, const char *path);
+
+#define F_OFF(m, type) CFG_OFF(struct config_file, m, type)
+#define CERT_OFF(m, type) CFG_OFF(struct config_cert, m, type)
+
+static const struct cfg_entry cert_file_entries[] = {
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = F_OFF(path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "where to write the file",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = F_OFF(mode, unsigned),
+		.max = 07777,
+		.flags = CFG_RELOAD,
+		.help = "file mode; default 0600 for files holding the key, else 0644",
+	},
+	{
+		.key = "owner",
+		.type = CFG_PATH,
+		.offset = F_OFF(owner, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning user (name or uid)",
+	},
+	{
+		.key = "group",
+		.type = CFG_PATH,
+		.offset = F_OFF(group, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning group (name or gid)",
+	},
+	{
+		.key = "parts",
+		.type = CFG_STRINGLIST,
+		.offset = F_OFF(parts, char **),
+		.count_offset = F_OFF(n_parts, size_t),
+		.max = 4,
+		.check = check_bundle_part,
+		.flags = CFG_RELOAD,
+		.help = "bundle: the parts in order, from cert, chain, key, ca",
+	},
+	{
+		.key = "backup",
+		.type = CFG_BOOL,
+		.offset = F_OFF(backup, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "keep the previous file as NAME.bak",
+	},
+};
+
+static const struct cfg_section cert_file_section = {
+	.entries = cert_file_entries,
+	.n_entries = sizeof(cert_file_entries) / sizeof(cert_file_entries[0]),
+	.size = sizeof(struct config_file),
+	.named = 1,
+	.name_offset = offsetof(struct config_file, name),
+};
+
+static const struct cfg_entry cert_entries[] = {
+	{
+		.key = "name",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(name, char *),
+		.check = check_cert_name,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "a name for logs and `certagent rotate`",
+	},
+	{
+		.key = "mode",
+		.type = CFG_ENUM,
+		.offset = CERT_OFF(mode, enum cert_mode),
+		.values = cert_modes,
+		.def = "issue",
+		.flags = CFG_RELOAD,
+		.help = "issue: Vault makes the key; sign: certagent makes it",
+	},
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the Vault path, e.g. pki_int/issue/ROLE or pki_int/sign/ROLE",
+	},
+	{
+		.key = "common_name",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(common_name, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the certificate's common name",
+	},
+	{
+		.key = "alt_names",
+		.type = CFG_STRINGLIST,
+		.offset = CERT_OFF(alt_names, char **),
+		.count_offset = CERT_OFF(n_alt_names, size_t),
+		.max = 100,
+		.flags = CFG_RELOAD,
+		.help = "DNS subject alternative names",
+	},
+	{
+		.key = "ip_sans",
+		.type = CFG_STRINGLIST,
+		.offset = CERT_OFF(ip_sans, char **),
+		.count_offset = CERT_OFF(n_ip_sans, size_t),
+		.max = 100,
+		.flags = CFG_RELOAD,
+		.help = "IP subject alternative names",
+	},
+	{
+		.key = "ttl",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(ttl_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "requested lifetime; the role's max_ttl caps it",
+	},
+	{
+		.key = "key_type",
+		.type = CFG_ENUM,
+		.offset = CERT_OFF(key_type, enum cert_key_type),
+		.values = cert_key_types,
+		.def = "ec",
+		.flags = CFG_RELOAD,
+		.help = "sign mode: rsa, ec or ed25519",
+	},
+	{
+		.key = "key_bits",
+		.type = CFG_UINT,
+		.offset = CERT_OFF(key_bits, uint64_t),
+		.max = 8192,
+		.flags = CFG_RELOAD,
+		.help = "sign mode: 2048/3072/4096 for rsa, 256/384 for ec",
+	},
+	{
+		.key = "trust_anchor",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(trust_anchor, char *),
+		.flags = CFG_RELOAD,
+		.help = "PEM file of the CA the chain must verify to",
+	},
+	{
+		.key = "atomic_dir",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(atomic_dir, char *),
+		.flags = CFG_RELOAD,
+		.help = "write every file under DIR and swap DIR/..data at once",
+	},
+	{
+		.key = "files",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = CERT_OFF(files, struct config_file *),
+		.count_offset = CERT_OFF(n_files, size_t),
+		.section = &cert_file_section,
+		.max = 5,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the files to write: cert, key, chain, ca, bundle",
+	},
+};
+
+static const struct cfg_section cert_section = {
+	.entries = cert_entries,
+	.n_entries = sizeof(cert_entries) / sizeof(cert_entries[0]),
+	.size = sizeof(struct config_cert),
+	.check = check_cert,
+};
+
 static const struct cfg_entry root_entries[] = {
 	{
 		.key = "vault",
@@ -1102,6 +1322,16 @@ static const struct cfg_entry root_entries[] = {
 		.type = CFG_SECTION,
 		.section = &log_section,
 		.help = "logging",
+	},
+	{
+		.key = "certificates",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = C_OFF(certs, struct config_cert *),
+		.count_offset = C_OFF(n_certs, size_t),
+		.section = &cert_section,
+		.max = 100000,
+		.flags = CFG_RELOAD,
+		.help = "certificates to keep current",
 	},
 };
 
@@ -2011,6 +2241,120 @@ need_for_method(struct loader *ld, const struct mark_rec *method,
 	       "'%s'%s", name, why);
 }
 
+
+/* Cross-field checks of one certificates[] entry. */
+static void
+check_cert(struct loader *ld, void *obj, const char *path)
+{
+	struct config_cert *c = obj;
+	yaml_mark_t at = where(ld, &c->path, path);
+	int has_cert = 0, has_key = 0;
+
+	if (c->path) {
+		const char *want = c->mode == CERT_MODE_SIGN ? "/sign/" : "/issue/";
+		if (strstr(c->path, want) == NULL) {
+			char kpath[CFG_PATH_MAX];
+			join_path(kpath, sizeof(kpath), path, "path");
+			report(ld, AT(at), kpath, "mode %s needs a path with "
+			       "'%s' in it (like pki_int%sROLE)",
+			       enum_name(cert_modes, c->mode), want, want);
+		}
+	}
+	if (c->mode == CERT_MODE_SIGN && c->key_bits) {
+		int ok = c->key_type == CERT_KEY_RSA
+				 ? (c->key_bits == 2048 || c->key_bits == 3072 ||
+				    c->key_bits == 4096)
+			 : c->key_type == CERT_KEY_EC
+				 ? (c->key_bits == 256 || c->key_bits == 384 ||
+				    c->key_bits == 521)
+				 : 1;
+		if (!ok) {
+			char kpath[CFG_PATH_MAX];
+			join_path(kpath, sizeof(kpath), path, "key_bits");
+			report(ld, AT(where(ld, &c->key_bits, path)), kpath,
+			       "%llu is not a size for %s keys (rsa: 2048, 3072, "
+			       "4096; ec: 256, 384, 521)",
+			       (unsigned long long)c->key_bits,
+			       enum_name(cert_key_types, c->key_type));
+		}
+	}
+	for (size_t i = 0; i < c->n_files; i++) {
+		struct config_file *f = &c->files[i];
+		char kpath[CFG_PATH_MAX], fpath[CFG_PATH_MAX];
+		yaml_mark_t fat = where(ld, &f->path, path);
+
+		snprintf(fpath, sizeof(fpath), "%s.files.%s", path, f->name);
+		if (!word_in(f->name, file_kinds)) {
+			report(ld, AT(fat), fpath, "unknown file kind; use cert, "
+			       "key, chain, ca or bundle");
+			continue;
+		}
+		if (strcmp(f->name, "cert") == 0)
+			has_cert = 1;
+		if (strcmp(f->name, "key") == 0)
+			has_key = 1;
+		if (strcmp(f->name, "bundle") == 0) {
+			if (f->n_parts == 0) {
+				join_path(kpath, sizeof(kpath), fpath, "parts");
+				report(ld, AT(fat), kpath, "a bundle needs its parts, "
+				       "e.g. [cert, chain, key]");
+			}
+			for (size_t j = 0; j < f->n_parts; j++) {
+				if (strcmp(f->parts[j], "cert") == 0)
+					has_cert = 1;
+				if (strcmp(f->parts[j], "key") == 0)
+					has_key = 1;
+			}
+		} else if (f->n_parts) {
+			join_path(kpath, sizeof(kpath), fpath, "parts");
+			report(ld, AT(fat), kpath, "only a bundle has parts");
+		}
+		if (f->path && c->atomic_dir && strchr(f->path, '/')) {
+			join_path(kpath, sizeof(kpath), fpath, "path");
+			report(ld, AT(fat), kpath, "with atomic_dir, a file path "
+			       "is a bare name inside that directory");
+		}
+		if (f->path && !c->atomic_dir && f->path[0] != '/') {
+			join_path(kpath, sizeof(kpath), fpath, "path");
+			report(ld, AT(fat), kpath, "must be an absolute path");
+		}
+		if (f->mode == 0) {
+			int holds_key = strcmp(f->name, "key") == 0;
+			for (size_t j = 0; j < f->n_parts; j++)
+				holds_key |= strcmp(f->parts[j], "key") == 0;
+			f->mode = holds_key ? 0600 : 0644;
+		}
+	}
+	if (c->n_files && (!has_cert || !has_key)) {
+		char kpath[CFG_PATH_MAX];
+		join_path(kpath, sizeof(kpath), path, "files");
+		report(ld, AT(where(ld, NULL, kpath).line ? where(ld, NULL, kpath) : at),
+		       kpath, "must write the certificate and its key (a cert "
+		       "and a key file, or a bundle with both parts), so that a "
+		       "restart can reuse them instead of issuing again");
+	}
+}
+
+/* No two certificates may share a name or write the same file. */
+static void
+check_certs_unique(struct loader *ld, const struct config *c)
+{
+	for (size_t i = 0; i < c->n_certs; i++) {
+		const struct config_cert *a = &c->certs[i];
+		char kpath[CFG_PATH_MAX];
+
+		for (size_t j = 0; j < i; j++) {
+			if (a->name && c->certs[j].name &&
+			    strcmp(a->name, c->certs[j].name) == 0) {
+				snprintf(kpath, sizeof(kpath), "certificates[%zu].name", i);
+				report(ld, AT(where(ld, &a->name, NULL)), kpath,
+				       "'%s' is already the name of certificates[%zu]",
+				       a->name, j);
+			}
+		}
+	}
+}
+
 static void
 check_root(struct loader *ld, void *obj, const char *path)
 {
@@ -2072,6 +2416,8 @@ check_root(struct loader *ld, void *obj, const char *path)
 	if (key && !key->bad && cert == NULL)
 		report(ld, AT(key->key), "vault.client_key", "set without "
 		       "vault.client_cert");
+
+	check_certs_unique(ld, c);
 
 	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
 	    c->retry_min_backoff_ms > c->retry_max_backoff_ms) {

@@ -26,6 +26,47 @@ enum log_format_cfg {
 	LOG_FORMAT_JSON,
 };
 
+enum cert_mode {
+	CERT_MODE_ISSUE,	/* Vault makes the key: <mount>/issue/<role> */
+	CERT_MODE_SIGN,		/* certagent makes the key and a CSR: sign/<role> */
+};
+
+enum cert_key_type {
+	CERT_KEY_EC,
+	CERT_KEY_RSA,
+	CERT_KEY_ED25519,
+};
+
+/* One output file of a certificate: files.<name> */
+struct config_file {
+	char *name;		/* cert, key, chain, ca or bundle */
+	char *path;		/* a bare file name under atomic_dir */
+	unsigned mode;		/* 0 = default: 0600 if it holds the key, else 0644 */
+	char *owner, *group;	/* user / group names or numeric ids */
+	char **parts;		/* bundle: which parts, in order */
+	size_t n_parts;
+	int backup;		/* keep the previous file as NAME.bak */
+};
+
+/* One entry of certificates: */
+struct config_cert {
+	char *name;
+	enum cert_mode mode;
+	char *path;		/* pki_int/issue/ROLE or pki_int/sign/ROLE */
+	char *common_name;
+	char **alt_names;
+	size_t n_alt_names;
+	char **ip_sans;
+	size_t n_ip_sans;
+	uint64_t ttl_ms;	/* 0: the role's default */
+	enum cert_key_type key_type;	/* sign mode */
+	uint64_t key_bits;	/* sign mode; 0: 256 for ec, 2048 for rsa */
+	char *trust_anchor;	/* PEM file; default: the root Vault returns */
+	char *atomic_dir;	/* write the set under DIR/..data, swapped whole */
+	struct config_file *files;
+	size_t n_files;
+};
+
 struct config {
 	char *source;		/* path of the file this was read from */
 
@@ -58,6 +99,10 @@ struct config {
 	/* log: */
 	int log_level;		/* enum log_level from log.h; default info */
 	enum log_format_cfg log_format;
+
+	/* certificates: */
+	struct config_cert *certs;
+	size_t n_certs;
 };
 
 /*

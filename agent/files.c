@@ -9,6 +9,7 @@
  */
 #include "files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -125,21 +127,86 @@ fsync_dir(const char *path)
 	return rc;
 }
 
-int
-files_write_atomic(const char *path, const void *data, size_t len,
-		   unsigned mode, uid_t owner, gid_t group, char *err,
-		   size_t errlen)
+
+/* same_contents() through symlinks: for files inside ..data. */
+static int
+same_contents_follow(const char *path, const void *data, size_t len,
+		     unsigned mode, uid_t owner, gid_t group)
 {
+	char real[4096];
+
+	if (realpath(path, real) == NULL)
+		return 0;
+	return same_contents(real, data, len, mode, owner, group);
+}
+
+/* Is PATH a symlink to "..data/NAME"? */
+static int
+is_data_link(const char *path, const char *name)
+{
+	char target[512], want[512];
+	ssize_t n = readlink(path, target, sizeof(target) - 1);
+
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	snprintf(want, sizeof(want), "..data/%s", name);
+	return strcmp(target, want) == 0;
+}
+
+/* Remove DIR and the plain files in it (a version directory). */
+static void
+remove_tree_flat(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[4400];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+struct staged {
+	char *path;
 	char tmp[4096];
+	int backup;
+};
+
+struct files_set {
+	struct staged *items;
+	size_t n, cap;
+	size_t committed;
+};
+
+struct files_set *
+files_set_new(void)
+{
+	return calloc(1, sizeof(struct files_set));
+}
+
+/* Write DATA into a new temp file next to PATH; its name goes into TMP. */
+static int
+stage(const char *path, const void *data, size_t len, unsigned mode,
+      uid_t owner, gid_t group, char *tmp, size_t tmplen, char *err,
+      size_t errlen)
+{
 	const char *step = "create a temp file for";
 	int fd, rc;
 
-	if (same_contents(path, data, len, mode, owner, group))
-		return FILES_UNCHANGED;
-	fd = open_temp(path, tmp, sizeof(tmp));
+	fd = open_temp(path, tmp, tmplen);
 	if (fd < 0) {
 		rc = -errno;
-		goto fail_open;
+		snprintf(err, errlen, "%s: cannot %s it: %s", path, step,
+			 strerror(-rc));
+		return rc;
 	}
 	step = "write";
 	rc = write_all(fd, data, len);
@@ -160,24 +227,294 @@ files_write_atomic(const char *path, const void *data, size_t len,
 		step = "close";
 		rc = -errno;
 	}
-	if (rc == 0 && rename(tmp, path) != 0) {
-		step = "rename into place";
-		rc = -errno;
-	}
 	if (rc != 0) {
 		unlink(tmp);
-		goto fail_open;
+		snprintf(err, errlen, "%s: cannot %s it: %s", path, step,
+			 strerror(-rc));
 	}
-	rc = fsync_dir(path);
+	return rc;
+}
+
+int
+files_set_add(struct files_set *s, const char *path, const void *data,
+	      size_t len, unsigned mode, uid_t owner, gid_t group, int backup,
+	      char *err, size_t errlen)
+{
+	struct staged *it;
+	int rc;
+
+	if (same_contents(path, data, len, mode, owner, group))
+		return FILES_UNCHANGED;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4;
+		struct staged *p = realloc(s->items, cap * sizeof(*p));
+		if (p == NULL) {
+			snprintf(err, errlen, "%s: out of memory", path);
+			return -ENOMEM;
+		}
+		s->items = p;
+		s->cap = cap;
+	}
+	it = &s->items[s->n];
+	it->path = strdup(path);
+	it->backup = backup;
+	if (it->path == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	rc = stage(path, data, len, mode, owner, group, it->tmp, sizeof(it->tmp),
+		   err, errlen);
 	if (rc != 0) {
-		/* The new file is in place; only its durability is in doubt. */
-		snprintf(err, errlen, "%s: fsync of directory: %s", path,
+		free(it->path);
+		return rc;
+	}
+	s->n++;
+	return FILES_WRITTEN;
+}
+
+/* Keep the current PATH as PATH.bak (a hard link, swapped in by rename). */
+static int
+keep_backup(const char *path, char *err, size_t errlen)
+{
+	char bak[4200], tmp[4300];
+
+	snprintf(bak, sizeof(bak), "%s.bak", path);
+	snprintf(tmp, sizeof(tmp), "%s.bak.tmp", path);
+	unlink(tmp);
+	if (link(path, tmp) != 0) {
+		if (errno == ENOENT)
+			return 0;	/* nothing to keep yet */
+		snprintf(err, errlen, "%s: cannot keep a backup: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	if (rename(tmp, bak) != 0) {
+		int rc = -errno;
+		unlink(tmp);
+		snprintf(err, errlen, "%s: cannot keep a backup: %s", path,
 			 strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+int
+files_set_commit(struct files_set *s, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	/* Backups first, so the renames that follow are back to back. */
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->items[i].backup) {
+			rc = keep_backup(s->items[i].path, err, errlen);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	for (; s->committed < s->n; s->committed++) {
+		struct staged *it = &s->items[s->committed];
+		if (rename(it->tmp, it->path) != 0) {
+			rc = -errno;
+			snprintf(err, errlen, "%s: cannot rename into place: %s",
+				 it->path, strerror(-rc));
+			return rc;
+		}
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		rc = fsync_dir(s->items[i].path);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: fsync of directory: %s",
+				 s->items[i].path, strerror(-rc));
+			return rc;
+		}
+	}
+	return (int)s->n;
+}
+
+size_t
+files_set_count(const struct files_set *s)
+{
+	return s->committed;
+}
+
+const char *
+files_set_path(const struct files_set *s, size_t i)
+{
+	return i < s->committed ? s->items[i].path : NULL;
+}
+
+void
+files_set_free(struct files_set *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (i >= s->committed)
+			unlink(s->items[i].tmp);
+		free(s->items[i].path);
+	}
+	free(s->items);
+	free(s);
+}
+
+int
+files_write_atomic(const char *path, const void *data, size_t len,
+		   unsigned mode, uid_t owner, gid_t group, char *err,
+		   size_t errlen)
+{
+	struct files_set *s = files_set_new();
+	int rc;
+
+	if (s == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	rc = files_set_add(s, path, data, len, mode, owner, group, 0, err, errlen);
+	if (rc == FILES_WRITTEN) {
+		rc = files_set_commit(s, err, errlen);
+		if (rc >= 0)
+			rc = FILES_WRITTEN;
+	}
+	files_set_free(s);
+	return rc;
+}
+
+int
+files_write_atomic_dir(const char *dir, size_t n, const char *const *names,
+		       const char *const *data, const size_t *lens,
+		       const unsigned *modes, uid_t owner, gid_t group, char *err,
+		       size_t errlen)
+{
+	char path[8192], ver[64], verdir[4200], old[256], tmp[8192];
+	unsigned char rnd[4];
+	int same = 1, rc = 0;
+	ssize_t oldlen;
+	struct timespec now;
+	struct tm tm;
+
+	for (size_t i = 0; i < n && same; i++) {
+		snprintf(path, sizeof(path), "%s/..data/%s", dir, names[i]);
+		same = same_contents_follow(path, data[i], lens[i], modes[i],
+					    owner, group);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		same = same && is_data_link(path, names[i]);
+	}
+	if (same)
+		return FILES_UNCHANGED;
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(-rc));
+		return rc;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		memset(rnd, 0, sizeof(rnd));
+	snprintf(ver, sizeof(ver), "..%04d_%02d_%02d_%02d_%02d_%02d.%02x%02x%02x%02x",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, rnd[0], rnd[1], rnd[2], rnd[3]);
+	snprintf(verdir, sizeof(verdir), "%s/%s", dir, ver);
+	if (mkdir(verdir, 0755) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot create: %s", verdir, strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", verdir, names[i]);
+		rc = files_write_atomic(path, data[i], lens[i], modes[i], owner,
+					group, err, errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	rc = fsync_dir(path);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: fsync: %s", verdir, strerror(-rc));
+		goto fail;
+	}
+	/* The swap: one rename replaces ..data, so readers see one set. */
+	snprintf(path, sizeof(path), "%s/..data", dir);
+	oldlen = readlink(path, old, sizeof(old) - 1);
+	old[oldlen > 0 ? oldlen : 0] = '\0';
+	snprintf(tmp, sizeof(tmp), "%s/..data_tmp", dir);
+	unlink(tmp);
+	if (symlink(ver, tmp) != 0 || rename(tmp, path) != 0) {
+		rc = -errno;
+		unlink(tmp);
+		snprintf(err, errlen, "%s: cannot swap ..data: %s", dir, strerror(-rc));
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char target[300];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (is_data_link(path, names[i]))
+			continue;
+		snprintf(target, sizeof(target), "..data/%s", names[i]);
+		snprintf(tmp, sizeof(tmp), "%s/.%s.link-tmp", dir, names[i]);
+		unlink(tmp);
+		if (symlink(target, tmp) != 0 || rename(tmp, path) != 0) {
+			rc = -errno;
+			unlink(tmp);
+			snprintf(err, errlen, "%s: cannot link to ..data: %s", path,
+				 strerror(-rc));
+			return rc;	/* the new set is live; only a name is missing */
+		}
+	}
+	snprintf(path, sizeof(path), "%s/x", dir);
+	fsync_dir(path);
+	if (old[0] == '.' && old[1] == '.' && strchr(old, '/') == NULL &&
+	    strcmp(old, ver) != 0) {
+		snprintf(verdir, sizeof(verdir), "%s/%s", dir, old);
+		remove_tree_flat(verdir);
+	}
 	return FILES_WRITTEN;
-fail_open:
-	snprintf(err, errlen, "%s: cannot %s it: %s", path, step, strerror(-rc));
+fail:
+	remove_tree_flat(verdir);
+	return rc;
+}
+
+int
+files_read(const char *path, size_t max, char **out, size_t *len, char *err,
+	   size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t n = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (size_t)st.st_size > max) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "%s: not a regular file of at most %zu bytes",
+			 path, max);
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
 	return rc;
 }
 

@@ -26,6 +26,57 @@ int files_write_atomic(const char *path, const void *data, size_t len,
 		       size_t errlen);
 
 /*
+ * A set of files that must change together (a certificate and its key).
+ * Every new file is written to a temp file and fsync'd first; only when
+ * all are staged does files_set_commit() rename them into place, one
+ * right after the other, and fsync their directories.  A failure while
+ * staging leaves every destination untouched.
+ */
+struct files_set;
+
+struct files_set *files_set_new(void);
+
+/*
+ * Stage DATA for PATH.  Returns FILES_UNCHANGED (PATH already holds
+ * exactly this, nothing staged), FILES_WRITTEN (staged), or a negative
+ * errno with the cause in ERR.  With BACKUP, commit keeps the old file as
+ * PATH.bak.
+ */
+int files_set_add(struct files_set *s, const char *path, const void *data,
+		  size_t len, unsigned mode, uid_t owner, gid_t group,
+		  int backup, char *err, size_t errlen);
+
+/* Rename every staged file into place; returns how many, or <0. */
+int files_set_commit(struct files_set *s, char *err, size_t errlen);
+
+/* The paths committed, for hooks and logs. */
+size_t files_set_count(const struct files_set *s);
+const char *files_set_path(const struct files_set *s, size_t i);
+
+/* Remove temp files not committed, free the set. */
+void files_set_free(struct files_set *s);
+
+/*
+ * The Kubernetes atomic-writer layout: write the N files NAMES[i] (bare
+ * names) into a fresh DIR/..<version>/ directory, swap the DIR/..data
+ * symlink to it in one rename, make sure DIR/NAME -> ..data/NAME, and
+ * remove the previous version.  Readers see the old set or the new set,
+ * never a mix.  Returns FILES_UNCHANGED when every file already holds
+ * its bytes, FILES_WRITTEN, or a negative errno with ERR.
+ */
+int files_write_atomic_dir(const char *dir, size_t n, const char *const *names,
+			   const char *const *data, const size_t *lens,
+			   const unsigned *modes, uid_t owner, gid_t group,
+			   char *err, size_t errlen);
+
+/*
+ * Read a whole small file (at most MAX bytes) into a malloc'd,
+ * NUL-terminated buffer.  -ENOENT if it does not exist.
+ */
+int files_read(const char *path, size_t max, char **out, size_t *len,
+	       char *err, size_t errlen);
+
+/*
  * Read a small credential file (at most MAX bytes) into a malloc'd,
  * NUL-terminated string with trailing white space removed.  Unless
  * ALLOW_INSECURE, a file readable by group or others is refused.

@@ -30,6 +30,25 @@ def say(msg):
           flush=True)
 
 
+def watch_cert(tls, stop):
+    """Show the certificate files each time the agent replaces them."""
+    seen = None
+    while not stop.wait(0.5):
+        crt = tls / "web.crt"
+        try:
+            st = crt.stat()
+        except FileNotFoundError:
+            continue
+        if (st.st_ino, st.st_mtime_ns) == seen:
+            continue
+        seen = (st.st_ino, st.st_mtime_ns)
+        out = subprocess.run(["openssl", "x509", "-noout", "-serial", "-enddate", "-in",
+                              str(crt)], capture_output=True, text=True).stdout.split()
+        files = ", ".join("%s (%o)" % (p.name, p.stat().st_mode & 0o777)
+                          for p in sorted(tls.iterdir()))
+        say("certificate on disk: %s %s" % (" ".join(out), files))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=0, help="stop after N seconds")
@@ -39,8 +58,12 @@ def main():
     work = pathlib.Path(tempfile.mkdtemp(prefix="certagent-demo-"))
     with Vaultsim(work) as vs:
         say("vaultsim (a Vault API server for tests) listens on %s" % vs.https_addr)
+        vs.pki_role("demo", allowed_domains="demo.test", allow_subdomains=True,
+                    allow_localhost=True, max_ttl="2m")
+        vs.policy("demo-pki", 'path "pki_int/issue/demo" { capabilities = ["update"] }')
         role_id, secret_id = vs.approle("demo", token_ttl="15s", token_max_ttl="40s",
-                                        token_policies=["default"])
+                                        token_policies=["default", "demo-pki"])
+        (work / "tls").mkdir()
         (work / "role-id").write_text(role_id + "\n")
         sid = work / "secret-id"
         sid.write_text(secret_id + "\n")
@@ -48,7 +71,8 @@ def main():
         say("AppRole 'demo': tokens live 15 s, at most 40 s; credentials in %s" % work)
         say("watch certagent log in, remove the secret-id file, renew at about 2/3 of")
         say("the TTL, and log in again when the max TTL caps a renewal. At 25 s the")
-        say("demo revokes the token behind certagent's back. Ctrl-C stops.")
+        say("demo revokes the token behind certagent's back. Meanwhile the")
+        say("certificate web.demo.test (60 s) renews about every 30 s. Ctrl-C stops.")
         print(flush=True)
 
         env = dict(os.environ, DEMO_VAULT_ADDR=vs.https_addr, DEMO_DIR=str(work))
@@ -68,6 +92,7 @@ def main():
                 vs.revoke(token=tok)
 
         threading.Thread(target=revoker, daemon=True).start()
+        threading.Thread(target=watch_cert, args=(work / "tls", stop), daemon=True).start()
         try:
             if args.seconds:
                 time.sleep(args.seconds)

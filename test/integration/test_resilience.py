@@ -112,18 +112,22 @@ def test_tls_server_name_is_used_for_sni_and_verification(tmp_path):
     with Vaultsim(tmp_path, server_name="vault.test,127.0.0.1") as vs:
         from conftest import Env
         e = Env(tmp_path, vs)
-        rid, sid = e.approle_files()
-        ok = e.agent(e.approle_config(rid, sid, vault="tls_server_name: vault.test",
-                                       auth="remove_secret_id_file_after_reading: false"),
-                     name="good")
-        ok.start().wait_for(r"logged in with approle", timeout=15)
-        assert ok.stop() == 0
-        bad = e.agent(e.approle_config(rid, sid, vault="tls_server_name: other.test",
-                                        auth="remove_secret_id_file_after_reading: false"),
-                      name="bad")
-        bad.start().wait_for(r"SSL: no alternative certificate subject name matches "
-                             r"target host name 'other.test'", timeout=15)
-        assert bad.stop() == 0
+        try:
+            rid, sid = e.approle_files()
+            ok = e.agent(e.approle_config(rid, sid, vault="tls_server_name: vault.test",
+                                          auth="remove_secret_id_file_after_reading: false"),
+                         name="good")
+            ok.start().wait_for(r"logged in with approle", timeout=15)
+            assert ok.stop() == 0
+            bad = e.agent(e.approle_config(rid, sid, vault="tls_server_name: other.test",
+                                           auth="remove_secret_id_file_after_reading: false"),
+                          name="bad")
+            bad.start().wait_for(r"SSL: no alternative certificate subject name matches "
+                                 r"target host name 'other.test'", timeout=15)
+            assert bad.stop() == 0
+        finally:
+            for a in e.agents:
+                a.stop()
 
 
 def test_untrusted_server_certificate_is_named(env, tmp_path):

@@ -231,6 +231,103 @@ test_read_secret_errors(void **state)
 	assert_null(strstr(err, "0123456789"));
 }
 
+static void
+test_set_stages_everything_before_any_rename(void **state)
+{
+	char a[300], b[300], bad[300], err[512];
+	struct files_set *s = files_set_new();
+
+	(void)state;
+	path_in(a, sizeof(a), "cert.pem");
+	path_in(b, sizeof(b), "key.pem");
+	write_plain(a, "old-cert", 0644);
+	write_plain(b, "old-key", 0600);
+	assert_int_equal(files_set_add(s, a, "new-cert", 8, 0644, (uid_t)-1,
+				       (gid_t)-1, 0, err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(files_set_add(s, b, "new-key", 7, 0600, (uid_t)-1,
+				       (gid_t)-1, 0, err, sizeof(err)),
+			 FILES_WRITTEN);
+	/* Staged, not yet visible. */
+	assert_string_equal(slurp(a), "old-cert");
+	assert_string_equal(slurp(b), "old-key");
+	assert_int_equal(files_set_commit(s, err, sizeof(err)), 2);
+	assert_string_equal(slurp(a), "new-cert");
+	assert_string_equal(slurp(b), "new-key");
+	assert_int_equal(files_set_count(s), 2);
+	files_set_free(s);
+
+	/* A file that cannot be staged leaves the others untouched. */
+	s = files_set_new();
+	path_in(bad, sizeof(bad), "missing-dir/key.pem");
+	assert_int_equal(files_set_add(s, a, "newer-cert", 10, 0644, (uid_t)-1,
+				       (gid_t)-1, 0, err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_true(files_set_add(s, bad, "k", 1, 0600, (uid_t)-1, (gid_t)-1, 0,
+				  err, sizeof(err)) < 0);
+	files_set_free(s);	/* not committed: temps removed */
+	assert_string_equal(slurp(a), "new-cert");
+	assert_int_equal(count_entries(), 2);
+}
+
+static void
+test_set_backup_keeps_the_previous_file(void **state)
+{
+	char a[300], bak[320], err[512];
+	struct files_set *s = files_set_new();
+
+	(void)state;
+	path_in(a, sizeof(a), "c.pem");
+	write_plain(a, "v1", 0644);
+	assert_int_equal(files_set_add(s, a, "v2", 2, 0644, (uid_t)-1, (gid_t)-1,
+				       1, err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(files_set_commit(s, err, sizeof(err)), 1);
+	files_set_free(s);
+	snprintf(bak, sizeof(bak), "%s.bak", a);
+	assert_string_equal(slurp(a), "v2");
+	assert_string_equal(slurp(bak), "v1");
+}
+
+static void
+test_atomic_dir_swaps_the_whole_set(void **state)
+{
+	char d[300], p[600], first[256], err[512];
+	const char *names[2] = { "tls.crt", "tls.key" };
+	const char *v1[2] = { "cert-1", "key-1" }, *v2[2] = { "cert-2", "key-2" };
+	size_t lens[2] = { 6, 5 };
+	unsigned modes[2] = { 0644, 0600 };
+	struct stat st;
+	ssize_t n;
+
+	(void)state;
+	path_in(d, sizeof(d), "atomic");
+	assert_int_equal(files_write_atomic_dir(d, 2, names, v1, lens, modes,
+						(uid_t)-1, (gid_t)-1, err, sizeof(err)),
+			 FILES_WRITTEN);
+	snprintf(p, sizeof(p), "%s/tls.crt", d);
+	assert_string_equal(slurp(p), "cert-1");
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	snprintf(p, sizeof(p), "%s/..data", d);
+	n = readlink(p, first, sizeof(first) - 1);
+	assert_true(n > 2);
+	first[n] = '\0';
+	assert_int_equal(files_write_atomic_dir(d, 2, names, v1, lens, modes,
+						(uid_t)-1, (gid_t)-1, err, sizeof(err)),
+			 FILES_UNCHANGED);
+	assert_int_equal(files_write_atomic_dir(d, 2, names, v2, lens, modes,
+						(uid_t)-1, (gid_t)-1, err, sizeof(err)),
+			 FILES_WRITTEN);
+	snprintf(p, sizeof(p), "%s/tls.key", d);
+	assert_string_equal(slurp(p), "key-2");
+	snprintf(p, sizeof(p), "%s/%s", d, first);
+	assert_int_not_equal(stat(p, &st), 0);	/* old version removed */
+	snprintf(p, sizeof(p), "%s/..data/tls.key", d);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+}
+
 int
 main(void)
 {
@@ -243,6 +340,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_directory_is_an_error_naming_the_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_secret_trims_and_refuses_group_readable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_secret_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_stages_everything_before_any_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_backup_keeps_the_previous_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_dir_swaps_the_whole_set, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("files", tests, NULL, NULL);
 }

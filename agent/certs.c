@@ -1,0 +1,750 @@
+/*
+ * certs: the declarative certificates: section.
+ *
+ * DESIGN / invariants:
+ *  - One struct cert per configuration entry, with one timer and at most
+ *    one Vault call in flight.  Its memory is freed in the timer's close
+ *    callback.
+ *  - The files of a certificate are written as one set from one Vault
+ *    response: staged and fsync'd first, then renamed in quick succession
+ *    (or swapped whole through atomic_dir's ..data link).  A verification
+ *    failure writes nothing: the old files stay and the issuance is
+ *    retried with backoff.
+ *  - The renewal time is derived from the certificate itself (its
+ *    validity window and a hash of its serial), so it is stable across
+ *    restarts without a state file, and spread across a fleet.
+ *  - Private keys never reach a log line; key buffers are cleansed before
+ *    they are freed.
+ */
+#include "certs.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "backoff.h"
+#include "config.h"
+#include "files.h"
+#include "log.h"
+#include "vault.h"
+#include "x509.h"
+
+#define PEM_MAX (1024 * 1024)
+#define RENEW_FRACTION (2.0 / 3.0)
+#define RENEW_JITTER 0.05
+
+struct cert {
+	struct certs *m;
+	const struct config_cert *cfg;
+	uv_timer_t timer;
+	struct vault_call *call;
+	char *pending_key;	/* sign mode: the key of the CSR in flight */
+	char serial[128];
+	int64_t not_after_ms;
+	int64_t renew_at_ms;
+	unsigned failures;
+	int waiting;		/* due, but no token yet */
+};
+
+struct certs {
+	uv_loop_t *loop;
+	struct vault *vault;
+	struct auth *auth;
+	const struct config *cfg;
+	struct cert *certs;
+	size_t n;
+	size_t open_handles;
+	struct certs_stats stats;
+};
+
+static void issue(struct cert *c);
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+certs_renew_time(int64_t not_before_ms, int64_t not_after_ms,
+		 const char *serial, double fraction, double jitter)
+{
+	uint64_t r = 0xcbf29ce484222325ULL;	/* FNV-1a, then splitmix64's mix */
+	double life = (double)(not_after_ms - not_before_ms), u;
+
+	for (const char *p = serial; *p; p++)
+		r = (r ^ (unsigned char)*p) * 0x100000001b3ULL;
+	r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
+	r ^= r >> 31;
+	u = (double)(r >> 11) / (double)(1ULL << 53);	/* [0, 1) */
+	return not_before_ms +
+	       (int64_t)(life * (fraction + jitter * (2.0 * u - 1.0)));
+}
+
+static void
+fmt_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void
+schedule_at(struct cert *c, int64_t when_ms)
+{
+	int64_t delay = when_ms - wall_ms();
+
+	uv_timer_start(&c->timer, on_timer, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+static void
+retry_later(struct cert *c, const char *why)
+{
+	const struct config *cfg = c->m->cfg;
+	uint64_t delay = backoff_delay(cfg->retry_min_backoff_ms,
+				       cfg->retry_max_backoff_ms, c->failures);
+
+	c->failures++;
+	c->m->stats.failures++;
+	log_error("certs", "%s: %s; old files kept, next try in %.1fs",
+		  c->cfg->name, why, (double)delay / 1000);
+	uv_timer_start(&c->timer, on_timer, delay, 0);
+}
+
+/* The on-disk path of file F (inside atomic_dir when set). */
+static void
+file_path(const struct cert *c, const struct config_file *f, char *buf,
+	  size_t len)
+{
+	if (c->cfg->atomic_dir)
+		snprintf(buf, len, "%s/%s", c->cfg->atomic_dir, f->path);
+	else
+		snprintf(buf, len, "%s", f->path);
+}
+
+static const struct config_file *
+find_file(const struct config_cert *cc, const char *kind)
+{
+	for (size_t i = 0; i < cc->n_files; i++)
+		if (strcmp(cc->files[i].name, kind) == 0)
+			return &cc->files[i];
+	return NULL;
+}
+
+/* Read file KIND of C, or NULL if it is not configured or unreadable. */
+static char *
+read_kind(const struct cert *c, const char *kind)
+{
+	const struct config_file *f = find_file(c->cfg, kind);
+	char path[4096], err[512], *buf = NULL;
+	size_t len;
+
+	if (f == NULL)
+		return NULL;
+	file_path(c, f, path, sizeof(path));
+	if (files_read(path, PEM_MAX, &buf, &len, err, sizeof(err)) != 0)
+		return NULL;
+	return buf;
+}
+
+static void
+names_of(const struct config_cert *cc, struct x509_names *n)
+{
+	n->cn = cc->common_name;
+	n->dns = (const char *const *)cc->alt_names;
+	n->ndns = cc->n_alt_names;
+	n->ips = (const char *const *)cc->ip_sans;
+	n->nips = cc->n_ip_sans;
+}
+
+/* Note a certificate now on disk, and schedule its renewal. */
+static void
+hold(struct cert *c, const char *cert_pem, const char *verb)
+{
+	struct x509_info info;
+	char err[256], exp[32], ren[32];
+
+	if (x509_cert_info(cert_pem, &info, err, sizeof(err)) != 0)
+		return;
+	snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+	c->not_after_ms = info.not_after * 1000;
+	c->renew_at_ms = certs_renew_time(info.not_before * 1000, c->not_after_ms,
+					  info.serial, RENEW_FRACTION, RENEW_JITTER);
+	c->failures = 0;
+	fmt_time(c->not_after_ms, exp, sizeof(exp));
+	fmt_time(c->renew_at_ms, ren, sizeof(ren));
+	log_info("certs", "%s: %s serial %s, expires %s, renews at %s",
+		 c->cfg->name, verb, info.serial, exp, ren);
+	schedule_at(c, c->renew_at_ms);
+}
+
+/*
+ * Is what is on disk a valid, not yet due certificate for this entry?
+ * Then keep it: no issuance on restart.
+ */
+static int
+adopt(struct cert *c)
+{
+	const struct config_cert *cc = c->cfg;
+	char *cert = read_kind(c, "cert"), *key = read_kind(c, "key");
+	char *bundle = NULL, *chain = read_kind(c, "chain");
+	char *anchor = NULL, err[512];
+	struct x509_names names;
+	struct x509_info info;
+	int ok = 0;
+
+	if (cert == NULL || key == NULL) {
+		bundle = read_kind(c, "bundle");
+		if (cert == NULL && bundle)
+			cert = strdup(bundle);
+		if (key == NULL && bundle)
+			key = strdup(bundle);
+	}
+	if (cert == NULL || key == NULL) {
+		log_info("certs", "%s: no certificate on disk yet", cc->name);
+		goto out;
+	}
+	if (cc->trust_anchor) {
+		size_t len;
+		if (files_read(cc->trust_anchor, PEM_MAX, &anchor, &len, err,
+			       sizeof(err)) != 0)
+			anchor = NULL;
+	}
+	if (anchor == NULL)
+		anchor = read_kind(c, "ca");
+	names_of(cc, &names);
+	if (chain == NULL && bundle && x509_count_certs(bundle) > 1)
+		chain = strdup(bundle);
+	/* Without the intermediates on disk the chain cannot be checked
+	 * offline; the key, the validity and the names still are. */
+	if (x509_check_bundle(cert, key, chain, chain ? anchor : NULL, &names, 0,
+			      err, sizeof(err)) != 0) {
+		log_warn("certs", "%s: the files on disk will be replaced: %s",
+			 cc->name, err);
+		goto out;
+	}
+	if (x509_cert_info(cert, &info, err, sizeof(err)) != 0)
+		goto out;
+	int64_t renew = certs_renew_time(info.not_before * 1000,
+					 info.not_after * 1000, info.serial,
+					 RENEW_FRACTION, RENEW_JITTER);
+	if (wall_ms() >= renew) {
+		log_info("certs", "%s: serial %s on disk is due for renewal",
+			 cc->name, info.serial);
+		goto out;
+	}
+	hold(c, cert, "kept the certificate on disk,");
+	c->m->stats.adopted++;
+	ok = 1;
+out:
+	free(cert);
+	x509_secret_free(key);
+	x509_secret_free(bundle);
+	free(chain);
+	free(anchor);
+	return ok;
+}
+
+static int
+resolve_owner(const struct config_file *f, uid_t *uid, gid_t *gid, char *err,
+	      size_t errlen)
+{
+	char *end;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (f->owner) {
+		unsigned long v = strtoul(f->owner, &end, 10);
+		if (*end == '\0') {
+			*uid = (uid_t)v;
+		} else {
+			struct passwd *pw = getpwnam(f->owner);
+			if (pw == NULL) {
+				snprintf(err, errlen, "%s: no user '%s'", f->path, f->owner);
+				return -ENOENT;
+			}
+			*uid = pw->pw_uid;
+		}
+	}
+	if (f->group) {
+		unsigned long v = strtoul(f->group, &end, 10);
+		if (*end == '\0') {
+			*gid = (gid_t)v;
+		} else {
+			struct group *gr = getgrnam(f->group);
+			if (gr == NULL) {
+				snprintf(err, errlen, "%s: no group '%s'", f->path, f->group);
+				return -ENOENT;
+			}
+			*gid = gr->gr_gid;
+		}
+	}
+	return 0;
+}
+
+/* Append PEM text S (with a final newline) to a growing buffer. */
+static int
+append_pem(char **buf, size_t *len, const char *s)
+{
+	size_t n = strlen(s), nl = n && s[n - 1] != '\n';
+	char *p = realloc(*buf, *len + n + nl + 1);
+
+	if (p == NULL)
+		return -ENOMEM;
+	memcpy(p + *len, s, n);
+	*len += n;
+	if (nl)
+		p[(*len)++] = '\n';
+	p[*len] = '\0';
+	*buf = p;
+	return 0;
+}
+
+struct material {
+	const char *cert, *key, *chain, *ca;
+};
+
+/* The bytes of file F: one part, or a bundle's parts in order. */
+static char *
+compose(const struct config_file *f, const struct material *mt, size_t *len)
+{
+	const char *single[1] = { f->name };
+	const char *const *parts = f->n_parts ? (const char *const *)f->parts : single;
+	size_t n = f->n_parts ? f->n_parts : 1;
+	char *buf = NULL;
+
+	*len = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = strcmp(parts[i], "cert") == 0	 ? mt->cert
+				: strcmp(parts[i], "key") == 0	 ? mt->key
+				: strcmp(parts[i], "chain") == 0 ? mt->chain
+								 : mt->ca;
+		if (p && *p && append_pem(&buf, len, p) != 0) {
+			x509_secret_free(buf);
+			return NULL;
+		}
+	}
+	if (buf == NULL)
+		buf = calloc(1, 1);
+	return buf;
+}
+
+/* Write every file of C from one issuance.  0 or <0 with ERR. */
+static int
+write_set(struct cert *c, const struct material *mt, int *changed, char *err,
+	  size_t errlen)
+{
+	const struct config_cert *cc = c->cfg;
+	size_t n = cc->n_files;
+	char **data = calloc(n, sizeof(*data));
+	size_t *lens = calloc(n, sizeof(*lens));
+	unsigned *modes = calloc(n, sizeof(*modes));
+	const char **names = calloc(n, sizeof(*names));
+	struct files_set *set = NULL;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int rc = -ENOMEM;
+
+	*changed = 0;
+	if (!data || !lens || !modes || !names) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		data[i] = compose(&cc->files[i], mt, &lens[i]);
+		if (data[i] == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		modes[i] = cc->files[i].mode;
+		names[i] = cc->files[i].path;
+	}
+	if (cc->atomic_dir) {
+		/* One owner for the whole directory: the first one set. */
+		for (size_t i = 0; i < n; i++) {
+			if (cc->files[i].owner || cc->files[i].group) {
+				rc = resolve_owner(&cc->files[i], &uid, &gid, err, errlen);
+				if (rc != 0)
+					goto out;
+				break;
+			}
+		}
+		rc = files_write_atomic_dir(cc->atomic_dir, n, names,
+					    (const char *const *)data, lens, modes,
+					    uid, gid, err, errlen);
+		if (rc >= 0) {
+			*changed = rc == FILES_WRITTEN ? (int)n : 0;
+			rc = 0;
+		}
+		goto out;
+	}
+	set = files_set_new();
+	if (set == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		file_path(c, &cc->files[i], path, sizeof(path));
+		rc = resolve_owner(&cc->files[i], &uid, &gid, err, errlen);
+		if (rc == 0)
+			rc = files_set_add(set, path, data[i], lens[i], modes[i], uid,
+					   gid, cc->files[i].backup, err, errlen);
+		if (rc < 0)
+			goto out;
+	}
+	rc = files_set_commit(set, err, errlen);
+	if (rc >= 0) {
+		*changed = rc;
+		rc = 0;
+	}
+out:
+	for (size_t i = 0; data && i < n; i++)
+		x509_secret_free(data[i]);
+	free(data);
+	free(lens);
+	free(modes);
+	free(names);
+	files_set_free(set);
+	return rc;
+}
+
+static const char *
+json_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/*
+ * Split Vault's CA material into the chain file's intermediates and the
+ * trust anchor.  ca_chain runs from the issuing CA upwards and may lack
+ * the root (it holds whatever the intermediate was set-signed with): its
+ * last certificate is the top of what Vault knows, and becomes the
+ * anchor; the ones below it are the chain.  A one-element chain is both.
+ */
+static int
+split_ca(const cJSON *data, char **chain, char **anchor)
+{
+	const cJSON *ca_chain = cJSON_GetObjectItemCaseSensitive(data, "ca_chain");
+	const char *issuing = json_str(data, "issuing_ca");
+	int n = cJSON_IsArray(ca_chain) ? cJSON_GetArraySize(ca_chain) : 0;
+	size_t clen = 0, alen = 0;
+
+	*chain = NULL;
+	*anchor = NULL;
+	if (n == 0) {
+		if (issuing == NULL)
+			return -ENOENT;
+		if (append_pem(chain, &clen, issuing) || append_pem(anchor, &alen, issuing))
+			return -ENOMEM;
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		const cJSON *e = cJSON_GetArrayItem(ca_chain, i);
+		if (!cJSON_IsString(e))
+			continue;
+		if (i == n - 1 && n > 1) {
+			if (append_pem(anchor, &alen, e->valuestring))
+				return -ENOMEM;
+		} else {
+			if (append_pem(chain, &clen, e->valuestring))
+				return -ENOMEM;
+			if (n == 1 && append_pem(anchor, &alen, e->valuestring))
+				return -ENOMEM;
+		}
+	}
+	return *anchor ? 0 : -ENOENT;
+}
+
+static void
+on_issued(void *arg, const struct vault_response *r)
+{
+	struct cert *c = arg;
+	const struct config_cert *cc = c->cfg;
+	const cJSON *data;
+	char *chain = NULL, *anchor = NULL, *pinned = NULL, *key = NULL;
+	const char *cert;
+	char err[1024];
+	struct x509_names names;
+	struct material mt;
+	int changed = 0;
+
+	c->call = NULL;
+	key = c->pending_key;
+	c->pending_key = NULL;
+	if (r->err == VAULT_ECANCELED)
+		goto out;
+	if (r->err != VAULT_OK) {
+		if (r->err == VAULT_EHTTP && r->status == 403)
+			auth_token_rejected(c->m->auth, auth_token(c->m->auth));
+		retry_later(c, r->message);
+		goto out;
+	}
+	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
+	cert = json_str(data, "certificate");
+	if (cc->mode == CERT_MODE_ISSUE) {
+		const char *k = json_str(data, "private_key");
+		x509_secret_free(key);
+		key = k ? strdup(k) : NULL;
+	}
+	if (cert == NULL || key == NULL) {
+		retry_later(c, "Vault's answer has no certificate or private key");
+		goto out;
+	}
+	if (split_ca(data, &chain, &anchor) != 0) {
+		retry_later(c, "Vault's answer has no issuing_ca or ca_chain");
+		goto out;
+	}
+	if (cc->trust_anchor) {
+		size_t len;
+		if (files_read(cc->trust_anchor, PEM_MAX, &pinned, &len, err,
+			       sizeof(err)) != 0) {
+			retry_later(c, err);
+			goto out;
+		}
+	}
+	names_of(cc, &names);
+	if (x509_check_bundle(cert, key, chain, pinned ? pinned : anchor, &names, 0,
+			      err, sizeof(err)) != 0) {
+		char why[1200];
+		snprintf(why, sizeof(why), "the certificate Vault issued fails its "
+					   "check: %s",
+			 err);
+		retry_later(c, why);
+		goto out;
+	}
+	mt.cert = cert;
+	mt.key = key;
+	mt.chain = chain;
+	mt.ca = pinned ? pinned : anchor;
+	if (write_set(c, &mt, &changed, err, sizeof(err)) != 0) {
+		retry_later(c, err);
+		goto out;
+	}
+	c->m->stats.issued++;
+	log_info("certs", "%s: wrote %d file%s from one issuance", cc->name,
+		 changed, changed == 1 ? "" : "s");
+	hold(c, cert, "issued");
+out:
+	x509_secret_free(key);
+	free(chain);
+	free(anchor);
+	free(pinned);
+}
+
+static char *
+join_list(char **items, size_t n)
+{
+	size_t len = 1;
+	char *s;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(items[i]) + 1;
+	s = malloc(len);
+	if (s == NULL)
+		return NULL;
+	s[0] = '\0';
+	for (size_t i = 0, off = 0; i < n; i++) {
+		int w = snprintf(s + off, len - off, "%s%s", i ? "," : "", items[i]);
+		off += (size_t)w;
+	}
+	return s;
+}
+
+static const char *const key_type_names[] = { "ec", "rsa", "ed25519" };
+
+static void
+issue(struct cert *c)
+{
+	const struct config_cert *cc = c->cfg;
+	cJSON *o = cJSON_CreateObject();
+	char *alt = NULL, *ips = NULL, *body = NULL, err[512], ttl[32];
+
+	c->waiting = 0;
+	if (auth_token(c->m->auth) == NULL) {
+		c->waiting = 1;
+		log_debug("certs", "%s: due; waiting for a Vault token", cc->name);
+		goto out;
+	}
+	if (o == NULL)
+		goto oom;
+	if (!cJSON_AddStringToObject(o, "common_name", cc->common_name))
+		goto oom;
+	if (cc->n_alt_names) {
+		alt = join_list(cc->alt_names, cc->n_alt_names);
+		if (alt == NULL || !cJSON_AddStringToObject(o, "alt_names", alt))
+			goto oom;
+	}
+	if (cc->n_ip_sans) {
+		ips = join_list(cc->ip_sans, cc->n_ip_sans);
+		if (ips == NULL || !cJSON_AddStringToObject(o, "ip_sans", ips))
+			goto oom;
+	}
+	if (cc->ttl_ms) {
+		snprintf(ttl, sizeof(ttl), "%llus", (unsigned long long)(cc->ttl_ms / 1000));
+		if (!cJSON_AddStringToObject(o, "ttl", ttl))
+			goto oom;
+	}
+	if (!cJSON_AddStringToObject(o, "format", "pem"))
+		goto oom;
+	if (cc->mode == CERT_MODE_SIGN) {
+		struct x509_names names;
+		char *csr = NULL;
+
+		names_of(cc, &names);
+		if (x509_generate_key(key_type_names[cc->key_type],
+				      (unsigned)cc->key_bits, &c->pending_key, err,
+				      sizeof(err)) != 0 ||
+		    x509_make_csr(c->pending_key, &names, &csr, err, sizeof(err)) != 0) {
+			x509_secret_free(c->pending_key);
+			c->pending_key = NULL;
+			retry_later(c, err);
+			goto out;
+		}
+		int ok = cJSON_AddStringToObject(o, "csr", csr) != NULL;
+		free(csr);
+		if (!ok)
+			goto oom;
+	}
+	body = cJSON_PrintUnformatted(o);
+	if (body == NULL)
+		goto oom;
+	struct vault_req req = {
+		.method = "POST",
+		.path = cc->path,
+		.body = body,
+		.flags = VAULT_QUIET,
+	};
+	log_info("certs", "%s: requesting a certificate from %s", cc->name, cc->path);
+	if (vault_request(c->m->vault, &req, on_issued, c, &c->call) != 0) {
+		c->call = NULL;
+		x509_secret_free(c->pending_key);
+		c->pending_key = NULL;
+		retry_later(c, "cannot start the request");
+	}
+	goto out;
+oom:
+	retry_later(c, "out of memory");
+out:
+	cJSON_Delete(o);
+	free(alt);
+	free(ips);
+	free(body);
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	struct cert *c = t->data;
+
+	/* Judge on the wall clock: a timer can fire early after a clock step. */
+	if (c->renew_at_ms && c->failures == 0 && wall_ms() < c->renew_at_ms) {
+		schedule_at(c, c->renew_at_ms);
+		return;
+	}
+	if (c->call == NULL)
+		issue(c);
+}
+
+int
+certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
+	  const struct config *cfg, struct certs **out)
+{
+	struct certs *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return -ENOMEM;
+	m->loop = loop;
+	m->vault = vault;
+	m->auth = auth;
+	m->cfg = cfg;
+	m->n = cfg->n_certs;
+	m->certs = calloc(m->n ? m->n : 1, sizeof(*m->certs));
+	if (m->certs == NULL) {
+		free(m);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		struct cert *c = &m->certs[i];
+		c->m = m;
+		c->cfg = &cfg->certs[i];
+		uv_timer_init(loop, &c->timer);
+		c->timer.data = c;
+		m->open_handles++;
+	}
+	*out = m;
+	return 0;
+}
+
+void
+certs_start(struct certs *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct cert *c = &m->certs[i];
+		if (!adopt(c))
+			issue(c);
+	}
+}
+
+void
+certs_token_ready(struct certs *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		struct cert *c = &m->certs[i];
+		if (c->waiting && c->call == NULL)
+			issue(c);
+	}
+}
+
+void
+certs_get_stats(const struct certs *m, struct certs_stats *st)
+{
+	*st = m->stats;
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+	struct cert *c = h->data;
+	struct certs *m = c->m;
+
+	if (--m->open_handles == 0) {
+		free(m->certs);
+		free(m);
+	}
+}
+
+void
+certs_close(struct certs *m)
+{
+	if (m->n == 0) {
+		free(m->certs);
+		free(m);
+		return;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		struct cert *c = &m->certs[i];
+		if (c->call)
+			vault_cancel(c->call);
+		x509_secret_free(c->pending_key);
+		c->pending_key = NULL;
+		uv_timer_stop(&c->timer);
+		uv_close((uv_handle_t *)&c->timer, on_closed);
+	}
+}

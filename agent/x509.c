@@ -1,0 +1,1241 @@
+/*
+ * x509: certificates and keys through OpenSSL 3, behind a PEM-text API.
+ *
+ * DESIGN / invariants: this is the only module that includes OpenSSL's
+ * X.509 headers; callers hand in PEM text and get back PEM text, DER or a
+ * plain struct, and every OpenSSL object lives and dies inside one call.
+ * Each public function brackets its work with ERR_set_mark() and
+ * ERR_pop_to_mark(), so it leaves OpenSSL's thread-local error queue as it
+ * found it: libcurl reads that queue after its own TLS calls and must not
+ * find our leftovers there.
+ *
+ * Secrets: key material is held only in OpenSSL objects (whose free
+ * functions cleanse), in memory BIOs (BUF_MEM_free cleanses), or in
+ * malloc'd copies that are OPENSSL_cleanse'd before free.  Encrypted keys
+ * are refused through a password callback that fails, so OpenSSL never
+ * prompts on a terminal.  Error text is built from certificate fields and
+ * OpenSSL reason strings only, never from key bytes.
+ */
+#define OPENSSL_API_COMPAT 30000
+#define OPENSSL_NO_DEPRECATED 1
+
+#include "x509.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+/* The reason of the newest error on OpenSSL's queue, for ERR. */
+static const char *
+ossl_why(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
+
+	return r != NULL ? r : "unknown OpenSSL error";
+}
+
+/* A read-only BIO over PEM text, refusing NULL and oversized input. */
+static int
+pem_bio(const char *pem, const char *what, BIO **out, char *err, size_t errlen)
+{
+	size_t len;
+
+	if (pem == NULL) {
+		snprintf(err, errlen, "%s: no PEM text given", what);
+		return -EINVAL;
+	}
+	len = strnlen(pem, (size_t)X509_PEM_MAX + 1);
+	if (len > X509_PEM_MAX) {
+		snprintf(err, errlen, "%s: PEM text larger than %u bytes", what,
+			 (unsigned)X509_PEM_MAX);
+		return -EFBIG;
+	}
+	*out = BIO_new_mem_buf(pem, (int)len);
+	if (*out == NULL) {
+		snprintf(err, errlen, "%s: out of memory", what);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Copy a memory BIO's contents into a malloc'd NUL-terminated string. */
+static int
+bio_string(BIO *bio, char **out)
+{
+	char *data = NULL, *s;
+	long len = BIO_get_mem_data(bio, &data);
+
+	if (len < 0 || (len > 0 && data == NULL))
+		return -EIO;
+	s = malloc((size_t)len + 1);
+	if (s == NULL)
+		return -ENOMEM;
+	if (len > 0)
+		memcpy(s, data, (size_t)len);
+	s[len] = '\0';
+	*out = s;
+	return 0;
+}
+
+static int
+is_cert_block(const char *name, int *aux)
+{
+	*aux = strcmp(name, PEM_STRING_X509_TRUSTED) == 0;
+	return *aux || strcmp(name, PEM_STRING_X509) == 0 ||
+	       strcmp(name, PEM_STRING_X509_OLD) == 0;
+}
+
+/*
+ * Read the next PEM block from BIO.  Returns 1 with *X set to the
+ * certificate it holds (NULL for a block of another type), 0 at the end
+ * of the input, or -EBADMSG.  A skipped block may be a key: its bytes are
+ * cleansed.
+ */
+static int
+read_block(BIO *bio, X509 **x)
+{
+	char *name = NULL, *header = NULL;
+	unsigned char *data = NULL;
+	long len = 0;
+	int aux, rc = 1;
+
+	*x = NULL;
+	if (PEM_read_bio(bio, &name, &header, &data, &len) != 1) {
+		unsigned long e = ERR_peek_last_error();
+
+		if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+		    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+			return 0;
+		return -EBADMSG;
+	}
+	if (is_cert_block(name, &aux)) {
+		const unsigned char *p = data;
+
+		*x = aux ? d2i_X509_AUX(NULL, &p, len)
+			 : d2i_X509(NULL, &p, len);
+		if (*x != NULL && p != data + len) {
+			X509_free(*x);
+			*x = NULL;
+		}
+		if (*x == NULL)
+			rc = -EBADMSG;
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_clear_free(data, (size_t)len);
+	return rc;
+}
+
+/* Every certificate of PEM, in order; the stack may be empty. */
+static int
+read_certs(const char *pem, const char *what, STACK_OF(X509) **out, char *err,
+	   size_t errlen)
+{
+	STACK_OF(X509) *certs = NULL;
+	BIO *bio = NULL;
+	int rc;
+
+	rc = pem_bio(pem, what, &bio, err, errlen);
+	if (rc != 0)
+		goto out;
+	certs = sk_X509_new_null();
+	if (certs == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", what);
+		goto out;
+	}
+	for (int block = 1;; block++) {
+		X509 *x;
+
+		rc = read_block(bio, &x);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			snprintf(err, errlen,
+				 "%s: PEM block %d is malformed: %s", what,
+				 block, ossl_why());
+			goto out;
+		}
+		if (x != NULL && sk_X509_push(certs, x) <= 0) {
+			X509_free(x);
+			rc = -ENOMEM;
+			snprintf(err, errlen, "%s: out of memory", what);
+			goto out;
+		}
+	}
+	*out = certs;
+	certs = NULL;
+out:
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(bio);
+	return rc;
+}
+
+/* The first certificate of PEM, and (if REST) the others. */
+static int
+read_first(const char *pem, const char *what, X509 **first,
+	   STACK_OF(X509) **rest, char *err, size_t errlen)
+{
+	STACK_OF(X509) *certs = NULL;
+	int rc;
+
+	rc = read_certs(pem, what, &certs, err, errlen);
+	if (rc != 0)
+		return rc;
+	if (sk_X509_num(certs) == 0) {
+		sk_X509_free(certs);
+		snprintf(err, errlen,
+			 "%s: no CERTIFICATE block in the PEM text", what);
+		return -ENOENT;
+	}
+	*first = sk_X509_shift(certs);
+	if (rest != NULL)
+		*rest = certs;
+	else
+		sk_X509_pop_free(certs, X509_free);
+	return 0;
+}
+
+/* Refuse to decrypt: an encrypted key is an error, never a prompt. */
+static int
+no_password(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+static int
+read_key(const char *pem, EVP_PKEY **out, char *err, size_t errlen)
+{
+	BIO *bio = NULL;
+	int rc;
+
+	rc = pem_bio(pem, "key", &bio, err, errlen);
+	if (rc != 0)
+		return rc;
+	/* Only the PEM labels are looked at here, never the key bytes. */
+	if (strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----") != NULL ||
+	    strstr(pem, "Proc-Type: 4,ENCRYPTED") != NULL) {
+		snprintf(err, errlen,
+			 "key: the key is encrypted; certagent needs it "
+			 "unencrypted");
+		BIO_free(bio);
+		return -EBADMSG;
+	}
+	*out = PEM_read_bio_PrivateKey_ex(bio, NULL, no_password, NULL, NULL,
+					  NULL);
+	if (*out == NULL) {
+		rc = -EBADMSG;
+		snprintf(err, errlen,
+			 "key: no unencrypted private key in the PEM text "
+			 "(PKCS#8, RSA or EC): %s",
+			 ossl_why());
+	}
+	BIO_free(bio);
+	return rc;
+}
+
+static int
+write_key(EVP_PKEY *key, char **out)
+{
+	BIO *bio = BIO_new(BIO_s_secmem());
+	int rc;
+
+	if (bio == NULL)
+		return -ENOMEM;
+	if (PEM_write_bio_PKCS8PrivateKey(bio, key, NULL, NULL, 0, NULL,
+					  NULL) != 1)
+		rc = -ENOMEM;
+	else
+		rc = bio_string(bio, out);
+	BIO_free(bio);
+	return rc;
+}
+
+/* Lower-case colon-separated hex of the serial's magnitude, as Vault. */
+static int
+serial_text(const ASN1_INTEGER *serial, char *buf, size_t len)
+{
+	unsigned char *bin = NULL;
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	int n, rc = 0;
+	size_t off = 0;
+
+	if (bn == NULL)
+		return -EBADMSG;
+	n = BN_num_bytes(bn);
+	if (n == 0) {
+		snprintf(buf, len, "00");
+		goto out;
+	}
+	if ((size_t)n * 3 > len) {
+		rc = -ERANGE;
+		goto out;
+	}
+	bin = malloc((size_t)n);
+	if (bin == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	BN_bn2bin(bn, bin);
+	for (int i = 0; i < n; i++) {
+		snprintf(buf + off, len - off, i == 0 ? "%02x" : ":%02x",
+			 bin[i]);
+		off += i == 0 ? 2 : 3;
+	}
+out:
+	free(bin);
+	BN_free(bn);
+	return rc;
+}
+
+static int
+time_unix(const ASN1_TIME *t, long long *out)
+{
+	struct tm tm;
+
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1)
+		return -EBADMSG;
+	*out = (long long)timegm(&tm);
+	return 0;
+}
+
+static void
+time_text(long long t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "@%lld", t);
+}
+
+/*
+ * Entry IDX of NAME (a CN) as UTF-8 into BUF.  A string with an embedded
+ * NUL would compare as a shorter name than it is, so it is refused.
+ */
+static int
+name_entry_utf8(const X509_NAME *name, int idx, char *buf, size_t len)
+{
+	const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, idx);
+	unsigned char *utf8 = NULL;
+	int n;
+
+	if (e == NULL)
+		return -EBADMSG;
+	n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+	if (n < 0)
+		return -EBADMSG;
+	if (memchr(utf8, '\0', (size_t)n) != NULL) {
+		OPENSSL_free(utf8);
+		return -EBADMSG;
+	}
+	if ((size_t)n >= len) {
+		OPENSSL_free(utf8);
+		return -ERANGE;
+	}
+	memcpy(buf, utf8, (size_t)n);
+	buf[n] = '\0';
+	OPENSSL_free(utf8);
+	return 0;
+}
+
+/* The subject in RFC 2253 form (UTF-8 kept), for messages. */
+static void
+subject_text(const X509 *x, char *buf, size_t len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data = NULL;
+	long n;
+
+	snprintf(buf, len, "?");
+	if (bio == NULL)
+		return;
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(x), 0,
+			       XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+		n = BIO_get_mem_data(bio, &data);
+		if (n > 0 && data != NULL)
+			snprintf(buf, len, "%.*s", (int)n, data);
+		else if (n == 0)
+			snprintf(buf, len, "(empty subject)");
+	}
+	BIO_free(bio);
+}
+
+/* "subject \"CN=...\", serial 0a:..." for messages about X. */
+static void
+describe(const X509 *x, char *buf, size_t len)
+{
+	char subject[512], serial[128];
+
+	subject_text(x, subject, sizeof(subject));
+	if (serial_text(X509_get0_serialNumber(x), serial, sizeof(serial)) != 0)
+		snprintf(serial, sizeof(serial), "?");
+	snprintf(buf, len, "subject \"%s\", serial %s", subject, serial);
+}
+
+static void
+key_kind(const EVP_PKEY *key, char *type, size_t typelen, unsigned *bits)
+{
+	static const struct {
+		const char *ossl, *ours;
+	} kinds[] = {
+		{"RSA", "rsa"},		{"RSA-PSS", "rsa-pss"}, {"EC", "ec"},
+		{"ED25519", "ed25519"}, {"ED448", "ed448"},
+	};
+
+	snprintf(type, typelen, "unknown");
+	*bits = 0;
+	if (key == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (EVP_PKEY_is_a(key, kinds[i].ossl)) {
+			snprintf(type, typelen, "%s", kinds[i].ours);
+			break;
+		}
+	}
+	if (EVP_PKEY_get_bits(key) > 0)
+		*bits = (unsigned)EVP_PKEY_get_bits(key);
+}
+
+static int
+fill_info(X509 *x, struct x509_info *info, char *err, size_t errlen)
+{
+	const X509_NAME *subject = X509_get_subject_name(x);
+	int idx, rc;
+
+	memset(info, 0, sizeof(*info));
+	rc = serial_text(X509_get0_serialNumber(x), info->serial,
+			 sizeof(info->serial));
+	if (rc != 0) {
+		snprintf(err, errlen, "certificate: serial number %s",
+			 rc == -ERANGE ? "too long" : "unreadable");
+		return rc;
+	}
+	if (time_unix(X509_get0_notBefore(x), &info->not_before) != 0 ||
+	    time_unix(X509_get0_notAfter(x), &info->not_after) != 0) {
+		snprintf(err, errlen, "certificate: unreadable validity time");
+		return -EBADMSG;
+	}
+	idx = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+	if (idx >= 0) {
+		rc = name_entry_utf8(subject, idx, info->subject_cn,
+				     sizeof(info->subject_cn));
+		if (rc != 0) {
+			snprintf(err, errlen, "certificate: subject CN %s",
+				 rc == -ERANGE ? "too long" : "unreadable");
+			return rc;
+		}
+	}
+	key_kind(X509_get0_pubkey(x), info->key_type, sizeof(info->key_type),
+		 &info->key_bits);
+	info->is_ca = (X509_get_extension_flags(x) & EXFLAG_CA) != 0;
+	return 0;
+}
+
+int
+x509_cert_info(const char *pem, struct x509_info *out, char *err, size_t errlen)
+{
+	X509 *x = NULL;
+	struct x509_info info;
+	int rc;
+
+	ERR_set_mark();
+	rc = read_first(pem, "certificate", &x, NULL, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = fill_info(x, &info, err, errlen);
+	if (rc == 0)
+		*out = info;
+out:
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+int
+x509_count_certs(const char *pem)
+{
+	STACK_OF(X509) *certs = NULL;
+	char err[256];
+	int rc;
+
+	ERR_set_mark();
+	rc = read_certs(pem, "bundle", &certs, err, sizeof(err));
+	if (rc == 0)
+		rc = sk_X509_num(certs);
+	sk_X509_pop_free(certs, X509_free);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+/* EdDSA signs the message itself: no separate digest. */
+static int
+is_ed(const EVP_PKEY *key)
+{
+	return EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448");
+}
+
+/*
+ * Does a signature made with KEY verify under X's public key?  This
+ * proves the private half: comparing public halves alone would pass a key
+ * file whose private part was damaged.  0 yes, -EINVAL no, -ENOTSUP when
+ * the key cannot sign this way (the caller then relies on the comparison).
+ */
+static int
+probe_signature(X509 *x, EVP_PKEY *key)
+{
+	static const unsigned char probe[] = "certagent key-match probe";
+	EVP_MD_CTX *sctx = EVP_MD_CTX_new(), *vctx = EVP_MD_CTX_new();
+	const char *md = is_ed(key) ? NULL : "SHA256";
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	int rc = -ENOMEM;
+
+	if (sctx == NULL || vctx == NULL)
+		goto out;
+	rc = -ENOTSUP;
+	if (!EVP_PKEY_can_sign(key) ||
+	    EVP_DigestSignInit_ex(sctx, NULL, md, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DigestVerifyInit_ex(vctx, NULL, md, NULL, NULL,
+				    X509_get0_pubkey(x), NULL) != 1)
+		goto out;
+	rc = -EINVAL;
+	if (EVP_DigestSign(sctx, NULL, &siglen, probe, sizeof(probe)) != 1)
+		goto out;
+	sig = OPENSSL_malloc(siglen);
+	if (sig == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestSign(sctx, sig, &siglen, probe, sizeof(probe)) == 1 &&
+	    EVP_DigestVerify(vctx, sig, siglen, probe, sizeof(probe)) == 1)
+		rc = 0;
+out:
+	OPENSSL_free(sig);
+	EVP_MD_CTX_free(sctx);
+	EVP_MD_CTX_free(vctx);
+	return rc;
+}
+
+/* 0 if KEY belongs to X, else -EINVAL (or another code) naming X. */
+static int
+key_belongs(X509 *x, EVP_PKEY *key, char *err, size_t errlen)
+{
+	EVP_PKEY *pub = X509_get0_pubkey(x);
+	char who[768];
+	int eq, rc;
+
+	describe(x, who, sizeof(who));
+	if (pub == NULL) {
+		snprintf(err, errlen,
+			 "certificate (%s): unreadable public key: %s", who,
+			 ossl_why());
+		return -EBADMSG;
+	}
+	eq = EVP_PKEY_eq(pub, key);
+	if (eq != 1) {
+		snprintf(err, errlen,
+			 "the key does not belong to the certificate (%s)%s",
+			 who, eq == -1 ? ": the key is of another type" : "");
+		return -EINVAL;
+	}
+	rc = probe_signature(x, key);
+	if (rc == -ENOTSUP)
+		return 0;
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "key check: out of memory");
+	else if (rc != 0)
+		snprintf(err, errlen,
+			 "the key's public half matches the certificate (%s) "
+			 "but its signatures do not verify: the key is damaged",
+			 who);
+	return rc;
+}
+
+int
+x509_key_matches(const char *cert_pem, const char *key_pem, char *err,
+		 size_t errlen)
+{
+	X509 *x = NULL;
+	EVP_PKEY *key = NULL;
+	int rc;
+
+	ERR_set_mark();
+	rc = read_first(cert_pem, "certificate", &x, NULL, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = read_key(key_pem, &key, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = key_belongs(x, key, err, errlen);
+out:
+	EVP_PKEY_free(key);
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+int
+x509_verify_chain(const char *leaf_pem, const char *chain_pem,
+		  const char *anchor_pem, long long at, char *err,
+		  size_t errlen)
+{
+	STACK_OF(X509) *untrusted = NULL, *chain = NULL, *anchors = NULL;
+	X509 *leaf = NULL;
+	X509_STORE *store = NULL;
+	X509_STORE_CTX *ctx = NULL;
+	X509_VERIFY_PARAM *param;
+	int rc;
+
+	ERR_set_mark();
+	rc = read_first(leaf_pem, "certificate", &leaf, &untrusted, err,
+			errlen);
+	if (rc != 0)
+		goto out;
+	if (chain_pem != NULL) {
+		rc = read_certs(chain_pem, "chain", &chain, err, errlen);
+		if (rc != 0)
+			goto out;
+		while (sk_X509_num(chain) > 0) {
+			X509 *c = sk_X509_shift(chain);
+
+			if (sk_X509_push(untrusted, c) <= 0) {
+				X509_free(c);
+				rc = -ENOMEM;
+				snprintf(err, errlen, "chain: out of memory");
+				goto out;
+			}
+		}
+	}
+	rc = read_certs(anchor_pem, "trust anchor", &anchors, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (sk_X509_num(anchors) == 0) {
+		rc = -ENOENT;
+		snprintf(err, errlen, "trust anchor: no CERTIFICATE block");
+		goto out;
+	}
+	store = X509_STORE_new();
+	ctx = X509_STORE_CTX_new();
+	if (store == NULL || ctx == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "verify: out of memory");
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(anchors); i++) {
+		X509 *anchor = sk_X509_value(anchors, i);
+
+		if (X509_STORE_add_cert(store, anchor) != 1) {
+			rc = -ENOMEM;
+			snprintf(err, errlen, "trust anchor: %s", ossl_why());
+			goto out;
+		}
+	}
+	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "verify: %s", ossl_why());
+		goto out;
+	}
+	/*
+	 * PARTIAL_CHAIN: any certificate in the store is a trust anchor, so
+	 * an operator can pin the issuing intermediate instead of the root.
+	 */
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	if (at != 0)
+		X509_VERIFY_PARAM_set_time(param, (time_t)at);
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
+	if (X509_verify_cert(ctx) != 1) {
+		int e = X509_STORE_CTX_get_error(ctx);
+		X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
+		char subject[512] = "?";
+
+		if (cur != NULL)
+			subject_text(cur, subject, sizeof(subject));
+		rc = -EINVAL;
+		snprintf(err, errlen,
+			 "certificate chain does not verify: %s (at depth %d, "
+			 "subject \"%s\")",
+			 X509_verify_cert_error_string(e),
+			 X509_STORE_CTX_get_error_depth(ctx), subject);
+		goto out;
+	}
+	rc = 0;
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(anchors, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_free(leaf);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+/* ASCII case-insensitive equality of N bytes, whatever the locale. */
+static int
+ascii_eq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ca = (unsigned char)a[i];
+		unsigned char cb = (unsigned char)b[i];
+
+		if (ca >= 'A' && ca <= 'Z')
+			ca = (unsigned char)(ca - 'A' + 'a');
+		if (cb >= 'A' && cb <= 'Z')
+			cb = (unsigned char)(cb - 'A' + 'a');
+		if (ca != cb)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Does the DNS SAN SAN cover NAME?  Exactly, or as "*.x.y" standing for
+ * one whole label: "a.x.y" matches, "x.y" and "a.b.x.y" do not, and
+ * "*.y" (a wildcard over a bare suffix) matches nothing.
+ */
+static int
+dns_match(const ASN1_IA5STRING *san, const char *name)
+{
+	const char *s = (const char *)ASN1_STRING_get0_data(san);
+	size_t slen = (size_t)ASN1_STRING_length(san), nlen = strlen(name);
+	const char *dot;
+
+	if (s == NULL || memchr(s, '\0', slen) != NULL)
+		return 0;
+	if (slen == nlen && ascii_eq(s, name, nlen))
+		return 1;
+	if (slen < 4 || s[0] != '*' || s[1] != '.' ||
+	    memchr(s + 2, '.', slen - 2) == NULL)
+		return 0;
+	dot = strchr(name, '.');
+	if (dot == NULL || dot == name ||
+	    memchr(name, '*', (size_t)(dot - name)) != NULL)
+		return 0;
+	return strlen(dot) == slen - 1 && ascii_eq(dot, s + 1, slen - 1);
+}
+
+static int
+has_dns_san(const GENERAL_NAMES *sans, const char *name)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+
+		if (gn->type == GEN_DNS && dns_match(gn->d.dNSName, name))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+has_subject_cn(const X509 *x, const char *cn)
+{
+	const X509_NAME *subject = X509_get_subject_name(x);
+	char buf[256];
+	int idx = -1;
+
+	for (;;) {
+		idx = X509_NAME_get_index_by_NID(subject, NID_commonName, idx);
+		if (idx < 0)
+			return 0;
+		if (name_entry_utf8(subject, idx, buf, sizeof(buf)) == 0 &&
+		    strlen(buf) == strlen(cn) && ascii_eq(buf, cn, strlen(cn)))
+			return 1;
+	}
+}
+
+static int
+check_names(X509 *x, const struct x509_names *names, char *err, size_t errlen)
+{
+	GENERAL_NAMES *sans = NULL;
+	char who[768];
+	int rc = 0;
+
+	describe(x, who, sizeof(who));
+	sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	if (names->cn != NULL && names->cn[0] != '\0' &&
+	    !has_subject_cn(x, names->cn) && !has_dns_san(sans, names->cn)) {
+		rc = -EINVAL;
+		snprintf(err, errlen,
+			 "certificate (%s) has neither CN nor DNS SAN \"%s\"",
+			 who, names->cn);
+		goto out;
+	}
+	for (size_t i = 0; i < names->ndns; i++) {
+		const char *dns = names->dns[i];
+
+		if (dns == NULL || dns[0] == '\0') {
+			rc = -EINVAL;
+			snprintf(err, errlen, "DNS name %zu is empty", i + 1);
+			goto out;
+		}
+		if (!has_dns_san(sans, dns)) {
+			rc = -EINVAL;
+			snprintf(err, errlen,
+				 "certificate (%s) has no DNS SAN \"%s\"", who,
+				 dns);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < names->nips; i++) {
+		const char *ip = names->ips[i];
+		int m = ip != NULL ? X509_check_ip_asc(x, ip, 0) : -2;
+
+		if (m == -2) {
+			rc = -EINVAL;
+			snprintf(err, errlen, "\"%s\" is not an IP address",
+				 ip != NULL ? ip : "(null)");
+			goto out;
+		}
+		if (m != 1) {
+			rc = -EINVAL;
+			snprintf(err, errlen,
+				 "certificate (%s) has no IP SAN %s", who, ip);
+			goto out;
+		}
+	}
+out:
+	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+int
+x509_check_names(const char *cert_pem, const struct x509_names *names,
+		 char *err, size_t errlen)
+{
+	X509 *x = NULL;
+	int rc;
+
+	ERR_set_mark();
+	rc = read_first(cert_pem, "certificate", &x, NULL, err, errlen);
+	if (rc == 0 && names != NULL)
+		rc = check_names(x, names, err, errlen);
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+int
+x509_check_bundle(const char *cert_pem, const char *key_pem,
+		  const char *chain_pem, const char *anchor_pem,
+		  const struct x509_names *names, long long now, char *err,
+		  size_t errlen)
+{
+	struct x509_info info;
+	char t1[32], t2[32];
+	long long at;
+	int rc;
+
+	if (now == 0)
+		now = (long long)time(NULL);
+	if (key_pem != NULL) {
+		rc = x509_key_matches(cert_pem, key_pem, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
+	rc = x509_cert_info(cert_pem, &info, err, errlen);
+	if (rc != 0)
+		return rc;
+	time_text(info.not_before, t1, sizeof(t1));
+	time_text(info.not_after, t2, sizeof(t2));
+	if (info.not_after <= info.not_before) {
+		snprintf(err, errlen,
+			 "certificate (CN \"%s\", serial %s): not after %s is "
+			 "not later than not before %s",
+			 info.subject_cn, info.serial, t2, t1);
+		return -EINVAL;
+	}
+	if (info.not_after <= now) {
+		snprintf(err, errlen,
+			 "certificate (CN \"%s\", serial %s) expired at %s",
+			 info.subject_cn, info.serial, t2);
+		return -EINVAL;
+	}
+	if (info.not_before > now + X509_SKEW_SECONDS) {
+		snprintf(err, errlen,
+			 "certificate (CN \"%s\", serial %s) is not valid "
+			 "before %s, more than %d s ahead of this host's clock",
+			 info.subject_cn, info.serial, t1, X509_SKEW_SECONDS);
+		return -EINVAL;
+	}
+	if (anchor_pem != NULL) {
+		/* Within the skew, judge the chain as at the cert's start. */
+		at = info.not_before > now ? info.not_before : now;
+		rc = x509_verify_chain(cert_pem, chain_pem, anchor_pem, at, err,
+				       errlen);
+		if (rc != 0)
+			return rc;
+	}
+	if (names != NULL)
+		return x509_check_names(cert_pem, names, err, errlen);
+	return 0;
+}
+
+int
+x509_generate_key(const char *type, unsigned bits, char **key_pem, char *err,
+		  size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	int rc = 0;
+
+	ERR_set_mark();
+	if (type != NULL && strcmp(type, "rsa") == 0) {
+		if (bits == 0)
+			bits = 2048;
+		if (bits != 2048 && bits != 3072 && bits != 4096 &&
+		    bits != 8192)
+			goto bad_bits;
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	} else if (type != NULL && strcmp(type, "ec") == 0) {
+		const char *curve;
+
+		if (bits == 0 || bits == 256)
+			curve = "P-256";
+		else if (bits == 384)
+			curve = "P-384";
+		else if (bits == 521)
+			curve = "P-521";
+		else
+			goto bad_bits;
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+	} else if (type != NULL && strcmp(type, "ed25519") == 0) {
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	} else {
+		rc = -EINVAL;
+		snprintf(err, errlen,
+			 "key type \"%s\": expected rsa, ec or ed25519",
+			 type != NULL ? type : "(null)");
+		goto out;
+	}
+	if (key == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "generating a %s key failed: %s", type,
+			 ossl_why());
+		goto out;
+	}
+	rc = write_key(key, key_pem);
+	if (rc != 0)
+		snprintf(err, errlen, "encoding the new %s key failed: %s",
+			 type, ossl_why());
+	goto out;
+bad_bits:
+	rc = -EINVAL;
+	snprintf(err, errlen, "%s keys of %u bits are not supported (%s)", type,
+		 bits,
+		 strcmp(type, "rsa") == 0 ? "2048, 3072, 4096 or 8192"
+					  : "256, 384 or 521");
+out:
+	EVP_PKEY_free(key);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+void
+x509_secret_free(char *pem)
+{
+	if (pem == NULL)
+		return;
+	OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
+}
+
+void
+x509_der_free(unsigned char *der, size_t len)
+{
+	if (der == NULL)
+		return;
+	OPENSSL_cleanse(der, len);
+	free(der);
+}
+
+/* A DNS SAN must be printable ASCII (IDNs in their xn-- form). */
+static int
+dns_name_ok(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* NAMES' DNS and IP entries as a subjectAltName value. */
+static int
+build_sans(const struct x509_names *names, GENERAL_NAMES **out, char *err,
+	   size_t errlen)
+{
+	GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gn = NULL;
+	int rc = -ENOMEM;
+
+	if (sans == NULL)
+		goto nomem;
+	for (size_t i = 0; i < names->ndns; i++) {
+		const char *dns = names->dns[i];
+		ASN1_IA5STRING *ia5;
+
+		if (!dns_name_ok(dns)) {
+			rc = -EINVAL;
+			snprintf(err, errlen,
+				 "DNS name %zu \"%s\" is empty or not "
+				 "printable ASCII (use the xn-- form)",
+				 i + 1, dns != NULL ? dns : "");
+			goto out;
+		}
+		gn = GENERAL_NAME_new();
+		ia5 = ASN1_IA5STRING_new();
+		if (gn == NULL || ia5 == NULL ||
+		    ASN1_STRING_set(ia5, dns, -1) != 1) {
+			ASN1_IA5STRING_free(ia5);
+			goto nomem;
+		}
+		GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+		if (sk_GENERAL_NAME_push(sans, gn) <= 0)
+			goto nomem;
+		gn = NULL;
+	}
+	for (size_t i = 0; i < names->nips; i++) {
+		ASN1_OCTET_STRING *ip = names->ips[i] != NULL
+						? a2i_IPADDRESS(names->ips[i])
+						: NULL;
+
+		if (ip == NULL) {
+			rc = -EINVAL;
+			snprintf(err, errlen, "\"%s\" is not an IP address",
+				 names->ips[i] != NULL ? names->ips[i]
+						       : "(null)");
+			goto out;
+		}
+		gn = GENERAL_NAME_new();
+		if (gn == NULL) {
+			ASN1_OCTET_STRING_free(ip);
+			goto nomem;
+		}
+		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+		if (sk_GENERAL_NAME_push(sans, gn) <= 0)
+			goto nomem;
+		gn = NULL;
+	}
+	*out = sans;
+	sans = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, errlen, "CSR: out of memory");
+out:
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+int
+x509_make_csr(const char *key_pem, const struct x509_names *names,
+	      char **csr_pem, char *err, size_t errlen)
+{
+	static const struct x509_names none;
+	EVP_PKEY *key = NULL;
+	X509_REQ *req = NULL;
+	GENERAL_NAMES *sans = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	BIO *bio = NULL;
+	int rc;
+
+	ERR_set_mark();
+	if (names == NULL)
+		names = &none;
+	rc = read_key(key_pem, &key, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = build_sans(names, &sans, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = -ENOMEM;
+	req = X509_REQ_new();
+	bio = BIO_new(BIO_s_mem());
+	if (req == NULL || bio == NULL ||
+	    X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1)
+		goto nomem;
+	if (names->cn != NULL && names->cn[0] != '\0' &&
+	    X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req),
+				       NID_commonName, MBSTRING_UTF8,
+				       (const unsigned char *)names->cn, -1, -1,
+				       0) != 1) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "CSR: CN \"%s\" refused: %s", names->cn,
+			 ossl_why());
+		goto out;
+	}
+	if (sk_GENERAL_NAME_num(sans) > 0 &&
+	    (X509V3_add1_i2d(&exts, NID_subject_alt_name, sans, 0,
+			     X509V3_ADD_DEFAULT) != 1 ||
+	     X509_REQ_add_extensions(req, exts) != 1))
+		goto nomem;
+	if (X509_REQ_set_pubkey(req, key) != 1)
+		goto nomem;
+	if (X509_REQ_sign(req, key, is_ed(key) ? NULL : EVP_sha256()) <= 0) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "CSR: signing with the key failed: %s",
+			 ossl_why());
+		goto out;
+	}
+	if (PEM_write_bio_X509_REQ(bio, req) != 1)
+		goto nomem;
+	rc = bio_string(bio, csr_pem);
+	if (rc == 0)
+		goto out;
+nomem:
+	rc = -ENOMEM;
+	snprintf(err, errlen, "CSR: out of memory");
+out:
+	BIO_free(bio);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(sans);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+int
+x509_pkcs12(const char *cert_pem, const char *key_pem, const char *chain_pem,
+	    const char *password, const char *friendly_name,
+	    unsigned char **der, size_t *der_len, char *err, size_t errlen)
+{
+	X509 *x = NULL;
+	EVP_PKEY *key = NULL;
+	STACK_OF(X509) *chain = NULL;
+	PKCS12 *p12 = NULL;
+	unsigned char *buf = NULL, *p;
+	int rc, n;
+
+	ERR_set_mark();
+	if (password == NULL) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "PKCS#12: no password given (use \"\")");
+		goto out;
+	}
+	rc = read_first(cert_pem, "certificate", &x, NULL, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = read_key(key_pem, &key, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = key_belongs(x, key, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (chain_pem != NULL) {
+		rc = read_certs(chain_pem, "chain", &chain, err, errlen);
+		if (rc != 0)
+			goto out;
+		/* A chain that repeats the leaf would list it twice. */
+		for (int i = sk_X509_num(chain) - 1; i >= 0; i--) {
+			if (X509_cmp(sk_X509_value(chain, i), x) == 0)
+				X509_free(sk_X509_delete(chain, i));
+		}
+	}
+	/* OpenSSL 3 defaults: AES-256-CBC, PBKDF2, HMAC-SHA256 MAC. */
+	p12 = PKCS12_create(password, friendly_name, key, x,
+			    sk_X509_num(chain) > 0 ? chain : NULL, 0, 0, 0, 0,
+			    0);
+	if (p12 == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "PKCS#12: cannot build it: %s",
+			 ossl_why());
+		goto out;
+	}
+	n = i2d_PKCS12(p12, NULL);
+	if (n <= 0) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "PKCS#12: cannot encode it: %s",
+			 ossl_why());
+		goto out;
+	}
+	buf = malloc((size_t)n);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "PKCS#12: out of memory");
+		goto out;
+	}
+	p = buf;
+	if (i2d_PKCS12(p12, &p) != n) {
+		rc = -EIO;
+		snprintf(err, errlen, "PKCS#12: encoding changed length");
+		goto out;
+	}
+	*der = buf;
+	*der_len = (size_t)n;
+	buf = NULL;
+	rc = 0;
+out:
+	x509_der_free(buf, buf != NULL ? (size_t)n : 0);
+	PKCS12_free(p12);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(key);
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+int
+x509_split_first(const char *pem, char **first, char **rest, char *err,
+		 size_t errlen)
+{
+	STACK_OF(X509) *others = NULL;
+	X509 *x = NULL;
+	BIO *b1 = NULL, *b2 = NULL;
+	char *s1 = NULL, *s2 = NULL;
+	int rc;
+
+	ERR_set_mark();
+	rc = read_first(pem, "bundle", &x, &others, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = -ENOMEM;
+	b1 = BIO_new(BIO_s_mem());
+	b2 = BIO_new(BIO_s_mem());
+	if (b1 == NULL || b2 == NULL || PEM_write_bio_X509(b1, x) != 1)
+		goto nomem;
+	for (int i = 0; i < sk_X509_num(others); i++) {
+		if (PEM_write_bio_X509(b2, sk_X509_value(others, i)) != 1)
+			goto nomem;
+	}
+	if (bio_string(b1, &s1) != 0 || bio_string(b2, &s2) != 0)
+		goto nomem;
+	*first = s1;
+	*rest = s2;
+	s1 = s2 = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, errlen, "bundle: out of memory");
+out:
+	free(s1);
+	free(s2);
+	BIO_free(b1);
+	BIO_free(b2);
+	sk_X509_pop_free(others, X509_free);
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}

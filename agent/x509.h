@@ -1,0 +1,155 @@
+/*
+ * x509: everything the agent asks of OpenSSL about certificates and keys:
+ * read a certificate, check that a key belongs to it, verify its chain,
+ * check its names, make keys and CSRs, build PKCS#12 keystores.
+ *
+ * DESIGN: the API speaks PEM text (and DER bytes for PKCS#12), never
+ * OpenSSL types, so no other module includes an OpenSSL header.  Every
+ * function returns 0 or a negative errno-style code, with one line on the
+ * cause in ERR; the codes mean the same everywhere:
+ *   -EINVAL   the input parsed but fails the check asked for (the key does
+ *             not match, the chain does not verify, a name is missing), or
+ *             an argument is out of range;
+ *   -EBADMSG  a PEM block, certificate or key cannot be parsed;
+ *   -ENOENT   the PEM text holds no certificate;
+ *   -EFBIG    the PEM text is larger than X509_PEM_MAX;
+ *   -ENOMEM   out of memory.
+ * Private keys never reach ERR, and every copy of key material this module
+ * makes is cleansed before it is freed.
+ */
+#ifndef CERTAGENT_X509_H
+#define CERTAGENT_X509_H
+
+#include <stddef.h>
+
+/* Any PEM argument longer than this is refused (-EFBIG). */
+#define X509_PEM_MAX (4u * 1024 * 1024)
+
+/* The clock skew x509_check_bundle() forgives in a not-before time. */
+#define X509_SKEW_SECONDS 300
+
+struct x509_info {
+	char serial[128];	/* "39:dd:2e:...", lower-case, as Vault prints */
+	long long not_before;	/* unix seconds */
+	long long not_after;
+	char subject_cn[256];	/* "" when the subject has no CN */
+	char key_type[16];	/* "rsa", "ec", "ed25519", "ed448", ... */
+	unsigned key_bits;	/* 2048, 256, 384, ... (ed25519: 256) */
+	int is_ca;		/* basicConstraints CA:TRUE */
+};
+
+/*
+ * The names a certificate must carry, or a CSR asks for.  CN may be NULL
+ * or "" for none; DNS and IPS are arrays of NDNS and NIPS strings (IPs as
+ * IPv4 or IPv6 text).
+ */
+struct x509_names {
+	const char *cn;
+	const char *const *dns;
+	size_t ndns;
+	const char *const *ips;
+	size_t nips;
+};
+
+/* Describe the first certificate in PEM. */
+int x509_cert_info(const char *pem, struct x509_info *out, char *err,
+		   size_t errlen);
+
+/*
+ * Count the certificates in a PEM bundle: 0 if there are none, -EBADMSG
+ * (or -EFBIG) if a PEM block or a certificate in it is malformed.  Blocks
+ * of other types (a key beside the certificate) are skipped.
+ */
+int x509_count_certs(const char *pem);
+
+/*
+ * Does the private key KEY_PEM (PKCS#8, or traditional "RSA" / "EC"
+ * PEM; encrypted keys are refused) belong to the first certificate of
+ * CERT_PEM?  The public halves must be equal and a signature made with
+ * the key must verify under the certificate.  0 yes; -EINVAL no, and ERR
+ * names the certificate's subject and serial; -EBADMSG or -ENOENT when
+ * either cannot be parsed.
+ */
+int x509_key_matches(const char *cert_pem, const char *key_pem, char *err,
+		     size_t errlen);
+
+/*
+ * Verify the first certificate of LEAF_PEM up to a trust anchor in
+ * ANCHOR_PEM (one or more certificates: a root, or an intermediate the
+ * operator pins; partial chains are accepted).  The rest of LEAF_PEM and
+ * all of CHAIN_PEM (may be NULL, may contain the root) are untrusted
+ * intermediates.  AT is the verification time in unix seconds, 0 for now.
+ * No purpose is required.  On failure (-EINVAL) ERR names OpenSSL's verify
+ * error and the depth and subject where it failed.
+ */
+int x509_verify_chain(const char *leaf_pem, const char *chain_pem,
+		      const char *anchor_pem, long long at, char *err,
+		      size_t errlen);
+
+/*
+ * Does the first certificate of CERT_PEM carry NAMES?  The CN must equal a
+ * subject CN or match a DNS SAN; each DNS name must match a DNS SAN
+ * (ASCII case-insensitive; a SAN "*.x.y" matches any one label in place
+ * of the star); each IP must equal an IP SAN.  -EINVAL names the first
+ * missing name in ERR.
+ */
+int x509_check_names(const char *cert_pem, const struct x509_names *names,
+		     char *err, size_t errlen);
+
+/*
+ * Everything the agent checks before it writes an issued bundle, in this
+ * order, stopping at the first failure: KEY_PEM (unless NULL) belongs to
+ * the certificate; the certificate's validity is sane at NOW (unix
+ * seconds, 0 for the current time): not_before < not_after, not_after
+ * > NOW, not_before <= NOW + X509_SKEW_SECONDS; the chain verifies to
+ * ANCHOR_PEM (skipped if ANCHOR_PEM is NULL) at NOW, or at not_before when
+ * that is within the skew; NAMES (may be NULL) are all present.
+ */
+int x509_check_bundle(const char *cert_pem, const char *key_pem,
+		      const char *chain_pem, const char *anchor_pem,
+		      const struct x509_names *names, long long now, char *err,
+		      size_t errlen);
+
+/*
+ * Generate a private key: TYPE "rsa" (BITS 2048, 3072, 4096 or 8192),
+ * "ec" (256, 384 or 521) or "ed25519" (BITS ignored); BITS 0 picks the
+ * default (rsa 2048, ec 256).  *KEY_PEM is set to malloc'd PKCS#8 PEM;
+ * free it with x509_secret_free().
+ */
+int x509_generate_key(const char *type, unsigned bits, char **key_pem,
+		      char *err, size_t errlen);
+
+/* Cleanse and free key PEM text (NULL is fine). */
+void x509_secret_free(char *pem);
+
+/*
+ * A PEM CSR for KEY_PEM asking for NAMES (subject CN, DNS and IP SANs),
+ * signed with the key: SHA-256, or no digest for Ed25519.
+ */
+int x509_make_csr(const char *key_pem, const struct x509_names *names,
+		  char **csr_pem, char *err, size_t errlen);
+
+/*
+ * A PKCS#12 keystore (for Java / Kafka) with CERT_PEM, KEY_PEM and the
+ * certificates of CHAIN_PEM (may be NULL), under PASSWORD (may be "", not
+ * NULL), with FRIENDLY_NAME as the alias: AES-256-CBC with PBKDF2 and a
+ * SHA-256 MAC.  The key must belong to the certificate.  *DER is malloc'd;
+ * it holds the key, so free it with x509_der_free().
+ */
+int x509_pkcs12(const char *cert_pem, const char *key_pem,
+		const char *chain_pem, const char *password,
+		const char *friendly_name, unsigned char **der,
+		size_t *der_len, char *err, size_t errlen);
+
+/* Cleanse and free LEN bytes of DER from x509_pkcs12() (NULL is fine). */
+void x509_der_free(unsigned char *der, size_t len);
+
+/*
+ * Split a PEM bundle into its first certificate and the rest (both
+ * malloc'd PEM text as PEM_write re-encodes it; *REST is "" when the
+ * bundle holds one certificate).
+ */
+int x509_split_first(const char *pem, char **first, char **rest, char *err,
+		     size_t errlen);
+
+#endif
