@@ -207,6 +207,13 @@ adopt(struct cert *c)
 	struct x509_info info;
 	int ok = 0;
 
+	/* Temp files a killed predecessor left beside our files are ours. */
+	for (size_t i = 0; !cc->atomic_dir && i < cc->n_files; i++) {
+		int n = files_remove_stale_temps(cc->files[i].path);
+		if (n > 0)
+			log_info("certs", "%s: removed %d stale temp file%s beside %s",
+				 cc->name, n, n == 1 ? "" : "s", cc->files[i].path);
+	}
 	if (cert == NULL || key == NULL) {
 		bundle = read_kind(c, "bundle");
 		if (cert == NULL && bundle)

@@ -174,6 +174,34 @@ remove_tree_flat(const char *dir)
 	rmdir(dir);
 }
 
+/* Remove "..VERSION" directories under DIR that ..data does not point
+ * to: what a writer killed between mkdir and the swap left behind. */
+static void
+remove_stale_versions(const char *dir)
+{
+	char link[8192], live[256], p[8192];
+	struct dirent *e;
+	ssize_t n;
+	DIR *d;
+
+	snprintf(link, sizeof(link), "%s/..data", dir);
+	n = readlink(link, live, sizeof(live) - 1);
+	live[n > 0 ? n : 0] = '\0';
+	d = opendir(dir);
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "..", 2) != 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "..data") == 0 ||
+		    strcmp(e->d_name, "..data_tmp") == 0 || strcmp(e->d_name, live) == 0 ||
+		    e->d_type != DT_DIR)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		remove_tree_flat(p);
+	}
+	closedir(d);
+}
+
 struct staged {
 	char *path;
 	char tmp[4096];
@@ -233,6 +261,38 @@ stage(const char *path, const void *data, size_t len, unsigned mode,
 			 strerror(-rc));
 	}
 	return rc;
+}
+
+int
+files_remove_stale_temps(const char *path)
+{
+	char *copy = strdup(path), *copy2 = strdup(path), prefix[512], p[8192];
+	const char *dir, *base;
+	struct dirent *e;
+	int n = 0;
+	DIR *d = NULL;
+
+	if (copy == NULL || copy2 == NULL)
+		goto out;
+	dir = dirname(copy);
+	base = basename(copy2);
+	snprintf(prefix, sizeof(prefix), ".%s.tmp-", base);
+	d = opendir(dir);
+	if (d == NULL)
+		goto out;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (unlink(p) == 0)
+			n++;
+	}
+out:
+	if (d)
+		closedir(d);
+	free(copy);
+	free(copy2);
+	return n;
 }
 
 int
@@ -406,6 +466,7 @@ files_write_atomic_dir(const char *dir, size_t n, const char *const *names,
 		snprintf(err, errlen, "%s: cannot create: %s", dir, strerror(-rc));
 		return rc;
 	}
+	remove_stale_versions(dir);
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)

@@ -53,6 +53,12 @@ int files_set_commit(struct files_set *s, char *err, size_t errlen);
 size_t files_set_count(const struct files_set *s);
 const char *files_set_path(const struct files_set *s, size_t i);
 
+/*
+ * Remove temp files a killed writer left next to PATH (".NAME.tmp-*").
+ * Only the one agent that owns PATH may call this.  Returns how many.
+ */
+int files_remove_stale_temps(const char *path);
+
 /* Remove temp files not committed, free the set. */
 void files_set_free(struct files_set *s);
 

@@ -328,6 +328,43 @@ test_atomic_dir_swaps_the_whole_set(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 }
 
+static void
+test_stale_temps_of_a_killed_writer_are_removed(void **state)
+{
+	char p[300], t1[320], t2[320], other[320];
+
+	(void)state;
+	path_in(p, sizeof(p), "web.crt");
+	snprintf(t1, sizeof(t1), "%s/.web.crt.tmp-0a0b0c0d0e0f", dir);
+	snprintf(t2, sizeof(t2), "%s/.web.crt.tmp-111111111111", dir);
+	snprintf(other, sizeof(other), "%s/.web.key.tmp-0a0b0c0d0e0f", dir);
+	write_plain(t1, "half", 0600);
+	write_plain(t2, "half", 0600);
+	write_plain(other, "not mine", 0600);
+	assert_int_equal(files_remove_stale_temps(p), 2);
+	assert_int_equal(count_entries(), 1);	/* only the other file's temp */
+}
+
+static void
+test_atomic_dir_removes_versions_a_killed_writer_left(void **state)
+{
+	char d[300], stale[400], err[512];
+	const char *names[1] = { "tls.crt" }, *v[1] = { "c" };
+	size_t lens[1] = { 1 };
+	unsigned modes[1] = { 0644 };
+	struct stat st;
+
+	(void)state;
+	path_in(d, sizeof(d), "vol");
+	assert_int_equal(mkdir(d, 0755), 0);
+	snprintf(stale, sizeof(stale), "%s/..2026_01_01_00_00_00.deadbeef", d);
+	assert_int_equal(mkdir(stale, 0755), 0);
+	assert_int_equal(files_write_atomic_dir(d, 1, names, v, lens, modes,
+						(uid_t)-1, (gid_t)-1, err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_not_equal(stat(stale, &st), 0);
+}
+
 int
 main(void)
 {
@@ -343,6 +380,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_set_stages_everything_before_any_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_backup_keeps_the_previous_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_dir_swaps_the_whole_set, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_temps_of_a_killed_writer_are_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_dir_removes_versions_a_killed_writer_left, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("files", tests, NULL, NULL);
 }
