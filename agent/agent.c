@@ -19,9 +19,11 @@
 
 #include "auth.h"
 #include "certs.h"
+#include "deps.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "templates.h"
 #include "vault.h"
 
 #define ERRBUF 16384
@@ -34,9 +36,12 @@ struct agent {
 	struct vault *vault;
 	struct auth *auth;
 	struct certs *certs;
+	struct deps *deps;		/* outlives reloads: no refetch on SIGHUP */
+	struct templates *templates;	/* rebuilt on reload */
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
 	int exit_code;
+	unsigned flags;
 };
 
 static void
@@ -54,7 +59,13 @@ stop(struct agent *ag, const char *why)
 	log_info("agent", "%s: stopping", why);
 	if (ag->certs)
 		certs_close(ag->certs);
+	if (ag->templates)
+		templates_close(ag->templates);
+	if (ag->deps)
+		deps_close(ag->deps);
 	ag->certs = NULL;
+	ag->templates = NULL;
+	ag->deps = NULL;
 	if (ag->auth)
 		auth_close(ag->auth);
 	if (ag->vault)
@@ -68,6 +79,8 @@ stop(struct agent *ag, const char *why)
 	uv_close((uv_handle_t *)&ag->sigint, NULL);
 	uv_close((uv_handle_t *)&ag->sighup, NULL);
 }
+
+static void on_rendered(void *arg, unsigned errors);
 
 static void
 reload(struct agent *ag)
@@ -104,19 +117,32 @@ reload(struct agent *ag)
 	}
 	apply_logging(cfg);
 	auth_configure(ag->auth, cfg);
-	/* The certificates start over from disk: valid files are kept, so a
-	 * reload never issues again what is not due. */
+	/* The certificates start over from disk and the templates from the
+	 * data the deps store holds: valid files are kept, so a reload never
+	 * issues again what is not due. */
 	struct certs *certs;
-	if (certs_new(&ag->loop, ag->vault, ag->auth, cfg, &certs) != 0) {
+	struct templates *templates;
+	if (certs_new(&ag->loop, ag->vault, ag->auth, cfg,
+		      ag->flags & AGENT_DRY_RUN, &certs) != 0) {
 		log_error("agent", "reload: out of memory; keeping the running "
 				   "certificates");
 	} else {
 		certs_close(ag->certs);
 		ag->certs = certs;
 	}
+	if (templates_new(&ag->loop, ag->deps, cfg, ag->flags & AGENT_DRY_RUN,
+			  on_rendered, ag, &templates) != 0) {
+		log_error("agent", "reload: out of memory; keeping the running "
+				   "templates");
+	} else {
+		templates_close(ag->templates);
+		ag->templates = templates;
+	}
+	deps_configure(ag->deps, cfg);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
 	certs_start(ag->certs);
+	templates_start(ag->templates);
 	log_info("agent", "configuration reloaded");
 out:
 	free(err);
@@ -148,8 +174,31 @@ on_token(void *arg, const char *token)
 
 	if (token == NULL)
 		log_warn("agent", "no valid Vault token; waiting for a login");
-	else if (ag->certs)
+	else if (!ag->stopping) {
 		certs_token_ready(ag->certs);
+		deps_token_ready(ag->deps);
+	}
+}
+
+static void
+on_rendered(void *arg, unsigned errors)
+{
+	struct agent *ag = arg;
+
+	if (!(ag->flags & AGENT_DRY_RUN))
+		return;
+	ag->exit_code = errors ? 1 : 0;
+	stop(ag, errors ? "dry run: done, with template errors"
+			: "dry run: every template rendered");
+}
+
+static void
+on_deps_changed(void *arg)
+{
+	struct agent *ag = arg;
+
+	if (!ag->stopping && ag->templates)
+		templates_schedule(ag->templates);
 }
 
 static int
@@ -162,7 +211,7 @@ print_config_errors(const char *path, const char *err)
 }
 
 int
-agent_run(const char *config_path)
+agent_run(const char *config_path, unsigned flags)
 {
 	struct agent ag;
 	char *err = malloc(ERRBUF);
@@ -172,6 +221,7 @@ agent_run(const char *config_path)
 		return 1;
 	memset(&ag, 0, sizeof(ag));
 	ag.config_path = config_path;
+	ag.flags = flags;
 	err[0] = '\0';
 	if (config_load(config_path, &ag.cfg, err, ERRBUF) != 0) {
 		rc = print_config_errors(config_path, err);
@@ -196,7 +246,12 @@ agent_run(const char *config_path)
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||
-	    certs_new(&ag.loop, ag.vault, ag.auth, ag.cfg, &ag.certs) != 0 ||
+	    certs_new(&ag.loop, ag.vault, ag.auth, ag.cfg, flags & AGENT_DRY_RUN,
+		      &ag.certs) != 0 ||
+	    deps_new(&ag.loop, ag.vault, ag.auth, ag.cfg, on_deps_changed, &ag,
+		     &ag.deps) != 0 ||
+	    templates_new(&ag.loop, ag.deps, ag.cfg, flags & AGENT_DRY_RUN,
+			  on_rendered, &ag, &ag.templates) != 0 ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0) {
@@ -213,6 +268,7 @@ agent_run(const char *config_path)
 		 CERTAGENT_VERSION, config_path, ag.cfg->n_vault_addresses,
 		 ag.cfg->n_vault_addresses == 1 ? "" : "es");
 	certs_start(ag.certs);
+	templates_start(ag.templates);
 	auth_start(ag.auth);
 	uv_run(&ag.loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&ag.loop);

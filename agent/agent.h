@@ -6,7 +6,10 @@
 #ifndef CERTAGENT_AGENT_H
 #define CERTAGENT_AGENT_H
 
-/* Run until SIGTERM/SIGINT; returns the process exit code. */
-int agent_run(const char *config_path);
+#define AGENT_DRY_RUN 0x1	/* render templates to stdout, issue nothing, exit */
+
+/* Run until SIGTERM/SIGINT (or, dry, until every template has rendered);
+ * returns the process exit code. */
+int agent_run(const char *config_path, unsigned flags);
 
 #endif

@@ -20,8 +20,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +59,7 @@ struct certs {
 	size_t n;
 	size_t open_handles;
 	struct certs_stats stats;
+	int dry;
 };
 
 static void issue(struct cert *c);
@@ -270,37 +269,12 @@ static int
 resolve_owner(const struct config_file *f, uid_t *uid, gid_t *gid, char *err,
 	      size_t errlen)
 {
-	char *end;
+	char why[256];
+	int rc = files_owner_ids(f->owner, f->group, uid, gid, why, sizeof(why));
 
-	*uid = (uid_t)-1;
-	*gid = (gid_t)-1;
-	if (f->owner) {
-		unsigned long v = strtoul(f->owner, &end, 10);
-		if (*end == '\0') {
-			*uid = (uid_t)v;
-		} else {
-			struct passwd *pw = getpwnam(f->owner);
-			if (pw == NULL) {
-				snprintf(err, errlen, "%s: no user '%s'", f->path, f->owner);
-				return -ENOENT;
-			}
-			*uid = pw->pw_uid;
-		}
-	}
-	if (f->group) {
-		unsigned long v = strtoul(f->group, &end, 10);
-		if (*end == '\0') {
-			*gid = (gid_t)v;
-		} else {
-			struct group *gr = getgrnam(f->group);
-			if (gr == NULL) {
-				snprintf(err, errlen, "%s: no group '%s'", f->path, f->group);
-				return -ENOENT;
-			}
-			*gid = gr->gr_gid;
-		}
-	}
-	return 0;
+	if (rc != 0)
+		snprintf(err, errlen, "%s: %s", f->path, why);
+	return rc;
 }
 
 /* Append PEM text S (with a final newline) to a growing buffer. */
@@ -584,6 +558,12 @@ issue(struct cert *c)
 	char *alt = NULL, *ips = NULL, *body = NULL, err[512], ttl[32];
 
 	c->waiting = 0;
+	if (c->m->dry) {
+		printf("==> certificate %s: would request %s for %s\n", cc->name,
+		       cc->path, cc->common_name);
+		fflush(stdout);
+		goto out;
+	}
 	if (auth_token(c->m->auth) == NULL) {
 		c->waiting = 1;
 		log_debug("certs", "%s: due; waiting for a Vault token", cc->name);
@@ -671,7 +651,7 @@ on_timer(uv_timer_t *t)
 
 int
 certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	  const struct config *cfg, struct certs **out)
+	  const struct config *cfg, int dry, struct certs **out)
 {
 	struct certs *m = calloc(1, sizeof(*m));
 
@@ -681,6 +661,7 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	m->vault = vault;
 	m->auth = auth;
 	m->cfg = cfg;
+	m->dry = dry;
 	m->n = cfg->n_certs;
 	m->certs = calloc(m->n ? m->n : 1, sizeof(*m->certs));
 	if (m->certs == NULL) {

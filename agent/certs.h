@@ -20,8 +20,9 @@ struct certs;
 struct config;
 struct vault;
 
+/* DRY: report what would be issued instead of issuing it. */
 int certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	      const struct config *cfg, struct certs **out);
+	      const struct config *cfg, int dry, struct certs **out);
 
 /* Adopt valid files from disk and schedule renewals; issue what is due
  * as soon as a token is there. */

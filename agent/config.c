@@ -1302,6 +1302,114 @@ static const struct cfg_section cert_section = {
 	.check = check_cert,
 };
 
+
+/* ------------------------------------------------------------------ */
+/* templates: and template_config: */
+
+static void check_template(struct loader *ld, void *obj, const char *path);
+
+#define T_OFF(m, type) CFG_OFF(struct config_template, m, type)
+
+static const struct cfg_entry template_entries[] = {
+	{
+		.key = "source",
+		.type = CFG_PATH,
+		.offset = T_OFF(source, char *),
+		.flags = CFG_RELOAD,
+		.help = "the template file",
+	},
+	{
+		.key = "contents",
+		.type = CFG_STRING,
+		.offset = T_OFF(contents, char *),
+		.flags = CFG_RELOAD,
+		.help = "the template itself, instead of a source file",
+	},
+	{
+		.key = "destination",
+		.type = CFG_PATH,
+		.offset = T_OFF(destination, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the file to render to",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = T_OFF(mode, unsigned),
+		.max = 07777,
+		.def = "0644",
+		.flags = CFG_RELOAD,
+		.help = "file mode of the destination",
+	},
+	{
+		.key = "owner",
+		.type = CFG_PATH,
+		.offset = T_OFF(owner, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning user (name or uid)",
+	},
+	{
+		.key = "group",
+		.type = CFG_PATH,
+		.offset = T_OFF(group, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning group (name or gid)",
+	},
+	{
+		.key = "error_on_missing_key",
+		.type = CFG_BOOL,
+		.offset = T_OFF(error_on_missing_key, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "a missing map key is an error, not \"<no value>\"",
+	},
+	{
+		.key = "left_delimiter",
+		.type = CFG_PATH,
+		.offset = T_OFF(left_delimiter, char *),
+		.flags = CFG_RELOAD,
+		.help = "instead of {{",
+	},
+	{
+		.key = "right_delimiter",
+		.type = CFG_PATH,
+		.offset = T_OFF(right_delimiter, char *),
+		.flags = CFG_RELOAD,
+		.help = "instead of }}",
+	},
+	{
+		.key = "backup",
+		.type = CFG_BOOL,
+		.offset = T_OFF(backup, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "keep the previous file as NAME.bak",
+	},
+};
+
+static const struct cfg_section template_section = {
+	.entries = template_entries,
+	.n_entries = sizeof(template_entries) / sizeof(template_entries[0]),
+	.size = sizeof(struct config_template),
+	.check = check_template,
+};
+
+static const struct cfg_entry template_config_entries[] = {
+	{
+		.key = "static_secret_render_interval",
+		.type = CFG_DURATION,
+		.offset = C_OFF(template_refresh_ms, uint64_t),
+		.min = MS_SEC,
+		.max = 365 * MS_DAY,
+		.def = "5m",
+		.flags = CFG_RELOAD,
+		.help = "how often secrets without a lease (kv) are read again",
+	},
+};
+
+static const struct cfg_section template_config_section =
+	SECTION(template_config_entries, NULL);
+
 static const struct cfg_entry root_entries[] = {
 	{
 		.key = "vault",
@@ -1332,6 +1440,23 @@ static const struct cfg_entry root_entries[] = {
 		.max = 100000,
 		.flags = CFG_RELOAD,
 		.help = "certificates to keep current",
+	},
+	{
+		.key = "templates",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = C_OFF(templates, struct config_template *),
+		.count_offset = C_OFF(n_templates, size_t),
+		.section = &template_section,
+		.max = 10000,
+		.flags = CFG_RELOAD,
+		.help = "files rendered from templates",
+	},
+	{
+		.key = "template_config",
+		.type = CFG_SECTION,
+		.section = &template_config_section,
+		.flags = CFG_RELOAD,
+		.help = "settings shared by all templates",
 	},
 };
 
@@ -2333,6 +2458,26 @@ check_cert(struct loader *ld, void *obj, const char *path)
 		       "and a key file, or a bundle with both parts), so that a "
 		       "restart can reuse them instead of issuing again");
 	}
+}
+
+
+/* One templates[] entry: a source or inline contents, not both. */
+static void
+check_template(struct loader *ld, void *obj, const char *path)
+{
+	struct config_template *t = obj;
+	yaml_mark_t at = where(ld, &t->destination, path);
+
+	if ((t->source == NULL) == (t->contents == NULL))
+		report(ld, AT(at), path, "needs exactly one of source and contents");
+	if (t->destination && t->destination[0] != '/') {
+		char kpath[CFG_PATH_MAX];
+		join_path(kpath, sizeof(kpath), path, "destination");
+		report(ld, AT(at), kpath, "must be an absolute path");
+	}
+	if ((t->left_delimiter == NULL) != (t->right_delimiter == NULL))
+		report(ld, AT(at), path, "set both left_delimiter and right_delimiter, "
+		       "or neither");
 }
 
 /* No two certificates may share a name or write the same file. */

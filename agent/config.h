@@ -67,6 +67,18 @@ struct config_cert {
 	size_t n_files;
 };
 
+/* One entry of templates: */
+struct config_template {
+	char *source;		/* template file, or */
+	char *contents;		/* the template inline */
+	char *destination;
+	unsigned mode;		/* default 0644 */
+	char *owner, *group;
+	int error_on_missing_key;
+	char *left_delimiter, *right_delimiter;
+	int backup;
+};
+
 struct config {
 	char *source;		/* path of the file this was read from */
 
@@ -103,6 +115,11 @@ struct config {
 	/* certificates: */
 	struct config_cert *certs;
 	size_t n_certs;
+
+	/* templates: and template_config: */
+	struct config_template *templates;
+	size_t n_templates;
+	uint64_t template_refresh_ms;	/* static_secret_render_interval; 5m */
 };
 
 /*

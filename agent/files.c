@@ -12,7 +12,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,6 +533,35 @@ files_write_atomic_dir(const char *dir, size_t n, const char *const *names,
 fail:
 	remove_tree_flat(verdir);
 	return rc;
+}
+
+int
+files_owner_ids(const char *owner, const char *group, uid_t *uid, gid_t *gid,
+	  char *err, size_t errlen)
+{
+	char *end;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (owner && *owner) {
+		unsigned long v = strtoul(owner, &end, 10);
+		struct passwd *pw = *end ? getpwnam(owner) : NULL;
+		if (*end && pw == NULL) {
+			snprintf(err, errlen, "no user '%s'", owner);
+			return -ENOENT;
+		}
+		*uid = *end ? pw->pw_uid : (uid_t)v;
+	}
+	if (group && *group) {
+		unsigned long v = strtoul(group, &end, 10);
+		struct group *gr = *end ? getgrnam(group) : NULL;
+		if (*end && gr == NULL) {
+			snprintf(err, errlen, "no group '%s'", group);
+			return -ENOENT;
+		}
+		*gid = *end ? gr->gr_gid : (gid_t)v;
+	}
+	return 0;
 }
 
 int

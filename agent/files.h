@@ -76,6 +76,14 @@ int files_write_atomic_dir(const char *dir, size_t n, const char *const *names,
 			   char *err, size_t errlen);
 
 /*
+ * Resolve OWNER and GROUP (names or numeric ids; NULL or "" for none) to
+ * ids, (uid_t)-1 / (gid_t)-1 where not given.  -ENOENT names the unknown
+ * one in ERR.
+ */
+int files_owner_ids(const char *owner, const char *group, uid_t *uid,
+		    gid_t *gid, char *err, size_t errlen);
+
+/*
  * Read a whole small file (at most MAX bytes) into a malloc'd,
  * NUL-terminated buffer.  -ENOENT if it does not exist.
  */

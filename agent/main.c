@@ -3,18 +3,24 @@
  *
  *   certagent run   -c FILE     run the agent until SIGTERM/SIGINT
  *   certagent check -c FILE     validate FILE without contacting Vault
+ *   certagent render -c FILE --dry-run          templates once, to stdout
+ *   certagent template TPL [--data DATA.json]   render TPL offline
  *   certagent version
  *
  * DESIGN: main parses arguments, sets up process-wide libraries (curl's
  * global state) and hands over to agent_run(); it holds no state itself.
  */
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
 #include "config.h"
+#include "files.h"
+#include "tmpl.h"
 
 #define DEFAULT_CONFIG "/etc/certagent/agent.yaml"
 
@@ -24,6 +30,10 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: certagent run   [-c FILE]   run the agent\n"
 		"       certagent check [-c FILE]   validate a configuration file\n"
+		"       certagent render -c FILE --dry-run\n"
+		"                                   render every template once to stdout\n"
+		"       certagent template TEMPLATE [--data DATA.json]\n"
+		"                                   render a template offline to stdout\n"
 		"       certagent version\n"
 		"FILE defaults to " DEFAULT_CONFIG "\n");
 }
@@ -51,6 +61,93 @@ check(const char *path)
 	return 0;
 }
 
+/*
+ * `certagent template`: DATA maps a Vault path to what `vault read
+ * -format=json PATH` (or `vault write`) prints for it.
+ */
+static int
+offline_fetch(void *arg, const char *kind, const char *path,
+	      const char *const *kv, size_t nkv, const cJSON **out, char *err,
+	      size_t errlen)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(arg, path);
+
+	(void)kv;
+	(void)nkv;
+	if (!cJSON_IsObject(v)) {
+		snprintf(err, errlen, "%s \"%s\": no entry for this path in the "
+				      "--data file", kind, path);
+		return -ENOENT;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+offline_write(void *arg, const char *path, const char *owner,
+	      const char *group, const char *perms, const char *content,
+	      size_t len, int append, char *err, size_t errlen)
+{
+	(void)arg;
+	(void)owner;
+	(void)group;
+	(void)content;
+	(void)append;
+	(void)err;
+	(void)errlen;
+	fprintf(stderr, "certagent: writeToFile %s (%s, %zu bytes) not written "
+			"offline\n", path, perms, len);
+	return 0;
+}
+
+static int
+template_cmd(const char *file, const char *data_file)
+{
+	char err[2048], *text = NULL, *data_text = NULL, *out = NULL;
+	size_t len, outlen;
+	struct tmpl *t = NULL;
+	cJSON *data = NULL;
+	int rc = 1;
+
+	if (files_read(file, 1 << 20, &text, &len, err, sizeof(err)) != 0)
+		goto fail;
+	if (data_file) {
+		if (files_read(data_file, 16 << 20, &data_text, &len, err,
+			       sizeof(err)) != 0)
+			goto fail;
+		data = cJSON_ParseWithLength(data_text, len);
+		if (!cJSON_IsObject(data)) {
+			snprintf(err, sizeof(err), "%s: not a JSON object of "
+						   "path -> Vault response", data_file);
+			goto fail;
+		}
+	}
+	if (tmpl_parse(file, text, NULL, NULL, &t, err, sizeof(err)) != 0)
+		goto fail;
+	struct tmpl_env env = {
+		.arg = data,
+		.fetch = offline_fetch,
+		.write_file = offline_write,
+	};
+	rc = tmpl_execute(t, &env, &out, &outlen, err, sizeof(err));
+	if (rc != 0) {
+		rc = 1;
+		goto fail;
+	}
+	fwrite(out, 1, outlen, stdout);
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "certagent: %s\n", err);
+out:
+	tmpl_free(t);
+	cJSON_Delete(data);
+	free(text);
+	free(data_text);
+	free(out);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -71,10 +168,29 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "template") == 0) {
+		const char *data = NULL;
+		if (argc < 3) {
+			usage(stderr);
+			return 2;
+		}
+		for (int i = 3; i < argc; i++) {
+			if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+				data = argv[++i];
+			} else {
+				fprintf(stderr, "certagent: unknown argument '%s'\n", argv[i]);
+				return 2;
+			}
+		}
+		return template_cmd(argv[2], data);
+	}
+	int dry = 0;
 	for (int i = 2; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {
 			path = argv[++i];
+		} else if (strcmp(argv[i], "--dry-run") == 0 && strcmp(cmd, "render") == 0) {
+			dry = 1;
 		} else {
 			fprintf(stderr, "certagent: unknown argument '%s'\n", argv[i]);
 			usage(stderr);
@@ -83,7 +199,12 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check") == 0)
 		return check(path);
-	if (strcmp(cmd, "run") != 0) {
+	if (strcmp(cmd, "render") == 0 && !dry) {
+		fprintf(stderr, "certagent: render needs --dry-run (use `run` to "
+				"write files)\n");
+		return 2;
+	}
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "render") != 0) {
 		fprintf(stderr, "certagent: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -92,7 +213,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "certagent: curl_global_init failed\n");
 		return 1;
 	}
-	rc = agent_run(path);
+	rc = agent_run(path, dry ? AGENT_DRY_RUN : 0);
 	curl_global_cleanup();
 	return rc;
 }

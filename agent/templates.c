@@ -1,0 +1,367 @@
+/*
+ * templates: the templates: section, rendered from the deps store.
+ *
+ * DESIGN / invariants:
+ *  - Templates are parsed once per configuration; a parse error names
+ *    template:line:col and leaves that template out, never the others.
+ *  - A batch runs on a 0 ms timer, so a burst of data changes renders
+ *    once.  Each template executes against the deps store; one that is
+ *    still waiting for data is left for the next batch.
+ *  - pkiCert first looks at what the template rendered before: a
+ *    certificate there whose key matches and which is not yet due seeds
+ *    the store, so a restart does not issue again (consul-template's
+ *    behaviour, which Vault Agent users rely on).
+ *  - Rendered text holds secrets: it goes to its file and nowhere else.
+ */
+#include "templates.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "certs.h"
+#include "config.h"
+#include "deps.h"
+#include "files.h"
+#include "log.h"
+#include "tmpl.h"
+#include "x509.h"
+
+#define TPL_MAX (1024 * 1024)
+#define ERR_MAX 1024
+
+struct tpl {
+	struct templates *t;
+	const struct config_template *cfg;
+	struct tmpl *parsed;
+	char name[512];		/* source path, or "templates[N]" */
+	char last_err[ERR_MAX];
+};
+
+struct templates {
+	uv_loop_t *loop;
+	struct deps *deps;
+	const struct config *cfg;
+	struct tpl *tpls;
+	size_t n;
+	uv_timer_t batch;
+	struct templates_stats stats;
+	int dry;
+	templates_done_cb done;
+	void *done_arg;
+	unsigned batch_errors;
+};
+
+/* The first private key PEM block in TEXT (malloc'd), or NULL. */
+static char *
+key_block(const char *text)
+{
+	const char *p = text;
+
+	while ((p = strstr(p, "-----BEGIN ")) != NULL) {
+		const char *eol = strstr(p, "-----\n");
+		const char *label = p + strlen("-----BEGIN ");
+		if (eol == NULL)
+			return NULL;
+		size_t llen = (size_t)(eol - label);
+		if (llen >= 11 && memcmp(eol - 11, "PRIVATE KEY", 11) == 0) {
+			char end[128];
+			snprintf(end, sizeof(end), "-----END %.*s-----", (int)llen, label);
+			const char *e = strstr(eol, end);
+			if (e == NULL)
+				return NULL;
+			return strndup(p, (size_t)(e + strlen(end) - p));
+		}
+		p = eol;
+	}
+	return NULL;
+}
+
+/*
+ * pkiCert: seed the store from the destination when it already holds a
+ * valid certificate and its key that are not yet due for renewal.
+ */
+static void
+adopt_pki_cert(struct tpl *p, const char *path, const char *const *kv,
+	       size_t nkv)
+{
+	char *text = NULL, *leaf = NULL, *rest = NULL, *key = NULL, err[256];
+	char *ca = NULL, *more = NULL;
+	size_t len;
+	struct x509_info info;
+	cJSON *env = NULL, *data, *chain;
+
+	if (files_read(p->cfg->destination, TPL_MAX, &text, &len, err,
+		       sizeof(err)) != 0)
+		return;
+	/* As consul-template reads it back: the first certificate, the
+	 * private key, and the next certificate as the CA. */
+	key = key_block(text);
+	if (key == NULL || x509_split_first(text, &leaf, &rest, err, sizeof(err)) != 0 ||
+	    x509_key_matches(leaf, key, err, sizeof(err)) != 0 ||
+	    x509_cert_info(leaf, &info, err, sizeof(err)) != 0)
+		goto out;
+	if (rest[0] && x509_split_first(rest, &ca, &more, err, sizeof(err)) != 0)
+		goto out;
+	long long renew = certs_renew_time(info.not_before * 1000,
+					   info.not_after * 1000, info.serial,
+					   2.0 / 3.0, 0.05);
+	if ((long long)time(NULL) * 1000 >= renew)
+		goto out;
+	env = cJSON_CreateObject();
+	data = cJSON_AddObjectToObject(env, "data");
+	chain = cJSON_AddArrayToObject(data, "ca_chain");
+	if (data == NULL || chain == NULL ||
+	    !cJSON_AddStringToObject(data, "certificate", leaf) ||
+	    !cJSON_AddStringToObject(data, "private_key", key) ||
+	    !cJSON_AddStringToObject(data, "issuing_ca", ca ? ca : ""))
+		goto out;
+	if (ca)
+		cJSON_AddItemToArray(chain, cJSON_CreateString(ca));
+	log_info("templates", "%s: pkiCert %s: kept serial %s from %s", p->name,
+		 path, info.serial, p->cfg->destination);
+	deps_seed(p->t->deps, "pkiCert", path, kv, nkv, env, renew);
+	env = NULL;
+out:
+	cJSON_Delete(env);
+	x509_secret_free(text);
+	x509_secret_free(key);
+	free(leaf);
+	free(rest);
+	free(ca);
+	free(more);
+}
+
+static int
+tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
+	  size_t nkv, const cJSON **out, char *err, size_t errlen)
+{
+	struct tpl *p = arg;
+
+	if (strcmp(kind, "pkiCert") == 0 &&
+	    !deps_known(p->t->deps, kind, path, kv, nkv))
+		adopt_pki_cert(p, path, kv, nkv);
+	return deps_get(p->t->deps, kind, path, kv, nkv, out, err, errlen);
+}
+
+static int
+tpl_write_file(void *arg, const char *path, const char *owner,
+	       const char *group, const char *perms, const char *content,
+	       size_t len, int append, char *err, size_t errlen)
+{
+	struct tpl *p = arg;
+	unsigned mode = (unsigned)strtoul(perms, NULL, 8);
+	uid_t uid;
+	gid_t gid;
+	int rc;
+
+	if (p->t->dry) {
+		printf("==> %s (writeToFile, %s, %zu bytes, not written)\n", path, perms,
+		       len);
+		return 0;
+	}
+	if (append) {
+		snprintf(err, errlen, "writeToFile: append is not supported; "
+				      "every write replaces the file atomically");
+		return -ENOTSUP;
+	}
+	rc = files_owner_ids(owner, group, &uid, &gid, err, errlen);
+	if (rc == 0)
+		rc = files_write_atomic(path, content, len, mode, uid, gid, err,
+					errlen);
+	if (rc == FILES_WRITTEN) {
+		p->t->stats.writes++;
+		log_info("templates", "%s: wrote %s (writeToFile)", p->name, path);
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static void
+report(struct tpl *p, const char *err)
+{
+	if (strcmp(p->last_err, err) == 0)
+		return;	/* already said; say it again only when it changes */
+	snprintf(p->last_err, sizeof(p->last_err), "%s", err);
+	p->t->stats.errors++;
+	log_error("templates", "%s: %s; %s kept as it was", p->name, err,
+		  p->cfg->destination);
+}
+
+static void
+render_one(struct tpl *p)
+{
+	const struct config_template *tc = p->cfg;
+	struct tmpl_env env = {
+		.arg = p,
+		.fetch = tpl_fetch,
+		.write_file = tpl_write_file,
+		.error_on_missing_key = tc->error_on_missing_key,
+	};
+	char err[ERR_MAX], *out = NULL;
+	size_t len = 0;
+	uid_t uid;
+	gid_t gid;
+	int rc;
+
+	if (p->parsed == NULL)
+		return;
+	err[0] = '\0';
+	rc = tmpl_execute(p->parsed, &env, &out, &len, err, sizeof(err));
+	if (rc == TMPL_PENDING) {
+		p->t->stats.pending++;
+		return;
+	}
+	p->t->stats.renders++;
+	if (rc < 0) {
+		p->t->batch_errors++;
+		report(p, err);
+		return;
+	}
+	if (p->t->dry) {
+		printf("==> %s (%zu bytes, mode %04o)\n", tc->destination, len, tc->mode);
+		fwrite(out, 1, len, stdout);
+		if (len && out[len - 1] != '\n')
+			putchar('\n');
+		fflush(stdout);
+		memset(out, 0, len);
+		free(out);
+		return;
+	}
+	rc = files_owner_ids(tc->owner, tc->group, &uid, &gid, err, sizeof(err));
+	if (rc == 0) {
+		struct files_set *set = files_set_new();
+		rc = set ? files_set_add(set, tc->destination, out, len, tc->mode, uid,
+					 gid, tc->backup, err, sizeof(err))
+			 : -ENOMEM;
+		if (rc == FILES_WRITTEN)
+			rc = files_set_commit(set, err, sizeof(err)) < 0 ? -EIO
+									   : FILES_WRITTEN;
+		files_set_free(set);
+	}
+	if (out) {
+		memset(out, 0, len);
+		free(out);
+	}
+	if (rc < 0) {
+		p->t->batch_errors++;
+		report(p, err);
+		return;
+	}
+	p->last_err[0] = '\0';
+	if (rc == FILES_WRITTEN) {
+		p->t->stats.writes++;
+		log_info("templates", "%s: rendered %s", p->name, tc->destination);
+	} else {
+		log_debug("templates", "%s: %s unchanged", p->name, tc->destination);
+	}
+}
+
+static void
+on_batch(uv_timer_t *timer)
+{
+	struct templates *t = timer->data;
+
+	t->stats.pending = 0;
+	t->batch_errors = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->tpls[i].parsed == NULL)
+			t->batch_errors++;
+		render_one(&t->tpls[i]);
+	}
+	if (t->stats.pending == 0 && t->done)
+		t->done(t->done_arg, t->batch_errors);
+}
+
+void
+templates_schedule(struct templates *t)
+{
+	if (!uv_is_active((uv_handle_t *)&t->batch))
+		uv_timer_start(&t->batch, on_batch, 0, 0);
+}
+
+int
+templates_new(uv_loop_t *loop, struct deps *deps, const struct config *cfg,
+	      int dry, templates_done_cb done, void *arg, struct templates **out)
+{
+	struct templates *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return -ENOMEM;
+	t->tpls = calloc(cfg->n_templates ? cfg->n_templates : 1, sizeof(*t->tpls));
+	if (t->tpls == NULL) {
+		free(t);
+		return -ENOMEM;
+	}
+	t->loop = loop;
+	t->deps = deps;
+	t->cfg = cfg;
+	t->n = cfg->n_templates;
+	t->dry = dry;
+	t->done = done;
+	t->done_arg = arg;
+	uv_timer_init(loop, &t->batch);
+	t->batch.data = t;
+	for (size_t i = 0; i < t->n; i++) {
+		struct tpl *p = &t->tpls[i];
+		p->t = t;
+		p->cfg = &cfg->templates[i];
+		if (p->cfg->source)
+			snprintf(p->name, sizeof(p->name), "%s", p->cfg->source);
+		else
+			snprintf(p->name, sizeof(p->name), "templates[%zu]", i);
+	}
+	*out = t;
+	return 0;
+}
+
+void
+templates_start(struct templates *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct tpl *p = &t->tpls[i];
+		const struct config_template *tc = p->cfg;
+		char err[ERR_MAX], *text = NULL;
+		size_t len;
+
+		if (tc->source) {
+			if (files_read(tc->source, TPL_MAX, &text, &len, err,
+				       sizeof(err)) != 0) {
+				report(p, err);
+				continue;
+			}
+		}
+		if (tmpl_parse(p->name, text ? text : tc->contents,
+			       tc->left_delimiter, tc->right_delimiter, &p->parsed,
+			       err, sizeof(err)) != 0)
+			report(p, err);
+		free(text);
+	}
+	templates_schedule(t);
+}
+
+void
+templates_get_stats(const struct templates *t, struct templates_stats *st)
+{
+	*st = t->stats;
+}
+
+static void
+on_closed(uv_handle_t *h)
+{
+	struct templates *t = h->data;
+
+	for (size_t i = 0; i < t->n; i++)
+		tmpl_free(t->tpls[i].parsed);
+	free(t->tpls);
+	free(t);
+}
+
+void
+templates_close(struct templates *t)
+{
+	uv_timer_stop(&t->batch);
+	uv_close((uv_handle_t *)&t->batch, on_closed);
+}

@@ -1,0 +1,4411 @@
+/*
+ * tmpl: Go text/template for Vault Agent and consul-template templates.
+ *
+ * Three stages, each in one place: a lexer that turns the text into an
+ * array of tokens (delimiters, trim markers and comments are settled
+ * there, by Go's rules), a recursive-descent parser that builds a node
+ * tree and resolves functions and variables as Go's parser does, and a
+ * tree-walking executor.
+ *
+ * DESIGN / invariants:
+ *  - The tree lives in one arena owned by struct tmpl: a parse error at
+ *    any depth is cleaned up by tmpl_free(), and nodes are never freed
+ *    one by one.  An execution owns everything it makes (strings, cJSON
+ *    trees, variables, the fetch memo) in struct exec and frees it all
+ *    before returning; the provider's data is borrowed, never modified.
+ *  - Values are a small tagged struct: scalars are held in it, maps and
+ *    lists point at cJSON nodes.  Strings carry a length, so the output
+ *    of base64Decode may hold NUL bytes.  Vault's JSON envelope is shown
+ *    to the template as consul-template's Go struct (.Data, .LeaseID,
+ *    ...) through a field table, without copying it.
+ *  - Printing follows Go's fmt (maps in key order, "<no value>" for a
+ *    missing key).  Numbers print as the JSON text Vault sent, because
+ *    consul-template sees them as json.Number: 2764800, not 2.7648e+06.
+ *    For the same reason a number is accepted where a function wants a
+ *    string; Go would refuse a float64 there, but never sees one.
+ *  - A pending fetch yields a pending value that every field, index and
+ *    function passes on (and/or only look at its truth), so a template
+ *    can never act on data it does not have.
+ *  - Bounded: template size, nesting depth, output size, file size; every
+ *    string a function builds is capped by the output limit.
+ */
+#include "tmpl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#define TMPL_MAX_TEXT	(16u * 1024 * 1024)	/* template source bytes */
+#define TMPL_MAX_OUT	(16u * 1024 * 1024)	/* default output cap */
+#define TMPL_MAX_FILE	(1024 * 1024)		/* the file function */
+#define TMPL_MAX_DEPTH	100			/* nested controls and parens */
+#define TMPL_MSG_MAX	320
+
+/* ------------------------------------------------------------------ */
+/* Arena: the parse tree's memory, freed in one go.                    */
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+static void *
+arena_alloc(struct chunk **head, size_t size)
+{
+	const size_t al = sizeof(max_align_t);
+	struct chunk *c = *head;
+	void *p;
+
+	if (size > SIZE_MAX / 4)
+		return NULL;
+	size = size ? (size + al - 1) / al * al : al;
+	if (c == NULL || c->cap - c->used < size) {
+		size_t cap = size > 16384 ? size : 16384;
+
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = *head;
+		*head = c;
+	}
+	p = (char *)c->data + c->used;
+	c->used += size;
+	memset(p, 0, size);
+	return p;
+}
+
+static void
+arena_free(struct chunk *c)
+{
+	while (c != NULL) {
+		struct chunk *next = c->next;
+
+		free(c);
+		c = next;
+	}
+}
+
+/* Make room for NEED elements of SIZE; the (maybe moved) array or NULL. */
+static void *
+grow(void *p, size_t *cap, size_t need, size_t size)
+{
+	size_t nc;
+	void *np;
+
+	if (need <= *cap && p != NULL)
+		return p;
+	nc = *cap ? *cap : 8;
+	while (nc < need) {
+		if (nc > SIZE_MAX / 2 / size)
+			return NULL;
+		nc *= 2;
+	}
+	np = realloc(p, nc * size);
+	if (np == NULL)
+		return NULL;
+	*cap = nc;
+	return np;
+}
+
+/* ------------------------------------------------------------------ */
+/* UTF-8                                                               */
+
+static size_t
+utf8_enc(uint32_t r, char *out)
+{
+	if (r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
+		r = 0xFFFD;
+	if (r < 0x80) {
+		out[0] = (char)r;
+		return 1;
+	}
+	if (r < 0x800) {
+		out[0] = (char)(0xC0 | (r >> 6));
+		out[1] = (char)(0x80 | (r & 0x3F));
+		return 2;
+	}
+	if (r < 0x10000) {
+		out[0] = (char)(0xE0 | (r >> 12));
+		out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (r & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (r >> 18));
+	out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (r & 0x3F));
+	return 4;
+}
+
+/* Decode one rune; an invalid sequence is one byte of U+FFFD. */
+static size_t
+utf8_dec(const char *str, size_t n, uint32_t *r)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t len, i;
+	uint32_t v, min;
+
+	if (n == 0) {
+		*r = 0xFFFD;
+		return 0;
+	}
+	if (s[0] < 0x80) {
+		*r = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xE0) == 0xC0) {
+		len = 2, v = s[0] & 0x1F, min = 0x80;
+	} else if ((s[0] & 0xF0) == 0xE0) {
+		len = 3, v = s[0] & 0x0F, min = 0x800;
+	} else if ((s[0] & 0xF8) == 0xF0) {
+		len = 4, v = s[0] & 0x07, min = 0x10000;
+	} else {
+		*r = 0xFFFD;
+		return 1;
+	}
+	if (n < len)
+		goto bad;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			goto bad;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		goto bad;
+	*r = v;
+	return len;
+bad:
+	*r = 0xFFFD;
+	return 1;
+}
+
+static size_t
+utf8_count(const char *s, size_t n)
+{
+	size_t k = 0, i = 0;
+	uint32_t r;
+
+	while (i < n) {
+		i += utf8_dec(s + i, n - i, &r);
+		k++;
+	}
+	return k;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lexer                                                               */
+
+enum tok_type {
+	T_EOF, T_TEXT, T_LDELIM, T_RDELIM,
+	T_IDENT, T_KEYWORD, T_FIELD, T_DOT, T_VAR, T_STRING, T_NUMBER,
+	T_BOOL, T_NIL, T_DECLARE, T_ASSIGN, T_PIPE, T_LPAREN, T_RPAREN,
+	T_COMMA, T_CHAR,
+};
+
+struct tok {
+	enum tok_type type;
+	int space;		/* white space right before it, in an action */
+	size_t off, srclen;	/* where it is in the source */
+	const char *s;		/* text, name or decoded string (arena) */
+	size_t len;
+	double num;
+};
+
+static const char *const keywords[] = {
+	"block", "break", "continue", "define", "else", "end", "if",
+	"range", "template", "with",
+};
+
+struct func;
+
+struct tmpl {
+	char *name;
+	const char *src;
+	struct chunk *arena;
+	struct node *root;
+};
+
+struct parser {
+	struct tmpl *t;
+	const char *src;
+	size_t n;
+	const char *ld, *rd;
+	size_t ldn, rdn;
+	struct tok *toks;
+	size_t ntoks, captoks, i;
+	size_t *lines;
+	size_t nlines;
+	const char **vars;
+	size_t nvars, capvars;
+	int depth, paren;
+	char *err;
+	size_t errlen;
+};
+
+static void
+pos_of(const struct parser *p, size_t off, int *line, int *col)
+{
+	size_t lo = 0, hi = p->nlines;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->lines[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*line = (int)lo + 1;
+	*col = (int)(off - p->lines[lo]) + 1;
+}
+
+static int vperr(struct parser *p, int line, int col, const char *fmt,
+		 va_list ap) __attribute__((format(printf, 4, 0)));
+static int perr(struct parser *p, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int perr_lc(struct parser *p, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+vperr(struct parser *p, int line, int col, const char *fmt, va_list ap)
+{
+	int k;
+
+	if (p->err == NULL || p->errlen == 0)
+		return -EINVAL;
+	k = snprintf(p->err, p->errlen, "%s:%d:%d: ", p->t->name, line, col);
+	if (k >= 0 && (size_t)k < p->errlen)
+		vsnprintf(p->err + k, p->errlen - (size_t)k, fmt, ap);
+	return -EINVAL;
+}
+
+/* A parse error at byte offset OFF; always -EINVAL. */
+static int
+perr(struct parser *p, size_t off, const char *fmt, ...)
+{
+	va_list ap;
+	int line, col;
+
+	pos_of(p, off, &line, &col);
+	va_start(ap, fmt);
+	vperr(p, line, col, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A parse error at a node's line and column. */
+static int
+perr_lc(struct parser *p, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vperr(p, line, col, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int
+poom(struct parser *p)
+{
+	if (p->err != NULL && p->errlen > 0)
+		snprintf(p->err, p->errlen, "%s: out of memory", p->t->name);
+	return -ENOMEM;
+}
+
+static char *
+astrndup(struct parser *p, const char *s, size_t n)
+{
+	char *d = arena_alloc(&p->t->arena, n + 1);
+
+	if (d != NULL && n > 0)
+		memcpy(d, s, n);
+	return d;
+}
+
+static int
+is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int
+is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+is_alnum(int c)
+{
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       is_digit(c) || c >= 0x80;
+}
+
+static int
+has_prefix(const struct parser *p, size_t pos, const char *s, size_t n)
+{
+	return pos <= p->n && p->n - pos >= n && memcmp(p->src + pos, s, n) == 0;
+}
+
+static int
+uc(const struct parser *p, size_t pos)
+{
+	return pos < p->n ? (unsigned char)p->src[pos] : -1;
+}
+
+/* "{{- ": the dash must be followed by white space (Go's rule). */
+static int
+left_trim_at(const struct parser *p, size_t pos)
+{
+	return uc(p, pos) == '-' && is_space(uc(p, pos + 1));
+}
+
+/* " -}}" or "}}" at POS. */
+static int
+right_delim_at(const struct parser *p, size_t pos, int *trim)
+{
+	if (is_space(uc(p, pos)) && uc(p, pos + 1) == '-' &&
+	    has_prefix(p, pos + 2, p->rd, p->rdn)) {
+		*trim = 1;
+		return 1;
+	}
+	*trim = 0;
+	return has_prefix(p, pos, p->rd, p->rdn);
+}
+
+static int
+at_terminator(const struct parser *p, size_t pos)
+{
+	int c = uc(p, pos);
+
+	if (c < 0 || is_space(c))
+		return 1;
+	if (c != 0 && strchr(".,|:()", c) != NULL)
+		return 1;
+	return has_prefix(p, pos, p->rd, p->rdn);
+}
+
+static struct tok *
+emit(struct parser *p, enum tok_type type, size_t off, size_t srclen,
+     int space)
+{
+	struct tok *t, *nt;
+
+	nt = grow(p->toks, &p->captoks, p->ntoks + 1, sizeof(*nt));
+	if (nt == NULL)
+		return NULL;
+	p->toks = nt;
+	t = &p->toks[p->ntoks++];
+	memset(t, 0, sizeof(*t));
+	t->type = type;
+	t->off = off;
+	t->srclen = srclen;
+	t->space = space;
+	return t;
+}
+
+static int
+bad_char(struct parser *p, size_t pos)
+{
+	int c = uc(p, pos);
+
+	if (c > 0x20 && c < 0x7f)
+		return perr(p, pos, "bad character '%c'", c);
+	return perr(p, pos, "bad character 0x%02x", c < 0 ? 0 : c);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decode the Go escapes of a quoted literal between FROM and TO (the
+ * quotes excluded).  The result is never longer than the source.
+ */
+static int
+unquote(struct parser *p, size_t from, size_t to, int quote, char **out,
+	size_t *outlen)
+{
+	char *buf = arena_alloc(&p->t->arena, to - from + 1);
+	size_t i = from, k = 0;
+
+	if (buf == NULL)
+		return poom(p);
+	while (i < to) {
+		size_t esc = i, nd = 0, j;
+		uint32_t v = 0;
+		int c = uc(p, i);
+
+		if (c != '\\') {
+			buf[k++] = (char)c;
+			i++;
+			continue;
+		}
+		c = uc(p, i + 1);
+		i += 2;
+		switch (c) {
+		case 'a': buf[k++] = '\a'; continue;
+		case 'b': buf[k++] = '\b'; continue;
+		case 'f': buf[k++] = '\f'; continue;
+		case 'n': buf[k++] = '\n'; continue;
+		case 'r': buf[k++] = '\r'; continue;
+		case 't': buf[k++] = '\t'; continue;
+		case 'v': buf[k++] = '\v'; continue;
+		case '\\': buf[k++] = '\\'; continue;
+		case '"':
+		case '\'':
+			if (c != quote)
+				goto bad;
+			buf[k++] = (char)c;
+			continue;
+		case 'x': nd = 2; break;
+		case 'u': nd = 4; break;
+		case 'U': nd = 8; break;
+		default:
+			if (c >= '0' && c <= '7') {
+				for (j = 0; j < 3; j++) {
+					int d = uc(p, i - 1 + j);
+
+					if (i - 1 + j >= to || d < '0' || d > '7')
+						goto bad;
+					v = v * 8 + (uint32_t)(d - '0');
+				}
+				if (v > 255)
+					goto bad;
+				buf[k++] = (char)v;
+				i += 2;
+				continue;
+			}
+			goto bad;
+		}
+		for (j = 0; j < nd; j++) {
+			int d = i + j < to ? hexval(uc(p, i + j)) : -1;
+
+			if (d < 0)
+				goto bad;
+			v = v * 16 + (uint32_t)d;
+		}
+		i += nd;
+		if (c == 'x') {
+			buf[k++] = (char)v;
+		} else {
+			if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+				goto bad;
+			k += utf8_enc(v, buf + k);
+		}
+		continue;
+bad:
+		return perr(p, esc, "invalid escape in quoted string");
+	}
+	buf[k] = '\0';
+	*out = buf;
+	*outlen = k;
+	return 0;
+}
+
+/* Go's number literals: 42, -3, 0x1F, 0o17, 017, 0b101, 1_000, 1.5e3. */
+static int
+number_value(const char *text, size_t n, double *out)
+{
+	char buf[80], *end;
+	size_t k = 0, i;
+	const char *q;
+	int neg = 0, base = 10;
+
+	for (i = 0; i < n; i++) {
+		if (text[i] == '_') {
+			/* Go: "_" only between digits, or after a base prefix. */
+			if (i == 0 || i + 1 >= n || hexval(text[i + 1]) < 0 ||
+			    (hexval(text[i - 1]) < 0 && strchr("xXoObB", text[i - 1]) == NULL))
+				return -1;
+			continue;
+		}
+		if (k + 1 >= sizeof(buf))
+			return -1;
+		buf[k++] = text[i];
+	}
+	buf[k] = '\0';
+	if (k == 0 || buf[k - 1] == 'i')
+		return -1;
+	q = buf;
+	if (*q == '+' || *q == '-')
+		neg = *q++ == '-';
+	if (*q == '\0')
+		return -1;
+	if (strpbrk(q, ".pP") != NULL ||
+	    ((q[0] != '0' || (q[1] != 'x' && q[1] != 'X')) &&
+	     strpbrk(q, "eE") != NULL)) {
+		errno = 0;
+		*out = strtod(q, &end);
+		if (end == q || *end != '\0')
+			return -1;
+	} else {
+		unsigned long long u;
+
+		if (q[0] == '0' && q[1] != '\0') {
+			switch (q[1]) {
+			case 'x': case 'X': base = 16; q += 2; break;
+			case 'o': case 'O': base = 8; q += 2; break;
+			case 'b': case 'B': base = 2; q += 2; break;
+			default: base = 8; q += 1; break;
+			}
+			if (*q == '\0')
+				return -1;
+		}
+		errno = 0;
+		u = strtoull(q, &end, base);
+		if (end == q || *end != '\0' || errno != 0)
+			return -1;
+		*out = (double)u;
+	}
+	if (neg)
+		*out = -*out;
+	return 0;
+}
+
+static int
+lex_number(struct parser *p, size_t *pos, int space)
+{
+	size_t s = *pos, e = s;
+	const char *digits = "0123456789_";
+	int dec = 1, hex = 0;
+	struct tok *t;
+	double v;
+
+	if (uc(p, e) == '+' || uc(p, e) == '-')
+		e++;
+	if (uc(p, e) == '0') {
+		e++;
+		if (uc(p, e) == 'x' || uc(p, e) == 'X') {
+			e++, dec = 0, hex = 1;
+			digits = "0123456789abcdefABCDEF_";
+		} else if (uc(p, e) == 'o' || uc(p, e) == 'O') {
+			e++, dec = 0, digits = "01234567_";
+		} else if (uc(p, e) == 'b' || uc(p, e) == 'B') {
+			e++, dec = 0, digits = "01_";
+		}
+	}
+	while (uc(p, e) > 0 && strchr(digits, uc(p, e)) != NULL)
+		e++;
+	if (uc(p, e) == '.') {
+		e++;
+		while (uc(p, e) > 0 && strchr(digits, uc(p, e)) != NULL)
+			e++;
+	}
+	if ((dec && (uc(p, e) == 'e' || uc(p, e) == 'E')) ||
+	    (hex && (uc(p, e) == 'p' || uc(p, e) == 'P'))) {
+		e++;
+		if (uc(p, e) == '+' || uc(p, e) == '-')
+			e++;
+		while (is_digit(uc(p, e)) || uc(p, e) == '_')
+			e++;
+	}
+	if (uc(p, e) == 'i')
+		return perr(p, s, "complex numbers are not supported");
+	if (is_alnum(uc(p, e)) || uc(p, e) == '.' ||
+	    number_value(p->src + s, e - s, &v) != 0) {
+		while (is_alnum(uc(p, e)) || uc(p, e) == '.')
+			e++;
+		return perr(p, s, "bad number syntax: %.*s",
+			    (int)((e - s) > 40 ? 40 : (e - s)), p->src + s);
+	}
+	t = emit(p, T_NUMBER, s, e - s, space);
+	if (t == NULL)
+		return poom(p);
+	t->num = v;
+	*pos = e;
+	return 0;
+}
+
+static int
+lex_quote(struct parser *p, size_t *pos, int space)
+{
+	size_t s = *pos, e = s + 1;
+	int q = uc(p, s), rc;
+	enum tok_type type = q == '"' ? T_STRING : T_NUMBER;
+	char *str = NULL;
+	size_t len = 0;
+	struct tok *t;
+
+	for (;;) {
+		int c = uc(p, e);
+
+		if (c < 0 || c == '\n')
+			return perr(p, s, q == '"' ? "unterminated quoted string" :
+				    "unterminated character constant");
+		if (c == '\\') {
+			if (uc(p, e + 1) < 0 || uc(p, e + 1) == '\n')
+				return perr(p, s, "unterminated quoted string");
+			e += 2;
+			continue;
+		}
+		if (c == q)
+			break;
+		e++;
+	}
+	rc = unquote(p, s + 1, e, q, &str, &len);
+	if (rc != 0)
+		return rc;
+	t = emit(p, type, s, e + 1 - s, space);
+	if (t == NULL)
+		return poom(p);
+	if (type == T_NUMBER) {
+		uint32_t r;
+
+		if (len == 0 || utf8_dec(str, len, &r) != len)
+			return perr(p, s, "invalid character constant");
+		t->num = r;
+	} else {
+		t->s = str;
+		t->len = len;
+	}
+	*pos = e + 1;
+	return 0;
+}
+
+/* `raw`: no escapes; carriage returns are dropped, as Go does. */
+static int
+lex_raw(struct parser *p, size_t *pos, int space)
+{
+	size_t s = *pos, i, k = 0;
+	const char *e = memchr(p->src + s + 1, '`', p->n - s - 1);
+	struct tok *t;
+	char *str;
+
+	if (e == NULL)
+		return perr(p, s, "unterminated raw quoted string");
+	str = arena_alloc(&p->t->arena, (size_t)(e - p->src) - s);
+	if (str == NULL)
+		return poom(p);
+	for (i = s + 1; p->src + i < e; i++)
+		if (p->src[i] != '\r')
+			str[k++] = p->src[i];
+	str[k] = '\0';
+	t = emit(p, T_STRING, s, (size_t)(e - p->src) + 1 - s, space);
+	if (t == NULL)
+		return poom(p);
+	t->s = str;
+	t->len = k;
+	*pos = (size_t)(e - p->src) + 1;
+	return 0;
+}
+
+/* .Field, a lone dot, $var or a lone $. */
+static int
+lex_name(struct parser *p, size_t *pos, int space)
+{
+	size_t s = *pos, e = s + 1;
+	int c = uc(p, s);
+	enum tok_type type = c == '.' ? T_FIELD : T_VAR;
+	struct tok *t;
+
+	if (at_terminator(p, e)) {
+		type = c == '.' ? T_DOT : T_VAR;
+	} else {
+		while (is_alnum(uc(p, e)))
+			e++;
+		if (!at_terminator(p, e))
+			return bad_char(p, e);
+	}
+	t = emit(p, type, s, e - s, space);
+	if (t == NULL)
+		return poom(p);
+	/* A field is named without its dot; a variable keeps its $. */
+	t->s = type == T_FIELD ? astrndup(p, p->src + s + 1, e - s - 1)
+			       : astrndup(p, p->src + s, e - s);
+	if (t->s == NULL)
+		return poom(p);
+	t->len = strlen(t->s);
+	*pos = e;
+	return 0;
+}
+
+static int
+lex_word(struct parser *p, size_t *pos, int space)
+{
+	size_t s = *pos, e = s, i;
+	enum tok_type type = T_IDENT;
+	struct tok *t;
+	char *w;
+
+	while (is_alnum(uc(p, e)))
+		e++;
+	if (!at_terminator(p, e))
+		return bad_char(p, e);
+	w = astrndup(p, p->src + s, e - s);
+	if (w == NULL)
+		return poom(p);
+	if (strcmp(w, "true") == 0 || strcmp(w, "false") == 0)
+		type = T_BOOL;
+	else if (strcmp(w, "nil") == 0)
+		type = T_NIL;
+	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		if (strcmp(w, keywords[i]) == 0)
+			type = T_KEYWORD;
+	t = emit(p, type, s, e - s, space);
+	if (t == NULL)
+		return poom(p);
+	t->s = w;
+	t->len = e - s;
+	t->num = strcmp(w, "true") == 0;
+	*pos = e;
+	return 0;
+}
+
+static int
+lex_item(struct parser *p, size_t *pos, int space)
+{
+	size_t s = *pos;
+	int c = uc(p, s);
+	enum tok_type type;
+	size_t len = 1;
+
+	switch (c) {
+	case '"':
+	case '\'':
+		return lex_quote(p, pos, space);
+	case '`':
+		return lex_raw(p, pos, space);
+	case '$':
+		return lex_name(p, pos, space);
+	case '.':
+		if (is_digit(uc(p, s + 1)))
+			return lex_number(p, pos, space);
+		return lex_name(p, pos, space);
+	case '+':
+	case '-':
+		return lex_number(p, pos, space);
+	case '=':
+		type = T_ASSIGN;
+		break;
+	case ':':
+		if (uc(p, s + 1) != '=')
+			return perr(p, s, "expected :=");
+		type = T_DECLARE;
+		len = 2;
+		break;
+	case '|':
+		type = T_PIPE;
+		break;
+	case '(':
+		type = T_LPAREN;
+		p->paren++;
+		break;
+	case ')':
+		if (--p->paren < 0)
+			return perr(p, s, "unexpected right paren");
+		type = T_RPAREN;
+		break;
+	case ',':
+		type = T_COMMA;
+		break;
+	default:
+		if (is_digit(c))
+			return lex_number(p, pos, space);
+		if (is_alnum(c))
+			return lex_word(p, pos, space);
+		if (c > 0x20 && c < 0x7f) {
+			type = T_CHAR;
+			break;
+		}
+		return perr(p, s, "unexpected character 0x%02x in action", c);
+	}
+	if (emit(p, type, s, len, space) == NULL)
+		return poom(p);
+	*pos = s + len;
+	return 0;
+}
+
+/* Inside {{ }}: tokens up to and including the right delimiter. */
+static int
+lex_action(struct parser *p, size_t at, size_t *pos)
+{
+	size_t q = *pos;
+	int rc, trim;
+
+	p->paren = 0;
+	for (;;) {
+		int space = 0;
+
+		while (q < p->n && is_space(uc(p, q))) {
+			if (right_delim_at(p, q, &trim) && trim)
+				break;
+			q++;
+			space = 1;
+		}
+		if (right_delim_at(p, q, &trim)) {
+			if (p->paren > 0)
+				return perr(p, q, "unclosed left paren");
+			if (emit(p, T_RDELIM, q + (trim ? 2 : 0), p->rdn,
+				 space) == NULL)
+				return poom(p);
+			q += (trim ? 2 : 0) + p->rdn;
+			while (trim && q < p->n && is_space(uc(p, q)))
+				q++;
+			*pos = q;
+			return 0;
+		}
+		if (q >= p->n)
+			return perr(p, at, "unclosed action");
+		rc = lex_item(p, &q, space);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+static int
+lex_comment(struct parser *p, size_t at, size_t *pos)
+{
+	size_t s = *pos + 2, q;
+	const char *e = memmem(p->src + s, p->n - s, "*/", 2);
+	int trim;
+
+	if (e == NULL)
+		return perr(p, at, "unclosed comment");
+	q = (size_t)(e - p->src) + 2;
+	if (!right_delim_at(p, q, &trim))
+		return perr(p, q, "comment ends before closing delimiter");
+	q += (trim ? 2 : 0) + p->rdn;
+	while (trim && q < p->n && is_space(uc(p, q)))
+		q++;
+	*pos = q;
+	return 0;
+}
+
+static int
+emit_text(struct parser *p, size_t from, size_t to)
+{
+	struct tok *t = emit(p, T_TEXT, from, to - from, 0);
+
+	if (t == NULL)
+		return poom(p);
+	t->s = p->src + from;
+	t->len = to - from;
+	return 0;
+}
+
+static int
+lex(struct parser *p)
+{
+	size_t pos = 0;
+	int rc;
+
+	for (;;) {
+		const char *x = memmem(p->src + pos, p->n - pos, p->ld, p->ldn);
+		size_t at, te;
+		int trim;
+
+		if (x == NULL) {
+			if (pos < p->n && emit_text(p, pos, p->n) != 0)
+				return -ENOMEM;
+			return emit(p, T_EOF, p->n, 0, 0) ? 0 : poom(p);
+		}
+		at = (size_t)(x - p->src);
+		trim = left_trim_at(p, at + p->ldn);
+		te = at;
+		while (trim && te > pos && is_space(uc(p, te - 1)))
+			te--;
+		if (te > pos && emit_text(p, pos, te) != 0)
+			return -ENOMEM;
+		pos = at + p->ldn + (trim ? 2 : 0);
+		if (has_prefix(p, pos, "/*", 2)) {
+			rc = lex_comment(p, at, &pos);
+		} else if (emit(p, T_LDELIM, at, p->ldn, 0) == NULL) {
+			rc = poom(p);
+		} else {
+			rc = lex_action(p, at, &pos);
+		}
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Parse tree                                                          */
+
+enum node_type { N_TEXT, N_ACTION, N_IF, N_RANGE, N_WITH };
+
+struct node {
+	enum node_type type;
+	int line, col;
+	struct node *next;
+	const char *text;		/* N_TEXT */
+	size_t len;
+	struct pipe *pipe;		/* the others */
+	struct node *list, *elist;	/* control bodies */
+};
+
+enum arg_type {
+	A_FUNC, A_DOT, A_FIELD, A_VAR, A_PIPE, A_STRING, A_NUMBER, A_BOOL,
+	A_NIL,
+};
+
+struct field {
+	const char *name;
+	int line, col;
+};
+
+struct arg {
+	enum arg_type type;
+	int line, col;
+	const struct func *fn;		/* A_FUNC */
+	const char *s;			/* A_STRING text, A_VAR name */
+	size_t len;
+	double num;			/* A_NUMBER, A_BOOL */
+	struct pipe *pipe;		/* A_PIPE */
+	struct field **fields;		/* .a.b after A_FIELD, A_VAR, A_PIPE */
+	size_t nfields, capfields;
+};
+
+struct cmd {
+	int line, col;
+	struct arg **args;
+	size_t nargs, capargs;
+};
+
+struct pipe {
+	int line, col;
+	int assign;			/* $x = rather than $x := */
+	const char *decl[2];
+	size_t ndecl;
+	struct cmd **cmds;
+	size_t ncmds, capcmds;
+};
+
+/* Room for one more element in an arena array (the old copy stays). */
+static void *
+agrow(struct parser *p, const void *old, size_t n, size_t *cap, size_t size)
+{
+	size_t nc = *cap ? *cap * 2 : 4;
+	void *nv = arena_alloc(&p->t->arena, nc * size);
+
+	if (nv == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(nv, old, n * size);
+	*cap = nc;
+	return nv;
+}
+
+/* Append ITEM to the arena array ARR of N elements; 0 or -ENOMEM. */
+#define APUSH(p, arr, n, cap, item)                                        \
+	(((n) == (cap) &&                                                  \
+	  ((arr) = agrow((p), (arr), (n), &(cap), sizeof(*(arr)))) == NULL) \
+		 ? poom(p)                                                 \
+		 : ((arr)[(n)++] = (item), 0))
+
+static const struct func *find_func(const char *name);
+static int parse_pipeline(struct parser *p, const char *ctx,
+			  enum tok_type end, int is_range, struct pipe **out);
+static int parse_list(struct parser *p, struct node **head, int *why,
+		      const struct tok **at);
+
+enum { TERM_EOF, TERM_END, TERM_ELSE };
+
+static const struct tok *
+peek(const struct parser *p, size_t k)
+{
+	size_t j = p->i + k;
+
+	return &p->toks[j < p->ntoks ? j : p->ntoks - 1];
+}
+
+static const struct tok *
+next(struct parser *p)
+{
+	const struct tok *t = peek(p, 0);
+
+	if (p->i + 1 < p->ntoks)
+		p->i++;
+	return t;
+}
+
+/* How a token is named in "unexpected X". */
+static const char *
+tdesc(const struct parser *p, const struct tok *t, char *buf, size_t n)
+{
+	switch (t->type) {
+	case T_EOF:
+		return "EOF";
+	case T_TEXT:
+		return "text";
+	case T_STRING:
+		return "quoted string";
+	default:
+		snprintf(buf, n, "\"%.*s\"", (int)(t->srclen > 40 ? 40 : t->srclen),
+			 p->src + t->off);
+		return buf;
+	}
+}
+
+static int
+unexpected(struct parser *p, const struct tok *t, const char *ctx,
+	   const char *extra)
+{
+	char buf[64];
+
+	return perr(p, t->off, "unexpected %s in %s%s", tdesc(p, t, buf, sizeof(buf)),
+		    ctx, extra);
+}
+
+
+static void *
+palloc(struct parser *p, size_t size)
+{
+	return arena_alloc(&p->t->arena, size);
+}
+
+static int
+var_known(const struct parser *p, const char *name)
+{
+	size_t i;
+
+	for (i = p->nvars; i > 0; i--)
+		if (strcmp(p->vars[i - 1], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+var_push(struct parser *p, const char *name)
+{
+	return APUSH(p, p->vars, p->nvars, p->capvars, name);
+}
+
+static int
+operand_start(enum tok_type t)
+{
+	switch (t) {
+	case T_IDENT: case T_DOT: case T_FIELD: case T_VAR: case T_STRING:
+	case T_NUMBER: case T_BOOL: case T_NIL: case T_LPAREN:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int
+push_field(struct parser *p, struct arg *a, const struct tok *t)
+{
+	struct field *f = palloc(p, sizeof(*f));
+
+	if (f == NULL)
+		return poom(p);
+	f->name = t->s;
+	pos_of(p, t->off, &f->line, &f->col);
+	return APUSH(p, a->fields, a->nfields, a->capfields, f);
+}
+
+/* One term and the .field chain glued to it; *OUT NULL if none here. */
+static int
+parse_operand(struct parser *p, struct arg **out)
+{
+	const struct tok *t = peek(p, 0);
+	struct arg *a;
+	int rc = 0;
+
+	*out = NULL;
+	if (!operand_start(t->type))
+		return 0;
+	a = palloc(p, sizeof(*a));
+	if (a == NULL)
+		return poom(p);
+	pos_of(p, t->off, &a->line, &a->col);
+	next(p);
+	switch (t->type) {
+	case T_IDENT:
+		a->type = A_FUNC;
+		a->fn = find_func(t->s);
+		if (a->fn == NULL)
+			return perr(p, t->off, "function \"%s\" not defined", t->s);
+		break;
+	case T_DOT:
+		a->type = A_DOT;
+		break;
+	case T_FIELD:
+		a->type = A_FIELD;
+		rc = push_field(p, a, t);
+		break;
+	case T_VAR:
+		a->type = A_VAR;
+		a->s = t->s;
+		if (!var_known(p, t->s))
+			return perr(p, t->off, "undefined variable \"%s\"", t->s);
+		break;
+	case T_STRING:
+		a->type = A_STRING;
+		a->s = t->s;
+		a->len = t->len;
+		break;
+	case T_NUMBER:
+		a->type = A_NUMBER;
+		a->num = t->num;
+		break;
+	case T_BOOL:
+		a->type = A_BOOL;
+		a->num = t->num;
+		break;
+	case T_NIL:
+		a->type = A_NIL;
+		break;
+	default: /* T_LPAREN */
+		a->type = A_PIPE;
+		if (++p->depth > TMPL_MAX_DEPTH)
+			return perr(p, t->off, "nesting deeper than %d",
+				    TMPL_MAX_DEPTH);
+		rc = parse_pipeline(p, "parenthesized pipeline", T_RPAREN, 0,
+				    &a->pipe);
+		p->depth--;
+		break;
+	}
+	if (rc != 0)
+		return rc;
+	for (;;) {
+		const struct tok *f = peek(p, 0);
+
+		if (f->type != T_FIELD || f->space)
+			break;
+		if (a->type != A_FIELD && a->type != A_VAR && a->type != A_PIPE)
+			return perr(p, f->off, "unexpected . after term");
+		next(p);
+		rc = push_field(p, a, f);
+		if (rc != 0)
+			return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+struct exec;
+struct call;
+struct val;
+
+typedef int (*fn_impl)(struct exec *x, const struct call *c,
+		       const struct val *a, size_t n, struct val *out);
+
+struct func {
+	const char *name;
+	int min, max;		/* argument count; max -1: any number */
+	int lazy;		/* and, or: arguments evaluated on demand */
+	fn_impl impl;
+};
+
+static int
+check_arity(struct parser *p, const struct arg *a, size_t got)
+{
+	const struct func *f = a->fn;
+	char want[32];
+
+	if ((int)got >= f->min && (f->max < 0 || (int)got <= f->max))
+		return 0;
+	if (f->min == f->max)
+		snprintf(want, sizeof(want), "%d", f->min);
+	else if (f->max < 0)
+		snprintf(want, sizeof(want), "at least %d", f->min);
+	else
+		snprintf(want, sizeof(want), "%d or %d", f->min, f->max);
+	return perr_lc(p, a->line, a->col,
+		       "wrong number of args for %s: want %s got %zu", f->name,
+		       want, got);
+}
+
+static int
+arg_is_literal(const struct arg *a)
+{
+	return a->type == A_STRING || a->type == A_NUMBER ||
+	       a->type == A_BOOL || a->type == A_NIL || a->type == A_DOT;
+}
+
+/*
+ * Operands separated by spaces, up to "|" or the end of the pipeline.
+ * STAGE is the command's index in its pipeline: after the first, the
+ * previous value is passed as the last argument.
+ */
+static int
+parse_command(struct parser *p, enum tok_type end, size_t stage,
+	      struct cmd **out)
+{
+	struct cmd *c = palloc(p, sizeof(*c));
+	const struct arg *a0;
+	size_t i;
+	int rc;
+
+	if (c == NULL)
+		return poom(p);
+	pos_of(p, peek(p, 0)->off, &c->line, &c->col);
+	for (;;) {
+		const struct tok *t;
+		struct arg *a;
+		char buf[64];
+
+		rc = parse_operand(p, &a);
+		if (rc != 0)
+			return rc;
+		if (a != NULL) {
+			rc = APUSH(p, c->args, c->nargs, c->capargs, a);
+			if (rc != 0)
+				return rc;
+		}
+		t = peek(p, 0);
+		if (t->type == T_PIPE || t->type == end)
+			break;
+		if (a != NULL && t->space)
+			continue;
+		return perr(p, t->off, "unexpected %s in operand",
+			    tdesc(p, t, buf, sizeof(buf)));
+	}
+	a0 = c->args[0];
+	if (a0->type == A_NIL)
+		return perr_lc(p, a0->line, a0->col, "nil is not a command");
+	if (a0->type == A_FUNC) {
+		rc = check_arity(p, a0, c->nargs - 1 + (stage > 0));
+		if (rc != 0)
+			return rc;
+	} else if (stage > 0 && arg_is_literal(a0)) {
+		return perr_lc(p, a0->line, a0->col,
+			       "non executable command in pipeline stage %zu",
+			       stage + 1);
+	} else if (stage > 0 || c->nargs > 1) {
+		return perr_lc(p, a0->line, a0->col,
+			       "can't give argument to non-function");
+	}
+	/* A function named as an argument is called with no arguments. */
+	for (i = 1; i < c->nargs; i++) {
+		if (c->args[i]->type != A_FUNC)
+			continue;
+		rc = check_arity(p, c->args[i], 0);
+		if (rc != 0)
+			return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+/* [decl :=] command [| command ...] up to END, which is consumed. */
+static int
+parse_pipeline(struct parser *p, const char *ctx, enum tok_type end,
+	       int is_range, struct pipe **out)
+{
+	struct pipe *pp = palloc(p, sizeof(*pp));
+	const struct tok *t = peek(p, 0), *t1 = peek(p, 1);
+	char buf[64];
+	int rc;
+
+	if (pp == NULL)
+		return poom(p);
+	pos_of(p, t->off, &pp->line, &pp->col);
+	if (t->type == T_VAR && (t1->type == T_DECLARE || t1->type == T_ASSIGN)) {
+		next(p);
+		next(p);
+		if (t1->type == T_ASSIGN) {
+			if (!var_known(p, t->s))
+				return perr(p, t->off, "undefined variable \"%s\"",
+					    t->s);
+			pp->assign = 1;
+		} else if (var_push(p, t->s) != 0) {
+			return -ENOMEM;
+		}
+		pp->decl[pp->ndecl++] = t->s;
+	} else if (t->type == T_VAR && t1->type == T_COMMA) {
+		const struct tok *t2 = peek(p, 2), *t3 = peek(p, 3);
+
+		if (!is_range)
+			return perr(p, t1->off, "too many declarations in %s", ctx);
+		if (t2->type == T_VAR && t3->type == T_COMMA)
+			return perr(p, t3->off, "too many declarations in %s", ctx);
+		if (t2->type != T_VAR || t3->type != T_DECLARE)
+			return perr(p, t1->off, "range can only initialize variables");
+		next(p), next(p), next(p), next(p);
+		if (var_push(p, t->s) != 0 || var_push(p, t2->s) != 0)
+			return -ENOMEM;
+		pp->decl[pp->ndecl++] = t->s;
+		pp->decl[pp->ndecl++] = t2->s;
+	}
+	for (;;) {
+		struct cmd *c = NULL;
+
+		t = peek(p, 0);
+		if (t->type == end) {
+			if (pp->ncmds == 0)
+				return perr(p, t->off, "unexpected %s in %s: "
+					    "expected a pipeline",
+					    tdesc(p, t, buf, sizeof(buf)), ctx);
+			next(p);
+			break;
+		}
+		if (!operand_start(t->type))
+			return unexpected(p, t, ctx, "");
+		rc = parse_command(p, end, pp->ncmds, &c);
+		if (rc == 0)
+			rc = APUSH(p, pp->cmds, pp->ncmds, pp->capcmds, c);
+		if (rc != 0)
+			return rc;
+		if (peek(p, 0)->type == T_PIPE) {
+			next(p);
+			t = peek(p, 0);
+			if (!operand_start(t->type))
+				return unexpected(p, t, ctx,
+						  ": expected a command after \"|\"");
+		}
+	}
+	*out = pp;
+	return 0;
+}
+
+static struct node *
+new_node(struct parser *p, enum node_type type, size_t off)
+{
+	struct node *n = palloc(p, sizeof(*n));
+
+	if (n != NULL) {
+		n->type = type;
+		pos_of(p, off, &n->line, &n->col);
+	}
+	return n;
+}
+
+static int
+expect_rdelim(struct parser *p, const char *ctx)
+{
+	const struct tok *t = next(p);
+
+	return t->type == T_RDELIM ? 0 : unexpected(p, t, ctx, "");
+}
+
+static int
+missing_end(struct parser *p, const struct tok *at, const char *kind,
+	    const struct node *n)
+{
+	return perr(p, at->off, "unexpected EOF: missing %send%s for %s%s%s at %d:%d",
+		    p->ld, p->rd, p->ld, kind, p->rd, n->line, n->col);
+}
+
+/*
+ * {{if|range|with pipeline}} list [{{else}} list] {{end}}, the keyword K
+ * already consumed.  "else if" (and "else with") nests a control in the
+ * else branch that shares the one {{end}}, as in Go.  Variables declared
+ * inside go out of scope at the end.
+ */
+static int
+parse_control(struct parser *p, const struct tok *k, struct node **out)
+{
+	const char *kind = k->s;
+	enum node_type type = strcmp(kind, "if") == 0 ? N_IF :
+			      strcmp(kind, "range") == 0 ? N_RANGE : N_WITH;
+	size_t mark = p->nvars;
+	const struct tok *at;
+	struct node *n;
+	int rc, why;
+
+	if (++p->depth > TMPL_MAX_DEPTH)
+		return perr(p, k->off, "nesting deeper than %d", TMPL_MAX_DEPTH);
+	n = new_node(p, type, k->off);
+	if (n == NULL)
+		return poom(p);
+	rc = parse_pipeline(p, kind, T_RDELIM, type == N_RANGE, &n->pipe);
+	if (rc == 0)
+		rc = parse_list(p, &n->list, &why, &at);
+	if (rc != 0)
+		return rc;
+	if (why == TERM_EOF)
+		return missing_end(p, at, kind, n);
+	if (why == TERM_ELSE) {
+		const struct tok *t = peek(p, 0);
+
+		if (type != N_RANGE && t->type == T_KEYWORD &&
+		    strcmp(t->s, kind) == 0) {
+			next(p);
+			rc = parse_control(p, t, &n->elist);
+			if (rc != 0)
+				return rc;
+		} else {
+			rc = expect_rdelim(p, "else");
+			if (rc == 0)
+				rc = parse_list(p, &n->elist, &why, &at);
+			if (rc != 0)
+				return rc;
+			if (why == TERM_EOF)
+				return missing_end(p, at, kind, n);
+			if (why == TERM_ELSE)
+				return perr(p, at->off, "unexpected %selse%s: "
+					    "%s%s%s at %d:%d already has one",
+					    p->ld, p->rd, p->ld, kind, p->rd,
+					    n->line, n->col);
+		}
+	}
+	p->nvars = mark;
+	p->depth--;
+	*out = n;
+	return 0;
+}
+
+/* Text and actions up to EOF, {{end}} or {{else}}: *WHY says which. */
+static int
+parse_list(struct parser *p, struct node **head, int *why,
+	   const struct tok **at)
+{
+	struct node **tail = head;
+
+	for (;;) {
+		const struct tok *t = next(p), *k;
+		struct node *n = NULL;
+		int rc = 0;
+
+		if (t->type == T_EOF) {
+			*why = TERM_EOF;
+			*at = t;
+			return 0;
+		}
+		if (t->type == T_TEXT) {
+			n = new_node(p, N_TEXT, t->off);
+			if (n == NULL)
+				return poom(p);
+			n->text = t->s;
+			n->len = t->len;
+			*tail = n;
+			tail = &n->next;
+			continue;
+		}
+		/* T_LDELIM: the lexer emits nothing else here. */
+		k = peek(p, 0);
+		if (k->type == T_KEYWORD) {
+			if (strcmp(k->s, "else") == 0) {
+				next(p);
+				*at = k;
+				*why = TERM_ELSE;
+				return 0;	/* the caller reads the rest */
+			}
+			if (strcmp(k->s, "end") == 0) {
+				next(p);
+				*at = k;
+				*why = TERM_END;
+				return expect_rdelim(p, "end");
+			}
+			if (strcmp(k->s, "if") != 0 && strcmp(k->s, "range") != 0 &&
+			    strcmp(k->s, "with") != 0)
+				return perr(p, k->off, "'%s' is not supported", k->s);
+			next(p);
+			rc = parse_control(p, k, &n);
+		} else if (k->type == T_RDELIM) {
+			return perr(p, k->off, "empty action");
+		} else {
+			n = new_node(p, N_ACTION, k->off);
+			if (n == NULL)
+				return poom(p);
+			rc = parse_pipeline(p, "command", T_RDELIM, 0, &n->pipe);
+		}
+		if (rc != 0)
+			return rc;
+		*tail = n;
+		tail = &n->next;
+	}
+}
+
+int
+tmpl_parse(const char *name, const char *text, const char *ldelim,
+	   const char *rdelim, struct tmpl **out, char *err, size_t errlen)
+{
+	struct parser p;
+	struct tmpl *t;
+	const struct tok *at;
+	size_t i, k;
+	char *src;
+	int rc, why;
+
+	memset(&p, 0, sizeof(p));
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (name == NULL)
+		name = "template";
+	if (text == NULL) {
+		snprintf(err, errlen, "%s: no template text", name);
+		return -EINVAL;
+	}
+	if (ldelim == NULL || *ldelim == '\0')
+		ldelim = "{{";
+	if (rdelim == NULL || *rdelim == '\0')
+		rdelim = "}}";
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return -ENOMEM;
+	}
+	p.t = t;
+	p.err = err;
+	p.errlen = errlen;
+	t->name = astrndup(&p, name, strlen(name));
+	p.n = strlen(text);
+	src = astrndup(&p, text, p.n < TMPL_MAX_TEXT ? p.n : 0);
+	if (t->name == NULL || src == NULL) {
+		t->name = (char *)(uintptr_t)"template";
+		rc = poom(&p);
+		goto out;
+	}
+	t->src = p.src = src;
+	if (p.n >= TMPL_MAX_TEXT) {
+		snprintf(err, errlen, "%s: template larger than %u bytes", name,
+			 TMPL_MAX_TEXT);
+		rc = -EFBIG;
+		goto out;
+	}
+	p.ld = ldelim;
+	p.rd = rdelim;
+	p.ldn = strlen(ldelim);
+	p.rdn = strlen(rdelim);
+	for (i = 0, p.nlines = 1; i < p.n; i++)
+		p.nlines += src[i] == '\n';
+	p.lines = malloc(p.nlines * sizeof(*p.lines));
+	if (p.lines == NULL) {
+		rc = poom(&p);
+		goto out;
+	}
+	p.lines[0] = 0;
+	for (i = 0, k = 1; i < p.n; i++)
+		if (src[i] == '\n')
+			p.lines[k++] = i + 1;
+	rc = var_push(&p, "$");
+	if (rc == 0)
+		rc = lex(&p);
+	if (rc == 0)
+		rc = parse_list(&p, &t->root, &why, &at);
+	if (rc == 0 && why != TERM_EOF)
+		rc = perr(&p, at->off, "unexpected %s%s%s", ldelim,
+			  why == TERM_END ? "end" : "else", rdelim);
+out:
+	free(p.toks);
+	free(p.lines);
+	if (rc != 0) {
+		tmpl_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void
+tmpl_free(struct tmpl *t)
+{
+	if (t == NULL)
+		return;
+	arena_free(t->arena);
+	free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Values                                                              */
+
+enum vkind { V_NIL, V_PENDING, V_BOOL, V_NUM, V_STR, V_MAP, V_LIST, V_STRUCT };
+
+struct stype;
+
+struct val {
+	enum vkind k;
+	int b;
+	double n;
+	const char *s;			/* V_STR: NUL-terminated, LEN bytes */
+	size_t len;
+	const cJSON *j;			/* V_MAP, V_LIST (NULL: empty), V_STRUCT */
+	const struct stype *st;		/* V_STRUCT */
+};
+
+/*
+ * consul-template hands templates Go structs, not Vault's JSON; a struct
+ * type here maps each Go field to a key of the JSON object it views.
+ */
+enum fkind { F_STR, F_NUM, F_BOOL, F_MAP, F_LIST, F_ANY, F_STRUCT };
+
+struct sfield {
+	const char *go, *json;
+	enum fkind kind;
+	const struct stype *sub;
+};
+
+struct stype {
+	const char *name;		/* Go type, for messages */
+	const struct sfield *f;
+	size_t nf;
+	int ptr;			/* printed as &{...} */
+	int data_self;			/* .Data is the value itself */
+};
+
+static const struct sfield auth_fields[] = {
+	{"ClientToken", "client_token", F_STR, NULL},
+	{"Accessor", "accessor", F_STR, NULL},
+	{"Policies", "policies", F_LIST, NULL},
+	{"Metadata", "metadata", F_MAP, NULL},
+	{"LeaseDuration", "lease_duration", F_NUM, NULL},
+	{"Renewable", "renewable", F_BOOL, NULL},
+};
+static const struct stype auth_type = {
+	"*dependency.SecretAuth", auth_fields, 6, 1, 0,
+};
+
+static const struct sfield wrap_fields[] = {
+	{"Token", "token", F_STR, NULL},
+	{"TTL", "ttl", F_NUM, NULL},
+	{"CreationTime", "creation_time", F_ANY, NULL},
+	{"WrappedAccessor", "wrapped_accessor", F_STR, NULL},
+};
+static const struct stype wrap_type = {
+	"*dependency.SecretWrapInfo", wrap_fields, 4, 1, 0,
+};
+
+static const struct sfield secret_fields[] = {
+	{"RequestID", "request_id", F_STR, NULL},
+	{"LeaseID", "lease_id", F_STR, NULL},
+	{"LeaseDuration", "lease_duration", F_NUM, NULL},
+	{"Renewable", "renewable", F_BOOL, NULL},
+	{"Data", "data", F_MAP, NULL},
+	{"Warnings", "warnings", F_LIST, NULL},
+	{"Auth", "auth", F_STRUCT, &auth_type},
+	{"WrapInfo", "wrap_info", F_STRUCT, &wrap_type},
+};
+static const struct stype secret_type = {
+	"*dependency.Secret", secret_fields, 8, 1, 0,
+};
+
+/* pkiCert's PemEncoded: its JSON is built by make_pki() with these keys. */
+static const struct sfield pki_fields[] = {
+	{"Cert", "Cert", F_STR, NULL},
+	{"Key", "Key", F_STR, NULL},
+	{"CA", "CA", F_STR, NULL},
+	{"CAChain", "CAChain", F_LIST, NULL},
+};
+static const struct stype pki_type = {
+	"dependency.PemEncoded", pki_fields, 4, 0, 1,
+};
+
+static struct val
+vnil(void)
+{
+	return (struct val){.k = V_NIL};
+}
+
+static struct val
+vstr(const char *s, size_t len)
+{
+	return (struct val){.k = V_STR, .s = s, .len = len};
+}
+
+static struct val
+vnum(double n)
+{
+	return (struct val){.k = V_NUM, .n = n};
+}
+
+static struct val
+vbool(int b)
+{
+	return (struct val){.k = V_BOOL, .b = b != 0};
+}
+
+static struct val
+to_val(const cJSON *j)
+{
+	if (j == NULL || cJSON_IsNull(j))
+		return vnil();
+	if (cJSON_IsBool(j))
+		return vbool(cJSON_IsTrue(j));
+	if (cJSON_IsNumber(j))
+		return vnum(j->valuedouble);
+	if ((cJSON_IsString(j) || cJSON_IsRaw(j)) && j->valuestring != NULL)
+		return vstr(j->valuestring, strlen(j->valuestring));
+	if (cJSON_IsArray(j))
+		return (struct val){.k = V_LIST, .j = j};
+	if (cJSON_IsObject(j))
+		return (struct val){.k = V_MAP, .j = j};
+	return vnil();
+}
+
+/* A struct field's value; a field Vault left out is Go's zero value. */
+static struct val
+sfield_val(const cJSON *obj, const struct sfield *f)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, f->json);
+
+	if (it == NULL || cJSON_IsNull(it)) {
+		switch (f->kind) {
+		case F_STR: return vstr("", 0);
+		case F_NUM: return vnum(0);
+		case F_BOOL: return vbool(0);
+		case F_MAP: return (struct val){.k = V_MAP};
+		case F_LIST: return (struct val){.k = V_LIST};
+		default: return vnil();
+		}
+	}
+	if (f->kind == F_STRUCT && cJSON_IsObject(it))
+		return (struct val){.k = V_STRUCT, .j = it, .st = f->sub};
+	return to_val(it);
+}
+
+static int
+is_int(double n)
+{
+	return isfinite(n) && n == trunc(n);
+}
+
+static const char *
+type_name(struct val v)
+{
+	switch (v.k) {
+	case V_NIL: return "nil";
+	case V_PENDING: return "pending";
+	case V_BOOL: return "bool";
+	case V_NUM: return "number";
+	case V_STR: return "string";
+	case V_MAP: return "map";
+	case V_LIST: return "list";
+	default: return v.st->name;
+	}
+}
+
+/* The Go type fmt would name in "%!d(string=...)". */
+static const char *
+go_type(struct val v)
+{
+	switch (v.k) {
+	case V_BOOL: return "bool";
+	case V_NUM: return is_int(v.n) ? "int" : "float64";
+	case V_STR: return "string";
+	case V_MAP: return "map[string]interface {}";
+	case V_LIST: return "[]interface {}";
+	case V_STRUCT: return v.st->name;
+	default: return "<nil>";
+	}
+}
+
+static size_t
+jcount(const cJSON *j)
+{
+	return j != NULL ? (size_t)cJSON_GetArraySize(j) : 0;
+}
+
+/* Go's truth: false, 0, nil, and empty strings, lists and maps are false. */
+static int
+truth(struct val v)
+{
+	switch (v.k) {
+	case V_BOOL: return v.b;
+	case V_NUM: return v.n != 0;
+	case V_STR: return v.len > 0;
+	case V_MAP:
+	case V_LIST: return v.j != NULL && v.j->child != NULL;
+	case V_STRUCT: return 1;
+	default: return 0;
+	}
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string ? x->string : "", y->string ? y->string : "");
+}
+
+/* The members of a map in Go's order (sorted by key); malloc'd. */
+static int
+sorted_members(const cJSON *obj, const cJSON ***out, size_t *n)
+{
+	const cJSON *c;
+	size_t k = 0, cnt = jcount(obj);
+
+	*out = NULL;
+	*n = 0;
+	if (cnt == 0)
+		return 0;
+	*out = malloc(cnt * sizeof(**out));
+	if (*out == NULL)
+		return -ENOMEM;
+	for (c = obj->child; c != NULL && k < cnt; c = c->next)
+		(*out)[k++] = c;
+	qsort((void *)*out, k, sizeof(**out), key_cmp);
+	*n = k;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Growing strings, capped                                             */
+
+struct sbuf {
+	char *p;
+	size_t len, cap, max;
+	int oom, big;
+};
+
+static void
+sb_put(struct sbuf *b, const void *s, size_t n)
+{
+	if (b->oom || b->big || n == 0)
+		return;
+	if (n > b->max - b->len) {
+		b->big = 1;
+		return;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t nc = b->cap ? b->cap : 64;
+		char *np;
+
+		while (nc < b->len + n + 1)
+			nc *= 2;
+		np = realloc(b->p, nc);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = nc;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sb_putc(struct sbuf *b, char c)
+{
+	sb_put(b, &c, 1);
+}
+
+static void
+sb_puts(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+static void
+sb_fill(struct sbuf *b, char c, size_t n)
+{
+	while (n-- > 0)
+		sb_putc(b, c);
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int k;
+
+	va_start(ap, fmt);
+	k = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		sb_put(b, buf, (size_t)k < sizeof(buf) ? (size_t)k : sizeof(buf) - 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers as Go prints them                                           */
+
+/* The shortest digits that read back as X (finite, > 0): X = D.DDD e EXP. */
+static void
+shortest(double x, char *digs, size_t cap, int *exp10)
+{
+	char buf[48], *e;
+	size_t k = 0;
+	int prec;
+
+	for (prec = 0; prec < 16; prec++) {
+		snprintf(buf, sizeof(buf), "%.*e", prec, x);
+		if (strtod(buf, NULL) == x)
+			break;
+	}
+	snprintf(buf, sizeof(buf), "%.*e", prec, x);
+	e = strchr(buf, 'e');
+	*exp10 = (int)strtol(e + 1, NULL, 10);
+	for (char *q = buf; q < e && k + 1 < cap; q++)
+		if (*q != '.')
+			digs[k++] = *q;
+	while (k > 1 && digs[k - 1] == '0')
+		k--;
+	digs[k] = '\0';
+}
+
+static void
+put_exp_form(struct sbuf *b, const char *d, int exp, int mindigits, char e)
+{
+	sb_putc(b, d[0]);
+	if (d[1] != '\0') {
+		sb_putc(b, '.');
+		sb_puts(b, d + 1);
+	}
+	sb_printf(b, "%c%c%0*d", e, exp < 0 ? '-' : '+', mindigits, abs(exp));
+}
+
+static void
+put_pos_form(struct sbuf *b, const char *d, int exp)
+{
+	size_t nd = strlen(d), i;
+
+	if (exp < 0) {
+		sb_puts(b, "0.");
+		sb_fill(b, '0', (size_t)(-exp - 1));
+		sb_puts(b, d);
+		return;
+	}
+	for (i = 0; i <= (size_t)exp; i++)
+		sb_putc(b, i < nd ? d[i] : '0');
+	if (nd > (size_t)exp + 1) {
+		sb_putc(b, '.');
+		sb_puts(b, d + exp + 1);
+	}
+}
+
+/*
+ * |X| as Go formats it.  MODE 'g' is %g.  MODE 'j' is encoding/json's
+ * form, which is also how a value prints: Vault's numbers reach
+ * consul-template as json.Number, the text Go's JSON encoder wrote, so
+ * 2764800 prints in full and 0.00001 without an exponent.
+ */
+static void
+put_unsigned(struct sbuf *b, double x, int mode)
+{
+	char d[32];
+	int exp;
+
+	x = fabs(x);
+	if (isnan(x)) {
+		sb_puts(b, "NaN");
+		return;
+	}
+	if (isinf(x)) {
+		sb_puts(b, "Inf");
+		return;
+	}
+	if (x == 0) {
+		sb_putc(b, '0');
+		return;
+	}
+	if (mode != 'g' && x == trunc(x) && x < 1e21) {
+		sb_printf(b, "%.0f", x);
+		return;
+	}
+	shortest(x, d, sizeof(d), &exp);
+	if (mode != 'g') {
+		if (x < 1e-6 || x >= 1e21)
+			put_exp_form(b, d, exp, 1, 'e');
+		else
+			put_pos_form(b, d, exp);
+	} else if (exp < -4 || exp >= 6) {
+		put_exp_form(b, d, exp, 2, 'e');
+	} else {
+		put_pos_form(b, d, exp);
+	}
+}
+
+static void
+put_num(struct sbuf *b, double x, int mode)
+{
+	if (isinf(x))
+		sb_putc(b, x > 0 ? '+' : '-');
+	else if (signbit(x) && x != 0)
+		sb_putc(b, '-');
+	put_unsigned(b, x, mode);
+}
+
+/* ------------------------------------------------------------------ */
+/* Go's fmt for template values                                        */
+
+struct spec {
+	uint32_t verb;
+	int minus, plus, sharp, space, zero;
+	int has_wid, has_prec;
+	int wid, prec;
+};
+
+static const struct spec spec_v = {.verb = 'v'};
+
+static void fmt_val(struct sbuf *b, struct val v, const struct spec *sp,
+		    int depth);
+
+static void
+put_rune(struct sbuf *b, uint32_t r)
+{
+	char u[4];
+
+	sb_put(b, u, utf8_enc(r, u));
+}
+
+/* Write SIGN and BODY padded to the width; zeros go after the sign. */
+static void
+pad(struct sbuf *b, const char *sign, const char *body, size_t n,
+    const struct spec *sp)
+{
+	size_t w = strlen(sign) + utf8_count(body, n), fill;
+
+	fill = sp->has_wid && (size_t)sp->wid > w ? (size_t)sp->wid - w : 0;
+	if (sp->minus) {
+		sb_puts(b, sign);
+		sb_put(b, body, n);
+		sb_fill(b, ' ', fill);
+	} else if (sp->zero) {
+		sb_puts(b, sign);
+		sb_fill(b, '0', fill);
+		sb_put(b, body, n);
+	} else {
+		sb_fill(b, ' ', fill);
+		sb_puts(b, sign);
+		sb_put(b, body, n);
+	}
+}
+
+/* "%!d(string=x)": a verb that does not fit the value. */
+static void
+bad_verb(struct sbuf *b, struct val v, uint32_t verb)
+{
+	sb_puts(b, "%!");
+	put_rune(b, verb);
+	sb_putc(b, '(');
+	if (v.k == V_NIL) {
+		sb_puts(b, "<nil>");
+	} else {
+		sb_puts(b, go_type(v));
+		sb_putc(b, '=');
+		fmt_val(b, v, &spec_v, 0);
+	}
+	sb_putc(b, ')');
+}
+
+/* strconv.Quote, for valid UTF-8 taken as printable. */
+static void
+go_quote(struct sbuf *b, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	sb_putc(b, '"');
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t r;
+		size_t k = utf8_dec(s + i, n - i, &r);
+
+		if (c >= 0x80) {
+			if (r == 0xFFFD && k == 1)
+				sb_printf(b, "\\x%02x", c);
+			else
+				sb_put(b, s + i, k);
+			i += k;
+			continue;
+		}
+		i++;
+		switch (c) {
+		case '"': sb_puts(b, "\\\""); break;
+		case '\\': sb_puts(b, "\\\\"); break;
+		case '\a': sb_puts(b, "\\a"); break;
+		case '\b': sb_puts(b, "\\b"); break;
+		case '\f': sb_puts(b, "\\f"); break;
+		case '\n': sb_puts(b, "\\n"); break;
+		case '\r': sb_puts(b, "\\r"); break;
+		case '\t': sb_puts(b, "\\t"); break;
+		case '\v': sb_puts(b, "\\v"); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				sb_printf(b, "\\x%02x", c);
+			else
+				sb_putc(b, (char)c);
+		}
+	}
+	sb_putc(b, '"');
+}
+
+static void
+fmt_str(struct sbuf *b, struct val v, const struct spec *sp)
+{
+	struct sbuf t = {.max = SIZE_MAX};
+	size_t n = v.len, i;
+
+	if (sp->has_prec) {
+		uint32_t r;
+		int k;
+
+		for (i = 0, k = 0; i < v.len && k < sp->prec; k++)
+			i += utf8_dec(v.s + i, v.len - i, &r);
+		n = i;
+	}
+	switch (sp->verb) {
+	case 'v':
+	case 's':
+		pad(b, "", v.s, n, sp);
+		return;
+	case 'q':
+		go_quote(&t, v.s, n);
+		break;
+	case 'x':
+	case 'X':
+		if (sp->sharp)
+			sb_puts(&t, sp->verb == 'x' ? "0x" : "0X");
+		for (i = 0; i < n; i++)
+			sb_printf(&t, sp->verb == 'x' ? "%02x" : "%02X",
+				  (unsigned char)v.s[i]);
+		break;
+	default:
+		bad_verb(b, v, sp->verb);
+		return;
+	}
+	if (t.oom)
+		b->oom = 1;
+	else
+		pad(b, "", t.p ? t.p : "", t.len, sp);
+	free(t.p);
+}
+
+static void
+fmt_num(struct sbuf *b, struct val v, const struct spec *sp)
+{
+	struct sbuf t = {.max = SIZE_MAX};
+	const char *sign = "";
+	double x = v.n, ax = fabs(x);
+	char buf[700];		/* %.300f of DBL_MAX fits */
+	struct spec s2 = *sp;
+	int prec = sp->has_prec ? (sp->prec > 300 ? 300 : sp->prec) : 6;
+
+	if (signbit(x) && x != 0)
+		sign = "-";
+	else if (sp->plus)
+		sign = "+";
+	else if (sp->space)
+		sign = " ";
+	switch (sp->verb) {
+	case 'v':
+	case 's':
+		if (isinf(x) && !signbit(x))
+			sign = "+";
+		put_unsigned(&t, x, 'j');
+		break;
+	case 'd':
+	case 'b':
+	case 'o':
+	case 'x':
+	case 'X':
+		if (!is_int(x) || ax >= 18446744073709551616.0) {
+			bad_verb(b, v, sp->verb);
+			return;
+		} else {
+			unsigned long long u = (unsigned long long)ax;
+			const char *dig = sp->verb == 'X' ? "0123456789ABCDEF" :
+							    "0123456789abcdef";
+			unsigned base = sp->verb == 'd' ? 10 : sp->verb == 'b' ? 2 :
+					sp->verb == 'o' ? 8 : 16;
+			size_t k = sizeof(buf);
+
+			buf[--k] = '\0';
+			do {
+				buf[--k] = dig[u % base];
+				u /= base;
+			} while (u > 0);
+			while (sp->has_prec && sizeof(buf) - 1 - k <
+			       (size_t)sp->prec && k > 1)
+				buf[--k] = '0';
+			if (sp->sharp && base != 10)
+				sb_puts(&t, base == 2 ? "0b" : base == 8 ? "0" :
+					    base == 16 && sp->verb == 'x' ? "0x" : "0X");
+			sb_puts(&t, buf + k);
+			if (sp->has_prec)
+				s2.zero = 0;
+		}
+		break;
+	case 'U':
+		if (!is_int(x) || x < 0 || x > 0x10FFFF) {
+			bad_verb(b, v, sp->verb);
+			return;
+		}
+		sb_printf(&t, "U+%04X", (unsigned)x);
+		sign = "";
+		break;
+	case 'c':
+		if (!is_int(x)) {
+			bad_verb(b, v, sp->verb);
+			return;
+		}
+		put_rune(&t, x < 0 || x > 0x10FFFF ? 0xFFFD : (uint32_t)x);
+		sign = "";
+		break;
+	case 'e':
+	case 'E':
+	case 'f':
+	case 'F':
+	case 'g':
+	case 'G':
+		if (!isfinite(x)) {
+			if (isinf(x) && !signbit(x))
+				sign = sp->plus ? "+" : sp->space ? " " : "";
+			put_unsigned(&t, x, 'g');
+			s2.zero = 0;
+		} else if (sp->verb == 'g' || sp->verb == 'G') {
+			if (sp->has_prec)
+				snprintf(buf, sizeof(buf), "%.*g", prec, ax);
+			else
+				buf[0] = '\0';
+			if (buf[0] != '\0')
+				sb_puts(&t, buf);
+			else
+				put_unsigned(&t, ax, 'g');
+		} else if (sp->verb == 'e' || sp->verb == 'E') {
+			snprintf(buf, sizeof(buf), "%.*e", prec, ax);
+			sb_puts(&t, buf);
+		} else {
+			snprintf(buf, sizeof(buf), "%.*f", prec, ax);
+			sb_puts(&t, buf);
+		}
+		if ((sp->verb == 'E' || sp->verb == 'G') && t.p != NULL)
+			for (char *q = t.p; *q; q++)
+				if (*q == 'e')
+					*q = 'E';
+		break;
+	default:
+		bad_verb(b, v, sp->verb);
+		return;
+	}
+	if (t.oom)
+		b->oom = 1;
+	else
+		pad(b, sign, t.p ? t.p : "", t.len, &s2);
+	free(t.p);
+}
+
+/* One value with one verb; lists, maps and structs element by element. */
+static void
+fmt_val(struct sbuf *b, struct val v, const struct spec *sp, int depth)
+{
+	const cJSON *c, **m;
+	size_t i, n;
+
+	switch (v.k) {
+	case V_PENDING:
+		return;
+	case V_NIL:
+		if (sp->verb == 'v')
+			pad(b, "", "<nil>", 5, sp);
+		else
+			bad_verb(b, v, sp->verb);
+		return;
+	case V_BOOL:
+		if (sp->verb == 'v' || sp->verb == 't')
+			pad(b, "", v.b ? "true" : "false", v.b ? 4 : 5, sp);
+		else
+			bad_verb(b, v, sp->verb);
+		return;
+	case V_NUM:
+		fmt_num(b, v, sp);
+		return;
+	case V_STR:
+		fmt_str(b, v, sp);
+		return;
+	case V_LIST:
+		sb_putc(b, '[');
+		for (c = v.j ? v.j->child : NULL, i = 0; c != NULL; c = c->next, i++) {
+			if (i > 0)
+				sb_putc(b, ' ');
+			fmt_val(b, to_val(c), sp, depth + 1);
+		}
+		sb_putc(b, ']');
+		return;
+	case V_MAP:
+		if (sorted_members(v.j, &m, &n) != 0) {
+			b->oom = 1;
+			return;
+		}
+		sb_puts(b, "map[");
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				sb_putc(b, ' ');
+			fmt_val(b, vstr(m[i]->string, strlen(m[i]->string)), sp,
+				depth + 1);
+			sb_putc(b, ':');
+			fmt_val(b, to_val(m[i]), sp, depth + 1);
+		}
+		sb_putc(b, ']');
+		free((void *)m);
+		return;
+	case V_STRUCT:
+		sb_puts(b, v.st->ptr && depth == 0 ? "&{" : "{");
+		for (i = 0; i < v.st->nf; i++) {
+			if (i > 0)
+				sb_putc(b, ' ');
+			fmt_val(b, sfield_val(v.j, &v.st->f[i]), sp, depth + 1);
+		}
+		sb_putc(b, '}');
+		return;
+	}
+}
+
+/* fmt.Sprint: a space between operands when neither is a string. */
+static void
+go_sprint(struct sbuf *b, const struct val *a, size_t n, int ln)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (i > 0 && (ln || (a[i].k != V_STR && a[i - 1].k != V_STR)))
+			sb_putc(b, ' ');
+		fmt_val(b, a[i], &spec_v, 0);
+	}
+	if (ln)
+		sb_putc(b, '\n');
+}
+
+/* "[n]" before a width, precision or verb. */
+static void
+arg_index(const char *f, size_t flen, size_t *i, size_t nargs, size_t *argn,
+	  int *reordered, int *after, int *bad)
+{
+	size_t j = *i + 1, v = 0;
+
+	if (*i >= flen || f[*i] != '[')
+		return;
+	*reordered = 1;
+	while (j < flen && is_digit(f[j]) && v < 1000000)
+		v = v * 10 + (size_t)(f[j++] - '0');
+	if (j >= flen || f[j] != ']' || j == *i + 1 || v < 1 || v > nargs) {
+		while (j < flen && f[j] != ']')
+			j++;
+		*bad = 1;
+		*i = j < flen ? j + 1 : flen;
+		return;
+	}
+	*argn = v - 1;
+	*after = 1;
+	*i = j + 1;
+}
+
+/* '*': a width or precision taken from the arguments. */
+static int
+star_arg(const struct val *a, size_t nargs, size_t *argn, int *out)
+{
+	if (*argn >= nargs || a[*argn].k != V_NUM || !is_int(a[*argn].n) ||
+	    fabs(a[*argn].n) > 1000000) {
+		(*argn)++;
+		return -1;
+	}
+	*out = (int)a[(*argn)++].n;
+	return 0;
+}
+
+/* fmt.Sprintf over template values, Go's doPrintf step by step. */
+static void
+go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
+	   size_t nargs)
+{
+	size_t i = 0, argn = 0, lit;
+	int reordered = 0;
+
+	while (i < flen) {
+		struct spec sp;
+		int after = 0, bad = 0;
+		uint32_t r;
+
+		lit = i;
+		while (i < flen && f[i] != '%')
+			i++;
+		sb_put(b, f + lit, i - lit);
+		if (i >= flen)
+			break;
+		i++;
+		memset(&sp, 0, sizeof(sp));
+		for (; i < flen; i++) {
+			if (f[i] == '#')
+				sp.sharp = 1;
+			else if (f[i] == '0')
+				sp.zero = !sp.minus;
+			else if (f[i] == '+')
+				sp.plus = 1;
+			else if (f[i] == '-')
+				sp.minus = 1, sp.zero = 0;
+			else if (f[i] == ' ')
+				sp.space = 1;
+			else
+				break;
+		}
+		arg_index(f, flen, &i, nargs, &argn, &reordered, &after, &bad);
+		if (i < flen && f[i] == '*') {
+			i++;
+			if (star_arg(a, nargs, &argn, &sp.wid) != 0) {
+				sb_puts(b, "%!(BADWIDTH)");
+			} else {
+				sp.has_wid = 1;
+				if (sp.wid < 0)
+					sp.wid = -sp.wid, sp.minus = 1, sp.zero = 0;
+			}
+			after = 0;
+		} else {
+			while (i < flen && is_digit(f[i]) && sp.wid < 1000000)
+				sp.wid = sp.wid * 10 + (f[i++] - '0'), sp.has_wid = 1;
+			if (after && sp.has_wid)
+				bad = 1;
+		}
+		if (i < flen && f[i] == '.') {
+			i++;
+			if (after)
+				bad = 1;
+			arg_index(f, flen, &i, nargs, &argn, &reordered, &after,
+				  &bad);
+			sp.has_prec = 1;
+			if (i < flen && f[i] == '*') {
+				i++;
+				if (star_arg(a, nargs, &argn, &sp.prec) != 0) {
+					sb_puts(b, "%!(BADPREC)");
+					sp.has_prec = 0;
+				} else if (sp.prec < 0) {
+					sp.has_prec = 0;
+				}
+				after = 0;
+			} else {
+				while (i < flen && is_digit(f[i]) && sp.prec < 1000000)
+					sp.prec = sp.prec * 10 + (f[i++] - '0');
+			}
+		}
+		if (!after)
+			arg_index(f, flen, &i, nargs, &argn, &reordered, &after,
+				  &bad);
+		if (i >= flen) {
+			sb_puts(b, "%!(NOVERB)");
+			break;
+		}
+		i += utf8_dec(f + i, flen - i, &r);
+		sp.verb = r;
+		if (r == '%') {
+			sb_putc(b, '%');
+		} else if (bad) {
+			sb_puts(b, "%!");
+			put_rune(b, r);
+			sb_puts(b, "(BADINDEX)");
+		} else if (argn >= nargs) {
+			sb_puts(b, "%!");
+			put_rune(b, r);
+			sb_puts(b, "(MISSING)");
+		} else if (r == 'T') {
+			const char *tn = go_type(a[argn++]);
+
+			pad(b, "", tn, strlen(tn), &sp);
+		} else {
+			if (r == 'v' && sp.sharp)
+				sp.sharp = 0;
+			fmt_val(b, a[argn++], &sp, 0);
+		}
+	}
+	if (!reordered && argn < nargs) {
+		sb_puts(b, "%!(EXTRA ");
+		for (i = argn; i < nargs; i++) {
+			if (i > argn)
+				sb_puts(b, ", ");
+			if (a[i].k == V_NIL) {
+				sb_puts(b, "<nil>");
+				continue;
+			}
+			sb_puts(b, go_type(a[i]));
+			sb_putc(b, '=');
+			fmt_val(b, a[i], &spec_v, 0);
+		}
+		sb_putc(b, ')');
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON as Go's encoding/json writes it                                */
+
+static void
+json_str(struct sbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0;
+
+	sb_putc(b, '"');
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i];
+		uint32_t r;
+		size_t k;
+
+		if (c >= 0x80) {
+			k = utf8_dec(s + i, n - i, &r);
+			if (r == 0xFFFD && k == 1)
+				sb_puts(b, "\\ufffd");
+			else if (r == 0x2028 || r == 0x2029)
+				sb_printf(b, "\\u%04x", (unsigned)r);
+			else
+				sb_put(b, s + i, k);
+			i += k;
+			continue;
+		}
+		i++;
+		switch (c) {
+		case '"': sb_puts(b, "\\\""); break;
+		case '\\': sb_puts(b, "\\\\"); break;
+		case '\n': sb_puts(b, "\\n"); break;
+		case '\r': sb_puts(b, "\\r"); break;
+		case '\t': sb_puts(b, "\\t"); break;
+		case '\b': sb_puts(b, "\\b"); break;
+		case '\f': sb_puts(b, "\\f"); break;
+		case '<': case '>': case '&':
+			sb_puts(b, "\\u00");
+			sb_putc(b, hex[c >> 4]);
+			sb_putc(b, hex[c & 15]);
+			break;
+		default:
+			if (c < 0x20) {
+				sb_puts(b, "\\u00");
+				sb_putc(b, hex[c >> 4]);
+				sb_putc(b, hex[c & 15]);
+			} else {
+				sb_putc(b, (char)c);
+			}
+		}
+	}
+	sb_putc(b, '"');
+}
+
+static void
+json_nl(struct sbuf *b, int pretty, int depth)
+{
+	if (!pretty)
+		return;
+	sb_putc(b, '\n');
+	sb_fill(b, ' ', (size_t)depth * 2);
+}
+
+/* -1 for a value JSON cannot hold (NaN, Inf). */
+static int
+json_val(struct sbuf *b, struct val v, int pretty, int depth)
+{
+	const cJSON *c, **m = NULL;
+	size_t i, n = 0;
+	int rc = 0;
+
+	switch (v.k) {
+	case V_BOOL:
+		sb_puts(b, v.b ? "true" : "false");
+		return 0;
+	case V_NUM:
+		if (!isfinite(v.n))
+			return -1;
+		put_num(b, v.n, 'j');
+		return 0;
+	case V_STR:
+		json_str(b, v.s, v.len);
+		return 0;
+	case V_LIST:
+		if (v.j == NULL) {
+			sb_puts(b, "null");
+			return 0;
+		}
+		if (v.j->child == NULL) {
+			sb_puts(b, "[]");
+			return 0;
+		}
+		sb_putc(b, '[');
+		for (c = v.j->child, i = 0; c != NULL && rc == 0; c = c->next, i++) {
+			if (i > 0)
+				sb_putc(b, ',');
+			json_nl(b, pretty, depth + 1);
+			rc = json_val(b, to_val(c), pretty, depth + 1);
+		}
+		json_nl(b, pretty, depth);
+		sb_putc(b, ']');
+		return rc;
+	case V_MAP:
+		if (v.j == NULL) {
+			sb_puts(b, "null");
+			return 0;
+		}
+		if (sorted_members(v.j, &m, &n) != 0) {
+			b->oom = 1;
+			return 0;
+		}
+		if (n == 0) {
+			sb_puts(b, "{}");
+			return 0;
+		}
+		sb_putc(b, '{');
+		for (i = 0; i < n && rc == 0; i++) {
+			if (i > 0)
+				sb_putc(b, ',');
+			json_nl(b, pretty, depth + 1);
+			json_str(b, m[i]->string, strlen(m[i]->string));
+			sb_puts(b, pretty ? ": " : ":");
+			rc = json_val(b, to_val(m[i]), pretty, depth + 1);
+		}
+		json_nl(b, pretty, depth);
+		sb_putc(b, '}');
+		free((void *)m);
+		return rc;
+	case V_STRUCT:
+		sb_putc(b, '{');
+		for (i = 0; i < v.st->nf && rc == 0; i++) {
+			if (i > 0)
+				sb_putc(b, ',');
+			json_nl(b, pretty, depth + 1);
+			json_str(b, v.st->f[i].go, strlen(v.st->f[i].go));
+			sb_puts(b, pretty ? ": " : ":");
+			rc = json_val(b, sfield_val(v.j, &v.st->f[i]), pretty,
+				      depth + 1);
+		}
+		json_nl(b, pretty, depth);
+		sb_putc(b, '}');
+		return rc;
+	default:
+		sb_puts(b, "null");
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Executor                                                            */
+
+struct var {
+	const char *name;
+	struct val v;
+};
+
+/* One (kind, path, key=value...) asked of the provider in this pass. */
+struct memo {
+	const char *kind, *path;
+	const char **kv;
+	size_t nkv;
+	struct val v;
+};
+
+struct exec {
+	const struct tmpl *t;
+	const struct tmpl_env *env;
+	struct tmpl_env none;		/* ENV when the caller gave none */
+	struct sbuf out;
+	size_t max;
+	void **mem;			/* malloc'd strings, freed at the end */
+	size_t nmem, capmem;
+	cJSON **js;			/* cJSON trees made here */
+	size_t njs, capjs;
+	struct var *vars;
+	size_t nvars, capvars;
+	struct memo *memo;
+	size_t nmemo, capmemo;
+	int pending;			/* fetches answered TMPL_PENDING */
+	int fatal;			/* an error no missing data explains */
+	int line, col;			/* node being run, for "out of memory" */
+	char *err;
+	size_t errlen;
+};
+
+struct call {
+	const struct func *fn;
+	int line, col;
+};
+
+static int xerr(struct exec *x, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int cerr(struct exec *x, const struct call *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An execution error at LINE:COL; always -EINVAL. */
+static int
+xerr(struct exec *x, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (x->err == NULL || x->errlen == 0)
+		return -EINVAL;
+	k = snprintf(x->err, x->errlen, "%s:%d:%d: ", x->t->name, line, col);
+	if (k >= 0 && (size_t)k < x->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(x->err + k, x->errlen - (size_t)k, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* An error of function C, at its name: "file:L:C: split: ...". */
+static int
+cerr(struct exec *x, const struct call *c, const char *fmt, ...)
+{
+	char msg[TMPL_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return xerr(x, c->line, c->col, "%s: %s", c->fn->name, msg);
+}
+
+static int
+xoom(struct exec *x)
+{
+	x->fatal = 1;
+	xerr(x, x->line, x->col, "out of memory");
+	return -ENOMEM;
+}
+
+/* Take ownership of P (freed when the execution ends). */
+static int
+keep(struct exec *x, void *p)
+{
+	void **nm = grow(x->mem, &x->capmem, x->nmem + 1, sizeof(*nm));
+
+	if (nm == NULL) {
+		free(p);
+		return xoom(x);
+	}
+	x->mem = nm;
+	x->mem[x->nmem++] = p;
+	return 0;
+}
+
+static int
+keep_json(struct exec *x, cJSON *j)
+{
+	cJSON **nj;
+
+	if (j == NULL)
+		return xoom(x);
+	nj = grow(x->js, &x->capjs, x->njs + 1, sizeof(*nj));
+	if (nj == NULL) {
+		cJSON_Delete(j);
+		return xoom(x);
+	}
+	x->js = nj;
+	x->js[x->njs++] = j;
+	return 0;
+}
+
+static struct sbuf
+sb_new(const struct exec *x)
+{
+	return (struct sbuf){.max = x->max};
+}
+
+/* Turn what a function built into its string result. */
+static int
+sb_result(struct exec *x, const struct call *c, struct sbuf *b,
+	  struct val *out)
+{
+	if (b->oom) {
+		free(b->p);
+		return xoom(x);
+	}
+	if (b->big) {
+		free(b->p);
+		x->fatal = 1;
+		cerr(x, c, "result larger than %zu bytes", x->max);
+		return -EFBIG;
+	}
+	if (b->p == NULL) {
+		*out = vstr("", 0);
+		return 0;
+	}
+	*out = vstr(b->p, b->len);
+	return keep(x, b->p);
+}
+
+static int
+out_check(struct exec *x)
+{
+	if (x->out.oom)
+		return xoom(x);
+	if (x->out.big) {
+		x->fatal = 1;
+		xerr(x, x->line, x->col, "output larger than %zu bytes", x->max);
+		return -EFBIG;
+	}
+	return 0;
+}
+
+static int
+vpush(struct exec *x, const char *name, struct val v)
+{
+	struct var *nv = grow(x->vars, &x->capvars, x->nvars + 1, sizeof(*nv));
+
+	if (nv == NULL)
+		return xoom(x);
+	x->vars = nv;
+	x->vars[x->nvars].name = name;
+	x->vars[x->nvars].v = v;
+	x->nvars++;
+	return 0;
+}
+
+static struct var *
+vfind(struct exec *x, const char *name)
+{
+	size_t i;
+
+	for (i = x->nvars; i > 0; i--)
+		if (strcmp(x->vars[i - 1].name, name) == 0)
+			return &x->vars[i - 1];
+	return NULL;
+}
+
+static int eval_pipe(struct exec *x, struct val dot, const struct pipe *p,
+		     int declare, struct val *out);
+static int walk(struct exec *x, struct val dot, const struct node *n);
+
+static int
+get_field(struct exec *x, struct val recv, const struct field *f,
+	  struct val *out)
+{
+	const cJSON *it;
+	size_t i;
+
+	switch (recv.k) {
+	case V_PENDING:
+		*out = recv;
+		return 0;
+	case V_NIL:
+		if (x->env->error_on_missing_key)
+			return xerr(x, f->line, f->col,
+				    "nil data; no entry for key \"%s\"", f->name);
+		*out = vnil();
+		return 0;
+	case V_MAP:
+		it = recv.j ? cJSON_GetObjectItemCaseSensitive(recv.j, f->name)
+			    : NULL;
+		if (it == NULL && x->env->error_on_missing_key)
+			return xerr(x, f->line, f->col,
+				    "map has no entry for key \"%s\"", f->name);
+		*out = to_val(it);
+		return 0;
+	case V_STRUCT:
+		if (recv.st->data_self && strcmp(f->name, "Data") == 0) {
+			*out = recv;
+			return 0;
+		}
+		for (i = 0; i < recv.st->nf; i++) {
+			if (strcmp(recv.st->f[i].go, f->name) == 0) {
+				*out = sfield_val(recv.j, &recv.st->f[i]);
+				return 0;
+			}
+		}
+		/* FALLTHROUGH */
+	default:
+		return xerr(x, f->line, f->col, "can't evaluate field %s in type %s",
+			    f->name, go_type(recv));
+	}
+}
+
+static int eval_call(struct exec *x, struct val dot, const struct arg *fa,
+		     struct arg *const *argv, size_t nargv,
+		     const struct val *final, struct val *out);
+
+static int
+eval_arg(struct exec *x, struct val dot, const struct arg *a, struct val *out)
+{
+	const struct var *var;
+	struct val v = vnil();
+	size_t i;
+	int rc = 0;
+
+	switch (a->type) {
+	case A_FUNC:
+		return eval_call(x, dot, a, NULL, 0, NULL, out);
+	case A_DOT:
+	case A_FIELD:
+		v = dot;
+		break;
+	case A_VAR:
+		var = vfind(x, a->s);
+		if (var == NULL)
+			return xerr(x, a->line, a->col, "undefined variable: %s",
+				    a->s);
+		v = var->v;
+		break;
+	case A_PIPE:
+		rc = eval_pipe(x, dot, a->pipe, 1, &v);
+		break;
+	case A_STRING:
+		v = vstr(a->s, a->len);
+		break;
+	case A_NUMBER:
+		v = vnum(a->num);
+		break;
+	case A_BOOL:
+		v = vbool(a->num != 0);
+		break;
+	case A_NIL:
+		break;
+	}
+	for (i = 0; i < a->nfields && rc == 0; i++)
+		rc = get_field(x, v, a->fields[i], &v);
+	if (rc == 0)
+		*out = v;
+	return rc;
+}
+
+static int
+eval_call(struct exec *x, struct val dot, const struct arg *fa,
+	  struct arg *const *argv, size_t nargv, const struct val *final,
+	  struct val *out)
+{
+	const struct func *fn = fa->fn;
+	struct call c = {fn, fa->line, fa->col};
+	struct val small[16], *a = small;
+	size_t n = nargv + (final != NULL), i;
+	int rc = 0;
+
+	if (fn->lazy) {
+		/* and, or: stop at the argument that decides, and return it. */
+		int is_and = fn->name[0] == 'a';
+		struct val v = vnil();
+
+		for (i = 0; i < n; i++) {
+			if (i < nargv)
+				rc = eval_arg(x, dot, argv[i], &v);
+			else
+				v = *final;
+			if (rc != 0)
+				return rc;
+			if (truth(v) != is_and)
+				break;
+		}
+		*out = v;
+		return 0;
+	}
+	if (n > sizeof(small) / sizeof(small[0])) {
+		a = calloc(n, sizeof(*a));
+		if (a == NULL)
+			return xoom(x);
+	}
+	for (i = 0; i < nargv && rc == 0; i++)
+		rc = eval_arg(x, dot, argv[i], &a[i]);
+	if (rc == 0 && final != NULL)
+		a[nargv] = *final;
+	if (rc == 0) {
+		for (i = 0; i < n && a[i].k != V_PENDING; i++)
+			;
+		if (i < n)
+			*out = a[i];	/* data not there yet: pass it on */
+		else
+			rc = fn->impl(x, &c, a, n, out);
+	}
+	if (a != small)
+		free(a);
+	return rc;
+}
+
+/* Run a pipeline; with DECLARE, bind or assign its variables. */
+static int
+eval_pipe(struct exec *x, struct val dot, const struct pipe *p, int declare,
+	  struct val *out)
+{
+	struct val v = vnil();
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < p->ncmds && rc == 0; i++) {
+		const struct cmd *c = p->cmds[i];
+
+		if (c->args[0]->type == A_FUNC)
+			rc = eval_call(x, dot, c->args[0], c->args + 1,
+				       c->nargs - 1, i > 0 ? &v : NULL, &v);
+		else
+			rc = eval_arg(x, dot, c->args[0], &v);
+	}
+	if (rc != 0)
+		return rc;
+	if (declare && p->assign) {
+		struct var *var = vfind(x, p->decl[0]);
+
+		if (var == NULL)
+			return xerr(x, p->line, p->col, "undefined variable: %s",
+				    p->decl[0]);
+		var->v = v;
+	} else if (declare) {
+		for (i = 0; i < p->ndecl && rc == 0; i++)
+			rc = vpush(x, p->decl[i], v);
+	}
+	*out = v;
+	return rc;
+}
+
+/*
+ * What {{ pipeline }} prints: Go's fmt, "<no value>" for nothing, and a
+ * pointer to a struct followed first (no "&"), as text/template does.
+ */
+static int
+print_top(struct exec *x, struct val v)
+{
+	if (v.k == V_NIL)
+		sb_puts(&x->out, "<no value>");
+	else
+		fmt_val(&x->out, v, &spec_v, v.k == V_STRUCT);
+	return out_check(x);
+}
+
+static int
+walk_range(struct exec *x, struct val dot, const struct node *n)
+{
+	const struct pipe *p = n->pipe;
+	size_t mark = x->nvars, i, cnt = 0;
+	const cJSON *c, **m = NULL;
+	struct val v;
+	int rc;
+
+	rc = eval_pipe(x, dot, p, 0, &v);
+	for (i = 0; i < p->ndecl && rc == 0 && !p->assign; i++)
+		rc = vpush(x, p->decl[i], v);
+	if (rc != 0)
+		return rc;
+	switch (v.k) {
+	case V_LIST:
+		cnt = jcount(v.j);
+		break;
+	case V_MAP:
+		if (sorted_members(v.j, &m, &cnt) != 0)
+			return xoom(x);
+		break;
+	case V_NIL:
+	case V_PENDING:
+		break;
+	default:
+		return xerr(x, n->line, n->col, "range can't iterate over %s",
+			    type_name(v));
+	}
+	if (cnt == 0) {
+		rc = walk(x, dot, n->elist);
+		x->nvars = mark;
+		return rc;
+	}
+	c = v.k == V_LIST ? v.j->child : NULL;
+	for (i = 0; i < cnt && rc == 0; i++) {
+		const cJSON *item = m != NULL ? m[i] : c;
+		struct val key = m != NULL ? vstr(item->string, strlen(item->string))
+					   : vnum((double)i);
+		struct val elem = to_val(item);
+		size_t inner = x->nvars;
+
+		if (p->assign) {
+			struct var *var = vfind(x, p->decl[0]);
+
+			if (var != NULL)
+				var->v = elem;
+		} else if (p->ndecl == 1) {
+			x->vars[mark].v = elem;
+		} else if (p->ndecl == 2) {
+			x->vars[mark].v = key;
+			x->vars[mark + 1].v = elem;
+		}
+		rc = walk(x, elem, n->list);
+		x->nvars = inner;
+		if (c != NULL)
+			c = c->next;
+	}
+	free((void *)m);
+	x->nvars = mark;
+	return rc;
+}
+
+static int
+walk(struct exec *x, struct val dot, const struct node *n)
+{
+	struct val v;
+	size_t mark;
+	int rc = 0;
+
+	for (; n != NULL && rc == 0; n = n->next) {
+		x->line = n->line;
+		x->col = n->col;
+		switch (n->type) {
+		case N_TEXT:
+			sb_put(&x->out, n->text, n->len);
+			rc = out_check(x);
+			break;
+		case N_ACTION:
+			rc = eval_pipe(x, dot, n->pipe, 1, &v);
+			if (rc == 0 && n->pipe->ndecl == 0)
+				rc = print_top(x, v);
+			break;
+		case N_IF:
+		case N_WITH:
+			mark = x->nvars;
+			rc = eval_pipe(x, dot, n->pipe, 1, &v);
+			if (rc == 0 && truth(v))
+				rc = walk(x, n->type == N_WITH ? v : dot, n->list);
+			else if (rc == 0)
+				rc = walk(x, dot, n->elist);
+			x->nvars = mark;
+			break;
+		case N_RANGE:
+			rc = walk_range(x, dot, n);
+			break;
+		}
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Functions                                                           */
+
+/*
+ * Argument I as text.  Numbers are accepted and printed, as Vault's
+ * numbers are strings (json.Number) to consul-template's functions.
+ */
+static int
+arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
+	const char **s, size_t *len)
+{
+	struct sbuf b;
+	struct val v;
+	int rc;
+
+	if (a[i].k == V_STR) {
+		*s = a[i].s;
+		*len = a[i].len;
+		return 0;
+	}
+	if (a[i].k != V_NUM)
+		return cerr(x, c, "argument %zu must be a string, not %s", i + 1,
+			    type_name(a[i]));
+	b = sb_new(x);
+	put_num(&b, a[i].n, 'j');
+	rc = sb_result(x, c, &b, &v);
+	if (rc == 0) {
+		*s = v.s;
+		*len = v.len;
+	}
+	return rc;
+}
+
+/* Argument I as a C string: paths, names, modes may not hold NUL. */
+static int
+arg_cstr(struct exec *x, const struct call *c, const struct val *a, size_t i,
+	 const char **s)
+{
+	size_t len;
+	int rc = arg_str(x, c, a, i, s, &len);
+
+	if (rc == 0 && memchr(*s, '\0', len) != NULL)
+		return cerr(x, c, "argument %zu holds a NUL byte", i + 1);
+	return rc;
+}
+
+static int
+fn_not(struct exec *x, const struct call *c, const struct val *a, size_t n,
+       struct val *out)
+{
+	(void)x, (void)c, (void)n;
+	*out = vbool(!truth(a[0]));
+	return 0;
+}
+
+static int
+basic(enum vkind k)
+{
+	return k == V_BOOL || k == V_NUM || k == V_STR;
+}
+
+/* Go's eq: ARG1 equals any of the others; mixed basic kinds are an error. */
+static int
+fn_eq(struct exec *x, const struct call *c, const struct val *a, size_t n,
+      struct val *out)
+{
+	size_t i;
+	int eq = 0;
+
+	for (i = 1; i < n && !eq; i++) {
+		const struct val *p = &a[0], *q = &a[i];
+
+		if (p->k == V_NIL || q->k == V_NIL) {
+			eq = p->k == q->k;
+		} else if (!basic(p->k) || !basic(q->k)) {
+			return cerr(x, c, "non-comparable type %s",
+				    type_name(basic(p->k) ? *q : *p));
+		} else if (p->k != q->k) {
+			return cerr(x, c, "incompatible types for comparison");
+		} else if (p->k == V_BOOL) {
+			eq = p->b == q->b;
+		} else if (p->k == V_NUM) {
+			eq = p->n == q->n;
+		} else {
+			eq = p->len == q->len && memcmp(p->s, q->s, p->len) == 0;
+		}
+	}
+	*out = vbool(eq);
+	return 0;
+}
+
+static int
+fn_ne(struct exec *x, const struct call *c, const struct val *a, size_t n,
+      struct val *out)
+{
+	int rc = fn_eq(x, c, a, n, out);
+
+	if (rc == 0)
+		out->b = !out->b;
+	return rc;
+}
+
+/* lt, le, gt, ge: numbers with numbers, strings with strings. */
+static int
+fn_order(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	 struct val *out)
+{
+	const char *op = c->fn->name;
+	int r;
+
+	(void)n;
+	if ((a[0].k != V_NUM && a[0].k != V_STR) ||
+	    (a[1].k != V_NUM && a[1].k != V_STR))
+		return cerr(x, c, "invalid type for comparison");
+	if (a[0].k != a[1].k)
+		return cerr(x, c, "incompatible types for comparison");
+	if (a[0].k == V_NUM) {
+		r = a[0].n < a[1].n ? -1 : a[0].n > a[1].n;
+	} else {
+		size_t m = a[0].len < a[1].len ? a[0].len : a[1].len;
+
+		r = memcmp(a[0].s, a[1].s, m);
+		if (r == 0)
+			r = a[0].len < a[1].len ? -1 : a[0].len > a[1].len;
+	}
+	if (op[0] == 'l')
+		*out = vbool(op[1] == 't' ? r < 0 : r <= 0);
+	else
+		*out = vbool(op[1] == 't' ? r > 0 : r >= 0);
+	return 0;
+}
+
+static int
+fn_len(struct exec *x, const struct call *c, const struct val *a, size_t n,
+       struct val *out)
+{
+	(void)n;
+	switch (a[0].k) {
+	case V_STR:
+		*out = vnum((double)a[0].len);
+		return 0;
+	case V_MAP:
+	case V_LIST:
+		*out = vnum((double)jcount(a[0].j));
+		return 0;
+	case V_NIL:
+		return cerr(x, c, "len of nil");
+	default:
+		return cerr(x, c, "len of type %s", type_name(a[0]));
+	}
+}
+
+static int
+fn_index(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	 struct val *out)
+{
+	struct val v = a[0];
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		const struct val *k = &a[i];
+		double idx = k->n;
+
+		switch (v.k) {
+		case V_NIL:
+			return cerr(x, c, "index of untyped nil");
+		case V_MAP:
+			if (k->k != V_STR)
+				return cerr(x, c, "map key must be a string, not %s",
+					    type_name(*k));
+			v = to_val(v.j ? cJSON_GetObjectItemCaseSensitive(v.j, k->s)
+				       : NULL);
+			break;
+		case V_LIST:
+		case V_STR:
+			if (k->k != V_NUM || !is_int(idx))
+				return cerr(x, c, "cannot index %s with type %s",
+					    type_name(v), type_name(*k));
+			if (idx < 0 || idx >= (double)(v.k == V_STR ? v.len :
+						       jcount(v.j)))
+				return cerr(x, c, "index out of range: %.0f", idx);
+			if (v.k == V_STR)
+				v = vnum((unsigned char)v.s[(size_t)idx]);
+			else
+				v = to_val(cJSON_GetArrayItem(v.j, (int)idx));
+			break;
+		default:
+			return cerr(x, c, "can't index item of type %s",
+				    go_type(v));
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+/* print, println, and the escapers' input: Go's evalArgs. */
+static int
+fn_print(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	 struct val *out)
+{
+	struct sbuf b = sb_new(x);
+
+	go_sprint(&b, a, n, strcmp(c->fn->name, "println") == 0);
+	return sb_result(x, c, &b, out);
+}
+
+static int
+fn_printf(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	  struct val *out)
+{
+	struct sbuf b = sb_new(x);
+	const char *f;
+	size_t flen;
+	int rc = arg_str(x, c, a, 0, &f, &flen);
+
+	if (rc != 0)
+		return rc;
+	go_sprintf(&b, f, flen, a + 1, n - 1);
+	return sb_result(x, c, &b, out);
+}
+
+/* html, js, urlquery: the arguments as one string, escaped. */
+static int
+fn_escape(struct exec *x, const struct call *c, const struct val *a,
+	  size_t n, struct val *out)
+{
+	struct sbuf in = sb_new(x), b = sb_new(x);
+	const char *s;
+	size_t len, i;
+	int kind = c->fn->name[0];
+
+	if (n == 1 && a[0].k == V_NIL) {
+		s = "<no value>", len = 10;
+	} else if (n == 1 && a[0].k == V_STR) {
+		s = a[0].s, len = a[0].len;
+	} else {
+		go_sprint(&in, a, n, 0);
+		s = in.p ? in.p : "", len = in.len;
+		b.oom = in.oom, b.big = in.big;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (kind == 'h') {
+			switch (ch) {
+			case '"': sb_puts(&b, "&#34;"); break;
+			case '\'': sb_puts(&b, "&#39;"); break;
+			case '&': sb_puts(&b, "&amp;"); break;
+			case '<': sb_puts(&b, "&lt;"); break;
+			case '>': sb_puts(&b, "&gt;"); break;
+			case '\0': sb_puts(&b, "\xef\xbf\xbd"); break;
+			default: sb_putc(&b, (char)ch);
+			}
+		} else if (kind == 'j') {
+			switch (ch) {
+			case '\\': sb_puts(&b, "\\\\"); break;
+			case '\'': sb_puts(&b, "\\'"); break;
+			case '"': sb_puts(&b, "\\\""); break;
+			case '<': sb_puts(&b, "\\u003C"); break;
+			case '>': sb_puts(&b, "\\u003E"); break;
+			case '&': sb_puts(&b, "\\u0026"); break;
+			case '=': sb_puts(&b, "\\u003D"); break;
+			default:
+				if (ch < 0x20)
+					sb_printf(&b, "\\u%04X", ch);
+				else
+					sb_putc(&b, (char)ch);
+			}
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   is_digit(ch) || ch == '-' || ch == '_' || ch == '.' ||
+			   ch == '~') {
+			sb_putc(&b, (char)ch);
+		} else if (ch == ' ') {
+			sb_putc(&b, '+');
+		} else {
+			sb_printf(&b, "%%%02X", ch);
+		}
+	}
+	free(in.p);
+	return sb_result(x, c, &b, out);
+}
+
+static int
+is_go_space(const char *s, size_t n, size_t *k)
+{
+	unsigned char ch = (unsigned char)s[0];
+
+	*k = 1;
+	if (ch == ' ' || (ch >= '\t' && ch <= '\r'))
+		return 1;
+	if (n >= 2 && ch == 0xC2 && ((unsigned char)s[1] == 0x85 ||
+				     (unsigned char)s[1] == 0xA0)) {
+		*k = 2;
+		return 1;
+	}
+	return 0;
+}
+
+/* strings.TrimSpace (ASCII white space, NEL and NBSP). */
+static void
+trim_space(const char **s, size_t *len)
+{
+	size_t k;
+
+	while (*len > 0 && is_go_space(*s, *len, &k)) {
+		*s += k;
+		*len -= k;
+	}
+	while (*len > 0) {
+		if (is_go_space(*s + *len - 1, 1, &k)) {
+			*len -= 1;
+		} else if (*len >= 2 && is_go_space(*s + *len - 2, 2, &k) && k == 2) {
+			*len -= 2;
+		} else {
+			break;
+		}
+	}
+}
+
+static int
+fn_trimSpace(struct exec *x, const struct call *c, const struct val *a,
+	     size_t n, struct val *out)
+{
+	const char *s;
+	size_t len;
+	int rc = arg_str(x, c, a, 0, &s, &len);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	trim_space(&s, &len);
+	*out = vstr(s, len);	/* a slice of the argument, NUL or not */
+	if (s[len] != '\0') {
+		char *d = malloc(len + 1);
+
+		if (d == NULL)
+			return xoom(x);
+		memcpy(d, s, len);
+		d[len] = '\0';
+		*out = vstr(d, len);
+		return keep(x, d);
+	}
+	return 0;
+}
+
+static int
+fn_case(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	struct val *out)
+{
+	int upper = c->fn->name[2] == 'U';
+	struct sbuf b = sb_new(x);
+	const char *s;
+	size_t len, i;
+	int rc = arg_str(x, c, a, 0, &s, &len);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (upper && ch >= 'a' && ch <= 'z')
+			ch = (char)(ch - 'a' + 'A');
+		else if (!upper && ch >= 'A' && ch <= 'Z')
+			ch = (char)(ch - 'A' + 'a');
+		sb_putc(&b, ch);
+	}
+	return sb_result(x, c, &b, out);
+}
+
+/* split SEP STRING: consul-template trims STRING; "" gives []. */
+static int
+fn_split(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	 struct val *out)
+{
+	const char *sep, *s;
+	size_t seplen, len, i = 0;
+	cJSON *list;
+	int rc;
+
+	(void)n;
+	rc = arg_str(x, c, a, 0, &sep, &seplen);
+	if (rc == 0)
+		rc = arg_str(x, c, a, 1, &s, &len);
+	if (rc != 0)
+		return rc;
+	list = cJSON_CreateArray();
+	rc = keep_json(x, list);
+	if (rc != 0)
+		return rc;
+	trim_space(&s, &len);
+	while (len > 0) {
+		const char *e;
+		size_t k;
+		char *part;
+		cJSON *item;
+
+		if (seplen == 0) {
+			uint32_t r;
+
+			k = utf8_dec(s + i, len - i, &r);
+			e = s + i + k;
+		} else {
+			e = memmem(s + i, len - i, sep, seplen);
+			if (e == NULL)
+				e = s + len;
+		}
+		k = (size_t)(e - (s + i));
+		part = malloc(k + 1);
+		if (part == NULL)
+			return xoom(x);
+		memcpy(part, s + i, k);
+		part[k] = '\0';
+		item = cJSON_CreateString(part);
+		free(part);
+		if (item == NULL || !cJSON_AddItemToArray(list, item)) {
+			cJSON_Delete(item);
+			return xoom(x);
+		}
+		i += k;
+		if (i >= len)
+			break;
+		if (seplen > 0) {
+			i += seplen;
+			if (i == len) {
+				item = cJSON_CreateString("");
+				if (item == NULL || !cJSON_AddItemToArray(list, item)) {
+					cJSON_Delete(item);
+					return xoom(x);
+				}
+				break;
+			}
+		}
+	}
+	*out = (struct val){.k = V_LIST, .j = list};
+	return 0;
+}
+
+/* join SEP LIST */
+static int
+fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	struct val *out)
+{
+	struct sbuf b = sb_new(x);
+	const cJSON *it;
+	const char *sep;
+	size_t seplen, i = 0;
+	int rc = arg_str(x, c, a, 0, &sep, &seplen);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	if (a[1].k != V_LIST)
+		return cerr(x, c, "argument 2 must be a list, not %s",
+			    type_name(a[1]));
+	for (it = a[1].j ? a[1].j->child : NULL; it != NULL; it = it->next, i++) {
+		struct val v = to_val(it);
+
+		if (i > 0)
+			sb_put(&b, sep, seplen);
+		if (v.k == V_STR)
+			sb_put(&b, v.s, v.len);
+		else if (v.k == V_NUM)
+			put_num(&b, v.n, 'j');
+		else {
+			free(b.p);
+			return cerr(x, c, "element %zu is a %s, not a string",
+				    i + 1, type_name(v));
+		}
+	}
+	return sb_result(x, c, &b, out);
+}
+
+/* replaceAll OLD NEW STRING, strings.Replace(STRING, OLD, NEW, -1). */
+static int
+fn_replaceAll(struct exec *x, const struct call *c, const struct val *a,
+	      size_t n, struct val *out)
+{
+	struct sbuf b = sb_new(x);
+	const char *old, *new, *s;
+	size_t oldlen, newlen, len, i = 0;
+	int rc;
+
+	(void)n;
+	rc = arg_str(x, c, a, 0, &old, &oldlen);
+	if (rc == 0)
+		rc = arg_str(x, c, a, 1, &new, &newlen);
+	if (rc == 0)
+		rc = arg_str(x, c, a, 2, &s, &len);
+	if (rc != 0)
+		return rc;
+	if (oldlen == 0) {
+		/* Go puts NEW before every rune and at the end. */
+		while (i < len) {
+			uint32_t r;
+			size_t k = utf8_dec(s + i, len - i, &r);
+
+			sb_put(&b, new, newlen);
+			sb_put(&b, s + i, k);
+			i += k;
+		}
+		sb_put(&b, new, newlen);
+		return sb_result(x, c, &b, out);
+	}
+	while (i < len) {
+		const char *e = memmem(s + i, len - i, old, oldlen);
+
+		if (e == NULL) {
+			sb_put(&b, s + i, len - i);
+			break;
+		}
+		sb_put(&b, s + i, (size_t)(e - (s + i)));
+		sb_put(&b, new, newlen);
+		i = (size_t)(e - s) + oldlen;
+	}
+	if (b.p == NULL && !b.oom && !b.big)
+		sb_put(&b, "", 0);
+	return sb_result(x, c, &b, out);
+}
+
+/*
+ * contains NEEDLE HAYSTACK, consul-template's reversed "in": an element
+ * of a list (string or number, same type), or a substring of a string.
+ * Anything else, maps included, does not contain it.
+ */
+static int
+fn_contains(struct exec *x, const struct call *c, const struct val *a,
+	    size_t n, struct val *out)
+{
+	const struct val *needle = &a[0], *hay = &a[1];
+	const cJSON *it;
+	int found = 0;
+
+	(void)x, (void)c, (void)n;
+	if (hay->k == V_LIST) {
+		for (it = hay->j ? hay->j->child : NULL; it && !found; it = it->next) {
+			struct val v = to_val(it);
+
+			if (v.k == V_NUM && needle->k == V_NUM)
+				found = v.n == needle->n;
+			else if (v.k == V_STR && needle->k == V_STR)
+				found = v.len == needle->len &&
+					memcmp(v.s, needle->s, v.len) == 0;
+		}
+	} else if (hay->k == V_STR && needle->k == V_STR) {
+		found = needle->len == 0 ||
+			memmem(hay->s, hay->len, needle->s, needle->len) != NULL;
+	}
+	*out = vbool(found);
+	return 0;
+}
+
+static int
+fn_env(struct exec *x, const struct call *c, const struct val *a, size_t n,
+       struct val *out)
+{
+	const char *name, *v;
+	int rc = arg_cstr(x, c, a, 0, &name);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	v = getenv(name);
+	*out = v ? vstr(v, strlen(v)) : vstr("", 0);
+	return 0;
+}
+
+/* file PATH: the whole file, at most TMPL_MAX_FILE bytes. */
+static int
+fn_file(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	struct val *out)
+{
+	const char *path;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t r;
+	int fd, rc = arg_cstr(x, c, a, 0, &path);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	if (*path == '\0') {
+		*out = vstr("", 0);
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cerr(x, c, "%s: %s", path, strerror(errno));
+	buf = malloc(TMPL_MAX_FILE + 1);
+	if (buf == NULL) {
+		close(fd);
+		return xoom(x);
+	}
+	for (;;) {
+		r = read(fd, buf + len, TMPL_MAX_FILE + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || len + (size_t)r > TMPL_MAX_FILE) {
+			len += r > 0 ? (size_t)r : 0;
+			break;
+		}
+		len += (size_t)r;
+	}
+	close(fd);
+	if (r < 0) {
+		rc = cerr(x, c, "%s: %s", path, strerror(errno));
+		free(buf);
+		return rc;
+	}
+	if (len > TMPL_MAX_FILE) {
+		free(buf);
+		return cerr(x, c, "%s: larger than %d bytes", path, TMPL_MAX_FILE);
+	}
+	buf[len] = '\0';
+	*out = vstr(buf, len);
+	return keep(x, buf);
+}
+
+static int
+fn_json(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	struct val *out)
+{
+	struct sbuf b = sb_new(x);
+
+	(void)n;
+	if (json_val(&b, a[0], strcmp(c->fn->name, "toJSONPretty") == 0, 0) != 0) {
+		free(b.p);
+		return cerr(x, c, "unsupported value (NaN or infinity)");
+	}
+	return sb_result(x, c, &b, out);
+}
+
+static const char b64[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int
+fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
+		size_t n, struct val *out)
+{
+	struct sbuf b = sb_new(x);
+	const unsigned char *s;
+	size_t len, i;
+	int rc = arg_str(x, c, a, 0, (const char **)&s, &len);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	for (i = 0; i + 2 < len; i += 3) {
+		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63],
+			     b64[v & 63]};
+
+		sb_put(&b, q, 4);
+	}
+	if (i < len) {
+		unsigned v = (unsigned)s[i] << 16 |
+			     (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0);
+		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63],
+			     i + 1 < len ? b64[(v >> 6) & 63] : '=', '='};
+
+		sb_put(&b, q, 4);
+	}
+	return sb_result(x, c, &b, out);
+}
+
+static int
+b64_val(int ch)
+{
+	const char *p = ch > 0 ? strchr(b64, ch) : NULL;
+
+	return p != NULL ? (int)(p - b64) : -1;
+}
+
+/*
+ * Go's base64.StdEncoding: padding required, "\r" and "\n" skipped.  The
+ * error names the offset of the bad byte, never the data.
+ */
+static int
+fn_base64Decode(struct exec *x, const struct call *c, const struct val *a,
+		size_t n, struct val *out)
+{
+	struct sbuf b = sb_new(x);
+	const char *s;
+	size_t len, i = 0, bad = 0;
+	int rc = arg_str(x, c, a, 0, &s, &len), done = 0;
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	while (!done) {
+		int v[4], j, npad = 0;
+		size_t qstart = i, eq;
+		unsigned w;
+
+		for (j = 0; j < 4; j++) {
+			while (i < len && (s[i] == '\r' || s[i] == '\n'))
+				i++;
+			if (j == 0)
+				qstart = i;
+			if (i >= len) {
+				if (j == 0) {
+					done = 1;
+					break;
+				}
+				bad = qstart;
+				goto corrupt;
+			}
+			if (s[i] == '=') {
+				if (j < 2) {
+					bad = i;
+					goto corrupt;
+				}
+				npad = 4 - j;
+				eq = i++;
+				if (npad == 2) {
+					while (i < len && (s[i] == '\r' || s[i] == '\n'))
+						i++;
+					if (i >= len || s[i] != '=') {
+						bad = i >= len ? len : eq;
+						goto corrupt;
+					}
+					i++;
+				}
+				while (i < len && (s[i] == '\r' || s[i] == '\n'))
+					i++;
+				if (i < len) {
+					bad = i;
+					goto corrupt;
+				}
+				for (; j < 4; j++)
+					v[j] = 0;
+				done = 1;
+				break;
+			}
+			v[j] = b64_val((unsigned char)s[i]);
+			if (v[j] < 0) {
+				bad = i;
+				goto corrupt;
+			}
+			i++;
+		}
+		if (j < 4 && npad == 0)
+			break;
+		w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 |
+		    (unsigned)v[2] << 6 | (unsigned)v[3];
+		{
+			char q[3] = {(char)(w >> 16), (char)(w >> 8), (char)w};
+
+			sb_put(&b, q, (size_t)(3 - npad));
+		}
+	}
+	return sb_result(x, c, &b, out);
+corrupt:
+	free(b.p);
+	return cerr(x, c, "illegal base64 data at input byte %zu", bad);
+}
+
+static int
+fn_sha256Hex(struct exec *x, const struct call *c, const struct val *a,
+	     size_t n, struct val *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0, i;
+	struct sbuf b = sb_new(x);
+	const char *s;
+	size_t len;
+	int rc = arg_str(x, c, a, 0, &s, &len);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return cerr(x, c, "digest failed");
+	for (i = 0; i < mdlen; i++)
+		sb_printf(&b, "%02x", md[i]);
+	return sb_result(x, c, &b, out);
+}
+
+/*
+ * Go's time.Format layout words, in the order Go's nextStdChunk tries
+ * them.  The clock is UTC, so every zone word has a fixed rendering.
+ */
+enum tword {
+	TW_LIT, TW_MONTH_NAME, TW_MONTH_ABBR, TW_DAY_NAME, TW_DAY_ABBR,
+	TW_PM, TW_MONTH, TW_MDAY, TW_YDAY, TW_HOUR, TW_HOUR12, TW_MIN, TW_SEC,
+	TW_YEAR, TW_YEAR2,
+};
+
+static const struct layout_word {
+	const char *word;
+	enum tword what;
+	int width;		/* numbers: at least this many digits... */
+	char pad;		/* ...padded with this */
+	const char *lit;	/* TW_LIT: the fixed text */
+	int eat;		/* bytes consumed if not the whole word */
+	int nolower;		/* not a word when a lowercase letter follows */
+} layout_words[] = {
+	{"January", TW_MONTH_NAME, 0, 0, NULL, 0, 0},
+	{"Jan", TW_MONTH_ABBR, 0, 0, NULL, 0, 1},
+	{"Monday", TW_DAY_NAME, 0, 0, NULL, 0, 0},
+	{"Mon", TW_DAY_ABBR, 0, 0, NULL, 0, 1},
+	{"MST", TW_LIT, 0, 0, "UTC", 0, 0},
+	{"002", TW_YDAY, 3, '0', NULL, 0, 0},
+	{"01", TW_MONTH, 2, '0', NULL, 0, 0},
+	{"02", TW_MDAY, 2, '0', NULL, 0, 0},
+	{"03", TW_HOUR12, 2, '0', NULL, 0, 0},
+	{"04", TW_MIN, 2, '0', NULL, 0, 0},
+	{"05", TW_SEC, 2, '0', NULL, 0, 0},
+	{"06", TW_YEAR2, 2, '0', NULL, 0, 0},
+	{"15", TW_HOUR, 2, '0', NULL, 0, 0},
+	{"1", TW_MONTH, 1, '0', NULL, 0, 0},
+	{"2006", TW_YEAR, 4, '0', NULL, 0, 0},
+	{"2", TW_MDAY, 1, '0', NULL, 0, 0},
+	{"_2006", TW_LIT, 0, 0, "_", 1, 0},	/* "_" then the year */
+	{"__2", TW_YDAY, 3, ' ', NULL, 0, 0},
+	{"_2", TW_MDAY, 2, ' ', NULL, 0, 0},
+	{"3", TW_HOUR12, 1, '0', NULL, 0, 0},
+	{"4", TW_MIN, 1, '0', NULL, 0, 0},
+	{"5", TW_SEC, 1, '0', NULL, 0, 0},
+	{"PM", TW_PM, 0, 'A', NULL, 0, 0},
+	{"pm", TW_PM, 0, 'a', NULL, 0, 0},
+	{"-070000", TW_LIT, 0, 0, "+000000", 0, 0},
+	{"-07:00:00", TW_LIT, 0, 0, "+00:00:00", 0, 0},
+	{"-0700", TW_LIT, 0, 0, "+0000", 0, 0},
+	{"-07:00", TW_LIT, 0, 0, "+00:00", 0, 0},
+	{"-07", TW_LIT, 0, 0, "+00", 0, 0},
+	{"Z070000", TW_LIT, 0, 0, "Z", 0, 0},
+	{"Z07:00:00", TW_LIT, 0, 0, "Z", 0, 0},
+	{"Z0700", TW_LIT, 0, 0, "Z", 0, 0},
+	{"Z07:00", TW_LIT, 0, 0, "Z", 0, 0},
+	{"Z07", TW_LIT, 0, 0, "Z", 0, 0},
+};
+
+static void
+put_tword(struct sbuf *b, const struct layout_word *w, const struct tm *tm)
+{
+	static const char *const months[] = {
+		"January", "February", "March", "April", "May", "June", "July",
+		"August", "September", "October", "November", "December",
+	};
+	static const char *const days[] = {
+		"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+		"Friday", "Saturday",
+	};
+	char digits[16];
+	int v = 0, k;
+
+	switch (w->what) {
+	case TW_LIT: sb_puts(b, w->lit); return;
+	case TW_MONTH_NAME: sb_puts(b, months[tm->tm_mon]); return;
+	case TW_MONTH_ABBR: sb_put(b, months[tm->tm_mon], 3); return;
+	case TW_DAY_NAME: sb_puts(b, days[tm->tm_wday]); return;
+	case TW_DAY_ABBR: sb_put(b, days[tm->tm_wday], 3); return;
+	case TW_PM:
+		sb_putc(b, tm->tm_hour >= 12 ? (char)(w->pad + 'P' - 'A') : w->pad);
+		sb_putc(b, (char)(w->pad + 'M' - 'A'));
+		return;
+	case TW_MONTH: v = tm->tm_mon + 1; break;
+	case TW_MDAY: v = tm->tm_mday; break;
+	case TW_YDAY: v = tm->tm_yday + 1; break;
+	case TW_HOUR: v = tm->tm_hour; break;
+	case TW_HOUR12: v = tm->tm_hour % 12 ? tm->tm_hour % 12 : 12; break;
+	case TW_MIN: v = tm->tm_min; break;
+	case TW_SEC: v = tm->tm_sec; break;
+	case TW_YEAR: v = tm->tm_year + 1900; break;
+	case TW_YEAR2: v = (tm->tm_year + 1900) % 100; break;
+	}
+	k = snprintf(digits, sizeof(digits), "%d", v);
+	if (k > 0 && k < w->width)
+		sb_fill(b, w->pad, (size_t)(w->width - k));
+	sb_puts(b, digits);
+}
+
+/* Go's time.Format of a UTC time. */
+static void
+go_time(struct sbuf *b, const char *l, size_t n, const struct tm *tm)
+{
+	size_t i = 0, j, k;
+
+	while (i < n) {
+		const struct layout_word *w = NULL;
+
+		for (k = 0; k < sizeof(layout_words) / sizeof(layout_words[0]); k++) {
+			const struct layout_word *c = &layout_words[k];
+			size_t wl = strlen(c->word);
+
+			if (n - i < wl || memcmp(l + i, c->word, wl) != 0)
+				continue;
+			if (c->nolower && i + wl < n && l[i + wl] >= 'a' &&
+			    l[i + wl] <= 'z')
+				continue;
+			w = c;
+			break;
+		}
+		if (w != NULL) {
+			put_tword(b, w, tm);
+			i += w->eat ? (size_t)w->eat : strlen(w->word);
+			continue;
+		}
+		/* ".000" or ".999": fractional seconds; this clock has none. */
+		if ((l[i] == '.' || l[i] == ',') && i + 1 < n &&
+		    (l[i + 1] == '0' || l[i + 1] == '9')) {
+			for (j = i + 1; j < n && l[j] == l[i + 1]; j++)
+				;
+			if (j >= n || !is_digit(l[j])) {
+				if (l[i + 1] == '0') {
+					sb_putc(b, l[i]);
+					sb_fill(b, '0', j - i - 1);
+				}
+				i = j;
+				continue;
+			}
+		}
+		sb_putc(b, l[i++]);
+	}
+}
+
+/* timestamp [LAYOUT]: RFC 3339 by default, "unix" for seconds. */
+static int
+fn_timestamp(struct exec *x, const struct call *c, const struct val *a,
+	     size_t n, struct val *out)
+{
+	static const char rfc3339[] = "2006-01-02T15:04:05Z07:00";
+	struct sbuf b = sb_new(x);
+	const char *l = rfc3339;
+	size_t len = sizeof(rfc3339) - 1;
+	time_t now = x->env->now ? (time_t)x->env->now : time(NULL);
+	struct tm tm;
+	int rc;
+
+	if (n == 1) {
+		rc = arg_str(x, c, a, 0, &l, &len);
+		if (rc != 0)
+			return rc;
+	}
+	if (len == 4 && memcmp(l, "unix", 4) == 0) {
+		sb_printf(&b, "%lld", (long long)now);
+		return sb_result(x, c, &b, out);
+	}
+	if (gmtime_r(&now, &tm) == NULL)
+		return cerr(x, c, "time out of range");
+	go_time(&b, l, len, &tm);
+	return sb_result(x, c, &b, out);
+}
+
+/*
+ * writeToFile PATH OWNER GROUP PERMS [FLAGS] CONTENT, as consul-template:
+ * FLAGS may hold "append" and "newline".  Prints nothing.
+ */
+static int
+fn_writeToFile(struct exec *x, const struct call *c, const struct val *a,
+	       size_t n, struct val *out)
+{
+	const char *path, *owner, *group, *perms, *flags = "", *content;
+	char perr_[TMPL_MSG_MAX] = "", *withnl = NULL;
+	size_t len, i;
+	int rc;
+
+	rc = arg_cstr(x, c, a, 0, &path);
+	if (rc == 0)
+		rc = arg_cstr(x, c, a, 1, &owner);
+	if (rc == 0)
+		rc = arg_cstr(x, c, a, 2, &group);
+	if (rc == 0)
+		rc = arg_cstr(x, c, a, 3, &perms);
+	if (rc == 0 && n == 6)
+		rc = arg_cstr(x, c, a, 4, &flags);
+	if (rc == 0)
+		rc = arg_str(x, c, a, n - 1, &content, &len);
+	if (rc != 0)
+		return rc;
+	for (i = 0; perms[i] >= '0' && perms[i] <= '7'; i++)
+		;
+	if (i == 0 || perms[i] != '\0' || strtoul(perms, NULL, 8) > 07777)
+		return cerr(x, c, "permissions must be an octal mode like 0644");
+	if (x->env->write_file == NULL)
+		return cerr(x, c, "not available (no file writer)");
+	if (strstr(flags, "newline") != NULL) {
+		withnl = malloc(len + 2);
+		if (withnl == NULL)
+			return xoom(x);
+		memcpy(withnl, content, len);
+		withnl[len++] = '\n';
+		withnl[len] = '\0';
+		content = withnl;
+	}
+	rc = x->env->write_file(x->env->arg, path, owner, group, perms, content,
+				len, strstr(flags, "append") != NULL, perr_,
+				sizeof(perr_));
+	free(withnl);
+	if (rc < 0) {
+		x->fatal = 1;
+		cerr(x, c, "%s", perr_[0] ? perr_ : "write failed");
+		return rc;
+	}
+	*out = vstr("", 0);
+	return 0;
+}
+
+/* Vault's PEM fields end without a newline; consul-template's PemEncoded
+ * ones with one (pem.EncodeToMemory). */
+static int
+add_pem(struct exec *x, cJSON *to, const char *key, const cJSON *from)
+{
+	const char *s = cJSON_IsString(from) && from->valuestring ?
+			from->valuestring : "";
+	size_t n = strlen(s);
+	char *d = malloc(n + 2);
+	cJSON *item;
+
+	if (d == NULL)
+		return xoom(x);
+	memcpy(d, s, n);
+	if (n > 0 && s[n - 1] != '\n')
+		d[n++] = '\n';
+	d[n] = '\0';
+	item = cJSON_CreateString(d);
+	free(d);
+	if (item == NULL)
+		return xoom(x);
+	if (key != NULL ? !cJSON_AddItemToObject(to, key, item)
+			: !cJSON_AddItemToArray(to, item)) {
+		cJSON_Delete(item);
+		return xoom(x);
+	}
+	return 0;
+}
+
+static int
+make_pki(struct exec *x, const cJSON *envelope, struct val *out)
+{
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(envelope, "data");
+	const cJSON *chain = cJSON_GetObjectItemCaseSensitive(data, "ca_chain");
+	cJSON *o = cJSON_CreateObject(), *list;
+	const cJSON *it;
+	int rc = keep_json(x, o);
+
+	if (rc == 0)
+		rc = add_pem(x, o, "Cert",
+			     cJSON_GetObjectItemCaseSensitive(data, "certificate"));
+	if (rc == 0)
+		rc = add_pem(x, o, "Key",
+			     cJSON_GetObjectItemCaseSensitive(data, "private_key"));
+	if (rc == 0)
+		rc = add_pem(x, o, "CA",
+			     cJSON_GetObjectItemCaseSensitive(data, "issuing_ca"));
+	if (rc != 0)
+		return rc;
+	list = cJSON_AddArrayToObject(o, "CAChain");
+	if (list == NULL)
+		return xoom(x);
+	for (it = cJSON_IsArray(chain) ? chain->child : NULL; it; it = it->next) {
+		rc = add_pem(x, list, NULL, it);
+		if (rc != 0)
+			return rc;
+	}
+	*out = (struct val){.k = V_STRUCT, .j = o, .st = &pki_type};
+	return 0;
+}
+
+/*
+ * secret / pkiCert PATH [k=v ...]: ask the provider once per distinct
+ * call in this pass.  Pending data is a pending value, not an error.
+ */
+static int
+fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
+	 struct val *out)
+{
+	const char *kind = c->fn->name, *path, **kv = NULL;
+	const cJSON *res = NULL;
+	char perr_[TMPL_MSG_MAX] = "";
+	struct memo *m;
+	size_t i, nkv = 0;
+	int rc;
+
+	rc = arg_cstr(x, c, a, 0, &path);
+	if (rc != 0)
+		return rc;
+	if (*path == '\0')
+		return cerr(x, c, "empty path");
+	if (n > 1) {
+		kv = malloc((n - 1) * sizeof(*kv));
+		rc = kv == NULL ? xoom(x) : keep(x, (void *)kv);
+		if (rc != 0)
+			return rc;
+	}
+	for (i = 1; i < n; i++) {
+		const char *s, *eq;
+		size_t len, klen;
+		char *d;
+
+		rc = arg_cstr(x, c, a, i, &s);
+		if (rc != 0)
+			return rc;
+		len = strlen(s);
+		trim_space(&s, &len);
+		if (len == 0)
+			continue;
+		eq = memchr(s, '=', len);
+		if (eq == NULL)
+			return cerr(x, c, "argument %zu is not a key=value pair",
+				    i + 1);
+		d = malloc(len + 1);
+		if (d == NULL || keep(x, d) != 0)
+			return xoom(x);
+		/* "k = v" is "k=v", as consul-template trims both sides. */
+		{
+			const char *k0 = s, *v0 = eq + 1;
+			size_t vlen = len - (size_t)(eq + 1 - s);
+
+			klen = (size_t)(eq - s);
+			trim_space(&k0, &klen);
+			trim_space(&v0, &vlen);
+			memcpy(d, k0, klen);
+			d[klen] = '=';
+			memcpy(d + klen + 1, v0, vlen);
+			d[klen + 1 + vlen] = '\0';
+		}
+		kv[nkv++] = d;
+	}
+	for (m = x->memo; m < x->memo + x->nmemo; m++) {
+		if (m->kind != kind || strcmp(m->path, path) != 0 || m->nkv != nkv)
+			continue;
+		for (i = 0; i < nkv && strcmp(m->kv[i], kv[i]) == 0; i++)
+			;
+		if (i == nkv) {
+			*out = m->v;
+			return 0;
+		}
+	}
+	if (x->env->fetch == NULL)
+		return cerr(x, c, "not available (no data provider)");
+	rc = x->env->fetch(x->env->arg, kind, path, kv, nkv, &res, perr_,
+			   sizeof(perr_));
+	if (rc < 0) {
+		x->fatal = 1;
+		cerr(x, c, "%s", perr_[0] ? perr_ : "fetch failed");
+		return rc;
+	}
+	if (rc == TMPL_PENDING) {
+		x->pending++;
+		*out = (struct val){.k = V_PENDING};
+	} else if (res == NULL) {
+		*out = vnil();
+	} else if (kind[0] == 'p') {
+		rc = make_pki(x, res, out);
+		if (rc != 0)
+			return rc;
+	} else {
+		*out = (struct val){.k = V_STRUCT, .j = res, .st = &secret_type};
+	}
+	m = grow(x->memo, &x->capmemo, x->nmemo + 1, sizeof(*m));
+	if (m == NULL)
+		return xoom(x);
+	x->memo = m;
+	x->memo[x->nmemo++] = (struct memo){kind, path, kv, nkv, *out};
+	return 0;
+}
+
+/* Sorted by name; the lookup is a linear scan at parse time. */
+static const struct func funcs[] = {
+	{"and", 1, -1, 1, NULL},
+	{"base64Decode", 1, 1, 0, fn_base64Decode},
+	{"base64Encode", 1, 1, 0, fn_base64Encode},
+	{"contains", 2, 2, 0, fn_contains},
+	{"env", 1, 1, 0, fn_env},
+	{"eq", 2, -1, 0, fn_eq},
+	{"file", 1, 1, 0, fn_file},
+	{"ge", 2, 2, 0, fn_order},
+	{"gt", 2, 2, 0, fn_order},
+	{"html", 0, -1, 0, fn_escape},
+	{"index", 1, -1, 0, fn_index},
+	{"join", 2, 2, 0, fn_join},
+	{"js", 0, -1, 0, fn_escape},
+	{"le", 2, 2, 0, fn_order},
+	{"len", 1, 1, 0, fn_len},
+	{"lt", 2, 2, 0, fn_order},
+	{"ne", 2, 2, 0, fn_ne},
+	{"not", 1, 1, 0, fn_not},
+	{"or", 1, -1, 1, NULL},
+	{"pkiCert", 1, -1, 0, fn_fetch},
+	{"print", 0, -1, 0, fn_print},
+	{"printf", 1, -1, 0, fn_printf},
+	{"println", 0, -1, 0, fn_print},
+	{"replaceAll", 3, 3, 0, fn_replaceAll},
+	{"secret", 1, -1, 0, fn_fetch},
+	{"sha256Hex", 1, 1, 0, fn_sha256Hex},
+	{"split", 2, 2, 0, fn_split},
+	{"timestamp", 0, 1, 0, fn_timestamp},
+	{"toJSON", 1, 1, 0, fn_json},
+	{"toJSONPretty", 1, 1, 0, fn_json},
+	{"toLower", 1, 1, 0, fn_case},
+	{"toUpper", 1, 1, 0, fn_case},
+	{"trimSpace", 1, 1, 0, fn_trimSpace},
+	{"urlquery", 0, -1, 0, fn_escape},
+	{"writeToFile", 5, 6, 0, fn_writeToFile},
+};
+
+static const struct func *
+find_func(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		if (strcmp(funcs[i].name, name) == 0)
+			return &funcs[i];
+	return NULL;
+}
+
+int
+tmpl_execute(const struct tmpl *t, const struct tmpl_env *env, char **out,
+	     size_t *outlen, char *err, size_t errlen)
+{
+	struct exec x;
+	size_t i;
+	int rc;
+
+	memset(&x, 0, sizeof(x));
+	*out = NULL;
+	*outlen = 0;
+	if (errlen > 0)
+		err[0] = '\0';
+	x.t = t;
+	x.env = env != NULL ? env : &x.none;
+	x.err = err;
+	x.errlen = errlen;
+	x.max = x.env->max_output ? x.env->max_output : TMPL_MAX_OUT;
+	x.out.max = x.max;
+	rc = vpush(&x, "$", vnil());
+	if (rc == 0)
+		rc = walk(&x, vnil(), t->root);
+	if (x.pending > 0 && (rc == 0 || (rc < 0 && !x.fatal)))
+		rc = TMPL_PENDING;
+	if (rc == 0 && x.out.p == NULL) {
+		x.out.p = malloc(1);
+		if (x.out.p == NULL)
+			rc = xoom(&x);
+		else
+			x.out.p[0] = '\0';
+	}
+	if (rc == 0) {
+		*out = x.out.p;
+		*outlen = x.out.len;
+		x.out.p = NULL;
+	}
+	free(x.out.p);
+	for (i = 0; i < x.nmem; i++)
+		free(x.mem[i]);
+	for (i = 0; i < x.njs; i++)
+		cJSON_Delete(x.js[i]);
+	free(x.mem);
+	free(x.js);
+	free(x.vars);
+	free(x.memo);
+	return rc;
+}
