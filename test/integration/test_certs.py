@@ -282,3 +282,33 @@ def test_short_lived_certificate_is_renewed_before_expiry(env, pki):
     assert serial_of(d / "s.crt") != first
     assert pubkey_of_cert(d / "s.crt") == pubkey_of_key(d / "s.key")
     assert a.stop() == 0
+
+
+@pytest.mark.parametrize("key_type,bits,expect", [
+    ("rsa", 2048, "Public-Key: (2048 bit)"),
+    ("ed25519", 0, "ED25519"),
+])
+def test_issue_mode_with_rsa_and_ed25519_roles(env, pki, key_type, bits, expect):
+    rid, sid = pki
+    role = "r-%s" % key_type
+    params = {"key_type": key_type}
+    if bits:
+        params["key_bits"] = bits
+    env.vs.pki_role(role, allowed_domains="example.test", allow_subdomains=True,
+                    max_ttl="1h", **params)
+    d = env.tmp / "tls"
+    d.mkdir()
+    certs = """
+        - name: issued
+          path: pki_int/issue/%s
+          common_name: k.example.test
+          files:
+            cert: {path: %s/k.crt}
+            key: {path: %s/k.key}
+        """ % (role, d, d)
+    a = env.agent(cert_config(env, rid, sid, certs)).start()
+    a.wait_for(r"issued: issued serial", timeout=30)
+    assert pubkey_of_cert(d / "k.crt") == pubkey_of_key(d / "k.key")
+    rc, out = openssl("x509", "-noout", "-text", "-in", str(d / "k.crt"))
+    assert expect in out, out
+    assert a.stop() == 0
