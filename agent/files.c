@@ -564,55 +564,14 @@ files_owner_ids(const char *owner, const char *group, uid_t *uid, gid_t *gid,
 	return 0;
 }
 
-int
-files_read(const char *path, size_t max, char **out, size_t *len, char *err,
-	   size_t errlen)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t n = 0;
-	int fd, rc = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return rc;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (size_t)st.st_size > max) {
-		rc = -EINVAL;
-		snprintf(err, errlen, "%s: not a regular file of at most %zu bytes",
-			 path, max);
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	while (n < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
-int
-files_read_secret(const char *path, size_t max, int allow_insecure,
-		  char **out, char *err, size_t errlen)
+/*
+ * Open PATH and read it whole: a regular file of at most MAX bytes and,
+ * with PRIVATE, one that group and others cannot read.  *OUT is malloc'd
+ * (MAX + 1 bytes, NUL-terminated) and cleansed by the caller if secret.
+ */
+static int
+read_whole(const char *path, size_t max, int private, char **out,
+	   size_t *outlen, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -625,17 +584,12 @@ files_read_secret(const char *path, size_t max, int allow_insecure,
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return rc;
 	}
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
 		snprintf(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
-	if (!allow_insecure && (st.st_mode & 0044)) {
+	if (private && (st.st_mode & 0044)) {
 		rc = -EPERM;
 		snprintf(err, errlen,
 			 "%s: mode %04o lets group or others read a credential; "
@@ -643,11 +597,8 @@ files_read_secret(const char *path, size_t max, int allow_insecure,
 			 path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	if ((size_t)st.st_size > max) {
-		rc = -EFBIG;
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-		goto out;
-	}
+	if ((size_t)st.st_size > max)
+		goto toobig;
 	buf = malloc(max + 1);
 	if (buf == NULL) {
 		rc = -ENOMEM;
@@ -666,23 +617,17 @@ files_read_secret(const char *path, size_t max, int allow_insecure,
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > max) {
-			rc = -EFBIG;
-			snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-			goto out;
-		}
+		if (len > max)
+			goto toobig;	/* it grew while we read */
 	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-			   buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-		len--;
 	buf[len] = '\0';
-	if (len == 0) {
-		rc = -ENODATA;
-		snprintf(err, errlen, "%s: empty", path);
-		goto out;
-	}
 	*out = buf;
+	*outlen = len;
 	buf = NULL;
+	goto out;
+toobig:
+	rc = -EFBIG;
+	snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
 out:
 	if (buf) {
 		OPENSSL_cleanse(buf, max + 1);
@@ -690,6 +635,37 @@ out:
 	}
 	close(fd);
 	return rc;
+}
+
+int
+files_read(const char *path, size_t max, char **out, size_t *len, char *err,
+	   size_t errlen)
+{
+	return read_whole(path, max, 0, out, len, err, errlen);
+}
+
+int
+files_read_secret(const char *path, size_t max, int allow_insecure,
+		  char **out, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_whole(path, max, !allow_insecure, &buf, &len, err, errlen);
+	if (rc != 0)
+		return rc;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
+			   buf[len - 1] == ' ' || buf[len - 1] == '\t'))
+		len--;
+	buf[len] = '\0';
+	if (len == 0) {
+		snprintf(err, errlen, "%s: empty", path);
+		free(buf);
+		return -ENODATA;
+	}
+	*out = buf;
+	return 0;
 }
 
 void
