@@ -2,7 +2,8 @@
  * agent: the daemon's owner object and its life cycle.
  *
  * DESIGN / invariants: struct agent owns the uv loop, the configuration
- * and the modules built on it (http, vault, auth).  Signals arrive as
+ * and the modules built on it (http, vault, auth, hooks, certs, deps,
+ * templates).  Signals arrive as
  * uv_signal_t and only change state or schedule work (tmux's
  * server_signal()): SIGTERM/SIGINT start an orderly stop, SIGHUP reloads.
  * A reload parses into a fresh struct config and swaps it in only when
@@ -21,6 +22,7 @@
 #include "certs.h"
 #include "deps.h"
 #include "config.h"
+#include "hooks.h"
 #include "http.h"
 #include "log.h"
 #include "templates.h"
@@ -37,6 +39,7 @@ struct agent {
 	struct auth *auth;
 	struct certs *certs;
 	struct deps *deps;		/* outlives reloads: no refetch on SIGHUP */
+	struct hooks *hooks;		/* outlives reloads: pending runs survive */
 	struct templates *templates;	/* rebuilt on reload */
 	uv_signal_t sigterm, sigint, sighup;
 	int stopping;
@@ -63,9 +66,12 @@ stop(struct agent *ag, const char *why)
 		templates_close(ag->templates);
 	if (ag->deps)
 		deps_close(ag->deps);
+	if (ag->hooks)
+		hooks_close(ag->hooks);
 	ag->certs = NULL;
 	ag->templates = NULL;
 	ag->deps = NULL;
+	ag->hooks = NULL;
 	if (ag->auth)
 		auth_close(ag->auth);
 	if (ag->vault)
@@ -109,36 +115,40 @@ reload(struct agent *ag)
 		config_free(cfg);
 		goto out;
 	}
+	/* The certificates start over from disk and the templates from the
+	 * data the deps store holds: valid files are kept, so a reload never
+	 * issues again what is not due.  Both are built before anything is
+	 * applied, so a failure leaves the running set untouched. */
+	struct certs *certs = NULL;
+	struct templates *templates = NULL;
+	if (certs_new(&ag->loop, ag->vault, ag->auth, ag->hooks, cfg,
+		      ag->flags & AGENT_DRY_RUN, &certs) != 0 ||
+	    templates_new(&ag->loop, ag->deps, ag->hooks, cfg,
+			  ag->flags & AGENT_DRY_RUN, on_rendered, ag,
+			  &templates) != 0) {
+		log_error("agent", "reload failed (out of memory); keeping the "
+				   "running configuration");
+		if (certs)
+			certs_close(certs);
+		config_free(cfg);
+		goto out;
+	}
 	if (vault_configure(ag->vault, cfg, verr, sizeof(verr)) != 0) {
 		log_error("agent", "reload failed; keeping the running "
 				   "configuration: %s", verr);
+		certs_close(certs);
+		templates_close(templates);
 		config_free(cfg);
 		goto out;
 	}
 	apply_logging(cfg);
 	auth_configure(ag->auth, cfg);
-	/* The certificates start over from disk and the templates from the
-	 * data the deps store holds: valid files are kept, so a reload never
-	 * issues again what is not due. */
-	struct certs *certs;
-	struct templates *templates;
-	if (certs_new(&ag->loop, ag->vault, ag->auth, cfg,
-		      ag->flags & AGENT_DRY_RUN, &certs) != 0) {
-		log_error("agent", "reload: out of memory; keeping the running "
-				   "certificates");
-	} else {
-		certs_close(ag->certs);
-		ag->certs = certs;
-	}
-	if (templates_new(&ag->loop, ag->deps, cfg, ag->flags & AGENT_DRY_RUN,
-			  on_rendered, ag, &templates) != 0) {
-		log_error("agent", "reload: out of memory; keeping the running "
-				   "templates");
-	} else {
-		templates_close(ag->templates);
-		ag->templates = templates;
-	}
+	certs_close(ag->certs);
+	ag->certs = certs;
+	templates_close(ag->templates);
+	ag->templates = templates;
 	deps_configure(ag->deps, cfg);
+	hooks_configure(ag->hooks, cfg);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
 	certs_start(ag->certs);
@@ -246,12 +256,14 @@ agent_run(const char *config_path, unsigned flags)
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||
-	    certs_new(&ag.loop, ag.vault, ag.auth, ag.cfg, flags & AGENT_DRY_RUN,
-		      &ag.certs) != 0 ||
+	    hooks_new(&ag.loop, ag.cfg, NULL, NULL, &ag.hooks) != 0 ||
+	    certs_new(&ag.loop, ag.vault, ag.auth, ag.hooks, ag.cfg,
+		      flags & AGENT_DRY_RUN, &ag.certs) != 0 ||
 	    deps_new(&ag.loop, ag.vault, ag.auth, ag.cfg, on_deps_changed, &ag,
 		     &ag.deps) != 0 ||
-	    templates_new(&ag.loop, ag.deps, ag.cfg, flags & AGENT_DRY_RUN,
-			  on_rendered, &ag, &ag.templates) != 0 ||
+	    templates_new(&ag.loop, ag.deps, ag.hooks, ag.cfg,
+			  flags & AGENT_DRY_RUN, on_rendered, &ag,
+			  &ag.templates) != 0 ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0) {

@@ -15,6 +15,10 @@
  *    restarts without a state file, and spread across a fleet.
  *  - Private keys never reach a log line; key buffers are cleansed before
  *    they are freed.
+ *  - After a set is written, the hooks named in on_change hear of the
+ *    files whose bytes changed (paths, serial and NotAfter; never the
+ *    material), once per issuance.  Adopting files from disk changes
+ *    nothing and tells no one.
  */
 #include "certs.h"
 
@@ -29,6 +33,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "files.h"
+#include "hooks.h"
 #include "log.h"
 #include "vault.h"
 #include "x509.h"
@@ -54,6 +59,7 @@ struct certs {
 	uv_loop_t *loop;
 	struct vault *vault;
 	struct auth *auth;
+	struct hooks *hooks;
 	const struct config *cfg;
 	struct cert *certs;
 	size_t n;
@@ -324,10 +330,22 @@ compose(const struct config_file *f, const struct material *mt, size_t *len)
 	return buf;
 }
 
-/* Write every file of C from one issuance.  0 or <0 with ERR. */
+static void
+free_paths(char **paths)
+{
+	for (size_t i = 0; paths && paths[i]; i++)
+		free(paths[i]);
+	free(paths);
+}
+
+/*
+ * Write every file of C from one issuance.  0 or <0 with ERR.  *PATHS
+ * gets the paths that changed (NULL-terminated, NULL if none or out of
+ * memory); free_paths() frees them.
+ */
 static int
-write_set(struct cert *c, const struct material *mt, int *changed, char *err,
-	  size_t errlen)
+write_set(struct cert *c, const struct material *mt, int *changed,
+	  char ***paths, char *err, size_t errlen)
 {
 	const struct config_cert *cc = c->cfg;
 	size_t n = cc->n_files;
@@ -341,6 +359,7 @@ write_set(struct cert *c, const struct material *mt, int *changed, char *err,
 	int rc = -ENOMEM;
 
 	*changed = 0;
+	*paths = NULL;
 	if (!data || !lens || !modes || !names) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -371,6 +390,15 @@ write_set(struct cert *c, const struct material *mt, int *changed, char *err,
 			*changed = rc == FILES_WRITTEN ? (int)n : 0;
 			rc = 0;
 		}
+		if (*changed)
+			*paths = calloc(n + 1, sizeof(**paths));
+		for (size_t i = 0; *paths && i < n; i++) {
+			char path[4096];
+			file_path(c, &cc->files[i], path, sizeof(path));
+			(*paths)[i] = strdup(path);
+			if ((*paths)[i] == NULL)
+				break;	/* the list ends here; hooks hear of fewer */
+		}
 		goto out;
 	}
 	set = files_set_new();
@@ -392,6 +420,13 @@ write_set(struct cert *c, const struct material *mt, int *changed, char *err,
 	if (rc >= 0) {
 		*changed = rc;
 		rc = 0;
+	}
+	if (*changed)
+		*paths = calloc(files_set_count(set) + 1, sizeof(**paths));
+	for (size_t i = 0; *paths && i < files_set_count(set); i++) {
+		(*paths)[i] = strdup(files_set_path(set, i));
+		if ((*paths)[i] == NULL)
+			break;
 	}
 out:
 	for (size_t i = 0; data && i < n; i++)
@@ -461,7 +496,7 @@ on_issued(void *arg, const struct vault_response *r)
 	const cJSON *data;
 	char *chain = NULL, *anchor = NULL, *pinned = NULL, *key = NULL;
 	const char *cert;
-	char err[1024];
+	char err[1024], **paths = NULL;
 	struct x509_names names;
 	struct material mt;
 	int changed = 0;
@@ -514,7 +549,7 @@ on_issued(void *arg, const struct vault_response *r)
 	mt.key = key;
 	mt.chain = chain;
 	mt.ca = pinned ? pinned : anchor;
-	if (write_set(c, &mt, &changed, err, sizeof(err)) != 0) {
+	if (write_set(c, &mt, &changed, &paths, err, sizeof(err)) != 0) {
 		retry_later(c, err);
 		goto out;
 	}
@@ -522,7 +557,21 @@ on_issued(void *arg, const struct vault_response *r)
 	log_info("certs", "%s: wrote %d file%s from one issuance", cc->name,
 		 changed, changed == 1 ? "" : "s");
 	hold(c, cert, "issued");
+	if (changed && cc->n_on_change && c->m->hooks) {
+		size_t n = 0;
+		while (paths && paths[n])
+			n++;
+		struct hooks_change ch = {
+			.paths = (const char *const *)paths,
+			.n_paths = n,
+			.serial = c->serial,
+			.not_after = c->not_after_ms / 1000,
+			.wait = &cc->wait,
+		};
+		hooks_notify(c->m->hooks, cc->on_change, cc->n_on_change, &ch);
+	}
 out:
+	free_paths(paths);
 	x509_secret_free(key);
 	free(chain);
 	free(anchor);
@@ -651,7 +700,8 @@ on_timer(uv_timer_t *t)
 
 int
 certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	  const struct config *cfg, int dry, struct certs **out)
+	  struct hooks *hooks, const struct config *cfg, int dry,
+	  struct certs **out)
 {
 	struct certs *m = calloc(1, sizeof(*m));
 
@@ -660,6 +710,7 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	m->loop = loop;
 	m->vault = vault;
 	m->auth = auth;
+	m->hooks = hooks;
 	m->cfg = cfg;
 	m->dry = dry;
 	m->n = cfg->n_certs;

@@ -18,11 +18,16 @@
 struct auth;
 struct certs;
 struct config;
+struct hooks;
 struct vault;
 
-/* DRY: report what would be issued instead of issuing it. */
+/*
+ * DRY: report what would be issued instead of issuing it.  HOOKS (may be
+ * NULL) hears of every set written, with the files that changed.
+ */
 int certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	      const struct config *cfg, int dry, struct certs **out);
+	      struct hooks *hooks, const struct config *cfg, int dry,
+	      struct certs **out);
 
 /* Adopt valid files from disk and schedule renewals; issue what is due
  * as soon as a token is there. */

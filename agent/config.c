@@ -10,7 +10,9 @@
  * Adding a key is adding a row.  Adding a nested section, a list of
  * mappings (certificates:, templates:) or a map of named mappings
  * (hooks:) is adding a table and one row pointing at it; the walker,
- * defaults, error reporting and freeing are generic.
+ * defaults, error reporting and freeing are generic.  Each item of a
+ * string list keeps its position, so a cross check (an on_change that
+ * names no hook) points at the item itself.
  *
  * DESIGN / invariants:
  * - Defaults are written in the tables as text and parsed by the same code
@@ -35,6 +37,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +80,7 @@ enum cfg_type {
 enum {
 	CFG_REQUIRED = 0x1,	/* the key must be present (and not null) */
 	CFG_RELOAD = 0x2,	/* a SIGHUP reload may change it */
+	CFG_LIST_ONLY = 0x4,	/* STRINGLIST: a lone string is an error */
 };
 
 struct loader;
@@ -1132,6 +1136,34 @@ check_cert_name(const char *s)
 }
 
 static void check_cert(struct loader *ld, void *obj, const char *path);
+static void check_wait(struct loader *ld, void *obj, const char *path);
+
+#define W_OFF(m, type) CFG_OFF(struct config_wait, m, type)
+
+/* wait: of a certificate or a template; its fields are relative to the
+ * struct config_wait embedded in each. */
+static const struct cfg_entry wait_entries[] = {
+	{
+		.key = "min",
+		.type = CFG_DURATION,
+		.offset = W_OFF(min_ms, uint64_t),
+		.max = MS_HOUR,
+		.def = "2s",
+		.flags = CFG_RELOAD,
+		.help = "quiet time before the hooks run; each change restarts it",
+	},
+	{
+		.key = "max",
+		.type = CFG_DURATION,
+		.offset = W_OFF(max_ms, uint64_t),
+		.max = MS_DAY,
+		.def = "10s",
+		.flags = CFG_RELOAD,
+		.help = "the hooks run at most this long after the first change",
+	},
+};
+
+static const struct cfg_section wait_section = SECTION(wait_entries, check_wait);
 
 #define F_OFF(m, type) CFG_OFF(struct config_file, m, type)
 #define CERT_OFF(m, type) CFG_OFF(struct config_cert, m, type)
@@ -1293,6 +1325,23 @@ static const struct cfg_entry cert_entries[] = {
 		.flags = CFG_REQUIRED | CFG_RELOAD,
 		.help = "the files to write: cert, key, chain, ca, bundle",
 	},
+	{
+		.key = "on_change",
+		.type = CFG_STRINGLIST,
+		.offset = CERT_OFF(on_change, char **),
+		.count_offset = CERT_OFF(n_on_change, size_t),
+		.max = 64,
+		.flags = CFG_RELOAD,
+		.help = "hooks to run when the files change",
+	},
+	{
+		.key = "wait",
+		.type = CFG_SECTION,
+		.offset = CERT_OFF(wait, struct config_wait),
+		.section = &wait_section,
+		.flags = CFG_RELOAD,
+		.help = "quiet period that folds bursts of changes into one run",
+	},
 };
 
 static const struct cfg_section cert_section = {
@@ -1385,6 +1434,23 @@ static const struct cfg_entry template_entries[] = {
 		.flags = CFG_RELOAD,
 		.help = "keep the previous file as NAME.bak",
 	},
+	{
+		.key = "on_change",
+		.type = CFG_STRINGLIST,
+		.offset = T_OFF(on_change, char **),
+		.count_offset = T_OFF(n_on_change, size_t),
+		.max = 64,
+		.flags = CFG_RELOAD,
+		.help = "hooks to run when the file changes",
+	},
+	{
+		.key = "wait",
+		.type = CFG_SECTION,
+		.offset = T_OFF(wait, struct config_wait),
+		.section = &wait_section,
+		.flags = CFG_RELOAD,
+		.help = "quiet period that folds bursts of changes into one run",
+	},
 };
 
 static const struct cfg_section template_section = {
@@ -1409,6 +1475,84 @@ static const struct cfg_entry template_config_entries[] = {
 
 static const struct cfg_section template_config_section =
 	SECTION(template_config_entries, NULL);
+
+/* ------------------------------------------------------------------ */
+/* hooks: */
+
+static void check_hook(struct loader *ld, void *obj, const char *path);
+
+static const struct cfg_enum signals[] = {
+	{ "SIGHUP", SIGHUP },
+	{ "SIGINT", SIGINT },
+	{ "SIGQUIT", SIGQUIT },
+	{ "SIGTERM", SIGTERM },
+	{ "SIGUSR1", SIGUSR1 },
+	{ "SIGUSR2", SIGUSR2 },
+	{ "SIGWINCH", SIGWINCH },
+	{ NULL, 0 },
+};
+
+/* "SIGHUP", "sighup" or "HUP". */
+static int
+parse_signal(const char *s, int *out)
+{
+	for (const struct cfg_enum *v = signals; v->name; v++) {
+		if (strcasecmp(s, v->name) == 0 || strcasecmp(s, v->name + 3) == 0) {
+			*out = v->value;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+#define H_OFF(m, type) CFG_OFF(struct config_hook, m, type)
+
+static const struct cfg_entry hook_entries[] = {
+	{
+		.key = "signal",
+		.type = CFG_ENUM,
+		.offset = H_OFF(signal, int),
+		.values = signals,
+		.parse = parse_signal,
+		.flags = CFG_RELOAD,
+		.help = "signal hook: the signal to send, e.g. SIGHUP",
+	},
+	{
+		.key = "pid_file",
+		.type = CFG_PATH,
+		.offset = H_OFF(pid_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "signal hook: file holding the pid, read at every send",
+	},
+	{
+		.key = "command",
+		.type = CFG_STRINGLIST,
+		.offset = H_OFF(command, char **),
+		.count_offset = H_OFF(n_command, size_t),
+		.min = 1, .max = 256,
+		.flags = CFG_RELOAD | CFG_LIST_ONLY,
+		.help = "command hook: the program and its arguments, as a list "
+			"such as [systemctl, reload, app]; no shell runs it",
+	},
+	{
+		.key = "timeout",
+		.type = CFG_DURATION,
+		.offset = H_OFF(timeout_ms, uint64_t),
+		.min = 1, .max = MS_DAY,
+		.def = "30s",
+		.flags = CFG_RELOAD,
+		.help = "command hook: killed (SIGTERM, then SIGKILL) after this",
+	},
+};
+
+static const struct cfg_section hook_section = {
+	.entries = hook_entries,
+	.n_entries = sizeof(hook_entries) / sizeof(hook_entries[0]),
+	.size = sizeof(struct config_hook),
+	.named = 1,
+	.name_offset = offsetof(struct config_hook, name),
+	.check = check_hook,
+};
 
 static const struct cfg_entry root_entries[] = {
 	{
@@ -1457,6 +1601,16 @@ static const struct cfg_entry root_entries[] = {
 		.section = &template_config_section,
 		.flags = CFG_RELOAD,
 		.help = "settings shared by all templates",
+	},
+	{
+		.key = "hooks",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = C_OFF(hooks, struct config_hook *),
+		.count_offset = C_OFF(n_hooks, size_t),
+		.section = &hook_section,
+		.max = 256,
+		.flags = CFG_RELOAD,
+		.help = "reload actions run when files change: a signal or a command",
 	},
 };
 
@@ -2025,13 +2179,20 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 	size_t n, max = e->max ? e->max : CFG_MAX_ITEMS, got = 0;
 	yaml_node_item_t *items = NULL;
 	struct mark_rec *r;
+	size_t ri;
 	char **list;
 	int ok = 1;
 
 	r = record(ld, path, field, k, v);
 	if (r == NULL)
 		return;
-	if (v->type == YAML_SCALAR_NODE) {
+	ri = ld->n_recs - 1;	/* r moves when the items are recorded */
+	if (v->type == YAML_SCALAR_NODE && (e->flags & CFG_LIST_ONLY)) {
+		report(ld, AT(v->start_mark), path, "expected a list of "
+		       "strings, found a scalar (%s)", e->help);
+		r->bad = 1;
+		return;
+	} else if (v->type == YAML_SCALAR_NODE) {
 		n = 1;
 	} else if (v->type == YAML_SEQUENCE_NODE) {
 		items = v->data.sequence.items.start;
@@ -2079,7 +2240,14 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 			ok = 0;
 			continue;
 		}
-		r->tainted |= x.tainted;
+		ld->recs[ri].tainted |= x.tainted;
+		r = record(ld, ipath, NULL, item, item);
+		if (r == NULL) {
+			free(text);
+			ok = 0;
+			break;
+		}
+		r->tainted = x.tainted;
 		if (check_string(e, text, why, sizeof(why)) < 0) {
 			report_value(ld, item->start_mark, ipath, text, &x, why);
 			free(text);
@@ -2089,7 +2257,7 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 		list[got++] = text;
 	}
 	if (!ok) {
-		r->bad = 1;
+		ld->recs[ri].bad = 1;
 		free_strlist(&list, &got);
 		return;
 	}
@@ -2480,6 +2648,112 @@ check_template(struct loader *ld, void *obj, const char *path)
 		       "or neither");
 }
 
+/* wait: min must not exceed max. */
+static void
+check_wait(struct loader *ld, void *obj, const char *path)
+{
+	struct config_wait *w = obj;
+	const struct mark_rec *lo = find_field(ld, &w->min_ms);
+	const struct mark_rec *hi = find_field(ld, &w->max_ms);
+	char kpath[CFG_PATH_MAX];
+
+	if ((lo && lo->bad) || (hi && hi->bad) || w->min_ms <= w->max_ms)
+		return;
+	join_path(kpath, sizeof(kpath), path, "min");
+	report(ld, AT(lo ? lo->key : where(ld, &w->max_ms, path)), kpath,
+	       "is greater than %s.max", path);
+}
+
+/* One hooks: entry: a signal with a pid file, or a command. */
+static void
+check_hook(struct loader *ld, void *obj, const char *path)
+{
+	struct config_hook *h = obj;
+	const struct mark_rec *sig = find_field(ld, &h->signal);
+	const struct mark_rec *tmo = find_field(ld, &h->timeout_ms);
+	yaml_mark_t at = where(ld, NULL, path);
+	char kpath[CFG_PATH_MAX];
+	const char *why = h->name ? check_cert_name(h->name) : NULL;
+
+	if (why)
+		report(ld, AT(at), path, "a hook name %s", why);
+	if (sig && sig->bad)
+		return;
+	if (h->signal && h->n_command) {
+		report(ld, AT(at), path, "set either signal (with pid_file) or "
+		       "command, not both");
+	} else if (h->signal == 0 && h->n_command == 0 && h->pid_file == NULL &&
+		   find_field(ld, &h->command) == NULL) {
+		report(ld, AT(at), path, "needs a command, or a signal and a "
+		       "pid_file");
+	}
+	if (h->signal && h->pid_file == NULL &&
+	    find_field(ld, &h->pid_file) == NULL) {
+		join_path(kpath, sizeof(kpath), path, "pid_file");
+		report(ld, AT(sig->key), kpath, "required for a signal hook (the "
+		       "process to signal)");
+	}
+	if (h->pid_file && h->signal == 0) {
+		join_path(kpath, sizeof(kpath), path, "pid_file");
+		report(ld, AT(where(ld, &h->pid_file, path)), kpath, "is for "
+		       "signal hooks: add signal, e.g. signal: SIGHUP");
+	}
+	if (h->pid_file && h->pid_file[0] != '/') {
+		join_path(kpath, sizeof(kpath), path, "pid_file");
+		report(ld, AT(where(ld, &h->pid_file, path)), kpath, "must be an "
+		       "absolute path");
+	}
+	if (tmo && h->signal) {
+		join_path(kpath, sizeof(kpath), path, "timeout");
+		report(ld, AT(tmo->key), kpath, "applies to command hooks only");
+	}
+}
+
+/*
+ * Every on_change name of list LIST (N names, at PATH) must be a hook.
+ * The error points at the name itself.
+ */
+static void
+check_on_change(struct loader *ld, const struct config *c, char *const *list,
+		size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ipath[CFG_PATH_MAX];
+		const struct mark_rec *r;
+		const char *near = NULL;
+		char hint[CFG_PATH_MAX];
+		size_t j;
+
+		for (j = 0; j < c->n_hooks; j++) {
+			const char *name = c->hooks[j].name;
+			if (name && strcmp(name, list[i]) == 0)
+				break;
+			if (name && key_distance(name, list[i]) <= 2)
+				near = name;
+		}
+		if (j < c->n_hooks)
+			continue;
+		if (near)
+			snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
+		else
+			snprintf(hint, sizeof(hint), " (define it under hooks:)");
+		path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		r = find_path(ld, ipath);
+		if (r == NULL) {
+			path_printf(ipath, sizeof(ipath), "%s", path);
+			r = find_path(ld, ipath);
+		}
+		if (r && r->tainted)
+			report(ld, AT(r->value), ipath, "the value from the "
+			       "environment names no hook under hooks:");
+		else if (r)
+			report(ld, AT(r->value), ipath, "'%s' is not a hook%s",
+			       list[i], hint);
+		else
+			report(ld, 0, 0, ipath, "'%s' is not a hook%s", list[i], hint);
+	}
+}
+
 /* No two certificates may share a name or write the same file. */
 static void
 check_certs_unique(struct loader *ld, const struct config *c)
@@ -2563,6 +2837,18 @@ check_root(struct loader *ld, void *obj, const char *path)
 		       "vault.client_cert");
 
 	check_certs_unique(ld, c);
+	for (size_t i = 0; i < c->n_certs; i++) {
+		char kpath[CFG_PATH_MAX];
+		path_printf(kpath, sizeof(kpath), "certificates[%zu].on_change", i);
+		check_on_change(ld, c, c->certs[i].on_change, c->certs[i].n_on_change,
+				kpath);
+	}
+	for (size_t i = 0; i < c->n_templates; i++) {
+		char kpath[CFG_PATH_MAX];
+		path_printf(kpath, sizeof(kpath), "templates[%zu].on_change", i);
+		check_on_change(ld, c, c->templates[i].on_change,
+				c->templates[i].n_on_change, kpath);
+	}
 
 	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
 	    c->retry_min_backoff_ms > c->retry_max_backoff_ms) {

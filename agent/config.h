@@ -48,6 +48,22 @@ struct config_file {
 	int backup;		/* keep the previous file as NAME.bak */
 };
 
+/* A quiet period: wait: {min, max} of a certificate or template. */
+struct config_wait {
+	uint64_t min_ms;	/* each change restarts this; default 2s */
+	uint64_t max_ms;	/* but the hook runs this soon after the first; 10s */
+};
+
+/* One entry of hooks: (name: {signal, pid_file} or {command, timeout}) */
+struct config_hook {
+	char *name;
+	int signal;		/* signal hook: the signal number; 0 = command hook */
+	char *pid_file;		/* signal hook: read at every send */
+	char **command;		/* command hook: argv, run without a shell */
+	size_t n_command;
+	uint64_t timeout_ms;	/* command hook: killed after this; default 30s */
+};
+
 /* One entry of certificates: */
 struct config_cert {
 	char *name;
@@ -65,6 +81,9 @@ struct config_cert {
 	char *atomic_dir;	/* write the set under DIR/..data, swapped whole */
 	struct config_file *files;
 	size_t n_files;
+	char **on_change;	/* names of hooks: run when the files change */
+	size_t n_on_change;
+	struct config_wait wait;
 };
 
 /* One entry of templates: */
@@ -77,6 +96,9 @@ struct config_template {
 	int error_on_missing_key;
 	char *left_delimiter, *right_delimiter;
 	int backup;
+	char **on_change;	/* names of hooks: run when the file changes */
+	size_t n_on_change;
+	struct config_wait wait;
 };
 
 struct config {
@@ -120,6 +142,10 @@ struct config {
 	struct config_template *templates;
 	size_t n_templates;
 	uint64_t template_refresh_ms;	/* static_secret_render_interval; 5m */
+
+	/* hooks: */
+	struct config_hook *hooks;
+	size_t n_hooks;
 };
 
 /*

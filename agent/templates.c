@@ -12,6 +12,10 @@
  *    the store, so a restart does not issue again (consul-template's
  *    behaviour, which Vault Agent users rely on).
  *  - Rendered text holds secrets: it goes to its file and nowhere else.
+ *  - Each file a template changes (its destination, writeToFile) is
+ *    reported by path to the hooks in its on_change.  Hooks never run
+ *    inside hooks_notify(), so they run after the whole batch is on disk,
+ *    and what one batch reports folds into one run.
  */
 #include "templates.h"
 
@@ -26,6 +30,7 @@
 #include "config.h"
 #include "deps.h"
 #include "files.h"
+#include "hooks.h"
 #include "log.h"
 #include "tmpl.h"
 #include "x509.h"
@@ -44,6 +49,7 @@ struct tpl {
 struct templates {
 	uv_loop_t *loop;
 	struct deps *deps;
+	struct hooks *hooks;
 	const struct config *cfg;
 	struct tpl *tpls;
 	size_t n;
@@ -135,6 +141,20 @@ out:
 	free(more);
 }
 
+/* PATH's bytes changed: tell the template's hooks. */
+static void
+changed(struct tpl *p, const char *path)
+{
+	struct hooks_change c = {
+		.paths = &path,
+		.n_paths = 1,
+		.wait = &p->cfg->wait,
+	};
+
+	if (p->t->hooks && p->cfg->n_on_change)
+		hooks_notify(p->t->hooks, p->cfg->on_change, p->cfg->n_on_change, &c);
+}
+
 static int
 tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
 	  size_t nkv, const cJSON **out, char *err, size_t errlen)
@@ -175,6 +195,7 @@ tpl_write_file(void *arg, const char *path, const char *owner,
 	if (rc == FILES_WRITTEN) {
 		p->t->stats.writes++;
 		log_info("templates", "%s: wrote %s (writeToFile)", p->name, path);
+		changed(p, path);
 	}
 	return rc < 0 ? rc : 0;
 }
@@ -254,6 +275,7 @@ render_one(struct tpl *p)
 	if (rc == FILES_WRITTEN) {
 		p->t->stats.writes++;
 		log_info("templates", "%s: rendered %s", p->name, tc->destination);
+		changed(p, tc->destination);
 	} else {
 		log_debug("templates", "%s: %s unchanged", p->name, tc->destination);
 	}
@@ -283,8 +305,9 @@ templates_schedule(struct templates *t)
 }
 
 int
-templates_new(uv_loop_t *loop, struct deps *deps, const struct config *cfg,
-	      int dry, templates_done_cb done, void *arg, struct templates **out)
+templates_new(uv_loop_t *loop, struct deps *deps, struct hooks *hooks,
+	      const struct config *cfg, int dry, templates_done_cb done,
+	      void *arg, struct templates **out)
 {
 	struct templates *t = calloc(1, sizeof(*t));
 
@@ -297,6 +320,7 @@ templates_new(uv_loop_t *loop, struct deps *deps, const struct config *cfg,
 	}
 	t->loop = loop;
 	t->deps = deps;
+	t->hooks = hooks;
 	t->cfg = cfg;
 	t->n = cfg->n_templates;
 	t->dry = dry;

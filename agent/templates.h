@@ -15,6 +15,7 @@
 
 struct config;
 struct deps;
+struct hooks;
 struct templates;
 
 /* Every template has rendered or failed: none is waiting for data. */
@@ -22,11 +23,12 @@ typedef void (*templates_done_cb)(void *arg, unsigned errors);
 
 /*
  * DRY: print each rendering to stdout under a "==> DESTINATION" line
- * instead of writing it (writeToFile is reported, not performed).
+ * instead of writing it (writeToFile is reported, not performed).  HOOKS
+ * (may be NULL) hears of every file a batch changed.
  */
-int templates_new(uv_loop_t *loop, struct deps *deps, const struct config *cfg,
-		  int dry, templates_done_cb done, void *arg,
-		  struct templates **out);
+int templates_new(uv_loop_t *loop, struct deps *deps, struct hooks *hooks,
+		  const struct config *cfg, int dry, templates_done_cb done,
+		  void *arg, struct templates **out);
 
 /* Parse every template (errors are logged; that template is skipped)
  * and render the batch. */

@@ -1,0 +1,78 @@
+/*
+ * hooks: tell applications that their files changed.
+ *
+ * DESIGN: certificates and templates report the files a batch changed,
+ * after every file of the batch is in place; each hook they name runs
+ * once for the lot, after a quiet period: a signal to the pid read from
+ * a pid file at the moment of sending, or a command run through uv_spawn
+ * with a timeout, its output logged and its environment naming what
+ * changed.  A failing hook is retried with backoff; it never causes a
+ * render or an issuance.  The module outlives configuration reloads, so
+ * a change waiting for its quiet period survives a SIGHUP.
+ */
+#ifndef CERTAGENT_HOOKS_H
+#define CERTAGENT_HOOKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct config;
+struct config_wait;
+struct hooks;
+
+/* How one run ended, for tests and counters. */
+struct hooks_result {
+	const char *name;
+	int ok;
+	int exit_status;	/* command: its exit status, -1 if none */
+	int term_signal;	/* command: the signal that ended it, or 0 */
+	int timed_out;		/* command: killed after its timeout */
+	long pid;		/* the child, or the process signalled; 0 if none */
+};
+
+typedef void (*hooks_done_cb)(void *arg, const struct hooks_result *r);
+
+/* CFG is borrowed (hooks:, vault.retry for the backoff); DONE may be NULL. */
+int hooks_new(uv_loop_t *loop, const struct config *cfg, hooks_done_cb done,
+	      void *arg, struct hooks **out);
+
+/*
+ * Use CFG (borrowed) from now on.  Call it before the previous config is
+ * freed.  A hook that is gone drops its pending run; a command already
+ * running is left to finish.
+ */
+void hooks_configure(struct hooks *h, const struct config *cfg);
+
+/* What a batch changed: paths only, never contents. */
+struct hooks_change {
+	const char *const *paths;
+	size_t n_paths;
+	const char *serial;	/* the certificate's serial, or NULL */
+	int64_t not_after;	/* its NotAfter (unix seconds), if serial */
+	const struct config_wait *wait;
+};
+
+/*
+ * Files changed: each hook named in NAMES runs after WAIT's quiet period,
+ * once for everything reported meanwhile.  Never runs anything before it
+ * returns.
+ */
+void hooks_notify(struct hooks *h, char *const *names, size_t n,
+		  const struct hooks_change *c);
+
+struct hooks_stats {
+	uint64_t runs, failures, timeouts;
+};
+
+/* -ENOENT if no hook has that name. */
+int hooks_get_stats(const struct hooks *h, const char *name,
+		    struct hooks_stats *st);
+
+/*
+ * Drop pending runs, send SIGTERM to the process group of any command
+ * still running, close every handle; memory is freed from the loop.
+ */
+void hooks_close(struct hooks *h);
+
+#endif
