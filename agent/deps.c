@@ -15,7 +15,8 @@
  *    nothing and wakes no template.
  *  - Entries live in a list: a template set names tens of calls, not
  *    thousands; the scale path is the certificates: section.
- *  - Each entry's memory is freed in its timer's close callback.
+ *  - Each entry's memory is freed in its timer's close callback, its data
+ *    wiped first: it may hold private keys and passwords.
  */
 #include "deps.h"
 
@@ -68,6 +69,30 @@ struct deps {
 };
 
 static void fetch(struct dep *e);
+
+/* Vault data holds secrets (keys, passwords): wipe it before freeing. */
+static void
+scrub_delete(cJSON *j)
+{
+	cJSON *stack[64], *it;
+	int top = 0;
+
+	if (j == NULL)
+		return;
+	stack[top++] = j;
+	while (top > 0) {
+		it = stack[--top];
+		for (; it; it = it->next) {
+			if (it->valuestring)
+				explicit_bzero(it->valuestring, strlen(it->valuestring));
+			if (it->child) {
+				if (top < (int)(sizeof(stack) / sizeof(stack[0])))
+					stack[top++] = it->child;
+			}
+		}
+	}
+	cJSON_Delete(j);
+}
 
 static long long
 wall_ms(void)
@@ -274,7 +299,7 @@ on_fetched(void *arg, const struct vault_response *r)
 			uv_timer_start(&e->timer, on_timer, 1000, 0);
 			return;
 		}
-		cJSON_Delete(e->data);
+		scrub_delete(e->data);
 		e->data = copy;
 	}
 	e->state = DEP_OK;
@@ -376,7 +401,7 @@ deps_seed(struct deps *d, const char *kind, const char *path,
 	long long delay = refresh_at_ms - wall_ms();
 
 	if (e == NULL || e->data || e->call) {
-		cJSON_Delete(envelope);
+		scrub_delete(envelope);
 		return;
 	}
 	e->data = envelope;
@@ -413,7 +438,7 @@ on_closed(uv_handle_t *h)
 	struct dep *e = h->data;
 	struct deps *d = e->d;
 
-	cJSON_Delete(e->data);
+	scrub_delete(e->data);
 	free(e->key);
 	free(e->kind);
 	free(e->path);
