@@ -33,6 +33,7 @@
  *   all it built, so callers only ever see a complete, validated config.
  */
 #include "config.h"
+#include "window.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -71,6 +72,7 @@ enum cfg_type {
 	CFG_MODE,		/* unsigned; a quoted octal string */
 	CFG_ENUM,		/* int-sized enum, from a list of words */
 	CFG_UINT,		/* uint64_t */
+	CFG_RATIO,		/* double in [min, max] parts per million; 0.8 or 80% */
 	CFG_STRINGLIST,		/* char ** at offset, size_t at count_offset */
 	CFG_SECTION,		/* nested mapping; its fields at base + offset */
 	CFG_LIST_OF_SECTION,	/* array of section->size items + count */
@@ -754,6 +756,53 @@ parse_mode(const char *s, unsigned *mode, const char **why)
 	return 0;
 }
 
+/*
+ * "0.8", ".8", "1" or "80%", "12.5%": a fraction in parts per million, at
+ * most six decimal places, never through floating point, so 0.05 is
+ * exactly 50000.
+ */
+static int
+parse_ratio(const char *s, uint64_t *ppm, const char **why)
+{
+	uint64_t whole = 0, frac = 0, scale = 1000000;
+	size_t len = strlen(s), digits = 0;
+	int pct = len > 0 && s[len - 1] == '%';
+	const char *p = s, *end = s + len - (size_t)pct;
+
+	if (p == end) {
+		*why = "is empty; write a fraction such as 0.8 or 80%";
+		return -EINVAL;
+	}
+	if (*p == '-') {
+		*why = "is negative";
+		return -EINVAL;
+	}
+	for (; p < end && is_digit(*p) && whole <= 1000; p++, digits++)
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	if (p < end && *p == '.') {
+		for (p++; p < end && is_digit(*p); p++, digits++) {
+			if (scale == 1) {
+				*why = "has more than six decimal places";
+				return -EINVAL;
+			}
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+	}
+	if (p != end || digits == 0) {
+		*why = "is not a fraction (write e.g. 0.8 or 80%)";
+		return -EINVAL;
+	}
+	if (whole > 1000) {
+		*why = "is too large";
+		return -ERANGE;
+	}
+	*ppm = whole * 1000000 + frac;
+	if (pct)
+		*ppm /= 100;
+	return 0;
+}
+
 /* "1h30m", "500ms", "0ms": the inverse of parse_duration, for messages. */
 static void
 format_duration(uint64_t ms, char *buf, size_t len)
@@ -883,6 +932,16 @@ static const struct cfg_entry vault_retry_entries[] = {
 		.def = "5m",
 		.flags = CFG_RELOAD,
 		.help = "longest delay between retries",
+	},
+	{
+		.key = "num_retries",
+		.type = CFG_UINT,
+		.offset = C_OFF(once_max_attempts, uint64_t),
+		.min = 0, .max = 1000,
+		.def = "5",
+		.flags = CFG_RELOAD,
+		.help = "run --once: give up after this many retries (a running "
+			"agent retries until the material expires)",
 	},
 };
 
@@ -1342,6 +1401,63 @@ static const struct cfg_entry cert_entries[] = {
 		.flags = CFG_RELOAD,
 		.help = "quiet period that folds bursts of changes into one run",
 	},
+	{
+		.key = "renew_at",
+		.type = CFG_RATIO,
+		.offset = CERT_OFF(renew_at, double),
+		.min = 10000, .max = 990000,
+		.flags = CFG_RELOAD,
+		.help = "renew at this fraction of the lifetime; default 0.66",
+	},
+	{
+		.key = "renew_before",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(renew_before_ms, uint64_t),
+		.min = MS_SEC, .max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "or renew this long before it expires (instead of renew_at)",
+	},
+	{
+		.key = "jitter",
+		.type = CFG_RATIO,
+		.offset = CERT_OFF(jitter, double),
+		.max = 250000,
+		.def = "0.05",
+		.flags = CFG_RELOAD,
+		.help = "move the renewal by up to +- this fraction of the lifetime",
+	},
+	{
+		.key = "rotate_window",
+		.type = CFG_STRING,
+		.offset = CERT_OFF(rotate_window, char *),
+		.flags = CFG_RELOAD,
+		.help = "renew only in this window, e.g. \"Sat 02:00-04:00\"",
+	},
+	{
+		.key = "rotate_margin",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(rotate_margin_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "renew outside the window when expiry is this close; "
+			"default 10% of the lifetime",
+	},
+	{
+		.key = "revoke_on_shutdown",
+		.type = CFG_BOOL,
+		.offset = CERT_OFF(revoke_on_shutdown, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "revoke the certificate when the agent stops",
+	},
+	{
+		.key = "revoke_previous_after",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(revoke_previous_after_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "revoke a replaced certificate this long after its successor",
+	},
 };
 
 static const struct cfg_section cert_section = {
@@ -1471,6 +1587,15 @@ static const struct cfg_entry template_config_entries[] = {
 		.flags = CFG_RELOAD,
 		.help = "how often secrets without a lease (kv) are read again",
 	},
+	{
+		.key = "lease_renewal_threshold",
+		.type = CFG_RATIO,
+		.offset = C_OFF(lease_renew_fraction, double),
+		.min = 100000, .max = 950000,
+		.def = "0.8",
+		.flags = CFG_RELOAD,
+		.help = "renew a lease (database credentials) at this part of it",
+	},
 };
 
 static const struct cfg_section template_config_section =
@@ -1554,6 +1679,72 @@ static const struct cfg_section hook_section = {
 	.check = check_hook,
 };
 
+static const struct cfg_entry listener_entries[] = {
+	{
+		.key = "address",
+		.type = CFG_PATH,
+		.offset = C_OFF(listener_address, char *),
+		.help = "host:port serving /healthz, /readyz and /metrics",
+	},
+	{
+		.key = "control_socket",
+		.type = CFG_PATH,
+		.offset = C_OFF(control_socket, char *),
+		.help = "unix socket (mode 0600) for `certagent rotate`",
+	},
+};
+
+static const struct cfg_section listener_section = SECTION(listener_entries, NULL);
+
+static const struct cfg_enum exec_reloads[] = {
+	{ "signal", 0 },
+	{ "restart", 1 },
+	{ NULL, 0 },
+};
+
+static const struct cfg_entry exec_entries[] = {
+	{
+		.key = "command",
+		.type = CFG_STRINGLIST,
+		.offset = C_OFF(exec_command, char **),
+		.count_offset = C_OFF(n_exec_command, size_t),
+		.min = 1, .max = 256,
+		.flags = CFG_LIST_ONLY,
+		.help = "certagent exec: the application and its arguments "
+			"(`-- CMD ARGS` on the command line wins)",
+	},
+	{
+		.key = "on_change",
+		.type = CFG_ENUM,
+		.offset = C_OFF(exec_restart, int),
+		.values = exec_reloads,
+		.def = "signal",
+		.flags = CFG_RELOAD,
+		.help = "signal the application when files change, or restart it",
+	},
+	{
+		.key = "signal",
+		.type = CFG_ENUM,
+		.offset = C_OFF(exec_signal, int),
+		.values = signals,
+		.parse = parse_signal,
+		.def = "SIGHUP",
+		.flags = CFG_RELOAD,
+		.help = "the signal of on_change: signal",
+	},
+	{
+		.key = "kill_timeout",
+		.type = CFG_DURATION,
+		.offset = C_OFF(exec_kill_timeout_ms, uint64_t),
+		.min = 1, .max = MS_HOUR,
+		.def = "10s",
+		.flags = CFG_RELOAD,
+		.help = "after SIGTERM, SIGKILL the application this much later",
+	},
+};
+
+static const struct cfg_section exec_section = SECTION(exec_entries, NULL);
+
 static const struct cfg_entry root_entries[] = {
 	{
 		.key = "vault",
@@ -1612,6 +1803,33 @@ static const struct cfg_entry root_entries[] = {
 		.flags = CFG_RELOAD,
 		.help = "reload actions run when files change: a signal or a command",
 	},
+	{
+		.key = "listener",
+		.type = CFG_SECTION,
+		.section = &listener_section,
+		.help = "health, readiness and metrics endpoints; control socket",
+	},
+	{
+		.key = "exit_after_render",
+		.type = CFG_BOOL,
+		.offset = C_OFF(exit_after_render, int),
+		.def = "false",
+		.help = "render everything once and exit, as `run --once`",
+	},
+	{
+		.key = "revoke_on_shutdown",
+		.type = CFG_BOOL,
+		.offset = C_OFF(revoke_on_shutdown, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "revoke the agent's Vault token when it stops",
+	},
+	{
+		.key = "exec",
+		.type = CFG_SECTION,
+		.section = &exec_section,
+		.help = "certagent exec: how the application is told of changes",
+	},
 };
 
 static const struct cfg_section root_section =
@@ -1644,6 +1862,8 @@ type_what(const struct cfg_entry *e)
 		return "one of the listed words";
 	case CFG_UINT:
 		return "a whole number";
+	case CFG_RATIO:
+		return "a fraction such as 0.8 or 80%";
 	case CFG_STRINGLIST:
 		return "a string or a list of strings";
 	case CFG_SECTION:
@@ -1703,6 +1923,9 @@ check_range(const struct cfg_entry *e, uint64_t v, char *why, size_t whylen)
 	} else if (e->type == CFG_MODE) {
 		snprintf(lo, sizeof(lo), "%04llo", (unsigned long long)e->min);
 		snprintf(hi, sizeof(hi), "%04llo", (unsigned long long)e->max);
+	} else if (e->type == CFG_RATIO) {
+		snprintf(lo, sizeof(lo), "%g", (double)e->min / 1e6);
+		snprintf(hi, sizeof(hi), "%g", (double)e->max / 1e6);
 	} else {
 		snprintf(lo, sizeof(lo), "%llu", (unsigned long long)e->min);
 		snprintf(hi, sizeof(hi), "%llu", (unsigned long long)e->max);
@@ -1823,6 +2046,17 @@ parse_typed(const struct cfg_entry *e, char **text, int quoted, void *field,
 		if (rc < 0)
 			return rc;
 		*(uint64_t *)field = u;
+		return 0;
+	case CFG_RATIO:
+		rc = parse_ratio(s, &u, &msg);
+		if (rc < 0) {
+			set_why(why, whylen, msg);
+			return rc;
+		}
+		rc = check_range(e, u, why, whylen);
+		if (rc < 0)
+			return rc;
+		*(double *)field = (double)u / 1e6;
 		return 0;
 	case CFG_STRINGLIST:
 	case CFG_SECTION:
@@ -2553,6 +2787,33 @@ check_cert(struct loader *ld, void *obj, const char *path)
 			       enum_name(cert_modes, c->mode), want, want);
 		}
 	}
+	if (c->renew_at > 0 && c->renew_before_ms) {
+		char kpath[CFG_PATH_MAX];
+		join_path(kpath, sizeof(kpath), path, "renew_before");
+		report(ld, AT(where(ld, &c->renew_before_ms, path)), kpath,
+		       "set renew_at or renew_before, not both");
+	} else {
+		double at_frac = c->renew_at > 0 ? c->renew_at : 0.66;
+		if (!c->renew_before_ms &&
+		    (at_frac - c->jitter <= 0 || at_frac + c->jitter >= 1)) {
+			char kpath[CFG_PATH_MAX];
+			join_path(kpath, sizeof(kpath), path, "jitter");
+			report(ld, AT(where(ld, &c->jitter, path)), kpath,
+			       "renew_at %g +- jitter %g leaves the lifetime; "
+			       "keep both inside (0, 1)", at_frac, c->jitter);
+		}
+	}
+	if (c->rotate_window) {
+		struct window w;
+		char why[160];
+		if (window_parse(c->rotate_window, &w, why, sizeof(why)) != 0) {
+			char kpath[CFG_PATH_MAX];
+			join_path(kpath, sizeof(kpath), path, "rotate_window");
+			report(ld, AT(where(ld, &c->rotate_window, path)), kpath,
+			       "%s (write e.g. \"Sat 02:00-04:00\" or "
+			       "\"Mon-Fri 22:00-06:00 UTC\")", why);
+		}
+	}
 	if (c->mode == CERT_MODE_SIGN && c->key_bits) {
 		int ok = c->key_type == CERT_KEY_RSA
 				 ? (c->key_bits == 2048 || c->key_bits == 3072 ||
@@ -3125,6 +3386,8 @@ entry_equal(const struct cfg_entry *e, const void *a, const void *b)
 		return *(const uint64_t *)fa == *(const uint64_t *)fb;
 	case CFG_MODE:
 		return *(const unsigned *)fa == *(const unsigned *)fb;
+	case CFG_RATIO:
+		return *(const double *)fa == *(const double *)fb;
 	case CFG_STRINGLIST: {
 		size_t n = *(const size_t *)((const char *)a + e->count_offset);
 		char *const *la = *(char **const *)fa;

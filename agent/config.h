@@ -84,6 +84,13 @@ struct config_cert {
 	char **on_change;	/* names of hooks: run when the files change */
 	size_t n_on_change;
 	struct config_wait wait;
+	double renew_at;	/* fraction of the lifetime; 0 = unset (0.66) */
+	uint64_t renew_before_ms;	/* or this long before NotAfter; 0 = unset */
+	double jitter;		/* +- this fraction of the lifetime; 0.05 */
+	char *rotate_window;	/* "Sat 02:00-04:00": renewals wait for it */
+	uint64_t rotate_margin_ms;	/* unless NotAfter is this close; 0 = 10% */
+	int revoke_on_shutdown;	/* revoke the serial held when the agent stops */
+	uint64_t revoke_previous_after_ms;	/* revoke a replaced serial after; 0 = never */
 };
 
 /* One entry of templates: */
@@ -146,6 +153,23 @@ struct config {
 	/* hooks: */
 	struct config_hook *hooks;
 	size_t n_hooks;
+
+	/* leases: template_config.lease_renewal_threshold */
+	double lease_renew_fraction;	/* renew a lease at this part of it; 0.8 */
+	uint64_t once_max_attempts;	/* vault.retry.num_retries, for --once */
+
+	/* listener: */
+	char *listener_address;	/* /healthz /readyz /metrics: host:port */
+	char *control_socket;	/* unix socket for `certagent rotate` */
+
+	/* modes */
+	int exit_after_render;	/* as `run --once` */
+	int revoke_on_shutdown;	/* revoke the token when the agent stops */
+	char **exec_command;	/* exec.command (the CLI's -- ARGS wins) */
+	size_t n_exec_command;
+	int exec_restart;	/* exec.on_change: restart rather than signal */
+	int exec_signal;	/* exec.signal; default SIGHUP */
+	uint64_t exec_kill_timeout_ms;	/* exec.kill_timeout; default 10s */
 };
 
 /*
