@@ -2,14 +2,23 @@
  * agent: the daemon's owner object and its life cycle.
  *
  * DESIGN / invariants: struct agent owns the uv loop, the configuration
- * and the modules built on it (http, vault, auth, hooks, certs, deps,
- * templates).  Signals arrive as
- * uv_signal_t and only change state or schedule work (tmux's
- * server_signal()): SIGTERM/SIGINT start an orderly stop, SIGHUP reloads.
- * A reload parses into a fresh struct config and swaps it in only when
- * valid, so a bad edit never takes down a running agent.  On stop the
- * modules are closed in dependency order (auth, vault, http) and the loop
- * runs until every handle has closed, so uv_loop_close() succeeds.
+ * and the modules built on it (http, vault, auth, hooks, revq, certs,
+ * deps, templates, the listeners and, in exec mode, the application).
+ * Signals arrive as uv_signal_t and only change state or schedule work
+ * (tmux's server_signal()): SIGTERM/SIGINT start an orderly stop, SIGHUP
+ * reloads, SIGUSR1 renews every certificate now.  A reload parses into a
+ * fresh struct config and swaps it in only when valid, so a bad edit
+ * never takes down a running agent.
+ *
+ * Progress: certs and templates report what they did; check_progress()
+ * turns that into "every file is in place" (readiness, the start of the
+ * exec child) and, in --once mode, into the exit.
+ *
+ * Stop: producers close first (certs, templates, deps, hooks), then the
+ * revocations asked for (revoke_on_shutdown, revoke_previous_after due
+ * now) are sent and the token revoked, within SHUTDOWN_GRACE_MS; then
+ * auth, vault and http close and the loop runs until every handle has
+ * closed, so uv_loop_close() succeeds.  A second SIGTERM skips the wait.
  */
 #include "agent.h"
 
@@ -20,15 +29,17 @@
 
 #include "auth.h"
 #include "certs.h"
-#include "deps.h"
 #include "config.h"
+#include "deps.h"
 #include "hooks.h"
 #include "http.h"
 #include "log.h"
+#include "revoke.h"
 #include "templates.h"
 #include "vault.h"
 
 #define ERRBUF 16384
+#define SHUTDOWN_GRACE_MS 10000
 
 struct agent {
 	uv_loop_t loop;
@@ -40,12 +51,20 @@ struct agent {
 	struct certs *certs;
 	struct deps *deps;		/* outlives reloads: no refetch on SIGHUP */
 	struct hooks *hooks;		/* outlives reloads: pending runs survive */
+	struct revq *revq;		/* outlives reloads: pending revocations */
 	struct templates *templates;	/* rebuilt on reload */
-	uv_signal_t sigterm, sigint, sighup;
-	int stopping;
+	uv_signal_t sigterm, sigint, sighup, sigusr1;
+	uv_timer_t grace;		/* bounds the revocations at stop */
+	int stopping;			/* 1: revoking; 2: closing */
 	int exit_code;
 	unsigned flags;
+	int tmpl_done;			/* the templates' last batch ended */
+	unsigned tmpl_errors;		/* ... with this many errors */
+	int rendered;			/* every file has been in place once */
 };
+
+static void on_rendered(void *arg, unsigned errors);
+static void on_certs_event(void *arg);
 
 static void
 apply_logging(const struct config *cfg)
@@ -53,13 +72,89 @@ apply_logging(const struct config *cfg)
 	log_setup((enum log_level)cfg->log_level, cfg->log_format == LOG_FORMAT_JSON);
 }
 
+static int
+once(const struct agent *ag)
+{
+	return (ag->flags & AGENT_ONCE) || ag->cfg->exit_after_render;
+}
+
+static unsigned
+certs_flags(const struct agent *ag)
+{
+	return ((ag->flags & AGENT_DRY_RUN) ? CERTS_DRY : 0) |
+	       (once(ag) ? CERTS_ONCE : 0);
+}
+
+/* The last step of a stop: close what is left. */
+static void
+finish(struct agent *ag)
+{
+	if (ag->stopping == 2)
+		return;
+	ag->stopping = 2;
+	uv_timer_stop(&ag->grace);
+	uv_close((uv_handle_t *)&ag->grace, NULL);
+	if (ag->revq)
+		revq_close(ag->revq);
+	if (ag->auth)
+		auth_close(ag->auth);
+	if (ag->vault)
+		vault_close(ag->vault);
+	if (ag->http)
+		http_close(ag->http);
+	ag->revq = NULL;
+	ag->auth = NULL;
+	ag->vault = NULL;
+	ag->http = NULL;
+	uv_close((uv_handle_t *)&ag->sigterm, NULL);
+	uv_close((uv_handle_t *)&ag->sigint, NULL);
+	uv_close((uv_handle_t *)&ag->sighup, NULL);
+	uv_close((uv_handle_t *)&ag->sigusr1, NULL);
+}
+
+static void
+on_grace(uv_timer_t *t)
+{
+	struct agent *ag = t->data;
+
+	log_warn("agent", "revocations not answered within %ds; stopping anyway",
+		 SHUTDOWN_GRACE_MS / 1000);
+	finish(ag);
+}
+
+static void
+on_token_revoked(void *arg)
+{
+	finish(arg);
+}
+
+static void
+on_revocations_sent(void *arg)
+{
+	struct agent *ag = arg;
+
+	if (ag->stopping != 1)
+		return;
+	if (ag->cfg->revoke_on_shutdown && ag->auth)
+		auth_revoke(ag->auth, on_token_revoked, ag);
+	else
+		finish(ag);
+}
+
 static void
 stop(struct agent *ag, const char *why)
 {
-	if (ag->stopping)
+	if (ag->stopping) {
+		if (ag->stopping == 1) {
+			log_info("agent", "%s: not waiting for the revocations", why);
+			finish(ag);
+		}
 		return;
+	}
 	ag->stopping = 1;
 	log_info("agent", "%s: stopping", why);
+	if (ag->certs && !(ag->flags & AGENT_DRY_RUN))
+		certs_revoke_on_shutdown(ag->certs);
 	if (ag->certs)
 		certs_close(ag->certs);
 	if (ag->templates)
@@ -72,21 +167,51 @@ stop(struct agent *ag, const char *why)
 	ag->templates = NULL;
 	ag->deps = NULL;
 	ag->hooks = NULL;
-	if (ag->auth)
-		auth_close(ag->auth);
-	if (ag->vault)
-		vault_close(ag->vault);
-	if (ag->http)
-		http_close(ag->http);
-	ag->auth = NULL;
-	ag->vault = NULL;
-	ag->http = NULL;
-	uv_close((uv_handle_t *)&ag->sigterm, NULL);
-	uv_close((uv_handle_t *)&ag->sigint, NULL);
-	uv_close((uv_handle_t *)&ag->sighup, NULL);
+	if (ag->revq && (revq_pending(ag->revq) || ag->cfg->revoke_on_shutdown)) {
+		uv_timer_start(&ag->grace, on_grace, SHUTDOWN_GRACE_MS, 0);
+		revq_flush(ag->revq, on_revocations_sent, ag);
+		return;
+	}
+	finish(ag);
 }
 
-static void on_rendered(void *arg, unsigned errors);
+/*
+ * Where do certificates and templates stand?  Note the first moment every
+ * file is in place; in --once mode, exit when nothing is left to try.
+ */
+static void
+check_progress(struct agent *ag)
+{
+	struct certs_state cs;
+
+	if (ag->stopping || ag->certs == NULL || (ag->flags & AGENT_DRY_RUN))
+		return;
+	certs_get_state(ag->certs, &cs);
+	int certs_ok = cs.missing == 0 && cs.expired == 0;
+	int tmpl_ok = ag->tmpl_done && ag->tmpl_errors == 0;
+
+	if (!ag->rendered && certs_ok && tmpl_ok) {
+		ag->rendered = 1;
+		log_info("agent", "every file is in place: %zu certificate%s, %zu "
+				  "template%s", cs.total, cs.total == 1 ? "" : "s",
+			 ag->cfg->n_templates, ag->cfg->n_templates == 1 ? "" : "s");
+	}
+	if (!once(ag))
+		return;
+	if (cs.busy || !ag->tmpl_done || (ag->tmpl_errors && deps_busy(ag->deps)))
+		return;
+	if (certs_ok && tmpl_ok) {
+		ag->exit_code = 0;
+		stop(ag, "run --once: done");
+		return;
+	}
+	log_error("agent", "run --once: failed: %zu of %zu certificate%s not in "
+			   "place (%zu expired), %u template%s with errors; see above",
+		  cs.missing + cs.expired, cs.total, cs.total == 1 ? "" : "s",
+		  cs.expired, ag->tmpl_errors, ag->tmpl_errors == 1 ? "" : "s");
+	ag->exit_code = 1;
+	stop(ag, "run --once: failed");
+}
 
 static void
 reload(struct agent *ag)
@@ -121,8 +246,8 @@ reload(struct agent *ag)
 	 * applied, so a failure leaves the running set untouched. */
 	struct certs *certs = NULL;
 	struct templates *templates = NULL;
-	if (certs_new(&ag->loop, ag->vault, ag->auth, ag->hooks, cfg,
-		      ag->flags & AGENT_DRY_RUN, &certs) != 0 ||
+	if (certs_new(&ag->loop, ag->vault, ag->auth, ag->hooks, ag->revq, cfg,
+		      certs_flags(ag), on_certs_event, ag, &certs) != 0 ||
 	    templates_new(&ag->loop, ag->deps, ag->hooks, cfg,
 			  ag->flags & AGENT_DRY_RUN, on_rendered, ag,
 			  &templates) != 0) {
@@ -147,8 +272,10 @@ reload(struct agent *ag)
 	ag->certs = certs;
 	templates_close(ag->templates);
 	ag->templates = templates;
+	ag->tmpl_done = 0;
 	deps_configure(ag->deps, cfg);
 	hooks_configure(ag->hooks, cfg);
+	revq_configure(ag->revq, cfg);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
 	certs_start(ag->certs);
@@ -171,8 +298,15 @@ on_signal(uv_signal_t *s, int signum)
 		stop(ag, "SIGINT");
 		break;
 	case SIGHUP:
-		if (!ag->stopping)
+		if (!ag->stopping && !once(ag))
 			reload(ag);
+		break;
+	case SIGUSR1:
+		if (!ag->stopping && ag->certs) {
+			size_t n = certs_rotate(ag->certs, NULL);
+			log_info("agent", "SIGUSR1: renewing %zu certificate%s now", n,
+				 n == 1 ? "" : "s");
+		}
 		break;
 	}
 }
@@ -181,13 +315,28 @@ static void
 on_token(void *arg, const char *token)
 {
 	struct agent *ag = arg;
+	struct auth_stats st;
 
-	if (token == NULL)
-		log_warn("agent", "no valid Vault token; waiting for a login");
-	else if (!ag->stopping) {
+	if (ag->stopping)
+		return;
+	if (token) {
 		certs_token_ready(ag->certs);
 		deps_token_ready(ag->deps);
+		return;
 	}
+	auth_get_stats(ag->auth, &st);
+	if (once(ag) && st.login_failures > 0) {
+		log_error("agent", "run --once: failed: cannot log in to Vault "
+				   "(see above)");
+		ag->exit_code = 1;
+		stop(ag, "run --once: failed");
+	}
+}
+
+static void
+on_certs_event(void *arg)
+{
+	check_progress(arg);
 }
 
 static void
@@ -195,11 +344,15 @@ on_rendered(void *arg, unsigned errors)
 {
 	struct agent *ag = arg;
 
-	if (!(ag->flags & AGENT_DRY_RUN))
+	ag->tmpl_done = 1;
+	ag->tmpl_errors = errors;
+	if (ag->flags & AGENT_DRY_RUN) {
+		ag->exit_code = errors ? 1 : 0;
+		stop(ag, errors ? "dry run: done, with template errors"
+				: "dry run: every template rendered");
 		return;
-	ag->exit_code = errors ? 1 : 0;
-	stop(ag, errors ? "dry run: done, with template errors"
-			: "dry run: every template rendered");
+	}
+	check_progress(ag);
 }
 
 static void
@@ -245,20 +398,25 @@ agent_run(const char *config_path, unsigned flags)
 		free(err);
 		return 1;
 	}
-	/* Signal handles first, so stop() can always close all three. */
+	/* Signal handles and the grace timer first, so finish() can always
+	 * close them. */
 	if (uv_signal_init(&ag.loop, &ag.sigterm) != 0 ||
 	    uv_signal_init(&ag.loop, &ag.sigint) != 0 ||
-	    uv_signal_init(&ag.loop, &ag.sighup) != 0) {
+	    uv_signal_init(&ag.loop, &ag.sighup) != 0 ||
+	    uv_signal_init(&ag.loop, &ag.sigusr1) != 0 ||
+	    uv_timer_init(&ag.loop, &ag.grace) != 0) {
 		log_error("agent", "cannot set up signal handling");
-		abort();	/* uv_signal_init fails only without memory */
+		abort();	/* these fail only without memory */
 	}
-	ag.sigterm.data = ag.sigint.data = ag.sighup.data = &ag;
+	ag.sigterm.data = ag.sigint.data = ag.sighup.data = ag.sigusr1.data = &ag;
+	ag.grace.data = &ag;
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||
 	    hooks_new(&ag.loop, ag.cfg, NULL, NULL, &ag.hooks) != 0 ||
-	    certs_new(&ag.loop, ag.vault, ag.auth, ag.hooks, ag.cfg,
-		      flags & AGENT_DRY_RUN, &ag.certs) != 0 ||
+	    revq_new(&ag.loop, ag.vault, ag.cfg, &ag.revq) != 0 ||
+	    certs_new(&ag.loop, ag.vault, ag.auth, ag.hooks, ag.revq, ag.cfg,
+		      certs_flags(&ag), on_certs_event, &ag, &ag.certs) != 0 ||
 	    deps_new(&ag.loop, ag.vault, ag.auth, ag.cfg, on_deps_changed, &ag,
 		     &ag.deps) != 0 ||
 	    templates_new(&ag.loop, ag.deps, ag.hooks, ag.cfg,
@@ -266,9 +424,12 @@ agent_run(const char *config_path, unsigned flags)
 			  &ag.templates) != 0 ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
-	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0) {
+	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0 ||
+	    uv_signal_start(&ag.sigusr1, on_signal, SIGUSR1) != 0) {
 		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
+		ag.exit_code = 1;
 		stop(&ag, "start-up failed");
+		finish(&ag);
 		uv_run(&ag.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&ag.loop);
 		config_free(ag.cfg);
@@ -276,12 +437,18 @@ agent_run(const char *config_path, unsigned flags)
 		return 1;
 	}
 	free(err);
-	log_info("agent", "certagent %s starting with %s (%zu Vault address%s)",
+	if (once(&ag))
+		vault_set_default_attempts(ag.vault,
+					   (unsigned)((ag.cfg->once_max_attempts + 1) *
+						      ag.cfg->n_vault_addresses));
+	log_info("agent", "certagent %s starting with %s (%zu Vault address%s)%s",
 		 CERTAGENT_VERSION, config_path, ag.cfg->n_vault_addresses,
-		 ag.cfg->n_vault_addresses == 1 ? "" : "es");
+		 ag.cfg->n_vault_addresses == 1 ? "" : "es",
+		 once(&ag) ? ": render once and exit" : "");
 	certs_start(ag.certs);
 	templates_start(ag.templates);
-	auth_start(ag.auth);
+	if (!ag.stopping)
+		auth_start(ag.auth);
 	uv_run(&ag.loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&ag.loop);
 	if (rc != 0)

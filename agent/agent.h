@@ -7,9 +7,12 @@
 #define CERTAGENT_AGENT_H
 
 #define AGENT_DRY_RUN 0x1	/* render templates to stdout, issue nothing, exit */
+#define AGENT_ONCE 0x2		/* render everything once and exit: run --once */
 
-/* Run until SIGTERM/SIGINT (or, dry, until every template has rendered);
- * returns the process exit code. */
+/*
+ * Run until SIGTERM/SIGINT (dry or once: until every file is rendered or
+ * has failed for good); returns the process exit code.
+ */
 int agent_run(const char *config_path, unsigned flags);
 
 #endif

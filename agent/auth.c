@@ -34,6 +34,7 @@
 #include "files.h"
 #include "log.h"
 #include "vault.h"
+#include "wallclock.h"
 
 #define CRED_MAX 16384
 
@@ -57,18 +58,23 @@ struct auth {
 	char *secret_id;	/* approle: last secret-id read */
 	unsigned failures;	/* consecutive failed logins, for backoff */
 	struct auth_stats stats;
+	void (*revoke_done)(void *arg);	/* auth_revoke() in progress */
+	void *revoke_arg;
 };
 
 static void login(struct auth *a);
 static void on_timer(uv_timer_t *t);
 
-static int64_t
-wall_ms(void)
+/* auth_revoke() with nothing to revoke: DONE from the loop. */
+static void
+on_revoke_skipped(uv_timer_t *t)
 {
-	struct timespec ts;
+	struct auth *a = t->data;
+	void (*done)(void *) = a->revoke_done;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	a->revoke_done = NULL;
+	if (done)
+		done(a->revoke_arg);
 }
 
 static const char *
@@ -197,6 +203,9 @@ login_failed(struct auth *a, const char *why)
 		  method_name(a->cfg->auth_method), a->cfg->auth_mount, why,
 		  (double)delay / 1000);
 	schedule(a, ACT_LOGIN, delay);
+	/* Without a token, the owner learns of every failed login. */
+	if (auth_token(a) == NULL && a->cb)
+		a->cb(a->cb_arg, NULL);
 }
 
 static uint64_t
@@ -622,6 +631,55 @@ void
 auth_get_stats(const struct auth *a, struct auth_stats *st)
 {
 	*st = a->stats;
+}
+
+static void
+on_revoked(void *arg, const struct vault_response *r)
+{
+	struct auth *a = arg;
+	void (*done)(void *) = a->revoke_done;
+
+	a->call = NULL;
+	a->revoke_done = NULL;
+	if (r->err == VAULT_OK)
+		log_info("auth", "revoked the Vault token");
+	else if (r->err != VAULT_ECANCELED)
+		log_error("auth", "revoking the Vault token failed: %s", r->message);
+	secret_free(&a->token);
+	vault_set_token(a->vault, NULL);
+	if (done)
+		done(a->revoke_arg);
+}
+
+void
+auth_revoke(struct auth *a, void (*done)(void *arg), void *arg)
+{
+	uv_timer_stop(&a->timer);
+	a->action = ACT_NONE;
+	if (a->call)
+		vault_cancel(a->call);
+	if (a->cfg->auth_method == AUTH_METHOD_TOKEN || auth_token(a) == NULL) {
+		if (a->cfg->auth_method == AUTH_METHOD_TOKEN && a->token)
+			log_info("auth", "not revoking the token from %s: it is not "
+					 "the agent's own", a->cfg->auth_token_file);
+		a->revoke_done = done;
+		a->revoke_arg = arg;
+		uv_timer_start(&a->timer, on_revoke_skipped, 0, 0);
+		return;
+	}
+	struct vault_req req = {
+		.method = "POST",
+		.path = "auth/token/revoke-self",
+		.flags = VAULT_QUIET,
+		.max_attempts = (unsigned)(a->cfg->n_vault_addresses
+						   ? a->cfg->n_vault_addresses : 1),
+	};
+	a->revoke_done = done;
+	a->revoke_arg = arg;
+	if (vault_request(a->vault, &req, on_revoked, a, &a->call) != 0) {
+		a->call = NULL;
+		uv_timer_start(&a->timer, on_revoke_skipped, 0, 0);
+	}
 }
 
 static void

@@ -47,6 +47,14 @@ struct auth_stats {
 };
 void auth_get_stats(const struct auth *a, struct auth_stats *st);
 
+/*
+ * Shutdown with revoke_on_shutdown: revoke the token (one round over the
+ * addresses), then call DONE from the loop.  A token read from a file is
+ * not the agent's to revoke and is left alone.  No renewal or login
+ * follows.
+ */
+void auth_revoke(struct auth *a, void (*done)(void *arg), void *arg);
+
 /* Cancel what is in flight; the memory is freed from the loop. */
 void auth_close(struct auth *a);
 

@@ -35,12 +35,15 @@
 #include "files.h"
 #include "hooks.h"
 #include "log.h"
+#include "revoke.h"
 #include "vault.h"
+#include "wallclock.h"
 #include "x509.h"
+#include "window.h"
 
 #define PEM_MAX (1024 * 1024)
-#define RENEW_FRACTION (2.0 / 3.0)
-#define RENEW_JITTER 0.05
+#define EXPIRED_LOG_MS 60000	/* an expired certificate: one error a minute */
+#define RECOVERY_SPREAD_MS 30000	/* due renewals after an outage: over this */
 
 struct cert {
 	struct certs *m;
@@ -51,8 +54,11 @@ struct cert {
 	char serial[128];
 	int64_t not_after_ms;
 	int64_t renew_at_ms;
+	int64_t expired_logged_ms;	/* last "expired" error, for the rate */
 	unsigned failures;
 	int waiting;		/* due, but no token yet */
+	int forced;		/* certagent rotate / SIGUSR1: renew now */
+	int given_up;		/* CERTS_ONCE: out of retries */
 };
 
 struct certs {
@@ -60,24 +66,18 @@ struct certs {
 	struct vault *vault;
 	struct auth *auth;
 	struct hooks *hooks;
+	struct revq *revq;
 	const struct config *cfg;
 	struct cert *certs;
 	size_t n;
 	size_t open_handles;
 	struct certs_stats stats;
-	int dry;
+	unsigned flags;
+	certs_event_cb event;
+	void *event_arg;
 };
 
 static void issue(struct cert *c);
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int64_t
 certs_renew_time(int64_t not_before_ms, int64_t not_after_ms,
@@ -117,16 +117,95 @@ schedule_at(struct cert *c, int64_t when_ms)
 }
 
 static void
+tell(struct certs *m)
+{
+	if (m->event)
+		m->event(m->event_arg);
+}
+
+/*
+ * When to renew a certificate valid from NB to NA (unix ms) with SERIAL:
+ * renew_at of its lifetime (or renew_before its end), moved by up to
+ * +-jitter of the lifetime by a hash of the serial, then into the
+ * rotate_window unless that would come too close to the end.  The same
+ * certificate always gets the same time, so a restart neither advances
+ * nor delays a renewal.
+ */
+static int64_t
+plan_renewal(const struct cert *c, int64_t nb, int64_t na, const char *serial)
+{
+	const struct config_cert *cc = c->cfg;
+	int64_t life = na - nb, at;
+	double frac = cc->renew_at > 0 ? cc->renew_at : CERTS_RENEW_AT;
+
+	if (life <= 0)
+		return nb;
+	if (cc->renew_before_ms) {
+		if ((int64_t)cc->renew_before_ms < life)
+			frac = 1.0 - (double)cc->renew_before_ms / (double)life;
+		else
+			frac = 0.5;	/* renew_before longer than the lifetime */
+	}
+	at = certs_renew_time(nb, na, serial, frac, cc->jitter);
+	/* renew_before plus jitter may reach past the end; keep 1% of it. */
+	if (at > na - life / 100)
+		at = na - life / 100;
+	if (at < nb)
+		at = nb;
+	if (cc->rotate_window) {
+		struct window w;
+		char err[160];
+		int64_t margin = cc->rotate_margin_ms ? (int64_t)cc->rotate_margin_ms
+						      : life / 10;
+		if (window_parse(cc->rotate_window, &w, err, sizeof(err)) == 0)
+			at = window_renew_time(&w, at, na - margin);
+	}
+	return at;
+}
+
+static int
+expired(const struct cert *c, int64_t now)
+{
+	return c->serial[0] && now >= c->not_after_ms;
+}
+
+static void
 retry_later(struct cert *c, const char *why)
 {
 	const struct config *cfg = c->m->cfg;
 	uint64_t delay = backoff_delay(cfg->retry_min_backoff_ms,
 				       cfg->retry_max_backoff_ms, c->failures);
+	int64_t now = wall_ms();
 
 	c->failures++;
 	c->m->stats.failures++;
-	log_error("certs", "%s: %s; old files kept, next try in %.1fs",
-		  c->cfg->name, why, (double)delay / 1000);
+	if ((c->m->flags & CERTS_ONCE) && c->failures > cfg->once_max_attempts) {
+		log_error("certs", "%s: %s; giving up after %u attempt%s", c->cfg->name,
+			  why, c->failures, c->failures == 1 ? "" : "s");
+		c->given_up = 1;
+		tell(c->m);
+		return;
+	}
+	if (expired(c, now)) {
+		/* An outage past expiry: say so once a minute, not per retry. */
+		if (now - c->expired_logged_ms >= EXPIRED_LOG_MS) {
+			char when[32];
+			fmt_time(c->not_after_ms, when, sizeof(when));
+			log_error("certs", "%s: EXPIRED at %s (serial %s) and no "
+					   "replacement yet: %s; still trying",
+				  c->cfg->name, when, c->serial, why);
+			c->expired_logged_ms = now;
+		} else {
+			log_debug("certs", "%s: %s; next try in %.1fs", c->cfg->name,
+				  why, (double)delay / 1000);
+		}
+	} else {
+		log_error("certs", "%s: %s; old files kept, next try in %.1fs",
+			  c->cfg->name, why, (double)delay / 1000);
+		/* Wake at the expiry to report it on time. */
+		if (c->serial[0] && now + (int64_t)delay > c->not_after_ms)
+			delay = (uint64_t)(c->not_after_ms - now);
+	}
 	uv_timer_start(&c->timer, on_timer, delay, 0);
 }
 
@@ -187,14 +266,17 @@ hold(struct cert *c, const char *cert_pem, const char *verb)
 		return;
 	snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
 	c->not_after_ms = info.not_after * 1000;
-	c->renew_at_ms = certs_renew_time(info.not_before * 1000, c->not_after_ms,
-					  info.serial, RENEW_FRACTION, RENEW_JITTER);
+	c->renew_at_ms = plan_renewal(c, info.not_before * 1000, c->not_after_ms,
+				      info.serial);
 	c->failures = 0;
+	c->forced = 0;
+	c->expired_logged_ms = 0;
 	fmt_time(c->not_after_ms, exp, sizeof(exp));
 	fmt_time(c->renew_at_ms, ren, sizeof(ren));
 	log_info("certs", "%s: %s serial %s, expires %s, renews at %s",
 		 c->cfg->name, verb, info.serial, exp, ren);
 	schedule_at(c, c->renew_at_ms);
+	tell(c->m);
 }
 
 /*
@@ -251,12 +333,15 @@ adopt(struct cert *c)
 	}
 	if (x509_cert_info(cert, &info, err, sizeof(err)) != 0)
 		goto out;
-	int64_t renew = certs_renew_time(info.not_before * 1000,
-					 info.not_after * 1000, info.serial,
-					 RENEW_FRACTION, RENEW_JITTER);
+	int64_t renew = plan_renewal(c, info.not_before * 1000,
+				     info.not_after * 1000, info.serial);
 	if (wall_ms() >= renew) {
 		log_info("certs", "%s: serial %s on disk is due for renewal",
 			 cc->name, info.serial);
+		/* Still what is served until a replacement is written. */
+		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+		c->not_after_ms = info.not_after * 1000;
+		c->renew_at_ms = renew;
 		goto out;
 	}
 	hold(c, cert, "kept the certificate on disk,");
@@ -488,6 +573,18 @@ split_ca(const cJSON *data, char **chain, char **anchor)
 	return *anchor ? 0 : -ENOENT;
 }
 
+/* Revoke the serial C holds now at AT_MS. */
+static void
+queue_revocation(struct cert *c, int64_t at_ms)
+{
+	char mount[256];
+
+	if (revq_mount_of(c->cfg->path, mount, sizeof(mount)) != 0 ||
+	    revq_add(c->m->revq, c->cfg->name, mount, c->serial, at_ms) != 0)
+		log_error("certs", "%s: cannot queue serial %s for revocation",
+			  c->cfg->name, c->serial);
+}
+
 static void
 on_issued(void *arg, const struct vault_response *r)
 {
@@ -556,6 +653,8 @@ on_issued(void *arg, const struct vault_response *r)
 	c->m->stats.issued++;
 	log_info("certs", "%s: wrote %d file%s from one issuance", cc->name,
 		 changed, changed == 1 ? "" : "s");
+	if (changed && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
+		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
 	hold(c, cert, "issued");
 	if (changed && cc->n_on_change && c->m->hooks) {
 		size_t n = 0;
@@ -607,7 +706,9 @@ issue(struct cert *c)
 	char *alt = NULL, *ips = NULL, *body = NULL, err[512], ttl[32];
 
 	c->waiting = 0;
-	if (c->m->dry) {
+	if (c->given_up)
+		return;
+	if (c->m->flags & CERTS_DRY) {
 		printf("==> certificate %s: would request %s for %s\n", cc->name,
 		       cc->path, cc->common_name);
 		fflush(stdout);
@@ -661,11 +762,15 @@ issue(struct cert *c)
 	body = cJSON_PrintUnformatted(o);
 	if (body == NULL)
 		goto oom;
+	/* One round over the addresses; the retries are ours, so that an
+	 * expired certificate is reported on time and --once is bounded. */
 	struct vault_req req = {
 		.method = "POST",
 		.path = cc->path,
 		.body = body,
 		.flags = VAULT_QUIET,
+		.max_attempts = (unsigned)(c->m->cfg->n_vault_addresses
+						   ? c->m->cfg->n_vault_addresses : 1),
 	};
 	log_info("certs", "%s: requesting a certificate from %s", cc->name, cc->path);
 	if (vault_request(c->m->vault, &req, on_issued, c, &c->call) != 0) {
@@ -690,7 +795,8 @@ on_timer(uv_timer_t *t)
 	struct cert *c = t->data;
 
 	/* Judge on the wall clock: a timer can fire early after a clock step. */
-	if (c->renew_at_ms && c->failures == 0 && wall_ms() < c->renew_at_ms) {
+	if (c->renew_at_ms && c->failures == 0 && !c->forced &&
+	    wall_ms() < c->renew_at_ms) {
 		schedule_at(c, c->renew_at_ms);
 		return;
 	}
@@ -700,8 +806,8 @@ on_timer(uv_timer_t *t)
 
 int
 certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	  struct hooks *hooks, const struct config *cfg, int dry,
-	  struct certs **out)
+	  struct hooks *hooks, struct revq *revq, const struct config *cfg,
+	  unsigned flags, certs_event_cb event, void *arg, struct certs **out)
 {
 	struct certs *m = calloc(1, sizeof(*m));
 
@@ -711,8 +817,11 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	m->vault = vault;
 	m->auth = auth;
 	m->hooks = hooks;
+	m->revq = revq;
 	m->cfg = cfg;
-	m->dry = dry;
+	m->flags = flags;
+	m->event = event;
+	m->event_arg = arg;
 	m->n = cfg->n_certs;
 	m->certs = calloc(m->n ? m->n : 1, sizeof(*m->certs));
 	if (m->certs == NULL) {
@@ -744,10 +853,99 @@ certs_start(struct certs *m)
 void
 certs_token_ready(struct certs *m)
 {
+	int64_t now = wall_ms();
+
 	for (size_t i = 0; i < m->n; i++) {
 		struct cert *c = &m->certs[i];
-		if (c->waiting && c->call == NULL)
+		if (!c->waiting || c->call)
+			continue;
+		/* Renewals that fell due while there was no token go out spread
+		 * over a window, not all in one second, when there is still
+		 * time; a missing or expired certificate is issued at once. */
+		if (c->serial[0] && !expired(c, now) && !c->forced) {
+			int64_t room = (c->not_after_ms - now) / 4;
+			uint64_t spread = room < RECOVERY_SPREAD_MS ? (uint64_t)room
+								    : RECOVERY_SPREAD_MS;
+			c->waiting = 0;
+			uv_timer_start(&c->timer, on_timer, backoff_uniform(0, spread), 0);
+			continue;
+		}
+		issue(c);
+	}
+}
+
+size_t
+certs_rotate(struct certs *m, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct cert *c = &m->certs[i];
+		if (name && strcmp(c->cfg->name, name) != 0)
+			continue;
+		n++;
+		c->forced = 1;
+		c->given_up = 0;
+		if (c->call == NULL) {
+			log_info("certs", "%s: rotation requested; renewing now",
+				 c->cfg->name);
+			uv_timer_stop(&c->timer);
 			issue(c);
+		}
+	}
+	return n;
+}
+
+void
+certs_get_state(const struct certs *m, struct certs_state *st)
+{
+	int64_t now = wall_ms();
+
+	memset(st, 0, sizeof(*st));
+	st->total = m->n;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct cert *c = &m->certs[i];
+		if (c->given_up)
+			st->given_up++;
+		else if (c->call || c->waiting || c->failures || c->forced ||
+			 c->serial[0] == '\0' || now >= c->renew_at_ms)
+			st->busy++;
+		if (c->serial[0] == '\0')
+			st->missing++;
+		else if (expired(c, now))
+			st->expired++;
+		else
+			st->valid++;
+	}
+}
+
+size_t
+certs_count(const struct certs *m)
+{
+	return m->n;
+}
+
+void
+certs_get_item(const struct certs *m, size_t i, struct certs_item *it)
+{
+	const struct cert *c = &m->certs[i];
+
+	it->name = c->cfg->name;
+	it->serial = c->serial;
+	it->not_after_ms = c->serial[0] ? c->not_after_ms : 0;
+	it->renew_at_ms = c->serial[0] ? c->renew_at_ms : 0;
+	it->failures = c->failures;
+}
+
+void
+certs_revoke_on_shutdown(struct certs *m)
+{
+	int64_t now = wall_ms();
+
+	for (size_t i = 0; m->revq && i < m->n; i++) {
+		struct cert *c = &m->certs[i];
+		if (c->cfg->revoke_on_shutdown && c->serial[0] && !expired(c, now))
+			queue_revocation(c, 0);
 	}
 }
 

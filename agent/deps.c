@@ -9,10 +9,17 @@
  *  - One timer per entry: the refresh after a success, or the retry
  *    after a failure; at most one Vault call in flight per entry.
  *  - Refresh: data holding a certificate is fetched again at its renewal
- *    time (2/3 of its lifetime, spread by its serial, as certs.c does);
- *    data with a lease at 2/3 of the lease; anything else (kv) every
- *    refresh interval.  Data equal to what the entry held changes
- *    nothing and wakes no template.
+ *    time (renew_at of its lifetime, spread by its serial, as certs.c
+ *    does); anything else without a lease (kv) every refresh interval.
+ *    Data equal to what the entry held changes nothing and wakes no
+ *    template.
+ *  - Leases (database credentials): a renewable lease is extended through
+ *    sys/leases/renew at lease_renewal_threshold of its duration; the
+ *    data stays and no template renders.  When Vault grants less than was
+ *    asked (the lease nears its max TTL), when the lease is not
+ *    renewable, or when a renewal is refused, the secret is read again at
+ *    that point, and new credentials render and fire hooks.  Expiry is
+ *    judged on the wall clock.
  *  - Entries live in a list: a template set names tens of calls, not
  *    thousands; the scale path is the certificates: section.
  *  - Each entry's memory is freed in its timer's close callback, its data
@@ -33,6 +40,7 @@
 #include "log.h"
 #include "tmpl.h"
 #include "vault.h"
+#include "wallclock.h"
 #include "x509.h"
 
 #define KV_REFRESH_MS (5 * 60 * 1000ULL)
@@ -51,6 +59,9 @@ struct dep {
 	char err[ERR_MAX];
 	unsigned failures;
 	int waiting;		/* no token yet */
+	int renew_next;		/* the timer renews the lease, not re-reads */
+	int64_t lease_expire_ms;	/* wall clock; 0 if no lease */
+	uint64_t lease_ms;	/* the duration the lease was granted for */
 	uv_timer_t timer;
 	struct vault_call *call;
 };
@@ -92,15 +103,6 @@ scrub_delete(cJSON *j)
 		}
 	}
 	cJSON_Delete(j);
-}
-
-static long long
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -213,6 +215,15 @@ lookup(struct deps *d, const char *kind, const char *path,
 	return e;
 }
 
+/* The renewal point of a lease of DUR_MS: threshold, jittered 10% down. */
+static uint64_t
+lease_point(const struct dep *e, uint64_t dur_ms)
+{
+	uint64_t hi = (uint64_t)((double)dur_ms * e->d->cfg->lease_renew_fraction);
+
+	return backoff_uniform(hi - hi / 10, hi);
+}
+
 /* When should E's data be fetched again, in ms from now? */
 static unsigned long long
 refresh_delay(const struct dep *e)
@@ -230,13 +241,14 @@ refresh_delay(const struct dep *e)
 		if (x509_cert_info(cert->valuestring, &info, err, sizeof(err)) == 0) {
 			long long at = certs_renew_time(info.not_before * 1000,
 							info.not_after * 1000,
-							info.serial, 2.0 / 3.0, 0.05);
+							info.serial, CERTS_RENEW_AT,
+							CERTS_JITTER);
 			return at > now ? (unsigned long long)(at - now) : 0;
 		}
 	}
 	if (cJSON_IsString(lease) && lease->valuestring[0] && cJSON_IsNumber(dur) &&
 	    dur->valuedouble > 0)
-		return (unsigned long long)(dur->valuedouble * 1000.0 * 2.0 / 3.0);
+		return lease_point(e, (uint64_t)(dur->valuedouble * 1000.0));
 	return refresh ? refresh : KV_REFRESH_MS;
 }
 
@@ -257,6 +269,115 @@ same_payload(const cJSON *a, const cJSON *b)
 			return 0;
 	}
 	return 1;
+}
+
+static const char *
+lease_id(const struct dep *e)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(e->data, "lease_id");
+
+	return cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
+}
+
+/* Remember the lease of a fresh read ENV, and whether to renew it. */
+static void
+note_lease(struct dep *e, const cJSON *env)
+{
+	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(env, "lease_duration");
+	const cJSON *ren = cJSON_GetObjectItemCaseSensitive(env, "renewable");
+
+	e->renew_next = 0;
+	e->lease_expire_ms = 0;
+	e->lease_ms = 0;
+	if (lease_id(e) == NULL || !cJSON_IsNumber(dur) || dur->valuedouble <= 0)
+		return;
+	e->lease_ms = (uint64_t)(dur->valuedouble * 1000.0);
+	e->lease_expire_ms = wall_ms() + (int64_t)e->lease_ms;
+	e->renew_next = cJSON_IsTrue(ren);
+}
+
+/* Read the secret again (new credentials) in DELAY ms. */
+static void
+reread_in(struct dep *e, uint64_t delay, const char *why)
+{
+	log_info("deps", "%s %s: %s; reading it again in %.0fs", e->kind, e->path,
+		 why, (double)delay / 1000);
+	e->renew_next = 0;
+	uv_timer_start(&e->timer, on_timer, delay, 0);
+}
+
+static void
+on_renewed(void *arg, const struct vault_response *r)
+{
+	struct dep *e = arg;
+	struct deps *d = e->d;
+	int64_t now = wall_ms();
+	const cJSON *dur;
+	uint64_t got;
+
+	e->call = NULL;
+	if (r->err == VAULT_ECANCELED)
+		return;
+	if (r->err == VAULT_EHTTP && r->status != 403 && r->status < 500) {
+		/* Not found, expired, revoked or not renewable: new ones. */
+		reread_in(e, 0, r->message);
+		return;
+	}
+	if (r->err != VAULT_OK) {
+		uint64_t delay = backoff_delay(d->cfg->retry_min_backoff_ms,
+					       d->cfg->retry_max_backoff_ms, e->failures++);
+		if (r->err == VAULT_EHTTP && r->status == 403)
+			auth_token_rejected(d->auth, auth_token(d->auth));
+		if (now + (int64_t)delay >= e->lease_expire_ms) {
+			reread_in(e, 0, "the lease expired before it could be renewed");
+			return;
+		}
+		log_error("deps", "%s %s: renewing the lease failed: %s; next try "
+				  "in %.1fs", e->kind, e->path, r->message,
+			  (double)delay / 1000);
+		uv_timer_start(&e->timer, on_timer, delay, 0);
+		return;
+	}
+	e->failures = 0;
+	dur = cJSON_GetObjectItemCaseSensitive(r->json, "lease_duration");
+	got = cJSON_IsNumber(dur) && dur->valuedouble > 0
+		      ? (uint64_t)(dur->valuedouble * 1000.0) : 0;
+	e->lease_expire_ms = now + (int64_t)got;
+	if (got + 1000 < e->lease_ms) {
+		/* Capped by the max TTL: this lease ends; replace it in time. */
+		reread_in(e, lease_point(e, got), "the lease reached its max TTL");
+		return;
+	}
+	log_debug("deps", "%s %s: lease renewed for %llus", e->kind, e->path,
+		  (unsigned long long)(got / 1000));
+	uv_timer_start(&e->timer, on_timer, lease_point(e, got), 0);
+}
+
+static void
+renew_lease(struct dep *e)
+{
+	struct deps *d = e->d;
+	char body[512];
+
+	if (auth_token(d->auth) == NULL) {
+		e->waiting = 1;
+		return;
+	}
+	e->waiting = 0;
+	snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"increment\":%llu}",
+		 lease_id(e), (unsigned long long)(e->lease_ms / 1000));
+	struct vault_req req = {
+		.method = "PUT",
+		.path = "sys/leases/renew",
+		.body = body,
+		.flags = VAULT_QUIET,
+		.max_attempts = (unsigned)(d->cfg->n_vault_addresses
+						   ? d->cfg->n_vault_addresses : 1),
+	};
+	if (vault_request(d->vault, &req, on_renewed, e, &e->call) != 0) {
+		e->call = NULL;
+		uv_timer_start(&e->timer, on_timer, d->cfg->retry_min_backoff_ms, 0);
+	}
 }
 
 static void
@@ -303,9 +424,11 @@ on_fetched(void *arg, const struct vault_response *r)
 		e->data = copy;
 	}
 	e->state = DEP_OK;
+	note_lease(e, r->json);
 	unsigned long long delay = refresh_delay(e);
-	log_debug("deps", "%s %s: %s; next refresh in %.0fs", e->kind, e->path,
-		  changed ? "new data" : "unchanged", (double)delay / 1000);
+	log_debug("deps", "%s %s: %s; next %s in %.0fs", e->kind, e->path,
+		  changed ? "new data" : "unchanged",
+		  e->renew_next ? "lease renewal" : "refresh", (double)delay / 1000);
 	uv_timer_start(&e->timer, on_timer, delay, 0);
 	if (changed && d->cb)
 		d->cb(d->cb_arg);
@@ -340,7 +463,14 @@ fetch(struct dep *e)
 static void
 on_timer(uv_timer_t *t)
 {
-	fetch(t->data);
+	struct dep *e = t->data;
+
+	if (e->call)
+		return;
+	if (e->renew_next && lease_id(e) && wall_ms() < e->lease_expire_ms)
+		renew_lease(e);
+	else
+		fetch(e);
 }
 
 int
@@ -423,7 +553,18 @@ deps_token_ready(struct deps *d)
 {
 	for (struct dep *e = d->list; e; e = e->next)
 		if (e->waiting)
-			fetch(e);
+			on_timer(&e->timer);
+}
+
+size_t
+deps_busy(const struct deps *d)
+{
+	size_t n = 0;
+
+	for (const struct dep *e = d->list; e; e = e->next)
+		if (e->data == NULL && e->state != DEP_FAILED)
+			n++;
+	return n;
 }
 
 size_t

@@ -56,6 +56,9 @@ int deps_known(struct deps *d, const char *kind, const char *path,
 /* A token is available: start the fetches that waited for one. */
 void deps_token_ready(struct deps *d);
 
+/* Calls with no data yet whose first fetch has not ended. */
+size_t deps_busy(const struct deps *d);
+
 /* Number of distinct calls, for tests and metrics. */
 size_t deps_count(const struct deps *d);
 

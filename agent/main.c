@@ -2,6 +2,7 @@
  * main: the command line.
  *
  *   certagent run   -c FILE     run the agent until SIGTERM/SIGINT
+ *   certagent run   -c FILE --once      render everything once and exit
  *   certagent check -c FILE     validate FILE without contacting Vault
  *   certagent render -c FILE --dry-run          templates once, to stdout
  *   certagent template TPL [--data DATA.json]   render TPL offline
@@ -28,7 +29,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: certagent run   [-c FILE]   run the agent\n"
+		"usage: certagent run   [-c FILE] [--once]\n"
+		"                                   run the agent (--once: render\n"
+		"                                   everything once, then exit)\n"
 		"       certagent check [-c FILE]   validate a configuration file\n"
 		"       certagent render -c FILE --dry-run\n"
 		"                                   render every template once to stdout\n"
@@ -184,13 +187,15 @@ main(int argc, char **argv)
 		}
 		return template_cmd(argv[2], data);
 	}
-	int dry = 0;
+	int dry = 0, once = 0;
 	for (int i = 2; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {
 			path = argv[++i];
 		} else if (strcmp(argv[i], "--dry-run") == 0 && strcmp(cmd, "render") == 0) {
 			dry = 1;
+		} else if (strcmp(argv[i], "--once") == 0 && strcmp(cmd, "run") == 0) {
+			once = 1;
 		} else {
 			fprintf(stderr, "certagent: unknown argument '%s'\n", argv[i]);
 			usage(stderr);
@@ -213,7 +218,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "certagent: curl_global_init failed\n");
 		return 1;
 	}
-	rc = agent_run(path, dry ? AGENT_DRY_RUN : 0);
+	rc = agent_run(path, (dry ? AGENT_DRY_RUN : 0) | (once ? AGENT_ONCE : 0));
 	curl_global_cleanup();
 	return rc;
 }

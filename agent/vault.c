@@ -73,6 +73,7 @@ struct vault {
 	char *token;
 	struct vault_call *calls;
 	uint64_t attempts;
+	unsigned default_attempts;	/* for calls that set none; 0: unbounded */
 	int closing;
 	size_t pending_frees;
 };
@@ -211,6 +212,12 @@ vault_set_token(struct vault *v, const char *token)
 	}
 	if (token)
 		v->token = strdup(token);
+}
+
+void
+vault_set_default_attempts(struct vault *v, unsigned n)
+{
+	v->default_attempts = n;
 }
 
 uint64_t
@@ -652,7 +659,7 @@ vault_request(struct vault *v, const struct vault_req *req, vault_cb cb,
 	}
 	c->timer.data = c;
 	c->flags = req->flags;
-	c->max_attempts = req->max_attempts;
+	c->max_attempts = req->max_attempts ? req->max_attempts : v->default_attempts;
 	c->deadline = req->deadline;
 	c->cb = cb;
 	c->arg = arg;

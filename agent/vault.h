@@ -85,6 +85,9 @@ void vault_cancel(struct vault_call *call);
 /* Cancel every call, then free the client once its handles are closed. */
 void vault_close(struct vault *v);
 
+/* Bound the calls that set no max_attempts (run --once); 0: unbounded. */
+void vault_set_default_attempts(struct vault *v, unsigned n);
+
 /* Count of HTTP attempts made, for tests and metrics. */
 uint64_t vault_attempts(const struct vault *v);
 

@@ -1,0 +1,55 @@
+/*
+ * revoke: certificate serials waiting to be revoked.
+ *
+ * DESIGN: a replaced certificate may be revoked a grace period after its
+ * successor is written (revoke_previous_after), and a certificate of an
+ * ephemeral workload when the agent stops (revoke_on_shutdown).  Both go
+ * through one queue ordered by due time with one timer, so ten thousand
+ * certificates cost one timer, not ten thousand.  The queue outlives
+ * configuration reloads; it does not outlive the process (a pending
+ * revocation is forgotten on restart, and the certificate still ends at
+ * its NotAfter).  A failed revocation is retried with backoff a few
+ * times, then logged and dropped.
+ */
+#ifndef CERTAGENT_REVOKE_H
+#define CERTAGENT_REVOKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct config;
+struct revq;
+struct vault;
+
+int revq_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
+	     struct revq **out);
+
+/* Use CFG (borrowed) from now on: the retry backoff. */
+void revq_configure(struct revq *q, const struct config *cfg);
+
+/*
+ * Revoke SERIAL ("39:dd:..") of the PKI mount MOUNT at AT_MS (wall
+ * clock; 0 or past: on the next loop turn).  NAME is for logs.
+ */
+int revq_add(struct revq *q, const char *name, const char *mount,
+	     const char *serial, int64_t at_ms);
+
+/*
+ * Shutdown: send every queued revocation that is due now, and call DONE
+ * once each has been answered (or failed once).  Revocations due later
+ * are dropped and logged.  DONE runs from the loop, never before this
+ * returns.
+ */
+void revq_flush(struct revq *q, void (*done)(void *arg), void *arg);
+
+size_t revq_pending(const struct revq *q);
+
+/* The Vault PKI mount of an issue or sign path: "pki_int/issue/web" ->
+ * "pki_int".  0, or -EINVAL when PATH has neither. */
+int revq_mount_of(const char *path, char *mount, size_t len);
+
+/* Cancel what is in flight; memory is freed from the loop. */
+void revq_close(struct revq *q);
+
+#endif
