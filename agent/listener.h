@@ -1,0 +1,80 @@
+/*
+ * listener: a tiny HTTP/1.1 server on the libuv loop, for /healthz,
+ * /readyz, /metrics and the local control socket.
+ *
+ * DESIGN: one request per connection, no request bodies, bounded in every
+ * dimension (head size, connections, time), so a hostile or broken client
+ * can cost at most a fixed amount of memory and a slot for a while.  The
+ * handler answers synchronously from the loop; the listener owns framing
+ * (status line, Content-Length, Connection: close, HEAD without body).
+ * listener_request() is the matching blocking client for the CLI.
+ */
+#ifndef CERTAGENT_LISTENER_H
+#define CERTAGENT_LISTENER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+struct listener;
+
+/*
+ * What a handler answers.  It starts as a 404 with no body.  BODY is
+ * malloc'd by the handler and freed by the listener; CONTENT_TYPE is
+ * borrowed (a static string) and defaults to text/plain.
+ */
+struct listener_reply {
+	int status;
+	const char *content_type;
+	char *body;
+	size_t len;
+};
+
+/*
+ * Called from the loop for each GET, POST or HEAD.  PATH is the request
+ * target without its query string, not percent-decoded.  HEAD must be
+ * answered like GET: the listener sends the headers, Content-Length
+ * included, and drops the body.
+ */
+typedef void (*listener_handler)(void *arg, const char *method,
+				 const char *path, struct listener_reply *r);
+
+int listener_new(uv_loop_t *loop, listener_handler h, void *arg,
+		 struct listener **out);
+
+/*
+ * Start listening on ADDRESS: "127.0.0.1:8281", "[::1]:8281", ":8281"
+ * (every interface) or "unix:/path/to.sock" (mode 0600; a stale socket
+ * file is replaced, a live one is an error).  May be called several times
+ * on one listener.  0 or a negative error; ERR names the address.
+ */
+int listener_open(struct listener *l, const char *address, char *err,
+		  size_t errlen);
+
+/* Per-connection time limit, for the head and again for the reply. */
+void listener_set_timeout(struct listener *l, unsigned timeout_ms);
+
+/* The port of the first TCP address opened (":0" picks one); 0 if none. */
+int listener_port(const struct listener *l);
+
+/* Connections open right now (for tests and status). */
+size_t listener_connections(const struct listener *l);
+
+/*
+ * Close every listening handle and connection, unlinking the unix socket
+ * files it created; the memory is freed once the loop has run the close
+ * callbacks.  The handler is not called again.
+ */
+void listener_close(struct listener *l);
+
+/*
+ * Blocking client, no loop: send METHOD PATH to ADDRESS (as above; ":port"
+ * and unspecified hosts mean loopback) and read the reply within
+ * TIMEOUT_MS.  Returns the HTTP status, the body malloc'd and
+ * NUL-terminated into *BODY; or a negative errno with ERR naming the
+ * address.
+ */
+int listener_request(const char *address, const char *method,
+		     const char *path, int timeout_ms, char **body, char *err,
+		     size_t errlen);
+
+#endif
