@@ -33,10 +33,13 @@
 #include "deps.h"
 #include "hooks.h"
 #include "http.h"
+#include "listener.h"
 #include "log.h"
 #include "revoke.h"
 #include "templates.h"
+#include "textbuf.h"
 #include "vault.h"
+#include "wallclock.h"
 
 #define ERRBUF 16384
 #define SHUTDOWN_GRACE_MS 10000
@@ -53,6 +56,8 @@ struct agent {
 	struct hooks *hooks;		/* outlives reloads: pending runs survive */
 	struct revq *revq;		/* outlives reloads: pending revocations */
 	struct templates *templates;	/* rebuilt on reload */
+	struct listener *http_api;	/* listener.address: health, metrics */
+	struct listener *control;	/* listener.control_socket: rotate */
 	uv_signal_t sigterm, sigint, sighup, sigusr1;
 	uv_timer_t grace;		/* bounds the revocations at stop */
 	int stopping;			/* 1: revoking; 2: closing */
@@ -92,6 +97,11 @@ finish(struct agent *ag)
 	if (ag->stopping == 2)
 		return;
 	ag->stopping = 2;
+	if (ag->http_api)
+		listener_close(ag->http_api);
+	if (ag->control)
+		listener_close(ag->control);
+	ag->http_api = ag->control = NULL;
 	uv_timer_stop(&ag->grace);
 	uv_close((uv_handle_t *)&ag->grace, NULL);
 	if (ag->revq)
@@ -211,6 +221,232 @@ check_progress(struct agent *ag)
 		  cs.expired, ag->tmpl_errors, ag->tmpl_errors == 1 ? "" : "s");
 	ag->exit_code = 1;
 	stop(ag, "run --once: failed");
+}
+
+/* ------------------------------------------------------------------ */
+/* The listeners */
+
+/* Ready: every file has been in place, and no certificate has expired
+ * (judged now, on the wall clock) or gone missing since. */
+static int
+ready(const struct agent *ag, struct certs_state *cs)
+{
+	memset(cs, 0, sizeof(*cs));
+	if (ag->certs == NULL || ag->stopping)
+		return 0;
+	certs_get_state(ag->certs, cs);
+	return ag->rendered && cs->missing == 0 && cs->expired == 0;
+}
+
+static void
+reply_text(struct listener_reply *r, int status, struct textbuf *b)
+{
+	r->status = status;
+	r->body = textbuf_take(b, &r->len);
+	if (r->body == NULL)
+		r->status = 500;
+}
+
+static void
+metric(struct textbuf *b, const char *name, const char *type, const char *help,
+       double v)
+{
+	textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help,
+		       name, type, name, v);
+}
+
+static void
+metrics(const struct agent *ag, struct textbuf *b)
+{
+	struct certs_state cs;
+	struct certs_stats st;
+	struct templates_stats ts;
+	struct auth_stats as;
+	int ok = ready(ag, &cs);
+
+	metric(b, "certagent_ready", "gauge", "1 when every file is in place and "
+	       "no certificate has expired", ok);
+	textbuf_printf(b, "# HELP certagent_certificates Certificates by state.\n"
+			  "# TYPE certagent_certificates gauge\n"
+			  "certagent_certificates{state=\"valid\"} %zu\n"
+			  "certagent_certificates{state=\"expired\"} %zu\n"
+			  "certagent_certificates{state=\"missing\"} %zu\n",
+		       cs.valid, cs.expired, cs.missing);
+	if (ag->certs) {
+		size_t n = certs_count(ag->certs);
+		static const char *const series[] = {
+			"certagent_certificate_not_after_seconds",
+			"certagent_certificate_renew_at_seconds",
+			"certagent_certificate_failures",
+		};
+		static const char *const helps[] = {
+			"NotAfter of the certificate on disk (unix time).",
+			"When its renewal is scheduled (unix time).",
+			"Failed issuances since the last success.",
+		};
+		for (size_t s = 0; s < 3; s++) {
+			textbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", series[s],
+				       helps[s], series[s]);
+			for (size_t i = 0; i < n; i++) {
+				struct certs_item it;
+				certs_get_item(ag->certs, i, &it);
+				textbuf_printf(b, "%s{name=\"", series[s]);
+				textbuf_quoted(b, it.name);
+				if (s == 2)
+					textbuf_printf(b, "\"} %u\n", it.failures);
+				else
+					textbuf_printf(b, "\"} %lld\n", (long long)
+						       ((s == 0 ? it.not_after_ms
+								: it.renew_at_ms) / 1000));
+			}
+		}
+		certs_get_stats(ag->certs, &st);
+		metric(b, "certagent_issuances_total", "counter",
+		       "Certificates issued and written.", (double)st.issued);
+		metric(b, "certagent_issue_failures_total", "counter",
+		       "Failed issuance attempts.", (double)st.failures);
+		metric(b, "certagent_certificates_adopted_total", "counter",
+		       "Valid certificates kept from disk instead of issued.",
+		       (double)st.adopted);
+	}
+	if (ag->templates) {
+		templates_get_stats(ag->templates, &ts);
+		metric(b, "certagent_template_renders_total", "counter",
+		       "Template renderings.", (double)ts.renders);
+		metric(b, "certagent_template_writes_total", "counter",
+		       "Template destinations written (bytes changed).",
+		       (double)ts.writes);
+		metric(b, "certagent_template_errors_total", "counter",
+		       "Template renderings that failed.", (double)ts.errors);
+	}
+	if (ag->auth) {
+		auth_get_stats(ag->auth, &as);
+		metric(b, "certagent_auth_logins_total", "counter",
+		       "Successful logins.", (double)as.logins);
+		metric(b, "certagent_auth_login_failures_total", "counter",
+		       "Failed logins.", (double)as.login_failures);
+		metric(b, "certagent_auth_token_expiry_seconds", "gauge",
+		       "When the token expires (unix time); 0 if none.",
+		       (double)(as.expires_at_ms / 1000));
+	}
+	if (ag->vault)
+		metric(b, "certagent_vault_requests_total", "counter",
+		       "HTTP requests sent to Vault.",
+		       (double)vault_attempts(ag->vault));
+	if (ag->hooks && ag->cfg->n_hooks) {
+		static const char *const series[] = {
+			"certagent_hook_runs_total",
+			"certagent_hook_failures_total",
+			"certagent_hook_timeouts_total",
+		};
+		for (size_t s = 0; s < 3; s++) {
+			textbuf_printf(b, "# TYPE %s counter\n", series[s]);
+			for (size_t i = 0; i < ag->cfg->n_hooks; i++) {
+				struct hooks_stats hs;
+				const char *name = ag->cfg->hooks[i].name;
+				if (hooks_get_stats(ag->hooks, name, &hs) != 0)
+					continue;
+				textbuf_printf(b, "%s{hook=\"", series[s]);
+				textbuf_quoted(b, name);
+				textbuf_printf(b, "\"} %llu\n", (unsigned long long)
+					       (s == 0 ? hs.runs : s == 1 ? hs.failures
+									  : hs.timeouts));
+			}
+		}
+	}
+}
+
+/* listener.address: GET /healthz, /readyz, /metrics. */
+static void
+on_http(void *arg, const char *method, const char *path,
+	struct listener_reply *r)
+{
+	struct agent *ag = arg;
+	struct textbuf b = { 0 };
+	struct certs_state cs;
+
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		r->status = 405;
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		textbuf_printf(&b, "ok\n");
+		reply_text(r, 200, &b);
+	} else if (strcmp(path, "/readyz") == 0) {
+		if (ready(ag, &cs)) {
+			textbuf_printf(&b, "ready\n");
+			reply_text(r, 200, &b);
+			return;
+		}
+		textbuf_printf(&b, "not ready: %s%zu of %zu certificates expired, "
+				   "%zu missing\n",
+			       ag->rendered ? "" : "first render not complete; ",
+			       cs.expired, cs.total, cs.missing);
+		reply_text(r, 503, &b);
+	} else if (strcmp(path, "/metrics") == 0) {
+		metrics(ag, &b);
+		reply_text(r, 200, &b);
+		r->content_type = "text/plain; version=0.0.4";
+	}
+}
+
+/* listener.control_socket: POST /v1/rotate[/NAME]. */
+static void
+on_control(void *arg, const char *method, const char *path,
+	   struct listener_reply *r)
+{
+	struct agent *ag = arg;
+	struct textbuf b = { 0 };
+	const char *name = NULL;
+
+	if (strncmp(path, "/v1/rotate", 10) != 0 ||
+	    (path[10] != '\0' && path[10] != '/'))
+		return;
+	if (strcmp(method, "POST") != 0) {
+		r->status = 405;
+		return;
+	}
+	if (path[10] == '/' && path[11])
+		name = path + 11;
+	if (ag->certs == NULL || ag->stopping) {
+		textbuf_printf(&b, "the agent is stopping\n");
+		reply_text(r, 503, &b);
+		return;
+	}
+	size_t n = certs_rotate(ag->certs, name);
+	if (name && n == 0) {
+		textbuf_printf(&b, "no certificate named %s\n", name);
+		reply_text(r, 404, &b);
+		return;
+	}
+	log_info("agent", "control socket: renewing %s now",
+		 name ? name : "every certificate");
+	textbuf_printf(&b, "renewing %zu certificate%s\n", n, n == 1 ? "" : "s");
+	reply_text(r, 202, &b);
+}
+
+static int
+open_listeners(struct agent *ag, char *err, size_t errlen)
+{
+	const struct config *cfg = ag->cfg;
+
+	if (cfg->listener_address &&
+	    (listener_new(&ag->loop, on_http, ag, &ag->http_api) != 0 ||
+	     listener_open(ag->http_api, cfg->listener_address, err, errlen) != 0))
+		return -1;
+	if (cfg->control_socket) {
+		char addr[4200];
+		snprintf(addr, sizeof(addr), "unix:%s", cfg->control_socket);
+		if (listener_new(&ag->loop, on_control, ag, &ag->control) != 0 ||
+		    listener_open(ag->control, addr, err, errlen) != 0)
+			return -1;
+	}
+	if (ag->http_api)
+		log_info("agent", "serving /healthz, /readyz and /metrics on %s",
+			 cfg->listener_address);
+	if (ag->control)
+		log_info("agent", "control socket at %s", cfg->control_socket);
+	return 0;
 }
 
 static void
@@ -425,7 +661,8 @@ agent_run(const char *config_path, unsigned flags)
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0 ||
-	    uv_signal_start(&ag.sigusr1, on_signal, SIGUSR1) != 0) {
+	    uv_signal_start(&ag.sigusr1, on_signal, SIGUSR1) != 0 ||
+	    open_listeners(&ag, err, ERRBUF) != 0) {
 		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
 		ag.exit_code = 1;
 		stop(&ag, "start-up failed");

@@ -89,6 +89,11 @@ struct hook {
 	int closing;			/* free once every handle has closed */
 	int timer_closed;
 
+	/* A hook of the agent's own (exec mode): a function, not a config. */
+	hooks_fn fn;
+	void *fn_arg;
+	struct config_hook own_def;
+
 	/* The command in flight. */
 	int active;
 	unsigned run_handles;		/* open handles of the run */
@@ -109,6 +114,7 @@ struct hooks {
 	hooks_done_cb done;
 	void *arg;
 	struct hook *list;
+	struct hook *every;	/* notified of every change, named or not */
 	int closing;
 };
 
@@ -782,10 +788,38 @@ on_timer(uv_timer_t *t)
 		log_warn("hooks", "%s: %zu changed files not named in "
 			 "CERTAGENT_CHANGED_FILES (limit %d files, %d bytes)",
 			 k->name, k->running.dropped, HOOK_MAX_FILES, HOOK_ENV_MAX);
-	if (k->def->signal)
+	if (k->fn) {
+		struct hooks_result r = { .name = k->name, .ok = 1, .exit_status = -1 };
+		k->fn(k->fn_arg, (const char *const *)k->running.paths, k->running.n);
+		finish(k, &r, "");
+	} else if (k->def->signal) {
 		run_signal(k);
-	else
+	} else {
 		run_command(k);
+	}
+}
+
+/* Note a change for hook K, to run after the quiet period. */
+static void
+pend(struct hook *k, const struct hooks_change *c, uint64_t now, uint64_t min,
+     uint64_t max)
+{
+	if (!k->has_pending || now + max < k->deadline)
+		k->deadline = now + max;
+	k->has_pending = 1;
+	k->quiet_at = now + min;
+	for (size_t j = 0; j < c->n_paths; j++)
+		changes_add(&k->pending, c->paths[j]);
+	if (c->serial)
+		changes_set_cert(&k->pending, c->serial, c->not_after);
+	if (k->active || k->retrying) {
+		log_debug("hooks", "%s: change folded into the %s", k->name,
+			  k->active ? "next run" : "pending retry");
+		return;
+	}
+	schedule(k);
+	log_debug("hooks", "%s: %zu changed file%s pending", k->name,
+		  k->pending.n, k->pending.n == 1 ? "" : "s");
 }
 
 void
@@ -807,23 +841,40 @@ hooks_notify(struct hooks *h, char *const *names, size_t n,
 			log_warn("hooks", "no hook named %s", names[i]);
 			continue;
 		}
-		if (!k->has_pending || now + max < k->deadline)
-			k->deadline = now + max;
-		k->has_pending = 1;
-		k->quiet_at = now + min;
-		for (size_t j = 0; j < c->n_paths; j++)
-			changes_add(&k->pending, c->paths[j]);
-		if (c->serial)
-			changes_set_cert(&k->pending, c->serial, c->not_after);
-		if (k->active || k->retrying) {
-			log_debug("hooks", "%s: change folded into the %s", k->name,
-				  k->active ? "next run" : "pending retry");
-			continue;
-		}
-		schedule(k);
-		log_debug("hooks", "%s: %zu changed file%s pending", k->name,
-			  k->pending.n, k->pending.n == 1 ? "" : "s");
+		if (k != h->every)
+			pend(k, c, now, min, max);
 	}
+	if (h->every && !h->every->closing)
+		pend(h->every, c, now, min, max);
+}
+
+int
+hooks_add_function(struct hooks *h, const char *name, hooks_fn fn, void *arg,
+		   int every)
+{
+	struct hook *k;
+
+	if (find(h, name))
+		return -EEXIST;
+	k = calloc(1, sizeof(*k));
+	if (k == NULL)
+		return -ENOMEM;
+	k->own_def.name = k->name = strdup(name);
+	if (k->name == NULL) {
+		free(k);
+		return -ENOMEM;
+	}
+	k->fn = fn;
+	k->fn_arg = arg;
+	k->h = h;
+	k->def = &k->own_def;
+	uv_timer_init(h->loop, &k->timer);
+	k->timer.data = k;
+	k->next = h->list;
+	h->list = k;
+	if (every)
+		h->every = k;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -858,7 +909,8 @@ hooks_configure(struct hooks *h, const struct config *cfg)
 
 	h->cfg = cfg;
 	for (k = h->list; k; k = k->next)
-		k->def = NULL;
+		if (k->fn == NULL)
+			k->def = NULL;
 	for (size_t i = 0; i < cfg->n_hooks; i++) {
 		k = find(h, cfg->hooks[i].name);
 		if (k)

@@ -61,6 +61,16 @@ struct hooks_change {
 void hooks_notify(struct hooks *h, char *const *names, size_t n,
 		  const struct hooks_change *c);
 
+/*
+ * A hook of the agent's own: FN runs after the quiet period with the
+ * paths that changed (exec mode tells its application).  With EVERY, it
+ * hears of every change, whatever the entries' on_change name.  It
+ * survives hooks_configure().  -EEXIST if the name is taken.
+ */
+typedef void (*hooks_fn)(void *arg, const char *const *paths, size_t n);
+int hooks_add_function(struct hooks *h, const char *name, hooks_fn fn,
+		       void *arg, int every);
+
 struct hooks_stats {
 	uint64_t runs, failures, timeouts;
 };

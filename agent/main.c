@@ -4,6 +4,7 @@
  *   certagent run   -c FILE     run the agent until SIGTERM/SIGINT
  *   certagent run   -c FILE --once      render everything once and exit
  *   certagent check -c FILE     validate FILE without contacting Vault
+ *   certagent rotate [NAME] -c FILE     renew NAME (or all) in the running agent
  *   certagent render -c FILE --dry-run          templates once, to stdout
  *   certagent template TPL [--data DATA.json]   render TPL offline
  *   certagent version
@@ -21,6 +22,7 @@
 #include "agent.h"
 #include "config.h"
 #include "files.h"
+#include "listener.h"
 #include "tmpl.h"
 
 #define DEFAULT_CONFIG "/etc/certagent/agent.yaml"
@@ -33,6 +35,9 @@ usage(FILE *f)
 		"                                   run the agent (--once: render\n"
 		"                                   everything once, then exit)\n"
 		"       certagent check [-c FILE]   validate a configuration file\n"
+		"       certagent rotate [NAME] [-c FILE | --socket PATH]\n"
+		"                                   renew certificate NAME (default: all)\n"
+		"                                   now, in the agent running with FILE\n"
 		"       certagent render -c FILE --dry-run\n"
 		"                                   render every template once to stdout\n"
 		"       certagent template TEMPLATE [--data DATA.json]\n"
@@ -62,6 +67,49 @@ check(const char *path)
 	config_free(cfg);
 	free(err);
 	return 0;
+}
+
+/* `certagent rotate`: ask the running agent through its control socket. */
+static int
+rotate(const char *path, const char *socket, const char *name)
+{
+	struct config *cfg = NULL;
+	char addr[4200], target[512], err[1024], *body = NULL;
+	int status;
+
+	if (socket == NULL) {
+		size_t errlen = 65536;
+		char *cerr = malloc(errlen);
+		if (cerr == NULL)
+			return 1;
+		cerr[0] = '\0';
+		if (config_load(path, &cfg, cerr, errlen) != 0) {
+			fprintf(stderr, "%s", cerr);
+			free(cerr);
+			return 1;
+		}
+		free(cerr);
+		if (cfg->control_socket == NULL) {
+			fprintf(stderr, "certagent: %s sets no listener.control_socket; "
+					"set one, or send SIGUSR1 to renew every "
+					"certificate\n", path);
+			config_free(cfg);
+			return 1;
+		}
+		socket = cfg->control_socket;
+	}
+	snprintf(addr, sizeof(addr), "unix:%s", socket);
+	snprintf(target, sizeof(target), "/v1/rotate%s%s", name ? "/" : "",
+		 name ? name : "");
+	status = listener_request(addr, "POST", target, 10000, &body, err, sizeof(err));
+	config_free(cfg);
+	if (status < 0) {
+		fprintf(stderr, "certagent: %s (is the agent running?)\n", err);
+		return 1;
+	}
+	fprintf(status / 100 == 2 ? stdout : stderr, "%s", body ? body : "");
+	free(body);
+	return status / 100 == 2 ? 0 : 1;
 }
 
 /*
@@ -188,6 +236,7 @@ main(int argc, char **argv)
 		return template_cmd(argv[2], data);
 	}
 	int dry = 0, once = 0;
+	const char *socket = NULL, *name = NULL;
 	for (int i = 2; i < argc; i++) {
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {
@@ -196,6 +245,11 @@ main(int argc, char **argv)
 			dry = 1;
 		} else if (strcmp(argv[i], "--once") == 0 && strcmp(cmd, "run") == 0) {
 			once = 1;
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc &&
+			   strcmp(cmd, "rotate") == 0) {
+			socket = argv[++i];
+		} else if (argv[i][0] != '-' && name == NULL && strcmp(cmd, "rotate") == 0) {
+			name = argv[i];
 		} else {
 			fprintf(stderr, "certagent: unknown argument '%s'\n", argv[i]);
 			usage(stderr);
@@ -204,6 +258,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "check") == 0)
 		return check(path);
+	if (strcmp(cmd, "rotate") == 0)
+		return rotate(path, socket, name);
 	if (strcmp(cmd, "render") == 0 && !dry) {
 		fprintf(stderr, "certagent: render needs --dry-run (use `run` to "
 				"write files)\n");

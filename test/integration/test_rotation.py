@@ -415,3 +415,107 @@ def test_rotate_window_moves_the_renewal_into_the_window(env, pki):
     else:   # the window comes too late: renewal stays at its due time
         assert not (3 <= time.gmtime(due).tm_hour < 4)
     assert a.stop() == 0
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(port, path):
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_status(port, path, want, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st, body = http_get(port, path)
+        if st == want:
+            return body
+        time.sleep(0.1)
+    raise AssertionError("%s stayed %d: %s" % (path, st, body))
+
+
+def test_readiness_follows_expiry_through_an_outage(env, pki):
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    port = free_port()
+    top = "listener: {address: \"127.0.0.1:%d\"}\n" % port
+    certs = one_cert(d, "brief", "5s", "renew_at: 0.9\n          jitter: 0.01")
+    a = env.agent(cert_config(env, rid, sid, certs) + top).start()
+    a.wait_for(r"serving /healthz")
+    a.wait_for(r"brief: issued serial")
+    assert wait_status(port, "/readyz", 200) == "ready\n"
+    assert http_get(port, "/healthz") == (200, "ok\n")
+    drop_everything(env.vs)
+    a.wait_for(r"brief: EXPIRED", timeout=60)
+    body = wait_status(port, "/readyz", 503)
+    assert "1 of 1 certificates expired" in body
+    st, m = http_get(port, "/metrics")
+    assert st == 200
+    assert "certagent_ready 0\n" in m
+    assert 'certagent_certificates{state="expired"} 1\n' in m
+    env.vs.clear_faults()
+    a.wait_for(r"brief: issued serial", count=2, timeout=30)
+    wait_status(port, "/readyz", 200)
+    assert a.stop() == 0
+
+
+def test_metrics_name_each_certificate_and_its_schedule(env, pki):
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    port = free_port()
+    top = "listener: {address: \"127.0.0.1:%d\"}\n" % port
+    a = env.agent(cert_config(env, rid, sid, one_cert(d, "web")) + top).start()
+    a.wait_for(r"web: issued serial")
+    wait_status(port, "/readyz", 200)
+    st, m = http_get(port, "/metrics")
+    nb, na = cert_dates(d / "web.crt")
+    assert 'certagent_certificate_not_after_seconds{name="web"} %d\n' % na in m
+    at = renewals(a)["web"]
+    assert 'certagent_certificate_renew_at_seconds{name="web"} %d\n' % at in m
+    assert "certagent_issuances_total 1\n" in m
+    assert http_get(port, "/nope")[0] == 404
+    assert a.stop() == 0
+
+
+def test_certagent_rotate_renews_the_named_certificate_only(env, pki):
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    sock = env.tmp / "ctl.sock"
+    top = "listener: {control_socket: %s}\n" % sock
+    a = env.agent(cert_config(env, rid, sid, one_cert(d, "a") + one_cert(d, "b")) + top).start()
+    a.wait_for(r"a: issued serial")
+    a.wait_for(r"b: issued serial")
+    assert oct(sock.stat().st_mode & 0o777) == "0o600"
+    sa, sb = serial_of(d / "a.crt"), serial_of(d / "b.crt")
+    r = subprocess.run([BIN, "rotate", "a", "-c", str(a.config)], capture_output=True,
+                       text=True, timeout=15)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "renewing 1 certificate\n"
+    a.wait_for(r"a: issued serial", count=2)
+    assert serial_of(d / "a.crt") != sa
+    assert serial_of(d / "b.crt") == sb
+    r = subprocess.run([BIN, "rotate", "nosuch", "-c", str(a.config)],
+                       capture_output=True, text=True, timeout=15)
+    assert r.returncode == 1
+    assert "no certificate named nosuch" in r.stderr
+    assert a.stop() == 0
+    assert not sock.exists()
+    r = subprocess.run([BIN, "rotate", "-c", str(a.config)], capture_output=True,
+                       text=True, timeout=15)
+    assert r.returncode == 1
+    assert "is the agent running?" in r.stderr
