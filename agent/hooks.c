@@ -53,7 +53,7 @@
 #define HOOK_KILL_GRACE_MS 5000		/* SIGTERM, then SIGKILL after this */
 #define HOOK_DRAIN_MS 1000		/* output still open after the exit */
 #define HOOK_MAX_ATTEMPT 32
-#define PID_FILE_MAX 64
+#define PID_FILE_MAX 4096
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -338,14 +338,18 @@ finish(struct hook *k, struct hooks_result *r, const char *why)
 /* ------------------------------------------------------------------ */
 /* Signal hooks */
 
-/* The pid in TEXT: decimal digits, surrounded by white space only. */
+/*
+ * The pid on the first line of TEXT: decimal digits with blanks around
+ * them.  Later lines are ignored: PostgreSQL's postmaster.pid, for one,
+ * goes on with the data directory, the start time and the port.
+ */
 static long
 parse_pid(const char *text)
 {
 	const char *p = text;
 	long pid = 0;
 
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+	while (*p == ' ' || *p == '\t')
 		p++;
 	if (!isdigit((unsigned char)*p))
 		return -1;
@@ -354,9 +358,9 @@ parse_pid(const char *text)
 			return -1;
 		pid = pid * 10 + (*p - '0');
 	}
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+	while (*p == ' ' || *p == '\t' || *p == '\r')
 		p++;
-	return *p == '\0' ? pid : -1;
+	return *p == '\0' || *p == '\n' ? pid : -1;
 }
 
 static void

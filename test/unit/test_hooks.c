@@ -380,7 +380,7 @@ test_signal_goes_to_the_pid_in_the_pid_file_when_sent(void **state)
 	struct fx *fx = *state;
 	struct config_wait wait = { 50, 1000 };
 	struct child c = { 0 };
-	char pid_file[128], text[32];
+	char pid_file[128], text[32], big[256];
 
 	snprintf(pid_file, sizeof(pid_file), "%s/app.pid", fx->dir);
 	write_text(pid_file, "not yet\n");
@@ -390,8 +390,12 @@ test_signal_goes_to_the_pid_in_the_pid_file_when_sent(void **state)
 	/* The service (re)starts after the change: its new pid is what
 	 * counts, because the file is read when the signal is sent. */
 	spawn_sleep(fx, &c);
+	/* As PostgreSQL writes postmaster.pid: the pid, then more lines. */
 	snprintf(text, sizeof(text), "%d\n", c.proc.pid);
-	write_text(pid_file, text);
+	snprintf(big, sizeof(big), "%s/var/lib/postgresql/15/main\n1764000000\n"
+		 "5432\n/var/run/postgresql\n*\n  5432001    131072\nready   \n",
+		 text);
+	write_text(pid_file, big);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 
 	assert_int_equal(fx->nres, 1);
