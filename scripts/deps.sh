@@ -1,21 +1,27 @@
 #!/bin/sh
 # Install the system packages certagent needs to build, test and demo,
 # but only those that are missing: a machine that has them all is not
-# touched (no package index update, no network).
+# touched (no package index update, no network).  PostgreSQL, nginx,
+# gunicorn with uvicorn workers and Java's keytool are the real servers
+# and tools the integration tests run (test/integration/test_servers.py).
 set -eu
 
 # Debian / Ubuntu
 APT_PKGS="gcc make pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
-python3-pytest python3-hvac valgrind"
+python3-pytest python3-hvac valgrind
+postgresql nginx gunicorn python3-uvicorn default-jre-headless"
 # Fedora / RHEL
 DNF_PKGS="gcc make pkgconf-pkg-config libuv-devel libcurl-devel openssl-devel
 cjson-devel libyaml-devel libcmocka-devel openssl python3
-python3-cryptography python3-pytest python3-hvac valgrind"
+python3-cryptography python3-pytest python3-hvac valgrind
+postgresql-server postgresql nginx python3-gunicorn python3-uvicorn
+java-21-openjdk-headless"
 # Alpine
 APK_PKGS="build-base pkgconf libuv-dev curl-dev openssl-dev cjson-dev
 yaml-dev cmocka-dev openssl python3 py3-cryptography py3-pytest py3-hvac
-valgrind"
+valgrind postgresql postgresql-client nginx py3-gunicorn py3-uvicorn
+openjdk21-jre-headless"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -50,6 +56,8 @@ elif command -v apk >/dev/null 2>&1; then
 else
 	echo "deps: no apt-get, dnf or apk found; install by hand:" >&2
 	echo "  libuv, libcurl (OpenSSL), OpenSSL 3, cJSON, libyaml, cmocka," >&2
-	echo "  python3 with cryptography, pytest and hvac" >&2
+	echo "  python3 with cryptography, pytest and hvac;" >&2
+	echo "  for test/integration/test_servers.py: PostgreSQL, nginx," >&2
+	echo "  gunicorn with uvicorn, and a Java runtime (keytool)" >&2
 	exit 1
 fi
