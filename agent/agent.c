@@ -29,6 +29,7 @@
 
 #include "auth.h"
 #include "certs.h"
+#include "child.h"
 #include "config.h"
 #include "deps.h"
 #include "hooks.h"
@@ -58,6 +59,8 @@ struct agent {
 	struct templates *templates;	/* rebuilt on reload */
 	struct listener *http_api;	/* listener.address: health, metrics */
 	struct listener *control;	/* listener.control_socket: rotate */
+	struct child *child;		/* exec mode: the application */
+	char **exec_argv;		/* exec mode: from the command line */
 	uv_signal_t sigterm, sigint, sighup, sigusr1;
 	uv_timer_t grace;		/* bounds the revocations at stop */
 	int stopping;			/* 1: revoking; 2: closing */
@@ -163,6 +166,10 @@ stop(struct agent *ag, const char *why)
 	}
 	ag->stopping = 1;
 	log_info("agent", "%s: stopping", why);
+	if (ag->child) {
+		child_stop(ag->child, NULL, NULL);
+		ag->child = NULL;
+	}
 	if (ag->certs && !(ag->flags & AGENT_DRY_RUN))
 		certs_revoke_on_shutdown(ag->certs);
 	if (ag->certs)
@@ -205,6 +212,15 @@ check_progress(struct agent *ag)
 		log_info("agent", "every file is in place: %zu certificate%s, %zu "
 				  "template%s", cs.total, cs.total == 1 ? "" : "s",
 			 ag->cfg->n_templates, ag->cfg->n_templates == 1 ? "" : "s");
+		if (ag->child) {
+			char err[512];
+			if (child_start(ag->child, err, sizeof(err)) != 0) {
+				log_error("agent", "%s", err);
+				ag->exit_code = 127;
+				stop(ag, "exec: cannot start the application");
+				return;
+			}
+		}
 	}
 	if (!once(ag))
 		return;
@@ -521,6 +537,41 @@ out:
 	free(err);
 }
 
+/* exec: the application is gone; its exit code is ours. */
+static void
+on_child_exit(void *arg, int code)
+{
+	struct agent *ag = arg;
+
+	ag->exit_code = code;
+	stop(ag, "exec: the application exited");
+}
+
+static void
+on_child_stopped(void *arg, int code)
+{
+	struct agent *ag = arg;
+
+	if (code >= 0)
+		ag->exit_code = code;
+	stop(ag, "exec: the application stopped");
+}
+
+/* exec: files changed (after their quiet period): tell the application. */
+static void
+on_exec_change(void *arg, const char *const *paths, size_t n)
+{
+	struct agent *ag = arg;
+
+	(void)paths;
+	if (ag->child && child_pid(ag->child)) {
+		log_info("agent", "exec: %zu file%s changed; %s the application", n,
+			 n == 1 ? "" : "s",
+			 ag->cfg->exec_restart ? "restarting" : "signalling");
+		child_reload(ag->child);
+	}
+}
+
 static void
 on_signal(uv_signal_t *s, int signum)
 {
@@ -528,10 +579,23 @@ on_signal(uv_signal_t *s, int signum)
 
 	switch (signum) {
 	case SIGTERM:
-		stop(ag, "SIGTERM");
-		break;
 	case SIGINT:
-		stop(ag, "SIGINT");
+		/* exec: the application decides when we are done.  SIGINT is
+		 * passed on as it is; SIGTERM stops it (SIGKILL after
+		 * exec.kill_timeout), then the agent. */
+		if (ag->child && child_pid(ag->child) && !ag->stopping) {
+			if (signum == SIGINT) {
+				log_info("agent", "SIGINT: passing it to the application");
+				child_signal(ag->child, SIGINT);
+				break;
+			}
+			log_info("agent", "SIGTERM: stopping the application");
+			struct child *c = ag->child;
+			ag->child = NULL;
+			child_stop(c, on_child_stopped, ag);
+			break;
+		}
+		stop(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	case SIGHUP:
 		if (!ag->stopping && !once(ag))
@@ -609,8 +673,40 @@ print_config_errors(const char *path, const char *err)
 	return 2;
 }
 
+static int
+start_exec(struct agent *ag, char *err, size_t errlen)
+{
+	const struct config *cfg = ag->cfg;
+	char **argv = ag->exec_argv ? ag->exec_argv : cfg->exec_command;
+
+	if (!(ag->flags & AGENT_EXEC))
+		return 0;
+	if (once(ag)) {
+		snprintf(err, errlen, "exec: cannot be combined with --once or "
+				      "exit_after_render");
+		return -1;
+	}
+	if (argv == NULL || argv[0] == NULL) {
+		snprintf(err, errlen, "exec: no command: give one after -- or set "
+				      "exec.command in %s", ag->config_path);
+		return -1;
+	}
+	struct child_opts o = {
+		.argv = argv,
+		.reload = cfg->exec_restart ? CHILD_RESTART : CHILD_SIGNAL,
+		.reload_signal = cfg->exec_signal,
+		.kill_timeout_ms = cfg->exec_kill_timeout_ms,
+	};
+	if (child_new(&ag->loop, &o, on_child_exit, ag, &ag->child) != 0 ||
+	    hooks_add_function(ag->hooks, "exec", on_exec_change, ag, 1) != 0) {
+		snprintf(err, errlen, "exec: cannot set up the application");
+		return -1;
+	}
+	return 0;
+}
+
 int
-agent_run(const char *config_path, unsigned flags)
+agent_run(const char *config_path, unsigned flags, char **exec_argv)
 {
 	struct agent ag;
 	char *err = malloc(ERRBUF);
@@ -621,6 +717,7 @@ agent_run(const char *config_path, unsigned flags)
 	memset(&ag, 0, sizeof(ag));
 	ag.config_path = config_path;
 	ag.flags = flags;
+	ag.exec_argv = exec_argv;
 	err[0] = '\0';
 	if (config_load(config_path, &ag.cfg, err, ERRBUF) != 0) {
 		rc = print_config_errors(config_path, err);
@@ -662,7 +759,8 @@ agent_run(const char *config_path, unsigned flags)
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0 ||
 	    uv_signal_start(&ag.sigusr1, on_signal, SIGUSR1) != 0 ||
-	    open_listeners(&ag, err, ERRBUF) != 0) {
+	    open_listeners(&ag, err, ERRBUF) != 0 ||
+	    start_exec(&ag, err, ERRBUF) != 0) {
 		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
 		ag.exit_code = 1;
 		stop(&ag, "start-up failed");

@@ -656,7 +656,7 @@ on_issued(void *arg, const struct vault_response *r)
 	if (changed && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
 		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
 	hold(c, cert, "issued");
-	if (changed && cc->n_on_change && c->m->hooks) {
+	if (changed && c->m->hooks) {	/* exec mode hears of every change */
 		size_t n = 0;
 		while (paths && paths[n])
 			n++;

@@ -5,6 +5,7 @@
  *   certagent run   -c FILE --once      render everything once and exit
  *   certagent check -c FILE     validate FILE without contacting Vault
  *   certagent rotate [NAME] -c FILE     renew NAME (or all) in the running agent
+ *   certagent exec -c FILE -- CMD ARGS  run CMD once its files are in place
  *   certagent render -c FILE --dry-run          templates once, to stdout
  *   certagent template TPL [--data DATA.json]   render TPL offline
  *   certagent version
@@ -34,6 +35,10 @@ usage(FILE *f)
 		"usage: certagent run   [-c FILE] [--once]\n"
 		"                                   run the agent (--once: render\n"
 		"                                   everything once, then exit)\n"
+		"       certagent exec  [-c FILE] [-- CMD ARGS...]\n"
+		"                                   start CMD once every file is in place,\n"
+		"                                   signal or restart it when they change,\n"
+		"                                   exit with its exit code\n"
 		"       certagent check [-c FILE]   validate a configuration file\n"
 		"       certagent rotate [NAME] [-c FILE | --socket PATH]\n"
 		"                                   renew certificate NAME (default: all)\n"
@@ -237,7 +242,13 @@ main(int argc, char **argv)
 	}
 	int dry = 0, once = 0;
 	const char *socket = NULL, *name = NULL;
+	char **exec_argv = NULL;
 	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0 && strcmp(cmd, "exec") == 0) {
+			if (i + 1 < argc)
+				exec_argv = argv + i + 1;
+			break;
+		}
 		if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
 		    i + 1 < argc) {
 			path = argv[++i];
@@ -265,7 +276,8 @@ main(int argc, char **argv)
 				"write files)\n");
 		return 2;
 	}
-	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "render") != 0) {
+	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "render") != 0 &&
+	    strcmp(cmd, "exec") != 0) {
 		fprintf(stderr, "certagent: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -274,7 +286,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "certagent: curl_global_init failed\n");
 		return 1;
 	}
-	rc = agent_run(path, (dry ? AGENT_DRY_RUN : 0) | (once ? AGENT_ONCE : 0));
+	rc = agent_run(path, (dry ? AGENT_DRY_RUN : 0) | (once ? AGENT_ONCE : 0) |
+			       (strcmp(cmd, "exec") == 0 ? AGENT_EXEC : 0),
+		       exec_argv);
 	curl_global_cleanup();
 	return rc;
 }

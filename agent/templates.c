@@ -151,7 +151,7 @@ changed(struct tpl *p, const char *path)
 		.wait = &p->cfg->wait,
 	};
 
-	if (p->t->hooks && p->cfg->n_on_change)
+	if (p->t->hooks)	/* exec mode hears of every change */
 		hooks_notify(p->t->hooks, p->cfg->on_change, p->cfg->n_on_change, &c);
 }
 
