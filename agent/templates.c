@@ -11,6 +11,13 @@
  *    certificate there whose key matches and which is not yet due seeds
  *    the store, so a restart does not issue again (consul-template's
  *    behaviour, which Vault Agent users rely on).
+ *  - A `secret "<mount>/issue/<role>" "common_name=..."` call does the
+ *    same across the destinations of every template: a certificate
+ *    carrying the requested names, its key (perhaps in another file,
+ *    rendered by another template) and the CA certificates above it are
+ *    put back together as Vault's answer, verbatim, so the templates
+ *    render the bytes already on disk and nothing is issued, written or
+ *    signalled.  Anything missing or due, and the call goes to Vault.
  *  - Rendered text holds secrets: it goes to its file and nowhere else.
  *  - Each file a template changes (its destination, writeToFile) is
  *    reported by path to the hooks in its on_change.  Hooks never run
@@ -114,7 +121,7 @@ adopt_pki_cert(struct tpl *p, const char *path, const char *const *kv,
 		goto out;
 	long long renew = certs_renew_time(info.not_before * 1000,
 					   info.not_after * 1000, info.serial,
-					   2.0 / 3.0, 0.05);
+					   CERTS_RENEW_AT, CERTS_JITTER);
 	if ((long long)time(NULL) * 1000 >= renew)
 		goto out;
 	env = cJSON_CreateObject();
@@ -141,6 +148,194 @@ out:
 	free(more);
 }
 
+/* ------------------------------------------------------------------ */
+/* secret "<mount>/issue/<role>": adoption across destinations */
+
+#define ADOPT_MAX_BLOCKS 64
+
+/* The PEM blocks of the destination files, verbatim, as Vault sent them. */
+struct blocks {
+	char *text[ADOPT_MAX_BLOCKS];
+	int is_key[ADOPT_MAX_BLOCKS];
+	size_t n;
+};
+
+static void
+blocks_free(struct blocks *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		x509_secret_free(b->text[i]);
+	b->n = 0;
+}
+
+/* Add every CERTIFICATE and PRIVATE KEY block of TEXT not seen yet. */
+static void
+blocks_scan(struct blocks *b, const char *text)
+{
+	const char *p = text;
+
+	while ((p = strstr(p, "-----BEGIN ")) != NULL && b->n < ADOPT_MAX_BLOCKS) {
+		const char *label = p + strlen("-----BEGIN ");
+		const char *eol = strstr(label, "-----");
+		char end[96];
+		int key;
+
+		if (eol == NULL || eol - label > 40)
+			return;
+		key = eol - label >= 11 && memcmp(eol - 11, "PRIVATE KEY", 11) == 0;
+		if (!key && !(eol - label == 11 && memcmp(label, "CERTIFICATE", 11) == 0)) {
+			p = eol;
+			continue;
+		}
+		snprintf(end, sizeof(end), "-----END %.*s-----", (int)(eol - label), label);
+		const char *e = strstr(eol, end);
+		if (e == NULL)
+			return;
+		size_t len = (size_t)(e + strlen(end) - p);
+		int dup = 0;
+		for (size_t i = 0; i < b->n && !dup; i++)
+			dup = strlen(b->text[i]) == len && memcmp(b->text[i], p, len) == 0;
+		if (!dup) {
+			b->text[b->n] = strndup(p, len);
+			if (b->text[b->n] == NULL)
+				return;
+			b->is_key[b->n++] = key;
+		}
+		p = e + strlen(end);
+	}
+}
+
+/* The value of argument NAME in KV ("name=value"), or NULL. */
+static const char *
+arg_of(const char *const *kv, size_t nkv, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < nkv; i++)
+		if (strncmp(kv[i], name, len) == 0 && kv[i][len] == '=')
+			return kv[i] + len + 1;
+	return NULL;
+}
+
+/* Split a comma-separated list in place into at most MAX items. */
+static size_t
+split_list(char *s, char **items, size_t max)
+{
+	size_t n = 0;
+
+	for (char *tok = s, *next; tok && *tok && n < max; tok = next) {
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
+		while (*tok == ' ')
+			tok++;
+		if (*tok)
+			items[n++] = tok;
+	}
+	return n;
+}
+
+static void
+adopt_issued(struct templates *t, const char *path, const char *const *kv,
+	     size_t nkv)
+{
+	const char *cn = arg_of(kv, nkv, "common_name");
+	const char *format = arg_of(kv, nkv, "format");
+	char *alt = NULL, *ips = NULL, *dns[64], *ip[64], err[256];
+	struct blocks b = { .n = 0 };
+	struct x509_names names = { .cn = cn };
+	struct x509_info info;
+	size_t leaf = SIZE_MAX, key = SIZE_MAX;
+	cJSON *env = NULL, *data, *chain;
+
+	if (cn == NULL || (format && strcmp(format, "pem") != 0))
+		return;
+	alt = strdup(arg_of(kv, nkv, "alt_names") ? arg_of(kv, nkv, "alt_names") : "");
+	ips = strdup(arg_of(kv, nkv, "ip_sans") ? arg_of(kv, nkv, "ip_sans") : "");
+	if (alt == NULL || ips == NULL)
+		goto out;
+	names.ndns = split_list(alt, dns, 64);
+	names.dns = (const char *const *)dns;
+	names.nips = split_list(ips, ip, 64);
+	names.ips = (const char *const *)ip;
+	for (size_t i = 0; i < t->n; i++) {
+		char *text = NULL;
+		size_t len;
+		if (files_read(t->tpls[i].cfg->destination, TPL_MAX, &text, &len, err,
+			       sizeof(err)) == 0)
+			blocks_scan(&b, text);
+		x509_secret_free(text);
+	}
+	/* The leaf: carries the names, is valid now; then its key. */
+	for (size_t i = 0; i < b.n && leaf == SIZE_MAX; i++) {
+		if (b.is_key[i] || x509_cert_info(b.text[i], &info, err, sizeof(err)) != 0 ||
+		    info.is_ca ||
+		    x509_check_bundle(b.text[i], NULL, NULL, NULL, &names, 0, err,
+				      sizeof(err)) != 0)
+			continue;
+		for (size_t j = 0; j < b.n && key == SIZE_MAX; j++)
+			if (b.is_key[j] &&
+			    x509_key_matches(b.text[i], b.text[j], err, sizeof(err)) == 0)
+				key = j;
+		if (key != SIZE_MAX)
+			leaf = i;
+	}
+	if (leaf == SIZE_MAX)
+		goto out;
+	long long renew = certs_renew_time(info.not_before * 1000,
+					   info.not_after * 1000, info.serial,
+					   CERTS_RENEW_AT, CERTS_JITTER);
+	if ((long long)time(NULL) * 1000 >= renew)
+		goto out;
+	env = cJSON_CreateObject();
+	data = cJSON_AddObjectToObject(env, "data");
+	chain = cJSON_AddArrayToObject(data, "ca_chain");
+	if (data == NULL || chain == NULL ||
+	    !cJSON_AddStringToObject(data, "certificate", b.text[leaf]) ||
+	    !cJSON_AddStringToObject(data, "private_key", b.text[key]) ||
+	    !cJSON_AddStringToObject(data, "private_key_type", info.key_type) ||
+	    !cJSON_AddStringToObject(data, "serial_number", info.serial) ||
+	    !cJSON_AddNumberToObject(data, "expiration", (double)info.not_after) ||
+	    !cJSON_AddStringToObject(env, "lease_id", "") ||
+	    !cJSON_AddNumberToObject(env, "lease_duration", 0) ||
+	    !cJSON_AddFalseToObject(env, "renewable"))
+		goto out;
+	/* ca_chain from the issuer up, as Vault orders it. */
+	const char *cur = b.text[leaf];
+	unsigned char used[ADOPT_MAX_BLOCKS] = { 0 };
+	for (size_t depth = 0; depth < 8; depth++) {
+		size_t up = SIZE_MAX;
+		for (size_t i = 0; i < b.n && up == SIZE_MAX; i++)
+			if (!b.is_key[i] && !used[i] && i != leaf &&
+			    x509_issued_by(b.text[i], cur))
+				up = i;
+		if (up == SIZE_MAX)
+			break;
+		used[up] = 1;
+		cJSON_AddItemToArray(chain, cJSON_CreateString(b.text[up]));
+		if (x509_issued_by(b.text[up], b.text[up]))
+			break;	/* the root */
+		cur = b.text[up];
+	}
+	const cJSON *first = cJSON_GetArrayItem(chain, 0);
+	if (first == NULL) {
+		/* No issuer on disk: the chain cannot be given back. */
+		goto out;
+	}
+	if (!cJSON_AddStringToObject(data, "issuing_ca", first->valuestring))
+		goto out;
+	log_info("templates", "secret %s: kept serial %s from the rendered files; "
+			      "nothing issued", path, info.serial);
+	deps_seed(t->deps, "secret", path, kv, nkv, env, renew);
+	env = NULL;
+out:
+	if (env)
+		cJSON_Delete(env);
+	blocks_free(&b);
+	free(alt);
+	free(ips);
+}
+
 /* PATH's bytes changed: tell the template's hooks. */
 static void
 changed(struct tpl *p, const char *path)
@@ -164,6 +359,9 @@ tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
 	if (strcmp(kind, "pkiCert") == 0 &&
 	    !deps_known(p->t->deps, kind, path, kv, nkv))
 		adopt_pki_cert(p, path, kv, nkv);
+	else if (strcmp(kind, "secret") == 0 && nkv && strstr(path, "/issue/") &&
+		 !p->t->dry && !deps_known(p->t->deps, kind, path, kv, nkv))
+		adopt_issued(p->t, path, kv, nkv);
 	return deps_get(p->t->deps, kind, path, kv, nkv, out, err, errlen);
 }
 

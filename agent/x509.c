@@ -1239,3 +1239,20 @@ out:
 	ERR_pop_to_mark();
 	return rc;
 }
+
+int
+x509_issued_by(const char *issuer_pem, const char *cert_pem)
+{
+	X509 *issuer = NULL, *cert = NULL;
+	char err[256];
+	int yes = 0;
+
+	ERR_set_mark();
+	if (read_first(issuer_pem, "issuer", &issuer, NULL, err, sizeof(err)) == 0 &&
+	    read_first(cert_pem, "certificate", &cert, NULL, err, sizeof(err)) == 0)
+		yes = X509_check_issued(issuer, cert) == X509_V_OK;
+	X509_free(issuer);
+	X509_free(cert);
+	ERR_pop_to_mark();
+	return yes;
+}

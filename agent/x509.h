@@ -152,4 +152,11 @@ void x509_der_free(unsigned char *der, size_t len);
 int x509_split_first(const char *pem, char **first, char **rest, char *err,
 		     size_t errlen);
 
+/*
+ * Was the first certificate of CERT_PEM issued by the first certificate
+ * of ISSUER_PEM (names and key identifiers agree, and the issuer may sign
+ * certificates)?  1 or 0; the signature is not checked.
+ */
+int x509_issued_by(const char *issuer_pem, const char *cert_pem);
+
 #endif

@@ -598,3 +598,36 @@ def test_every_example_config_passes_check_and_names_shipped_templates():
         assert sources, p
         for s in sources:
             assert (TPL / s).is_file(), "%s names %s" % (p, s)
+
+
+@pytest.mark.parametrize("tset,files,role,cn", [
+    ("kafka", ["keystore.pem.tpl", "truststore.pem.tpl"], "kafka", "kafka-1.example.test"),
+    ("postgresql", ["server.crt.tpl", "server.key.tpl", "root.crt.tpl"], "server",
+     "db-1.example.test"),
+    ("nginx", ["server.crt.tpl", "server.key.tpl", "client-ca.crt.tpl"], "server",
+     "web-1.example.test"),
+    ("uvicorn", ["cert.pem.tpl", "key.pem.tpl", "ca.pem.tpl"], "server",
+     "api-1.example.test"),
+])
+def test_a_restart_keeps_the_rendered_certificate_and_issues_nothing(env, world, tset,
+                                                                    files, role, cn):
+    """The certificate, its key and its chain are read back from the files
+    the set rendered (split over several templates), so a restart neither
+    issues nor writes: Vault Agent issues again here (vault#10676)."""
+    d = env.tmp / tset
+    d.mkdir()
+    entries = [(TPL / tset / f, d / f[:-4], "0600") for f in files]
+    variables = pki_vars("pki_int/issue/%s" % role, cn, alt=cn, ips="127.0.0.1")
+    variables["KAFKA_SSL_DIR"] = str(d)
+    a = render(env, world, entries, variables)
+    assert a.stop() == 0
+    before = {e[1]: (os.stat(e[1]).st_ino, e[1].read_bytes()) for e in entries}
+
+    b = env.agent(config(env, *world, entries), name="again").start(env=variables)
+    b.wait_for(r"secret pki_int/issue/%s: kept serial \S+ from the rendered files" % role)
+    for _src, dest, *_rest in entries:
+        b.wait_for(r"%s unchanged" % re.escape(str(dest)))
+    assert b.stop() == 0
+    assert_one_issuance(env.vs, role)
+    for dest, (ino, data) in before.items():
+        assert os.stat(dest).st_ino == ino and dest.read_bytes() == data
