@@ -376,6 +376,55 @@ test_duration_errors_in_file_name_key_and_value(void **state)
 			"a unit");
 }
 
+#define CERT_HEAD "certificates:\n  - name: web\n    path: pki/issue/web\n" \
+	"    common_name: w.example\n" \
+	"    files: {cert: {path: /t/c}, key: {path: /t/k}}\n"
+
+static void
+test_renewal_ratios_read_fractions_and_percentages_exactly(void **state)
+{
+	struct fx *fx = *state;
+
+	load_ok(fx, "r.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
+		"    renew_at: 0.75\n    jitter: 2.5%\n"
+		"template_config: {lease_renewal_threshold: 90%}\n");
+	assert_true(fx->cfg->certs[0].renew_at == 0.75);
+	assert_true(fx->cfg->certs[0].jitter == 0.025);
+	assert_true(fx->cfg->lease_renew_fraction == 0.9);
+	load_ok(fx, "d.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
+		"    renew_before: 30d\n");
+	assert_true(fx->cfg->certs[0].renew_at == 0);	/* unset: 0.66 */
+	assert_true(fx->cfg->certs[0].jitter == 0.05);
+	assert_int_equal(fx->cfg->certs[0].renew_before_ms, 30ULL * 86400000);
+	assert_true(fx->cfg->lease_renew_fraction == 0.8);
+	assert_int_equal(fx->cfg->once_max_attempts, 5);
+}
+
+static void
+test_renewal_settings_that_contradict_are_refused_with_position(void **state)
+{
+	struct fx *fx = *state;
+
+	load_fails(fx, "both.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
+		   "    renew_at: 0.5\n    renew_before: 1h\n");
+	assert_error_at(fx, 12, 5, "certificates[0].renew_before: set renew_at "
+			"or renew_before, not both");
+	load_fails(fx, "range.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
+		   "    renew_at: 1.5\n    jitter: 0.5.1\n");
+	assert_error_at(fx, 11, 15, "certificates[0].renew_at: '1.5' is out of "
+			"range: must be between 0.01 and 0.99");
+	assert_error_at(fx, 12, 13, "certificates[0].jitter: '0.5.1' is not a "
+			"fraction");
+	load_fails(fx, "wide.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
+		   "    renew_at: 0.9\n    jitter: 0.2\n");
+	assert_error_at(fx, 12, 5, "certificates[0].jitter: renew_at 0.9 +- "
+			"jitter 0.2 leaves the lifetime");
+	load_fails(fx, "win.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
+		   "    rotate_window: \"Sun 25:00-26:00\"\n");
+	assert_error_at(fx, 11, 5, "certificates[0].rotate_window: column 5: "
+			"expected a time from 00:00 to 24:00, got \"25:00\"");
+}
+
 static void
 test_mode_accepts_octal_strings(void **state)
 {
@@ -1348,6 +1397,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_renewal_ratios_read_fractions_and_percentages_exactly),
+		T(test_renewal_settings_that_contradict_are_refused_with_position),
 		T(test_full_file_parses_to_expected_values),
 		T(test_omitted_keys_take_table_defaults),
 		T(test_mount_defaults_to_method_name),
