@@ -22,6 +22,7 @@
  */
 #include "agent.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,13 @@ finish(struct agent *ag)
 	uv_close((uv_handle_t *)&ag->sigint, NULL);
 	uv_close((uv_handle_t *)&ag->sighup, NULL);
 	uv_close((uv_handle_t *)&ag->sigusr1, NULL);
+	/* Closing the handles gave these back their default action, which
+	 * would kill us mid-stop: a second Ctrl-C must not change the exit
+	 * status of an agent that is already on its way out. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
 }
 
 static void
@@ -355,8 +363,14 @@ metrics(const struct agent *ag, struct textbuf *b)
 			"certagent_hook_failures_total",
 			"certagent_hook_timeouts_total",
 		};
+		static const char *const helps[] = {
+			"Runs of the hook.",
+			"Runs that failed (each is retried with backoff).",
+			"Command runs killed at their timeout.",
+		};
 		for (size_t s = 0; s < 3; s++) {
-			textbuf_printf(b, "# TYPE %s counter\n", series[s]);
+			textbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", series[s],
+				       helps[s], series[s]);
 			for (size_t i = 0; i < ag->cfg->n_hooks; i++) {
 				struct hooks_stats hs;
 				const char *name = ag->cfg->hooks[i].name;
