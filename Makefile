@@ -49,8 +49,10 @@ certagent: $(BIN)
 $(BUILD)/agent/%.o: agent/%.c agent/*.h | $(BUILD)/agent
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# Linked beside and renamed, so a test running the old binary never sees
+# a half-written one.
 $(BIN): $(AGENT_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@.tmp $^ $(LDLIBS) && mv -f $@.tmp $@
 
 $(BUILD)/test/%: test/unit/%.c $(LIB_OBJ) agent/*.h | $(BUILD)/test
 	$(CC) $(CFLAGS) -Iagent $(shell pkg-config --cflags cmocka) -o $@ $< \
@@ -82,6 +84,13 @@ lint:
 
 demo: deps certagent
 	$(PYTHON) examples/demo/run.py
+
+# Benchmarks (bench/README.md): an optimised build without debug info in
+# its own directory, then bench/run.py against vaultsim; writes
+# bench/results.md.  BENCH_ARGS=--quick for small counts.
+bench: deps
+	$(MAKE) SANITIZE= OPT=-O2 BUILD=build/bench build/bench/certagent
+	$(PYTHON) bench/run.py --binary build/bench/certagent $(BENCH_ARGS)
 
 clean:
 	rm -rf build certagent
