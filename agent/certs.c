@@ -294,13 +294,6 @@ adopt(struct cert *c)
 	struct x509_info info;
 	int ok = 0;
 
-	/* Temp files a killed predecessor left beside our files are ours. */
-	for (size_t i = 0; !cc->atomic_dir && i < cc->n_files; i++) {
-		int n = files_remove_stale_temps(cc->files[i].path);
-		if (n > 0)
-			log_info("certs", "%s: removed %d stale temp file%s beside %s",
-				 cc->name, n, n == 1 ? "" : "s", cc->files[i].path);
-	}
 	if (cert == NULL || key == NULL) {
 		bundle = read_kind(c, "bundle");
 		if (cert == NULL && bundle)
@@ -840,9 +833,78 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	return 0;
 }
 
+static int
+cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Temp files a killed predecessor left beside our files are ours: remove
+ * them, one directory scan per directory however many files it holds.
+ */
+static void
+remove_stale_temps(struct certs *m)
+{
+	size_t n = 0, cap = 0;
+	char **paths = NULL;
+
+	for (size_t i = 0; i < m->n; i++) {
+		const struct config_cert *cc = m->certs[i].cfg;
+		for (size_t j = 0; !cc->atomic_dir && j < cc->n_files; j++) {
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 16;
+				char **p = realloc(paths, ncap * sizeof(*p));
+				if (p == NULL)
+					goto out;
+				paths = p;
+				cap = ncap;
+			}
+			paths[n++] = cc->files[j].path;
+		}
+	}
+	if (n == 0)
+		goto out;
+	qsort(paths, n, sizeof(*paths), cmp_path);
+	const char **names = calloc(n, sizeof(*names));
+	char *done = calloc(n, 1);
+	if (names == NULL || done == NULL) {
+		free(names);
+		free(done);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (done[i])
+			continue;
+		const char *slash = strrchr(paths[i], '/');
+		size_t dlen = slash ? (size_t)(slash - paths[i]) : 0, k = 0;
+		char dir[4096];
+		snprintf(dir, sizeof(dir), "%.*s", (int)(dlen ? dlen : 1),
+			 dlen ? paths[i] : "/");
+		/* Paths sharing the directory's prefix sort together. */
+		for (size_t j = i; j < n && strncmp(paths[j], paths[i], dlen) == 0; j++) {
+			const char *s2 = strrchr(paths[j], '/');
+			if (!done[j] && s2 && (size_t)(s2 - paths[j]) == dlen) {
+				names[k++] = s2 + 1;
+				done[j] = 1;
+			}
+		}
+		qsort(names, k, sizeof(*names), cmp_path);
+		int removed = files_remove_stale_temps_in(dir, names, k);
+		if (removed > 0)
+			log_info("certs", "removed %d stale temp file%s in %s", removed,
+				 removed == 1 ? "" : "s", dir);
+	}
+	free(names);
+	free(done);
+out:
+	free(paths);
+}
+
 void
 certs_start(struct certs *m)
 {
+	remove_stale_temps(m);
 	for (size_t i = 0; i < m->n; i++) {
 		struct cert *c = &m->certs[i];
 		if (!adopt(c))

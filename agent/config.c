@@ -50,8 +50,9 @@
 
 #include "log.h"
 
-#define CFG_MAX_FILE	(1024 * 1024)	/* bytes of YAML we agree to read */
-#define CFG_MAX_VISITS	100000		/* nodes walked, aliases included */
+#define CFG_MAX_FILE	(16 * 1024 * 1024)	/* bytes of YAML we agree to read */
+#define CFG_MAX_VISITS	100000		/* nodes walked, aliases included, or */
+					/* one per byte of a larger file */
 #define CFG_MAX_ITEMS	4096		/* list length when a table sets none */
 #define CFG_MAX_KEYS	64		/* entries in one section table */
 #define CFG_PATH_MAX	256		/* longest key path shown */
@@ -168,6 +169,7 @@ struct loader {
 	struct mark_rec *recs;
 	size_t n_recs, cap_recs;
 	size_t visits;
+	size_t max_visits;	/* CFG_MAX_VISITS, or the file's size */
 	int stopped;		/* node cap hit: stop walking */
 	int oom;
 };
@@ -2123,10 +2125,10 @@ visit(struct loader *ld, const yaml_node_t *n)
 {
 	if (ld->stopped)
 		return -1;
-	if (++ld->visits <= CFG_MAX_VISITS)
+	if (++ld->visits <= ld->max_visits)
 		return 0;
-	report(ld, AT(n->start_mark), NULL, "more than %d YAML nodes (after "
-	       "expanding aliases); giving up", CFG_MAX_VISITS);
+	report(ld, AT(n->start_mark), NULL, "more than %zu YAML nodes (after "
+	       "expanding aliases); giving up", ld->max_visits);
 	ld->stopped = 1;
 	return -1;
 }
@@ -3270,6 +3272,10 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 		goto out;
 	}
 	parser_ok = 1;
+	/* Without aliases a file cannot hold more nodes than bytes; the cap
+	 * is there for alias bombs, and grows with the file (10,000
+	 * certificates take a few MB) but never past it. */
+	ld.max_visits = len > CFG_MAX_VISITS ? len : CFG_MAX_VISITS;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf,
 				     len);
 	if (!yaml_parser_load(&parser, &doc)) {

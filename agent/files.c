@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <libgen.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,33 +266,54 @@ stage(const char *path, const void *data, size_t len, unsigned mode,
 	return rc;
 }
 
-int
-files_remove_stale_temps(const char *path)
+static int
+cmp_name(const void *a, const void *b)
 {
-	char *copy = strdup(path), *copy2 = strdup(path), prefix[512], p[8192];
-	const char *dir, *base;
-	struct dirent *e;
-	int n = 0;
-	DIR *d = NULL;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
 
-	if (copy == NULL || copy2 == NULL)
-		goto out;
-	dir = dirname(copy);
-	base = basename(copy2);
-	snprintf(prefix, sizeof(prefix), ".%s.tmp-", base);
-	d = opendir(dir);
+int
+files_remove_stale_temps_in(const char *dir, const char *const *names,
+			    size_t n)
+{
+	char p[8192], name[NAME_MAX + 1];
+	const char *key = name;
+	struct dirent *e;
+	int removed = 0;
+	DIR *d = opendir(dir);
+
 	if (d == NULL)
-		goto out;
+		return 0;
 	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+		/* ".NAME.tmp-XXXXXX": NAME ends at the last ".tmp-". */
+		const char *t = e->d_name[0] == '.' ? strstr(e->d_name + 1, ".tmp-") : NULL;
+		for (const char *next = t; next; next = strstr(next + 1, ".tmp-"))
+			t = next;
+		if (t == NULL || (size_t)(t - e->d_name - 1) > NAME_MAX)
+			continue;
+		memcpy(name, e->d_name + 1, (size_t)(t - e->d_name - 1));
+		name[t - e->d_name - 1] = '\0';
+		if (bsearch(&key, names, n, sizeof(*names), cmp_name) == NULL)
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
 		if (unlink(p) == 0)
-			n++;
+			removed++;
 	}
-out:
-	if (d)
-		closedir(d);
+	closedir(d);
+	return removed;
+}
+
+int
+files_remove_stale_temps(const char *path)
+{
+	char *copy = strdup(path), *copy2 = strdup(path);
+	const char *base;
+	int n = 0;
+
+	if (copy && copy2) {
+		base = basename(copy2);
+		n = files_remove_stale_temps_in(dirname(copy), &base, 1);
+	}
 	free(copy);
 	free(copy2);
 	return n;

@@ -31,6 +31,7 @@
 #include "log.h"
 
 #define MSG_MAX 768
+#define VAULT_MAX_ACTIVE 8	/* attempts on the wire at once */
 
 struct vault_addr {
 	char *base;		/* scheme://host:port, no trailing slash */
@@ -61,6 +62,9 @@ struct vault_call {
 	unsigned failed_in_round;
 	size_t addr;		/* index used by the attempt in flight */
 	int done;
+	int has_slot;		/* counts against VAULT_MAX_ACTIVE */
+	struct vault_call *wait_next;	/* in the queue for a slot */
+	int waiting;
 };
 
 struct vault {
@@ -74,11 +78,75 @@ struct vault {
 	struct vault_call *calls;
 	uint64_t attempts;
 	unsigned default_attempts;	/* for calls that set none; 0: unbounded */
+	unsigned active;		/* attempts holding a slot */
+	struct vault_call *wait_head, **wait_tail;	/* FIFO for a slot */
 	int closing;
 	size_t pending_frees;
 };
 
 static void start_attempt(struct vault_call *c);
+static void on_retry_timer(uv_timer_t *t);
+
+/*
+ * At most VAULT_MAX_ACTIVE attempts are on the wire at once; the others
+ * wait in order.  Ten thousand certificates due together then cost a few
+ * reused connections, not ten thousand TLS handshakes and their buffers,
+ * and Vault sees a steady stream instead of a burst.
+ */
+static void
+slot_release(struct vault_call *c)
+{
+	struct vault *v = c->v;
+
+	if (c->waiting) {
+		struct vault_call **pp = &v->wait_head;
+		while (*pp && *pp != c)
+			pp = &(*pp)->wait_next;
+		if (*pp)
+			*pp = c->wait_next;
+		if (v->wait_tail == &c->wait_next)
+			v->wait_tail = pp;
+		c->waiting = 0;
+		c->wait_next = NULL;
+	}
+	if (c->has_slot) {
+		c->has_slot = 0;
+		v->active--;
+	}
+	while (!v->closing && v->active < VAULT_MAX_ACTIVE && v->wait_head) {
+		struct vault_call *w = v->wait_head;
+		v->wait_head = w->wait_next;
+		if (v->wait_head == NULL)
+			v->wait_tail = &v->wait_head;
+		w->wait_next = NULL;
+		w->waiting = 0;
+		w->has_slot = 1;
+		v->active++;
+		uv_timer_start(&w->timer, on_retry_timer, 0, 0);
+	}
+}
+
+/* 1 if C may start an attempt now; else it joins the queue. */
+static int
+slot_take(struct vault_call *c)
+{
+	struct vault *v = c->v;
+
+	if (c->has_slot)
+		return 1;
+	if (v->active < VAULT_MAX_ACTIVE) {
+		c->has_slot = 1;
+		v->active++;
+		return 1;
+	}
+	if (!c->waiting) {
+		c->waiting = 1;
+		c->wait_next = NULL;
+		*v->wait_tail = c;
+		v->wait_tail = &c->wait_next;
+	}
+	return 0;
+}
 
 /* An address index can outlive a reload that shortened the list. */
 static const char *
@@ -193,6 +261,7 @@ vault_new(uv_loop_t *loop, struct http *http, const struct config *cfg,
 		return -ENOMEM;
 	}
 	v->loop = loop;
+	v->wait_tail = &v->wait_head;
 	v->http = http;
 	if (vault_configure(v, cfg, err, errlen) != 0) {
 		free(v);
@@ -290,6 +359,7 @@ finish(struct vault_call *c, int err, long status, const char *message)
 	if (c->easy) {
 		http_remove(c->v->http, c->easy);
 	}
+	slot_release(c);
 	*c->pprev = c->next;
 	if (c->next)
 		c->next->pprev = c->pprev;
@@ -451,6 +521,7 @@ on_done(CURL *easy, CURLcode result, void *arg)
 	char why[MSG_MAX], errs[512];
 	long status = 0;
 
+	slot_release(c);	/* a retry's backoff holds no slot */
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
 	if (c->toobig) {
 		snprintf(why, sizeof(why),
@@ -622,6 +693,8 @@ prepare(struct vault_call *c)
 static void
 start_attempt(struct vault_call *c)
 {
+	if (!slot_take(c))
+		return;
 	c->attempts++;
 	c->v->attempts++;
 	if (prepare(c) != 0) {
