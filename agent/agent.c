@@ -42,6 +42,7 @@
 #include "textbuf.h"
 #include "vault.h"
 #include "wallclock.h"
+#include "x509.h"
 
 #define ERRBUF 16384
 #define SHUTDOWN_GRACE_MS 10000
@@ -805,6 +806,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 			  uv_strerror(rc));
 	config_free(ag.cfg);
 	log_redact_clear();
+	x509_forget();
 	log_info("agent", "stopped");
 	return ag.exit_code;
 }

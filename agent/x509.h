@@ -159,4 +159,7 @@ int x509_split_first(const char *pem, char **first, char **rest, char *err,
  */
 int x509_issued_by(const char *issuer_pem, const char *cert_pem);
 
+/* Drop the certificates remembered from recent parses (at exit). */
+void x509_forget(void);
+
 #endif

@@ -28,9 +28,6 @@ development (50 certificates instead of 1,000, 10 s idle instead of 60 s,
 to the demo configuration of figures 2-4 when `certagent check` accepts
 it; on insists (and notes it when the agent rejects it), off leaves it out.
 
-vaultsim runs through bench/vaultsim_nodelay.py (TCP_NODELAY, as Vault
-has) unless --nagle.
-
 Plain Python 3 (stdlib) + test/vaultsim/harness.py.  Linux only (/proc).
 """
 
@@ -55,9 +52,6 @@ sys.path.insert(0, str(ROOT / "test" / "vaultsim"))
 import harness  # noqa: E402
 from harness import Vaultsim  # noqa: E402
 
-# vaultsim through a wrapper that turns Nagle off, as Go (Vault) does: see
-# bench/vaultsim_nodelay.py.  --nagle keeps vaultsim as it is.
-NODELAY_VAULTSIM = str(ROOT / "bench" / "vaultsim_nodelay.py")
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -1314,8 +1308,6 @@ def main():
     ap.add_argument("--listener", choices=("auto", "on", "off"), default="auto",
                     help="add listener: {address: 127.0.0.1:PORT} to the demo config "
                          "(auto: when the agent accepts the key)")
-    ap.add_argument("--nagle", action="store_true",
-                    help="run vaultsim as it is (Nagle on: ~40 ms per answer on loopback)")
     ap.add_argument("--out", default=None, help="markdown output (bench/results.md)")
     ap.add_argument("--tmpdir", default=None, help="where to put work files")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -1337,8 +1329,6 @@ def main():
         args.binary = str(fallback)
     only = {int(x) for x in args.only.split(",") if x.strip()} or set(FIGURES)
     only = {2 if x == 3 else x for x in only}
-    if not args.nagle:
-        harness.VAULTSIM = NODELAY_VAULTSIM
 
     t0 = time.monotonic()
     b = Bench(args)

@@ -577,6 +577,10 @@ class Fault:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Go's net/http (Vault) sets TCP_NODELAY on every connection; without
+    # it each answer, written as headers then body, waits ~40 ms for the
+    # client's delayed ACK on loopback.
+    disable_nagle_algorithm = True
     timeout = 120
     sim = None
     verbose = False
