@@ -51,6 +51,12 @@ struct cert {
 	uv_timer_t timer;
 	struct vault_call *call;
 	char *pending_key;	/* sign mode: the key of the CSR in flight */
+	uv_work_t work;		/* sign mode: the key being generated */
+	int working;
+	char *work_key;
+	char work_err[256];
+	char key_type[16];	/* copies for the worker thread: the config */
+	unsigned key_bits;	/* may be freed by a reload meanwhile */
 	char serial[128];
 	int64_t not_after_ms;
 	int64_t renew_at_ms;
@@ -70,7 +76,8 @@ struct certs {
 	const struct config *cfg;
 	struct cert *certs;
 	size_t n;
-	size_t open_handles;
+	size_t open_handles;	/* timers, and key generations in flight */
+	int closing;
 	struct certs_stats stats;
 	unsigned flags;
 	certs_event_cb event;
@@ -691,15 +698,57 @@ join_list(char **items, size_t n)
 
 static const char *const key_type_names[] = { "ec", "rsa", "ed25519" };
 
+static void free_if_done(struct certs *m);
+
+/*
+ * Sign mode: a new key per issuance, made on libuv's thread pool.  An
+ * RSA key takes hundreds of milliseconds; made on the loop, a thousand
+ * of them would stall timers, signals and the health endpoint for
+ * minutes.
+ */
+static void
+keygen_work(uv_work_t *w)
+{
+	struct cert *c = w->data;
+
+	if (x509_generate_key(c->key_type, c->key_bits, &c->work_key, c->work_err,
+			      sizeof(c->work_err)) != 0)
+		c->work_key = NULL;
+}
+
+static void
+keygen_done(uv_work_t *w, int status)
+{
+	struct cert *c = w->data;
+	struct certs *m = c->m;
+
+	c->working = 0;
+	m->open_handles--;
+	if (m->closing || status != 0) {
+		x509_secret_free(c->work_key);
+		c->work_key = NULL;
+		free_if_done(m);
+		return;
+	}
+	if (c->work_key == NULL) {
+		retry_later(c, c->work_err);
+		return;
+	}
+	x509_secret_free(c->pending_key);
+	c->pending_key = c->work_key;
+	c->work_key = NULL;
+	issue(c);
+}
+
 static void
 issue(struct cert *c)
 {
 	const struct config_cert *cc = c->cfg;
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = NULL;
 	char *alt = NULL, *ips = NULL, *body = NULL, err[512], ttl[32];
 
 	c->waiting = 0;
-	if (c->given_up)
+	if (c->given_up || c->working)
 		return;
 	if (c->m->flags & CERTS_DRY) {
 		printf("==> certificate %s: would request %s for %s\n", cc->name,
@@ -712,6 +761,20 @@ issue(struct cert *c)
 		log_debug("certs", "%s: due; waiting for a Vault token", cc->name);
 		goto out;
 	}
+	if (cc->mode == CERT_MODE_SIGN && c->pending_key == NULL) {
+		snprintf(c->key_type, sizeof(c->key_type), "%s",
+			 key_type_names[cc->key_type]);
+		c->key_bits = (unsigned)cc->key_bits;
+		c->work.data = c;
+		if (uv_queue_work(c->m->loop, &c->work, keygen_work, keygen_done) != 0) {
+			retry_later(c, "cannot start generating a key");
+			goto out;
+		}
+		c->working = 1;
+		c->m->open_handles++;
+		goto out;
+	}
+	o = cJSON_CreateObject();
 	if (o == NULL)
 		goto oom;
 	if (!cJSON_AddStringToObject(o, "common_name", cc->common_name))
@@ -738,10 +801,7 @@ issue(struct cert *c)
 		char *csr = NULL;
 
 		names_of(cc, &names);
-		if (x509_generate_key(key_type_names[cc->key_type],
-				      (unsigned)cc->key_bits, &c->pending_key, err,
-				      sizeof(err)) != 0 ||
-		    x509_make_csr(c->pending_key, &names, &csr, err, sizeof(err)) != 0) {
+		if (x509_make_csr(c->pending_key, &names, &csr, err, sizeof(err)) != 0) {
 			x509_secret_free(c->pending_key);
 			c->pending_key = NULL;
 			retry_later(c, err);
@@ -1018,20 +1078,31 @@ certs_get_stats(const struct certs *m, struct certs_stats *st)
 }
 
 static void
-on_closed(uv_handle_t *h)
+free_if_done(struct certs *m)
 {
-	struct cert *c = h->data;
-	struct certs *m = c->m;
-
-	if (--m->open_handles == 0) {
+	if (m->closing && m->open_handles == 0) {
 		free(m->certs);
 		free(m);
 	}
 }
 
+static void
+on_closed(uv_handle_t *h)
+{
+	struct cert *c = h->data;
+	struct certs *m = c->m;
+
+	m->open_handles--;
+	free_if_done(m);
+}
+
 void
 certs_close(struct certs *m)
 {
+	m->closing = 1;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->certs[i].working)
+			uv_cancel((uv_req_t *)&m->certs[i].work);	/* if not started */
 	if (m->n == 0) {
 		free(m->certs);
 		free(m);
