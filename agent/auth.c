@@ -269,7 +269,7 @@ lookup(struct auth *a)
 		.method = "GET",
 		.path = "auth/token/lookup-self",
 		.token = a->token,
-		.flags = VAULT_QUIET,
+		.flags = VAULT_QUIET | VAULT_FIRST,
 		.max_attempts = 3,
 	};
 
@@ -425,7 +425,7 @@ login(struct auth *a)
 		.method = "POST",
 		.path = path,
 		.body = body,
-		.flags = VAULT_NO_TOKEN | VAULT_QUIET,
+		.flags = VAULT_NO_TOKEN | VAULT_QUIET | VAULT_FIRST,
 	};
 	int rc = vault_request(a->vault, &req, on_login, a, &a->call);
 	OPENSSL_cleanse(body, strlen(body));
@@ -505,7 +505,7 @@ renew(struct auth *a)
 		.path = "auth/token/renew-self",
 		.body = "{}",
 		.token = a->token,
-		.flags = VAULT_QUIET,
+		.flags = VAULT_QUIET | VAULT_FIRST,
 		/* Retry through an outage, but not past the token's expiry. */
 		.deadline = left > 0 ? uv_now(a->loop) + (uint64_t)left : 0,
 	};

@@ -47,6 +47,7 @@ typedef void (*vault_cb)(void *arg, const struct vault_response *resp);
 #define VAULT_NO_TOKEN 0x1	/* send no X-Vault-Token (logins) */
 #define VAULT_RAW 0x2		/* the body is not JSON (ca/pem, crl/pem) */
 #define VAULT_QUIET 0x4		/* the caller logs failures itself */
+#define VAULT_FIRST 0x8		/* ahead of the queue (the token's own calls) */
 
 struct vault_req {
 	const char *method;	/* GET POST PUT DELETE LIST */
