@@ -357,15 +357,23 @@ static void
 renew_lease(struct dep *e)
 {
 	struct deps *d = e->d;
-	char body[512];
+	cJSON *o;
+	char *body = NULL;
 
 	if (auth_token(d->auth) == NULL) {
 		e->waiting = 1;
 		return;
 	}
 	e->waiting = 0;
-	snprintf(body, sizeof(body), "{\"lease_id\":\"%s\",\"increment\":%llu}",
-		 lease_id(e), (unsigned long long)(e->lease_ms / 1000));
+	o = cJSON_CreateObject();
+	if (o && cJSON_AddStringToObject(o, "lease_id", lease_id(e)) &&
+	    cJSON_AddNumberToObject(o, "increment", (double)(e->lease_ms / 1000)))
+		body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (body == NULL) {
+		uv_timer_start(&e->timer, on_timer, d->cfg->retry_min_backoff_ms, 0);
+		return;
+	}
 	struct vault_req req = {
 		.method = "PUT",
 		.path = "sys/leases/renew",
@@ -378,6 +386,7 @@ renew_lease(struct dep *e)
 		e->call = NULL;
 		uv_timer_start(&e->timer, on_timer, d->cfg->retry_min_backoff_ms, 0);
 	}
+	free(body);
 }
 
 static void
