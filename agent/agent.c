@@ -212,6 +212,10 @@ check_progress(struct agent *ag)
 
 	if (ag->stopping || ag->certs == NULL || (ag->flags & AGENT_DRY_RUN))
 		return;
+	/* Nothing to decide before every certificate has an outcome, or
+	 * once every file has been in place in a long-running agent. */
+	if (!certs_settled(ag->certs) || (ag->rendered && !once(ag)))
+		return;
 	certs_get_state(ag->certs, &cs);
 	int certs_ok = cs.missing == 0 && cs.expired == 0;
 	int tmpl_ok = ag->tmpl_done && ag->tmpl_errors == 0;

@@ -65,6 +65,7 @@ struct cert {
 	int waiting;		/* due, but no token yet */
 	int forced;		/* certagent rotate / SIGUSR1: renew now */
 	int given_up;		/* CERTS_ONCE: out of retries */
+	int settled;		/* held a certificate, or gave up, once */
 };
 
 struct certs {
@@ -77,6 +78,7 @@ struct certs {
 	struct cert *certs;
 	size_t n;
 	size_t open_handles;	/* timers, and key generations in flight */
+	size_t n_settled;	/* certs whose first outcome is known */
 	int closing;
 	struct certs_stats stats;
 	unsigned flags;
@@ -121,6 +123,16 @@ schedule_at(struct cert *c, int64_t when_ms)
 	int64_t delay = when_ms - wall_ms();
 
 	uv_timer_start(&c->timer, on_timer, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+/* C's first outcome is known: counted once, so certs_settled() is O(1). */
+static void
+settle(struct cert *c)
+{
+	if (!c->settled) {
+		c->settled = 1;
+		c->m->n_settled++;
+	}
 }
 
 static void
@@ -190,6 +202,7 @@ retry_later(struct cert *c, const char *why)
 		log_error("certs", "%s: %s; giving up after %u attempt%s", c->cfg->name,
 			  why, c->failures, c->failures == 1 ? "" : "s");
 		c->given_up = 1;
+		settle(c);
 		tell(c->m);
 		return;
 	}
@@ -271,6 +284,7 @@ hold(struct cert *c, const char *cert_pem, const char *verb)
 
 	if (x509_cert_info(cert_pem, &info, err, sizeof(err)) != 0)
 		return;
+	settle(c);
 	snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
 	c->not_after_ms = info.not_after * 1000;
 	c->renew_at_ms = plan_renewal(c, info.not_before * 1000, c->not_after_ms,
@@ -1039,6 +1053,12 @@ certs_get_state(const struct certs *m, struct certs_state *st)
 		else
 			st->valid++;
 	}
+}
+
+int
+certs_settled(const struct certs *m)
+{
+	return m->n_settled == m->n;
 }
 
 size_t

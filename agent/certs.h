@@ -71,6 +71,13 @@ struct certs_state {
 };
 void certs_get_state(const struct certs *m, struct certs_state *st);
 
+/*
+ * Has every certificate had its first outcome (one held, or given up)?
+ * O(1): the agent asks after every event, so it must not scan ten
+ * thousand certificates each time.
+ */
+int certs_settled(const struct certs *m);
+
 /* One certificate, for metrics and `certagent status`. */
 struct certs_item {
 	const char *name;
