@@ -1345,6 +1345,11 @@ def main():
         if not args.keep:
             shutil.rmtree(b.tmp, ignore_errors=True)
     text = render(b, time.monotonic() - t0)
+    # The reading of the figures (why a target is missed) is written by
+    # people in bench/analysis.md and kept under every new table.
+    analysis = ROOT / "bench" / "analysis.md"
+    if analysis.exists():
+        text = text.rstrip("\n") + "\n\n" + analysis.read_text()
     print(text)
     pathlib.Path(args.out).write_text(text)
     say("wrote %s in %.0f s" % (args.out, time.monotonic() - t0))
