@@ -449,6 +449,8 @@ on_control(void *arg, const char *method, const char *path,
 		return;
 	}
 	size_t n = certs_rotate(ag->certs, name);
+	if (name == NULL)
+		n += deps_renew_certificates(ag->deps);
 	if (name && n == 0) {
 		textbuf_printf(&b, "no certificate named %s\n", name);
 		reply_text(r, 404, &b);
@@ -623,6 +625,7 @@ on_signal(uv_signal_t *s, int signum)
 	case SIGUSR1:
 		if (!ag->stopping && ag->certs) {
 			size_t n = certs_rotate(ag->certs, NULL);
+			n += deps_renew_certificates(ag->deps);
 			log_info("agent", "SIGUSR1: renewing %zu certificate%s now", n,
 				 n == 1 ? "" : "s");
 		}

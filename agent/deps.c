@@ -566,6 +566,25 @@ deps_token_ready(struct deps *d)
 }
 
 size_t
+deps_renew_certificates(struct deps *d)
+{
+	size_t n = 0;
+
+	for (struct dep *e = d->list; e; e = e->next) {
+		const cJSON *data = cJSON_GetObjectItemCaseSensitive(e->data, "data");
+		if (e->body == NULL || e->call ||
+		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(data, "certificate")))
+			continue;
+		log_info("deps", "%s %s: renewing the certificate now", e->kind, e->path);
+		uv_timer_stop(&e->timer);
+		e->renew_next = 0;
+		fetch(e);
+		n++;
+	}
+	return n;
+}
+
+size_t
 deps_busy(const struct deps *d)
 {
 	size_t n = 0;

@@ -56,6 +56,12 @@ int deps_known(struct deps *d, const char *kind, const char *path,
 /* A token is available: start the fetches that waited for one. */
 void deps_token_ready(struct deps *d);
 
+/*
+ * SIGUSR1 / certagent rotate: issue again now every certificate the
+ * templates hold (issue calls and pkiCert).  Returns how many.
+ */
+size_t deps_renew_certificates(struct deps *d);
+
 /* Calls with no data yet whose first fetch has not ended. */
 size_t deps_busy(const struct deps *d);
 

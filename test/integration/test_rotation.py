@@ -519,3 +519,27 @@ def test_certagent_rotate_renews_the_named_certificate_only(env, pki):
                        text=True, timeout=15)
     assert r.returncode == 1
     assert "is the agent running?" in r.stderr
+
+
+def test_sigusr1_renews_template_certificates_too(env, pki):
+    rid, sid = pki
+    dest = env.tmp / "tpl.pem"
+    top = """
+        templates:
+          - destination: %s
+            mode: "0600"
+            contents: |
+              {{- with secret "pki_int/issue/web" "common_name=t.example.test" "ttl=1h" -}}
+              {{ .Data.certificate }}
+              {{ .Data.private_key }}
+              {{- end }}
+        """ % dest
+    a = env.agent(env.approle_config(rid, sid, top=top)).start()
+    a.wait_for(r"rendered %s" % re.escape(str(dest)))
+    first = serial_of(dest)
+    a.send(signal.SIGUSR1)
+    a.wait_for(r"deps: secret pki_int/issue/web: renewing the certificate now")
+    a.wait_for(r"rendered %s" % re.escape(str(dest)), count=2)
+    assert serial_of(dest) != first
+    assert len(issue_requests(env.vs)) == 2
+    assert a.stop() == 0
