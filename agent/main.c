@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,6 +283,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* A peer that goes away mid-write (a health check, Vault) must cost
+	 * a failed write, not the process.  Children get the default back
+	 * from uv_spawn. */
+	signal(SIGPIPE, SIG_IGN);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "certagent: curl_global_init failed\n");
 		return 1;
