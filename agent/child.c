@@ -66,36 +66,6 @@ struct child {
 	void *done_arg;
 };
 
-static const char *
-sig_name(int sig)
-{
-	switch (sig) {
-	case SIGHUP:
-		return "SIGHUP";
-	case SIGINT:
-		return "SIGINT";
-	case SIGQUIT:
-		return "SIGQUIT";
-	case SIGKILL:
-		return "SIGKILL";
-	case SIGTERM:
-		return "SIGTERM";
-	case SIGUSR1:
-		return "SIGUSR1";
-	case SIGUSR2:
-		return "SIGUSR2";
-	case SIGWINCH:
-		return "SIGWINCH";
-	case SIGSEGV:
-		return "SIGSEGV";
-	case SIGABRT:
-		return "SIGABRT";
-	case SIGPIPE:
-		return "SIGPIPE";
-	}
-	return "a signal";
-}
-
 static void
 free_argv(char **argv)
 {
@@ -140,7 +110,7 @@ on_child_exit(uv_process_t *p, int64_t status, int term_signal)
 		c->last_exit = 128 + term_signal;
 		log_msg(expected ? LOGL_INFO : LOGL_WARN, "exec",
 			"%s (pid %ld) was killed by signal %d (%s)", c->argv[0],
-			c->pid, term_signal, sig_name(term_signal));
+			c->pid, term_signal, log_signal_name(term_signal));
 	} else {
 		c->last_exit = (int)status;
 		log_msg(expected || status == 0 ? LOGL_INFO : LOGL_WARN, "exec",
@@ -335,11 +305,11 @@ child_reload(struct child *c)
 		rc = uv_process_kill(&c->proc, c->reload_signal);
 		if (rc != 0)
 			log_warn("exec", "cannot send %s to %s (pid %ld): %s",
-				 sig_name(c->reload_signal), c->argv[0], c->pid,
+				 log_signal_name(c->reload_signal), c->argv[0], c->pid,
 				 uv_strerror(rc));
 		else
 			log_info("exec", "sent %s to %s (pid %ld)",
-				 sig_name(c->reload_signal), c->argv[0], c->pid);
+				 log_signal_name(c->reload_signal), c->argv[0], c->pid);
 		return;
 	}
 	log_info("exec", "restarting %s (pid %ld): sending SIGTERM", c->argv[0],
@@ -356,7 +326,7 @@ child_signal(struct child *c, int signum)
 	if (c->restarting && (signum == SIGTERM || signum == SIGINT ||
 			      signum == SIGQUIT)) {
 		log_info("exec", "%s during a restart: %s will not be started "
-			 "again", sig_name(signum), c->argv[0]);
+			 "again", log_signal_name(signum), c->argv[0]);
 		c->restarting = 0;
 	}
 	if (c->stopping || c->state != PROC_RUNNING)
@@ -364,10 +334,10 @@ child_signal(struct child *c, int signum)
 	rc = uv_process_kill(&c->proc, signum);
 	if (rc != 0) {
 		log_warn("exec", "cannot send %s to %s (pid %ld): %s",
-			 sig_name(signum), c->argv[0], c->pid, uv_strerror(rc));
+			 log_signal_name(signum), c->argv[0], c->pid, uv_strerror(rc));
 		return rc;
 	}
-	log_info("exec", "forwarded %s to %s (pid %ld)", sig_name(signum),
+	log_info("exec", "forwarded %s to %s (pid %ld)", log_signal_name(signum),
 		 c->argv[0], c->pid);
 	return 0;
 }

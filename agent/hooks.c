@@ -120,28 +120,6 @@ struct hooks {
 
 static void on_timer(uv_timer_t *t);
 
-static const char *
-sig_name(int sig)
-{
-	switch (sig) {
-	case SIGHUP:
-		return "SIGHUP";
-	case SIGINT:
-		return "SIGINT";
-	case SIGQUIT:
-		return "SIGQUIT";
-	case SIGTERM:
-		return "SIGTERM";
-	case SIGUSR1:
-		return "SIGUSR1";
-	case SIGUSR2:
-		return "SIGUSR2";
-	case SIGWINCH:
-		return "SIGWINCH";
-	}
-	return "a signal";
-}
-
 /* ------------------------------------------------------------------ */
 /* Changes */
 
@@ -394,14 +372,14 @@ run_signal(struct hook *k)
 				 "nothing signalled", d->pid_file, pid);
 		else
 			snprintf(why, sizeof(why), "cannot send %s to pid %ld (from %s): "
-				 "%s", sig_name(d->signal), pid, d->pid_file,
+				 "%s", log_signal_name(d->signal), pid, d->pid_file,
 				 strerror(errno));
 		goto out;
 	}
 	r.ok = 1;
 	r.pid = pid;
 	log_info("hooks", "%s: sent %s to pid %ld (from %s) for %zu changed file%s",
-		 k->name, sig_name(d->signal), pid, d->pid_file, k->running.n,
+		 k->name, log_signal_name(d->signal), pid, d->pid_file, k->running.n,
 		 k->running.n == 1 ? "" : "s");
 out:
 	free(buf);

@@ -10,6 +10,7 @@
  */
 #include "log.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,4 +199,25 @@ log_msg(enum log_level level, const char *module, const char *fmt, ...)
 	/* One write per line; a short write to stderr is not retried. */
 	if (write(STDERR_FILENO, line, len) < 0)
 		return;
+}
+
+const char *
+log_signal_name(int sig)
+{
+	static const struct {
+		int sig;
+		const char *name;
+	} names[] = {
+		{ SIGHUP, "SIGHUP" },	{ SIGINT, "SIGINT" },
+		{ SIGQUIT, "SIGQUIT" }, { SIGKILL, "SIGKILL" },
+		{ SIGTERM, "SIGTERM" }, { SIGUSR1, "SIGUSR1" },
+		{ SIGUSR2, "SIGUSR2" }, { SIGWINCH, "SIGWINCH" },
+		{ SIGSEGV, "SIGSEGV" }, { SIGABRT, "SIGABRT" },
+		{ SIGPIPE, "SIGPIPE" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	return "a signal";
 }

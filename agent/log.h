@@ -34,4 +34,8 @@ void log_redact_add(const char *secret);
 void log_redact_remove(const char *secret);
 void log_redact_clear(void);
 
+/* "SIGHUP", "SIGTERM", ...: a signal as messages name it; "a signal" for
+ * one without a name here. */
+const char *log_signal_name(int sig);
+
 #endif

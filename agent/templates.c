@@ -68,28 +68,53 @@ struct templates {
 	unsigned batch_errors;
 };
 
+/*
+ * The next PEM block at or after P: its start, its label (LLEN bytes at
+ * *LABEL) and *END just past its END line; NULL when there is none, or
+ * the text stops inside one.
+ */
+static const char *
+pem_next(const char *p, const char **label, size_t *llen, const char **end)
+{
+	while ((p = strstr(p, "-----BEGIN ")) != NULL) {
+		const char *l = p + strlen("-----BEGIN ");
+		const char *close = strstr(l, "-----");
+		char marker[96];
+
+		if (close == NULL)
+			return NULL;
+		if (close - l > 64) {
+			p = l;
+			continue;
+		}
+		snprintf(marker, sizeof(marker), "-----END %.*s-----", (int)(close - l), l);
+		const char *e = strstr(close, marker);
+		if (e == NULL)
+			return NULL;
+		*label = l;
+		*llen = (size_t)(close - l);
+		*end = e + strlen(marker);
+		return p;
+	}
+	return NULL;
+}
+
+static int
+is_key_label(const char *label, size_t llen)
+{
+	return llen >= 11 && memcmp(label + llen - 11, "PRIVATE KEY", 11) == 0;
+}
+
 /* The first private key PEM block in TEXT (malloc'd), or NULL. */
 static char *
 key_block(const char *text)
 {
-	const char *p = text;
+	const char *p = text, *label, *end;
+	size_t llen;
 
-	while ((p = strstr(p, "-----BEGIN ")) != NULL) {
-		const char *eol = strstr(p, "-----\n");
-		const char *label = p + strlen("-----BEGIN ");
-		if (eol == NULL)
-			return NULL;
-		size_t llen = (size_t)(eol - label);
-		if (llen >= 11 && memcmp(eol - 11, "PRIVATE KEY", 11) == 0) {
-			char end[128];
-			snprintf(end, sizeof(end), "-----END %.*s-----", (int)llen, label);
-			const char *e = strstr(eol, end);
-			if (e == NULL)
-				return NULL;
-			return strndup(p, (size_t)(e + strlen(end) - p));
-		}
-		p = eol;
-	}
+	for (; (p = pem_next(p, &label, &llen, &end)) != NULL; p = end)
+		if (is_key_label(label, llen))
+			return strndup(p, (size_t)(end - p));
 	return NULL;
 }
 
@@ -172,36 +197,24 @@ blocks_free(struct blocks *b)
 static void
 blocks_scan(struct blocks *b, const char *text)
 {
-	const char *p = text;
+	const char *p = text, *label, *end;
+	size_t llen;
 
-	while ((p = strstr(p, "-----BEGIN ")) != NULL && b->n < ADOPT_MAX_BLOCKS) {
-		const char *label = p + strlen("-----BEGIN ");
-		const char *eol = strstr(label, "-----");
-		char end[96];
-		int key;
+	for (; b->n < ADOPT_MAX_BLOCKS && (p = pem_next(p, &label, &llen, &end)) != NULL;
+	     p = end) {
+		int key = is_key_label(label, llen), dup = 0;
+		size_t len = (size_t)(end - p);
 
-		if (eol == NULL || eol - label > 40)
-			return;
-		key = eol - label >= 11 && memcmp(eol - 11, "PRIVATE KEY", 11) == 0;
-		if (!key && !(eol - label == 11 && memcmp(label, "CERTIFICATE", 11) == 0)) {
-			p = eol;
+		if (!key && !(llen == 11 && memcmp(label, "CERTIFICATE", 11) == 0))
 			continue;
-		}
-		snprintf(end, sizeof(end), "-----END %.*s-----", (int)(eol - label), label);
-		const char *e = strstr(eol, end);
-		if (e == NULL)
-			return;
-		size_t len = (size_t)(e + strlen(end) - p);
-		int dup = 0;
 		for (size_t i = 0; i < b->n && !dup; i++)
 			dup = strlen(b->text[i]) == len && memcmp(b->text[i], p, len) == 0;
-		if (!dup) {
-			b->text[b->n] = strndup(p, len);
-			if (b->text[b->n] == NULL)
-				return;
-			b->is_key[b->n++] = key;
-		}
-		p = e + strlen(end);
+		if (dup)
+			continue;
+		b->text[b->n] = strndup(p, len);
+		if (b->text[b->n] == NULL)
+			return;
+		b->is_key[b->n++] = key;
 	}
 }
 
