@@ -386,6 +386,20 @@ where(const struct loader *ld, const void *field, const char *section)
 	return r ? r->key : none;
 }
 
+/*
+ * The key path FIELD was read at ("certificates[3].name"), or FALLBACK.
+ * Items refused while reading are not kept, so after one of them the
+ * index of a kept item differs from its place in the file; the record
+ * knows the place.
+ */
+static const char *
+field_path(const struct loader *ld, const void *field, const char *fallback)
+{
+	const struct mark_rec *r = find_field(ld, field);
+
+	return r ? r->path : fallback;
+}
+
 static void
 free_records(struct loader *ld)
 {
@@ -2502,6 +2516,20 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 	*count = got;
 }
 
+/*
+ * Give back what the item at OBJ holds: an item refused before it was
+ * walked is not kept, so the array stays dense and every kept item is
+ * complete (a later check never meets a half-read one).
+ */
+static void
+drop_item(const struct cfg_section *sec, void *obj)
+{
+	free_fields(sec, obj);
+	if (sec->named)
+		free(*(char **)field_at(obj, sec->name_offset));
+	memset(obj, 0, sec->size);
+}
+
 /* A list of mappings, each an item of e->section. */
 static void
 set_list(struct loader *ld, const struct cfg_entry *e, void *base,
@@ -2541,30 +2569,37 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 	}
 	free_items(sec, field, count);
 	*field = arr;
-	*count = n;
+	*count = 0;
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *item = get_node(ld, items[i]);
-		void *obj = arr + i * sec->size;
+		void *obj = arr + *count * sec->size;
 		char ipath[CFG_PATH_MAX];
 
 		path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-		apply_defaults(ld, sec, obj);
 		if (item == NULL || visit(ld, item) < 0)
 			return;
-		if (item->type != YAML_MAPPING_NODE && !is_null(item)) {
+		if (item->type != YAML_MAPPING_NODE) {
 			report(ld, AT(item->start_mark), ipath, "expected a "
-			       "mapping, found %s", node_what(item));
+			       "mapping, found %s", is_null(item) ? "null" :
+			       node_what(item));
+			r->bad = 1;
 			continue;
 		}
-		if (record(ld, ipath, NULL, item, item) == NULL)
+		apply_defaults(ld, sec, obj);
+		if (record(ld, ipath, NULL, item, item) == NULL) {
+			drop_item(sec, obj);
 			return;
-		walk_mapping(ld, sec, obj,
-			     item->type == YAML_MAPPING_NODE ? item : NULL,
-			     ipath, item->start_mark);
+		}
+		(*count)++;
+		walk_mapping(ld, sec, obj, item, ipath, item->start_mark);
 	}
 }
 
-/* A mapping of names to mappings; each name is kept in the item. */
+/*
+ * A mapping of names to mappings; each name is kept in the item.  A
+ * name that is not a string, a name given twice and a name with no
+ * mapping under it are errors, and such an entry is not kept.
+ */
 static void
 set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 	const yaml_node_t *k, yaml_node_t *v, const char *path)
@@ -2603,22 +2638,24 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 	}
 	free_items(sec, field, count);
 	*field = arr;
-	*count = n;
+	*count = 0;
 	for (size_t i = 0; i < n; i++) {
 		yaml_node_t *nk = get_node(ld, pairs[i].key);
 		yaml_node_t *nv = get_node(ld, pairs[i].value);
-		void *obj = arr + i * sec->size;
+		void *obj = arr + *count * sec->size;
 		char **name = field_at(obj, sec->name_offset);
 		char ipath[CFG_PATH_MAX];
 		const char *key;
 		int dup = 0;
 
-		apply_defaults(ld, sec, obj);
-		if (nk == NULL || nv == NULL || visit(ld, nk) < 0)
+		if (nk == NULL || nv == NULL || visit(ld, nk) < 0 ||
+		    visit(ld, nv) < 0)
 			return;
 		if (nk->type != YAML_SCALAR_NODE || is_null(nk)) {
 			report(ld, AT(nk->start_mark), path, "a name must be a "
-			       "string, found %s", node_what(nk));
+			       "string, found %s", is_null(nk) ? "null" :
+			       node_what(nk));
+			r->bad = 1;
 			continue;
 		}
 		key = (const char *)nk->data.scalar.value;
@@ -2635,23 +2672,27 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 				dup = 1;
 			}
 		}
-		if (dup)
+		if (dup) {
+			r->bad = 1;
 			continue;
-		*name = strdup(key);
-		if (*name == NULL) {
-			out_of_memory(ld);
-			return;
 		}
-		if (nv->type != YAML_MAPPING_NODE && !is_null(nv)) {
+		if (nv->type != YAML_MAPPING_NODE) {
 			report(ld, AT(nv->start_mark), ipath, "expected a "
-			       "mapping, found %s", node_what(nv));
+			       "mapping, found %s", is_null(nv) ? "null" :
+			       node_what(nv));
+			r->bad = 1;
 			continue;
 		}
-		if (record(ld, ipath, NULL, nk, nv) == NULL)
+		apply_defaults(ld, sec, obj);
+		*name = strdup(key);
+		if (*name == NULL || record(ld, ipath, NULL, nk, nv) == NULL) {
+			if (*name == NULL)
+				out_of_memory(ld);
+			drop_item(sec, obj);
 			return;
-		walk_mapping(ld, sec, obj,
-			     nv->type == YAML_MAPPING_NODE ? nv : NULL, ipath,
-			     nk->start_mark);
+		}
+		(*count)++;
+		walk_mapping(ld, sec, obj, nv, ipath, nk->start_mark);
 	}
 }
 
@@ -2716,10 +2757,10 @@ walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
 
 			if (k == NULL || v == NULL || visit(ld, v) < 0)
 				return;
-			if (k->type != YAML_SCALAR_NODE) {
+			if (k->type != YAML_SCALAR_NODE || is_null(k)) {
 				report(ld, AT(k->start_mark), path, "a key "
 				       "must be a string, found %s",
-				       node_what(k));
+				       is_null(k) ? "null" : node_what(k));
 				continue;
 			}
 			key = (const char *)k->data.scalar.value;
@@ -3028,10 +3069,18 @@ check_certs_unique(struct loader *ld, const struct config *c)
 		for (size_t j = 0; j < i; j++) {
 			if (a->name && c->certs[j].name &&
 			    strcmp(a->name, c->certs[j].name) == 0) {
+				char first[CFG_PATH_MAX], *dot;
+
 				snprintf(kpath, sizeof(kpath), "certificates[%zu].name", i);
-				report(ld, AT(where(ld, &a->name, NULL)), kpath,
-				       "'%s' is already the name of certificates[%zu]",
-				       a->name, j);
+				snprintf(first, sizeof(first), "certificates[%zu].name", j);
+				snprintf(first, sizeof(first), "%s",
+					 field_path(ld, &c->certs[j].name, first));
+				if ((dot = strrchr(first, '.')) != NULL)
+					*dot = '\0';
+				report(ld, AT(where(ld, &a->name, NULL)),
+				       field_path(ld, &a->name, kpath),
+				       "'%s' is already the name of %s", a->name,
+				       first);
 			}
 		}
 	}
@@ -3104,13 +3153,14 @@ check_root(struct loader *ld, void *obj, const char *path)
 		char kpath[CFG_PATH_MAX];
 		path_printf(kpath, sizeof(kpath), "certificates[%zu].on_change", i);
 		check_on_change(ld, c, c->certs[i].on_change, c->certs[i].n_on_change,
-				kpath);
+				field_path(ld, &c->certs[i].on_change, kpath));
 	}
 	for (size_t i = 0; i < c->n_templates; i++) {
 		char kpath[CFG_PATH_MAX];
 		path_printf(kpath, sizeof(kpath), "templates[%zu].on_change", i);
 		check_on_change(ld, c, c->templates[i].on_change,
-				c->templates[i].n_on_change, kpath);
+				c->templates[i].n_on_change,
+				field_path(ld, &c->templates[i].on_change, kpath));
 	}
 
 	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&

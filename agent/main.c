@@ -67,7 +67,7 @@ check(const char *path)
 		if (err[0] && err[strlen(err) - 1] != '\n')
 			fputc('\n', stderr);
 		free(err);
-		return 1;
+		return 2;	/* as `run` with an invalid file */
 	}
 	printf("%s: ok\n", path);
 	config_free(cfg);

@@ -33,7 +33,7 @@ def test_check_lists_every_error_with_file_line_col(tmp_path):
                  "  role_id_file: /r\n"
                  "log: {level: loud}\n")
     r = run_check(p)
-    assert r.returncode != 0
+    assert r.returncode == 2
     err = r.stderr
     assert "%s:2:3: vault.adress: unknown key; did you mean 'address'?" % p in err
     assert "%s:3:12: vault.timeout:" % p in err
@@ -47,6 +47,44 @@ def test_run_with_an_invalid_file_exits_2_naming_the_cause(tmp_path):
     r = subprocess.run([BIN, "run", "-c", str(p)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2
     assert "%s:" % p in r.stderr
+
+
+# The input that crashed check, run and a reload (exit 139): a files: map
+# with a key given twice, so a later check met an entry with no name.
+DUPLICATE_FILES = """\
+certificates:
+- files:
+    bundle:
+    bundle:
+"""
+
+
+def test_check_and_run_refuse_a_duplicate_files_key_with_exit_2(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text("vault: {address: 'https://127.0.0.1:8200'}\n"
+                 "auth: {method: token, token_file: /run/t}\n" + DUPLICATE_FILES)
+    for cmd in (["check"], ["run"], ["run", "--once"]):
+        r = subprocess.run([BIN] + cmd + ["-c", str(p)], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 2, (cmd, r.returncode, r.stderr)
+        assert "%s:6:5: certificates[0].files.bundle: duplicate name (first at line 5)" \
+            % p in r.stderr, r.stderr
+        assert "%s:5:12: certificates[0].files.bundle: expected a mapping, found null" \
+            % p in r.stderr, r.stderr
+
+
+def test_sighup_with_a_duplicate_files_key_keeps_the_running_config(env):
+    rid, sid = env.approle_files(token_ttl="3s", token_max_ttl="1h")
+    a = env.agent(env.approle_config(rid, sid)).start()
+    a.wait_for(r"token valid for")
+    good = a.config.read_text()
+    a.config.write_text(good + DUPLICATE_FILES)
+    a.send(signal.SIGHUP)
+    a.wait_for(r"reload failed; keeping the running configuration")
+    a.wait_for(r"%s:\d+:5: certificates\[0\]\.files\.bundle: duplicate name" % a.config)
+    a.wait_for(r"token renewed", timeout=15)
+    assert a.proc.poll() is None
+    assert a.stop() == 0
 
 
 def test_sigterm_during_a_request_in_flight_exits_cleanly(env):

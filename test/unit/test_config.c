@@ -1392,6 +1392,145 @@ test_alias_expansion_is_bounded(void **state)
 	free_fields(&t_root_section, &r);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Maps and lists: duplicate, non-string and null keys, null values   */
+
+/*
+ * One malformed entry of a map or a list, and the error it must give.
+ * The kept configuration around it is valid, so the only errors are the
+ * ones the entry causes; each input used to crash the loader, or would
+ * have been read with a hole in it.
+ */
+struct bad_map_case {
+	const char *name;
+	const char *yaml;	/* appended after GOOD_VAULT */
+	int line, col;
+	const char *msg;
+};
+
+#define BAD_CERT_HEAD "certificates:\n- name: a\n  path: pki/issue/r\n" \
+		  "  common_name: a.example\n"
+#define BAD_CERT_FILES "  files:\n    cert: {path: /tmp/a.crt}\n" \
+		   "    key: {path: /tmp/a.key}\n"
+
+static const struct bad_map_case bad_maps[] = {
+	/* certificates[].files: the crash of the issue, and its cousins */
+	{ "files duplicate null", GOOD_AUTH BAD_CERT_HEAD
+	  "  files:\n    bundle:\n    bundle:\n", 13, 5,
+	  "certificates[0].files.bundle: duplicate name (first at line 12)" },
+	{ "files duplicate", GOOD_AUTH BAD_CERT_HEAD BAD_CERT_FILES
+	  "    cert: {path: /tmp/b.crt}\n", 14, 5,
+	  "certificates[0].files.cert: duplicate name (first at line 12)" },
+	{ "files list key", GOOD_AUTH BAD_CERT_HEAD BAD_CERT_FILES
+	  "    [chain]: {path: /tmp/c.pem}\n", 14, 5,
+	  "certificates[0].files: a name must be a string, found a list" },
+	{ "files null key", GOOD_AUTH BAD_CERT_HEAD BAD_CERT_FILES
+	  "    ~: {path: /tmp/c.pem}\n", 14, 5,
+	  "certificates[0].files: a name must be a string, found null" },
+	{ "files null value", GOOD_AUTH BAD_CERT_HEAD BAD_CERT_FILES
+	  "    chain:\n", 14, 11,
+	  "certificates[0].files.chain: expected a mapping, found null" },
+	/* hooks: */
+	{ "hooks duplicate", GOOD_AUTH
+	  "hooks:\n  a: {signal: SIGHUP, pid_file: /run/a.pid}\n"
+	  "  a: {signal: SIGHUP, pid_file: /run/b.pid}\n", 9, 3,
+	  "hooks.a: duplicate name (first at line 8)" },
+	{ "hooks mapping key", GOOD_AUTH
+	  "hooks:\n  a: {signal: SIGHUP, pid_file: /run/a.pid}\n"
+	  "  {b: 1}: {signal: SIGHUP, pid_file: /run/b.pid}\n", 9, 3,
+	  "hooks: a name must be a string, found a mapping" },
+	{ "hooks null key", GOOD_AUTH
+	  "hooks:\n  a: {signal: SIGHUP, pid_file: /run/a.pid}\n"
+	  "  null: {signal: SIGHUP, pid_file: /run/b.pid}\n", 9, 3,
+	  "hooks: a name must be a string, found null" },
+	{ "hooks null value", GOOD_AUTH
+	  "hooks:\n  a: {signal: SIGHUP, pid_file: /run/a.pid}\n  b:\n", 9, 5,
+	  "hooks.b: expected a mapping, found null" },
+	/* templates: (a list of mappings) and the keys of one template */
+	{ "templates null item", GOOD_AUTH
+	  "templates:\n-\n- {contents: x, destination: /tmp/t}\n", 8, 2,
+	  "templates[0]: expected a mapping, found null" },
+	{ "templates scalar item", GOOD_AUTH
+	  "templates:\n- just text\n- {contents: x, destination: /tmp/t}\n", 8, 3,
+	  "templates[0]: expected a mapping, found a scalar" },
+	{ "templates duplicate key", GOOD_AUTH
+	  "templates:\n- contents: x\n  destination: /tmp/t\n"
+	  "  destination: /tmp/u\n", 10, 3,
+	  "templates[0].destination: duplicate key (first at line 9)" },
+	{ "templates list key", GOOD_AUTH
+	  "templates:\n- contents: x\n  destination: /tmp/t\n"
+	  "  [mode]: \"0600\"\n", 10, 3,
+	  "templates[0]: a key must be a string, found a list" },
+	{ "templates null key", GOOD_AUTH
+	  "templates:\n- contents: x\n  destination: /tmp/t\n  ~: 1\n", 10, 3,
+	  "templates[0]: a key must be a string, found null" },
+	/* certificates: items */
+	{ "certificates null item", GOOD_AUTH
+	  "certificates:\n- ~\n", 8, 3,
+	  "certificates[0]: expected a mapping, found null" },
+	/* auth: options */
+	{ "auth duplicate key", "auth:\n  method: token\n  token_file: /run/t\n"
+	  "  token_file: /run/u\n", 7, 3,
+	  "auth.token_file: duplicate key (first at line 6)" },
+	{ "auth mapping key", GOOD_AUTH "  {a: b}: c\n", 7, 3,
+	  "auth: a key must be a string, found a mapping" },
+	{ "auth null key", GOOD_AUTH "  ~: c\n", 7, 3,
+	  "auth: a key must be a string, found null" },
+	/* listener: */
+	{ "listener duplicate key", GOOD_AUTH
+	  "listener:\n  address: 127.0.0.1:8281\n  address: 127.0.0.1:8282\n",
+	  9, 3, "listener.address: duplicate key (first at line 8)" },
+	{ "listener list key", GOOD_AUTH
+	  "listener:\n  address: 127.0.0.1:8281\n  [x]: 1\n", 9, 3,
+	  "listener: a key must be a string, found a list" },
+	{ "listener null key", GOOD_AUTH
+	  "listener:\n  address: 127.0.0.1:8281\n  null: 1\n", 9, 3,
+	  "listener: a key must be a string, found null" },
+};
+
+static void
+test_bad_keys_and_null_values_in_every_map_are_errors_at_their_place(void **state)
+{
+	struct fx *fx = *state;
+
+	for (size_t i = 0; i < sizeof(bad_maps) / sizeof(bad_maps[0]); i++) {
+		const struct bad_map_case *bc = &bad_maps[i];
+		char yaml[2048];
+
+		snprintf(yaml, sizeof(yaml), GOOD_VAULT "  timeout: 10s\n%s",
+			 bc->yaml);
+		if (load(fx, "bad.yaml", yaml) != -EINVAL || fx->cfg != NULL)
+			fail_msg("%s: loaded, want -EINVAL; errors:\n%s", bc->name,
+				 fx->err);
+		char want[1024];
+		snprintf(want, sizeof(want), "%s:%d:%d: %s", fx->path, bc->line,
+			 bc->col, bc->msg);
+		if (strstr(fx->err, want) == NULL)
+			fail_msg("%s:\n  want: %s\n  got:\n%s", bc->name, want,
+				 fx->err);
+	}
+}
+
+/* After a refused item, the kept items are named where they stand. */
+static void
+test_items_after_a_refused_one_keep_their_place_in_messages(void **state)
+{
+	struct fx *fx = *state;
+
+	load_fails(fx, "shift.yaml", GOOD_VAULT GOOD_AUTH
+		   "certificates:\n"
+		   "- ~\n"
+		   "- name: b\n  path: pki/issue/r\n  common_name: b.example\n"
+		   BAD_CERT_FILES
+		   "- name: b\n  path: pki/issue/r\n  common_name: b.example\n"
+		   "  files:\n    cert: {path: /tmp/c.crt}\n"
+		   "    key: {path: /tmp/c.key}\n");
+	assert_error_at(fx, 7, 3, "certificates[0]: expected a mapping, found null");
+	assert_error_at(fx, 14, 3, "certificates[2].name: 'b' is already the name "
+			"of certificates[1]");
+}
+
 int
 main(void)
 {
@@ -1435,6 +1574,8 @@ main(void)
 		T(test_list_and_map_sections_parse_with_item_defaults),
 		T(test_list_and_map_errors_carry_item_paths),
 		T(test_alias_expansion_is_bounded),
+		T(test_bad_keys_and_null_values_in_every_map_are_errors_at_their_place),
+		T(test_items_after_a_refused_one_keep_their_place_in_messages),
 #undef T
 	};
 
