@@ -32,12 +32,16 @@ CFLAGS   += $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS  += $(SANFLAGS)
 LDLIBS   += $(PKG_LIBS) -lm
 
-AGENT_SRC  := $(wildcard agent/*.c)
-AGENT_OBJ  := $(AGENT_SRC:agent/%.c=$(BUILD)/agent/%.o)
+AGENT_SRC  := $(wildcard agent/*.c agent/*/*.c)
+AGENT_OBJ  := $(AGENT_SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ    := $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJ))
 UNIT_SRC   := $(wildcard test/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 BIN        := $(BUILD)/certagent
+
+# Each object depends on the headers it includes, as the compiler saw
+# them (-MMD); -MP keeps a removed header from breaking the build.
+DEPFLAGS   := -MMD -MP
 
 .PHONY: all deps check unit integration valgrind demo bench clean lint format
 
@@ -46,20 +50,21 @@ all: certagent
 certagent: $(BIN)
 	cp $(BIN) $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/agent/%.o: agent/%.c agent/*.h | $(BUILD)/agent
-	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/agent/%.o: agent/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -Iagent -c -o $@ $<
 
 # Linked beside and renamed, so a test running the old binary never sees
 # a half-written one.
 $(BIN): $(AGENT_OBJ)
 	$(CC) $(LDFLAGS) -o $@.tmp $^ $(LDLIBS) && mv -f $@.tmp $@
 
-$(BUILD)/test/%: test/unit/%.c $(LIB_OBJ) agent/*.h | $(BUILD)/test
-	$(CC) $(CFLAGS) -Iagent $(shell pkg-config --cflags cmocka) -o $@ $< \
-		$(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
+$(BUILD)/test/%: test/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d -Iagent $(shell pkg-config --cflags cmocka) \
+		-o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LDLIBS) $(shell pkg-config --libs cmocka)
 
-$(BUILD)/agent $(BUILD)/test:
-	mkdir -p $@
+-include $(AGENT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 deps:
 	sh scripts/deps.sh

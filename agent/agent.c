@@ -39,7 +39,7 @@
 #include "log.h"
 #include "revoke.h"
 #include "templates.h"
-#include "textbuf.h"
+#include "buf.h"
 #include "vault.h"
 #include "wallclock.h"
 #include "x509.h"
@@ -268,24 +268,24 @@ ready(const struct agent *ag, struct certs_state *cs)
 }
 
 static void
-reply_text(struct listener_reply *r, int status, struct textbuf *b)
+reply_text(struct listener_reply *r, int status, struct buf *b)
 {
 	r->status = status;
-	r->body = textbuf_take(b, &r->len);
+	r->body = buf_take(b, &r->len);
 	if (r->body == NULL)
 		r->status = 500;
 }
 
 static void
-metric(struct textbuf *b, const char *name, const char *type, const char *help,
+metric(struct buf *b, const char *name, const char *type, const char *help,
        double v)
 {
-	textbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help,
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help,
 		       name, type, name, v);
 }
 
 static void
-metrics(const struct agent *ag, struct textbuf *b)
+metrics(const struct agent *ag, struct buf *b)
 {
 	struct certs_state cs;
 	struct certs_stats st;
@@ -295,7 +295,7 @@ metrics(const struct agent *ag, struct textbuf *b)
 
 	metric(b, "certagent_ready", "gauge", "1 when every file is in place and "
 	       "no certificate has expired", ok);
-	textbuf_printf(b, "# HELP certagent_certificates Certificates by state.\n"
+	buf_printf(b, "# HELP certagent_certificates Certificates by state.\n"
 			  "# TYPE certagent_certificates gauge\n"
 			  "certagent_certificates{state=\"valid\"} %zu\n"
 			  "certagent_certificates{state=\"expired\"} %zu\n"
@@ -314,17 +314,17 @@ metrics(const struct agent *ag, struct textbuf *b)
 			"Failed issuances since the last success.",
 		};
 		for (size_t s = 0; s < 3; s++) {
-			textbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", series[s],
+			buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", series[s],
 				       helps[s], series[s]);
 			for (size_t i = 0; i < n; i++) {
 				struct certs_item it;
 				certs_get_item(ag->certs, i, &it);
-				textbuf_printf(b, "%s{name=\"", series[s]);
-				textbuf_quoted(b, it.name);
+				buf_printf(b, "%s{name=\"", series[s]);
+				buf_quoted(b, it.name);
 				if (s == 2)
-					textbuf_printf(b, "\"} %u\n", it.failures);
+					buf_printf(b, "\"} %u\n", it.failures);
 				else
-					textbuf_printf(b, "\"} %lld\n", (long long)
+					buf_printf(b, "\"} %lld\n", (long long)
 						       ((s == 0 ? it.not_after_ms
 								: it.renew_at_ms) / 1000));
 			}
@@ -374,16 +374,16 @@ metrics(const struct agent *ag, struct textbuf *b)
 			"Command runs killed at their timeout.",
 		};
 		for (size_t s = 0; s < 3; s++) {
-			textbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", series[s],
+			buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", series[s],
 				       helps[s], series[s]);
 			for (size_t i = 0; i < ag->cfg->n_hooks; i++) {
 				struct hooks_stats hs;
 				const char *name = ag->cfg->hooks[i].name;
 				if (hooks_get_stats(ag->hooks, name, &hs) != 0)
 					continue;
-				textbuf_printf(b, "%s{hook=\"", series[s]);
-				textbuf_quoted(b, name);
-				textbuf_printf(b, "\"} %llu\n", (unsigned long long)
+				buf_printf(b, "%s{hook=\"", series[s]);
+				buf_quoted(b, name);
+				buf_printf(b, "\"} %llu\n", (unsigned long long)
 					       (s == 0 ? hs.runs : s == 1 ? hs.failures
 									  : hs.timeouts));
 			}
@@ -397,7 +397,7 @@ on_http(void *arg, const char *method, const char *path,
 	struct listener_reply *r)
 {
 	struct agent *ag = arg;
-	struct textbuf b = { 0 };
+	struct buf b = BUF_INIT(0);
 	struct certs_state cs;
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -405,15 +405,15 @@ on_http(void *arg, const char *method, const char *path,
 		return;
 	}
 	if (strcmp(path, "/healthz") == 0) {
-		textbuf_printf(&b, "ok\n");
+		buf_printf(&b, "ok\n");
 		reply_text(r, 200, &b);
 	} else if (strcmp(path, "/readyz") == 0) {
 		if (ready(ag, &cs)) {
-			textbuf_printf(&b, "ready\n");
+			buf_printf(&b, "ready\n");
 			reply_text(r, 200, &b);
 			return;
 		}
-		textbuf_printf(&b, "not ready: %s%zu of %zu certificates expired, "
+		buf_printf(&b, "not ready: %s%zu of %zu certificates expired, "
 				   "%zu missing\n",
 			       ag->rendered ? "" : "first render not complete; ",
 			       cs.expired, cs.total, cs.missing);
@@ -431,7 +431,7 @@ on_control(void *arg, const char *method, const char *path,
 	   struct listener_reply *r)
 {
 	struct agent *ag = arg;
-	struct textbuf b = { 0 };
+	struct buf b = BUF_INIT(0);
 	const char *name = NULL;
 
 	if (strncmp(path, "/v1/rotate", 10) != 0 ||
@@ -444,7 +444,7 @@ on_control(void *arg, const char *method, const char *path,
 	if (path[10] == '/' && path[11])
 		name = path + 11;
 	if (ag->certs == NULL || ag->stopping) {
-		textbuf_printf(&b, "the agent is stopping\n");
+		buf_printf(&b, "the agent is stopping\n");
 		reply_text(r, 503, &b);
 		return;
 	}
@@ -452,13 +452,13 @@ on_control(void *arg, const char *method, const char *path,
 	if (name == NULL)
 		n += deps_renew_certificates(ag->deps);
 	if (name && n == 0) {
-		textbuf_printf(&b, "no certificate named %s\n", name);
+		buf_printf(&b, "no certificate named %s\n", name);
 		reply_text(r, 404, &b);
 		return;
 	}
 	log_info("agent", "control socket: renewing %s now",
 		 name ? name : "every certificate");
-	textbuf_printf(&b, "renewing %zu certificate%s\n", n, n == 1 ? "" : "s");
+	buf_printf(&b, "renewing %zu certificate%s\n", n, n == 1 ? "" : "s");
 	reply_text(r, 202, &b);
 }
 

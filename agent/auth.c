@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 
 #include "backoff.h"
+#include "buf.h"
 #include "config.h"
 #include "files.h"
 #include "log.h"
@@ -92,9 +93,9 @@ method_name(enum auth_method m)
 }
 
 static void
-secret_free(char **s)
+drop_secret(char **s)
 {
-	files_secret_free(*s);
+	secret_free(*s);
 	*s = NULL;
 }
 
@@ -118,7 +119,7 @@ drop_token(struct auth *a, const char *why)
 	if (a->token == NULL)
 		return;
 	log_warn("auth", "dropping the Vault token: %s", why);
-	secret_free(&a->token);
+	drop_secret(&a->token);
 	a->expires_at_ms = 0;
 	a->stats.expires_at_ms = 0;
 	vault_set_token(a->vault, NULL);
@@ -179,7 +180,7 @@ adopt(struct auth *a, const char *token, uint64_t ttl_ms, int renewable)
 	}
 	log_redact_add(token);
 	if (a->token)
-		secret_free(&a->token);
+		drop_secret(&a->token);
 	a->token = copy;
 	a->granted_ms = ttl_ms;
 	a->renewable = renewable;
@@ -328,7 +329,7 @@ approle_secret_id(struct auth *a, char *err, size_t errlen)
 		return rc;
 	log_redact_add(sid);
 	if (a->secret_id)
-		secret_free(&a->secret_id);
+		drop_secret(&a->secret_id);
 	a->secret_id = sid;
 	if (cfg->auth_remove_secret_id_file) {
 		if (unlink(cfg->auth_secret_id_file) != 0)
@@ -371,7 +372,7 @@ login_body(struct auth *a, char *err, size_t errlen)
 oom:
 	snprintf(err, errlen, "out of memory");
 out:
-	files_secret_free(role_id);
+	secret_free(role_id);
 	if (o) {
 		/* cJSON holds copies of the secret-id: scrub them. */
 		cJSON *sid = cJSON_GetObjectItemCaseSensitive(o, "secret_id");
@@ -398,7 +399,7 @@ login_with_token_file(struct auth *a)
 		adopt(a, tok, 0, 0);
 		log_info("auth", "using the token from %s", a->cfg->auth_token_file);
 	}
-	files_secret_free(tok);
+	secret_free(tok);
 	lookup(a);
 }
 
@@ -645,7 +646,7 @@ on_revoked(void *arg, const struct vault_response *r)
 		log_info("auth", "revoked the Vault token");
 	else if (r->err != VAULT_ECANCELED)
 		log_error("auth", "revoking the Vault token failed: %s", r->message);
-	secret_free(&a->token);
+	drop_secret(&a->token);
 	vault_set_token(a->vault, NULL);
 	if (done)
 		done(a->revoke_arg);
@@ -687,8 +688,8 @@ on_closed(uv_handle_t *h)
 {
 	struct auth *a = h->data;
 
-	secret_free(&a->token);
-	secret_free(&a->secret_id);
+	drop_secret(&a->token);
+	drop_secret(&a->secret_id);
 	free(a);
 }
 

@@ -31,6 +31,7 @@
 
 #include "auth.h"
 #include "backoff.h"
+#include "buf.h"
 #include "config.h"
 #include "files.h"
 #include "hooks.h"
@@ -38,8 +39,8 @@
 #include "revoke.h"
 #include "vault.h"
 #include "wallclock.h"
-#include "x509.h"
 #include "window.h"
+#include "x509.h"
 
 #define PEM_MAX (1024 * 1024)
 #define EXPIRED_LOG_MS 60000	/* an expired certificate: one error a minute */
@@ -363,8 +364,8 @@ adopt(struct cert *c)
 	ok = 1;
 out:
 	free(cert);
-	x509_secret_free(key);
-	x509_secret_free(bundle);
+	secret_free(key);
+	secret_free(bundle);
 	free(chain);
 	free(anchor);
 	return ok;
@@ -420,7 +421,7 @@ compose(const struct config_file *f, const struct material *mt, size_t *len)
 				: strcmp(parts[i], "chain") == 0 ? mt->chain
 								 : mt->ca;
 		if (p && *p && append_pem(&buf, len, p) != 0) {
-			x509_secret_free(buf);
+			secret_free(buf);
 			return NULL;
 		}
 	}
@@ -529,7 +530,7 @@ write_set(struct cert *c, const struct material *mt, int *changed,
 	}
 out:
 	for (size_t i = 0; data && i < n; i++)
-		x509_secret_free(data[i]);
+		secret_free(data[i]);
 	free(data);
 	free(lens);
 	free(modes);
@@ -627,7 +628,7 @@ on_issued(void *arg, const struct vault_response *r)
 	cert = json_str(data, "certificate");
 	if (cc->mode == CERT_MODE_ISSUE) {
 		const char *k = json_str(data, "private_key");
-		x509_secret_free(key);
+		secret_free(key);
 		key = k ? strdup(k) : NULL;
 	}
 	if (cert == NULL || key == NULL) {
@@ -685,7 +686,7 @@ on_issued(void *arg, const struct vault_response *r)
 	}
 out:
 	free_paths(paths);
-	x509_secret_free(key);
+	secret_free(key);
 	free(chain);
 	free(anchor);
 	free(pinned);
@@ -739,7 +740,7 @@ keygen_done(uv_work_t *w, int status)
 	c->working = 0;
 	m->open_handles--;
 	if (m->closing || status != 0) {
-		x509_secret_free(c->work_key);
+		secret_free(c->work_key);
 		c->work_key = NULL;
 		free_if_done(m);
 		return;
@@ -748,7 +749,7 @@ keygen_done(uv_work_t *w, int status)
 		retry_later(c, c->work_err);
 		return;
 	}
-	x509_secret_free(c->pending_key);
+	secret_free(c->pending_key);
 	c->pending_key = c->work_key;
 	c->work_key = NULL;
 	issue(c);
@@ -816,7 +817,7 @@ issue(struct cert *c)
 
 		names_of(cc, &names);
 		if (x509_make_csr(c->pending_key, &names, &csr, err, sizeof(err)) != 0) {
-			x509_secret_free(c->pending_key);
+			secret_free(c->pending_key);
 			c->pending_key = NULL;
 			retry_later(c, err);
 			goto out;
@@ -842,7 +843,7 @@ issue(struct cert *c)
 	log_info("certs", "%s: requesting a certificate from %s", cc->name, cc->path);
 	if (vault_request(c->m->vault, &req, on_issued, c, &c->call) != 0) {
 		c->call = NULL;
-		x509_secret_free(c->pending_key);
+		secret_free(c->pending_key);
 		c->pending_key = NULL;
 		retry_later(c, "cannot start the request");
 	}
@@ -1132,7 +1133,7 @@ certs_close(struct certs *m)
 		struct cert *c = &m->certs[i];
 		if (c->call)
 			vault_cancel(c->call);
-		x509_secret_free(c->pending_key);
+		secret_free(c->pending_key);
 		c->pending_key = NULL;
 		uv_timer_stop(&c->timer);
 		uv_close((uv_handle_t *)&c->timer, on_closed);

@@ -690,11 +690,3 @@ files_read_secret(const char *path, size_t max, int allow_insecure,
 	return 0;
 }
 
-void
-files_secret_free(char *s)
-{
-	if (s == NULL)
-		return;
-	OPENSSL_cleanse(s, strlen(s));
-	free(s);
-}

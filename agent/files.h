@@ -108,7 +108,4 @@ int files_read(const char *path, size_t max, char **out, size_t *len,
 int files_read_secret(const char *path, size_t max, int allow_insecure,
 		      char **out, char *err, size_t errlen);
 
-/* Overwrite and free a secret string. */
-void files_secret_free(char *s);
-
 #endif

@@ -33,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "certs.h"
 #include "config.h"
 #include "deps.h"
@@ -165,8 +166,8 @@ adopt_pki_cert(struct tpl *p, const char *path, const char *const *kv,
 	env = NULL;
 out:
 	cJSON_Delete(env);
-	x509_secret_free(text);
-	x509_secret_free(key);
+	secret_free(text);
+	secret_free(key);
 	free(leaf);
 	free(rest);
 	free(ca);
@@ -189,7 +190,7 @@ static void
 blocks_free(struct blocks *b)
 {
 	for (size_t i = 0; i < b->n; i++)
-		x509_secret_free(b->text[i]);
+		secret_free(b->text[i]);
 	b->n = 0;
 }
 
@@ -277,7 +278,7 @@ adopt_issued(struct templates *t, const char *path, const char *const *kv,
 		if (files_read(t->tpls[i].cfg->destination, TPL_MAX, &text, &len, err,
 			       sizeof(err)) == 0)
 			blocks_scan(&b, text);
-		x509_secret_free(text);
+		secret_free(text);
 	}
 	/* The leaf: carries the names, is valid now; then its key. */
 	for (size_t i = 0; i < b.n && leaf == SIZE_MAX; i++) {

@@ -39,6 +39,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "buf.h"
+
 /* The reason of the newest error on OpenSSL's queue, for ERR. */
 static const char *
 ossl_why(void)
@@ -1132,23 +1134,7 @@ out:
 	return rc;
 }
 
-void
-x509_secret_free(char *pem)
-{
-	if (pem == NULL)
-		return;
-	OPENSSL_cleanse(pem, strlen(pem));
-	free(pem);
-}
 
-void
-x509_der_free(unsigned char *der, size_t len)
-{
-	if (der == NULL)
-		return;
-	OPENSSL_cleanse(der, len);
-	free(der);
-}
 
 /* A DNS SAN must be printable ASCII (IDNs in their xn-- form). */
 static int
@@ -1371,7 +1357,7 @@ x509_pkcs12(const char *cert_pem, const char *key_pem, const char *chain_pem,
 	buf = NULL;
 	rc = 0;
 out:
-	x509_der_free(buf, buf != NULL ? (size_t)n : 0);
+	secret_free_len(buf, buf != NULL ? (size_t)n : 0);
 	PKCS12_free(p12);
 	sk_X509_pop_free(chain, X509_free);
 	EVP_PKEY_free(key);

@@ -114,13 +114,10 @@ int x509_check_bundle(const char *cert_pem, const char *key_pem,
  * Generate a private key: TYPE "rsa" (BITS 2048, 3072, 4096 or 8192),
  * "ec" (256, 384 or 521) or "ed25519" (BITS ignored); BITS 0 picks the
  * default (rsa 2048, ec 256).  *KEY_PEM is set to malloc'd PKCS#8 PEM;
- * free it with x509_secret_free().
+ * free it with secret_free() (buf.h).
  */
 int x509_generate_key(const char *type, unsigned bits, char **key_pem,
 		      char *err, size_t errlen);
-
-/* Cleanse and free key PEM text (NULL is fine). */
-void x509_secret_free(char *pem);
 
 /*
  * A PEM CSR for KEY_PEM asking for NAMES (subject CN, DNS and IP SANs),
@@ -134,15 +131,12 @@ int x509_make_csr(const char *key_pem, const struct x509_names *names,
  * certificates of CHAIN_PEM (may be NULL), under PASSWORD (may be "", not
  * NULL), with FRIENDLY_NAME as the alias: AES-256-CBC with PBKDF2 and a
  * SHA-256 MAC.  The key must belong to the certificate.  *DER is malloc'd;
- * it holds the key, so free it with x509_der_free().
+ * it holds the key, so free it with secret_free_len() (buf.h).
  */
 int x509_pkcs12(const char *cert_pem, const char *key_pem,
 		const char *chain_pem, const char *password,
 		const char *friendly_name, unsigned char **der,
 		size_t *der_len, char *err, size_t errlen);
-
-/* Cleanse and free LEN bytes of DER from x509_pkcs12() (NULL is fine). */
-void x509_der_free(unsigned char *der, size_t len);
 
 /*
  * Split a PEM bundle into its first certificate and the rest (both

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "files.h"
 
 static char dir[256];
@@ -197,7 +198,7 @@ test_read_secret_trims_and_refuses_group_readable(void **state)
 	write_plain(p, "s3cr3t-value\n", 0600);
 	assert_int_equal(files_read_secret(p, 1024, 0, &s, err, sizeof(err)), 0);
 	assert_string_equal(s, "s3cr3t-value");
-	files_secret_free(s);
+	secret_free(s);
 
 	s = NULL;
 	assert_int_equal(chmod(p, 0640), 0);
@@ -208,7 +209,7 @@ test_read_secret_trims_and_refuses_group_readable(void **state)
 	assert_null(strstr(err, "s3cr3t"));
 
 	assert_int_equal(files_read_secret(p, 1024, 1, &s, err, sizeof(err)), 0);
-	files_secret_free(s);
+	secret_free(s);
 }
 
 static void

@@ -32,6 +32,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "buf.h"
 #include "x509.h"
 
 #define DAY (24LL * 3600)
@@ -1016,7 +1017,7 @@ test_generate_key_each_type_and_size_yields_that_type_and_size(void **state)
 		assert_int_equal(x509_key_matches(cert, pem, err, sizeof(err)),
 				 0);
 		free(cert);
-		x509_secret_free(pem);
+		secret_free(pem);
 	}
 }
 
@@ -1037,7 +1038,7 @@ test_generate_key_refuses_unknown_types_and_sizes(void **state)
 	assert_int_equal(x509_generate_key(NULL, 0, &pem, err, sizeof(err)),
 			 -EINVAL);
 	assert_null(pem);
-	x509_secret_free(NULL);
+	secret_free(NULL);
 }
 
 static X509_REQ *
@@ -1248,7 +1249,7 @@ test_pkcs12_parses_back_with_its_password_to_the_same_cert_and_key(void **state)
 	X509_free(cert);
 	sk_X509_pop_free(ca, X509_free);
 	PKCS12_free(p12);
-	x509_der_free(der, len);
+	secret_free_len(der, len);
 }
 
 static void
@@ -1279,7 +1280,7 @@ test_pkcs12_with_empty_password_and_no_chain(void **state)
 	X509_free(cert);
 	sk_X509_pop_free(ca, X509_free);
 	PKCS12_free(p12);
-	x509_der_free(der, len);
+	secret_free_len(der, len);
 }
 
 static void
