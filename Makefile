@@ -74,8 +74,13 @@ deps:
 unit: deps $(BIN) $(UNIT_BIN)
 	sh scripts/unit.sh $(UNIT_BIN)
 
+# The integration tests wait on processes far more than they compute, and
+# each has its own ports and directories: run them several at a time.
+PYTEST_JOBS ?= 4
+
 integration: deps $(BIN)
-	CERTAGENT_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider test/integration
+	CERTAGENT_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		-n $(PYTEST_JOBS) test/integration
 
 check: deps lint
 	$(MAKE) unit

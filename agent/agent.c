@@ -10,9 +10,22 @@
  * fresh struct config and swaps it in only when valid, so a bad edit
  * never takes down a running agent.
  *
+ * Life-cycle changes are deferred events.  A module's callback into the
+ * agent (a certificate held, a batch rendered, a login that failed for
+ * good, the application exited) and a signal only post an event; the
+ * events run from a uv_idle handle on the next loop turn, after the
+ * callback that posted them has returned.  So no module ever has its
+ * state freed under it by a stop or a reload it caused itself: the
+ * pattern behind the `run --once` crash, where a certificate's
+ * on_issued() reported progress, the progress check stopped the agent
+ * and freed the hooks, and on_issued() went on to notify them.
+ *
  * Progress: certs and templates report what they did; check_progress()
  * turns that into "every file is in place" (readiness, the start of the
- * exec child) and, in --once mode, into the exit.
+ * exec child) and, in --once mode, into the exit.  --once runs the hooks
+ * of what it wrote before it exits (as consul-template -once does), each
+ * once and without its quiet period; a hook that cannot run is a warning,
+ * not a failure of the render.
  *
  * Stop: producers close first (certs, templates, deps, hooks), then the
  * revocations asked for (revoke_on_shutdown, revoke_previous_after due
@@ -65,16 +78,48 @@ struct agent {
 	char **exec_argv;		/* exec mode: from the command line */
 	uv_signal_t sigterm, sigint, sighup, sigusr1;
 	uv_timer_t grace;		/* bounds the revocations at stop */
+	uv_idle_t events;		/* runs the posted life-cycle events */
+	unsigned pending;		/* EV_* posted, not yet run */
+	const char *stop_why;		/* EV_STOP: the reason to log */
 	int stopping;			/* 1: revoking; 2: closing */
 	int exit_code;
 	unsigned flags;
+	int once_done;			/* --once: every file in place; hooks run */
 	int tmpl_done;			/* the templates' last batch ended */
 	unsigned tmpl_errors;		/* ... with this many errors */
 	int rendered;			/* every file has been in place once */
 };
 
+/* Life-cycle events, run from the loop in this order (agent_post). */
+#define EV_STOP 0x1		/* stop: stop_why, exit_code already set */
+#define EV_RELOAD 0x2		/* SIGHUP */
+#define EV_ROTATE 0x4		/* SIGUSR1: renew every certificate now */
+#define EV_PROGRESS 0x8		/* certs or templates moved on */
+
 static void on_rendered(void *arg, unsigned errors);
 static void on_certs_event(void *arg);
+static void on_events(uv_idle_t *h);
+
+/* Post EV; it runs from the loop after the current callback returns. */
+static void
+post(struct agent *ag, unsigned ev)
+{
+	ag->pending |= ev;
+	if (!uv_is_closing((uv_handle_t *)&ag->events))
+		uv_idle_start(&ag->events, on_events);
+}
+
+/* Ask for a stop with exit status CODE (-1: leave it); the first reason
+ * asked for is the one logged. */
+static void
+post_stop(struct agent *ag, int code, const char *why)
+{
+	if (code >= 0)
+		ag->exit_code = code;
+	if (ag->stop_why == NULL || ag->stopping)
+		ag->stop_why = why;
+	post(ag, EV_STOP);
+}
 
 static void
 apply_logging(const struct config *cfg)
@@ -109,6 +154,7 @@ finish(struct agent *ag)
 	ag->http_api = ag->control = NULL;
 	uv_timer_stop(&ag->grace);
 	uv_close((uv_handle_t *)&ag->grace, NULL);
+	uv_close((uv_handle_t *)&ag->events, NULL);
 	if (ag->revq)
 		revq_close(ag->revq);
 	if (ag->auth)
@@ -201,9 +247,17 @@ stop(struct agent *ag, const char *why)
 	finish(ag);
 }
 
+/* run --once: the hooks of what it wrote have run. */
+static void
+on_once_hooks_done(void *arg)
+{
+	post_stop(arg, -1, "run --once: done");
+}
+
 /*
  * Where do certificates and templates stand?  Note the first moment every
  * file is in place; in --once mode, exit when nothing is left to try.
+ * Runs only from on_events(), never inside a module's callback.
  */
 static void
 check_progress(struct agent *ag)
@@ -235,13 +289,16 @@ check_progress(struct agent *ag)
 			}
 		}
 	}
-	if (!once(ag))
+	if (!once(ag) || ag->once_done)
 		return;
 	if (cs.busy || !ag->tmpl_done || (ag->tmpl_errors && deps_busy(ag->deps)))
 		return;
 	if (certs_ok && tmpl_ok) {
+		/* What changed is on disk: its hooks run now, once, then
+		 * the agent exits 0 whatever they did. */
+		ag->once_done = 1;
 		ag->exit_code = 0;
-		stop(ag, "run --once: done");
+		hooks_flush(ag->hooks, on_once_hooks_done, ag);
 		return;
 	}
 	log_error("agent", "run --once: failed: %zu of %zu certificate%s not in "
@@ -562,20 +619,13 @@ out:
 static void
 on_child_exit(void *arg, int code)
 {
-	struct agent *ag = arg;
-
-	ag->exit_code = code;
-	stop(ag, "exec: the application exited");
+	post_stop(arg, code, "exec: the application exited");
 }
 
 static void
 on_child_stopped(void *arg, int code)
 {
-	struct agent *ag = arg;
-
-	if (code >= 0)
-		ag->exit_code = code;
-	stop(ag, "exec: the application stopped");
+	post_stop(arg, code, "exec: the application stopped");
 }
 
 /* exec: files changed (after their quiet period): tell the application. */
@@ -616,21 +666,43 @@ on_signal(uv_signal_t *s, int signum)
 			child_stop(c, on_child_stopped, ag);
 			break;
 		}
-		stop(ag, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+		post_stop(ag, -1, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 		break;
 	case SIGHUP:
-		if (!ag->stopping && !once(ag))
-			reload(ag);
+		if (!once(ag))
+			post(ag, EV_RELOAD);
 		break;
 	case SIGUSR1:
-		if (!ag->stopping && ag->certs) {
-			size_t n = certs_rotate(ag->certs, NULL);
-			n += deps_renew_certificates(ag->deps);
-			log_info("agent", "SIGUSR1: renewing %zu certificate%s now", n,
-				 n == 1 ? "" : "s");
-		}
+		post(ag, EV_ROTATE);
 		break;
 	}
+}
+
+/* Run the posted events, in a fixed order: a stop makes the rest moot. */
+static void
+on_events(uv_idle_t *h)
+{
+	struct agent *ag = h->data;
+	unsigned ev = ag->pending;
+
+	ag->pending = 0;
+	uv_idle_stop(h);
+	if (ev & EV_STOP) {
+		stop(ag, ag->stop_why ? ag->stop_why : "stop");
+		return;
+	}
+	if (ag->stopping)
+		return;
+	if (ev & EV_RELOAD)
+		reload(ag);
+	if ((ev & EV_ROTATE) && ag->certs) {
+		size_t n = certs_rotate(ag->certs, NULL);
+		n += deps_renew_certificates(ag->deps);
+		log_info("agent", "SIGUSR1: renewing %zu certificate%s now", n,
+			 n == 1 ? "" : "s");
+	}
+	if (ev & (EV_PROGRESS | EV_RELOAD))
+		check_progress(ag);
 }
 
 static void
@@ -647,18 +719,17 @@ on_token(void *arg, const char *token)
 		return;
 	}
 	auth_get_stats(ag->auth, &st);
-	if (once(ag) && st.login_failures > 0) {
+	if (once(ag) && st.login_failures > 0 && !ag->stop_why) {
 		log_error("agent", "run --once: failed: cannot log in to Vault "
 				   "(see above)");
-		ag->exit_code = 1;
-		stop(ag, "run --once: failed");
+		post_stop(ag, 1, "run --once: failed");
 	}
 }
 
 static void
 on_certs_event(void *arg)
 {
-	check_progress(arg);
+	post(arg, EV_PROGRESS);
 }
 
 static void
@@ -669,12 +740,12 @@ on_rendered(void *arg, unsigned errors)
 	ag->tmpl_done = 1;
 	ag->tmpl_errors = errors;
 	if (ag->flags & AGENT_DRY_RUN) {
-		ag->exit_code = errors ? 1 : 0;
-		stop(ag, errors ? "dry run: done, with template errors"
-				: "dry run: every template rendered");
+		post_stop(ag, errors ? 1 : 0,
+			  errors ? "dry run: done, with template errors"
+				 : "dry run: every template rendered");
 		return;
 	}
-	check_progress(ag);
+	post(ag, EV_PROGRESS);
 }
 
 static void
@@ -759,12 +830,14 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	    uv_signal_init(&ag.loop, &ag.sigint) != 0 ||
 	    uv_signal_init(&ag.loop, &ag.sighup) != 0 ||
 	    uv_signal_init(&ag.loop, &ag.sigusr1) != 0 ||
-	    uv_timer_init(&ag.loop, &ag.grace) != 0) {
+	    uv_timer_init(&ag.loop, &ag.grace) != 0 ||
+	    uv_idle_init(&ag.loop, &ag.events) != 0) {
 		log_error("agent", "cannot set up signal handling");
 		abort();	/* these fail only without memory */
 	}
 	ag.sigterm.data = ag.sigint.data = ag.sighup.data = ag.sigusr1.data = &ag;
 	ag.grace.data = &ag;
+	ag.events.data = &ag;
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||

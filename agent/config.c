@@ -3075,7 +3075,8 @@ check_certs_unique(struct loader *ld, const struct config *c)
 				snprintf(first, sizeof(first), "certificates[%zu].name", j);
 				snprintf(first, sizeof(first), "%s",
 					 field_path(ld, &c->certs[j].name, first));
-				if ((dot = strrchr(first, '.')) != NULL)
+				dot = strrchr(first, '.');
+				if (dot != NULL)
 					*dot = '\0';
 				report(ld, AT(where(ld, &a->name, NULL)),
 				       field_path(ld, &a->name, kpath),

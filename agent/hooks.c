@@ -116,9 +116,18 @@ struct hooks {
 	struct hook *list;
 	struct hook *every;	/* notified of every change, named or not */
 	int closing;
+	int flush_closed;	/* the flush timer's close callback ran */
+
+	/* hooks_flush(): run what is pending now, once each. */
+	int flushing;
+	uv_timer_t flush;	/* calls flush_done from the loop */
+	void (*flush_done)(void *arg);
+	void *flush_arg;
 };
 
 static void on_timer(uv_timer_t *t);
+static void flush_check(struct hooks *h);
+static void try_free_module(struct hooks *h);
 
 /* ------------------------------------------------------------------ */
 /* Changes */
@@ -236,7 +245,14 @@ try_free(struct hook *k)
 	changes_clear(&k->running);
 	free(k->name);
 	free(k);
-	if (h->closing && h->list == NULL)
+	try_free_module(h);
+}
+
+/* The module's memory goes once every hook and the flush timer are gone. */
+static void
+try_free_module(struct hooks *h)
+{
+	if (h->closing && h->list == NULL && h->flush_closed)
 		free(h);
 }
 
@@ -290,7 +306,8 @@ finish(struct hook *k, struct hooks_result *r, const char *why)
 		k->stats.failures++;
 		if (r->timed_out)
 			k->stats.timeouts++;
-		if (k->closing) {
+		if (k->closing || h->flushing) {
+			/* run --once runs each hook once: nothing to retry for. */
 			log_warn("hooks", "%s: %s", k->name, why);
 			changes_clear(&k->running);
 		} else {
@@ -311,6 +328,8 @@ finish(struct hook *k, struct hooks_result *r, const char *why)
 	}
 	if (h->done && !k->closing)
 		h->done(h->arg, r);
+	if (h->flushing)
+		flush_check(h);
 }
 
 /* ------------------------------------------------------------------ */
@@ -349,8 +368,18 @@ run_signal(struct hook *k)
 	char err[512], why[768], *buf = NULL;
 	size_t len;
 	long pid;
+	int rc;
 
-	if (files_read(d->pid_file, PID_FILE_MAX, &buf, &len, err, sizeof(err)) != 0) {
+	rc = files_read(d->pid_file, PID_FILE_MAX, &buf, &len, err, sizeof(err));
+	if (rc == -ENOENT && k->h->flushing) {
+		/* run --once before the service is up (an init container):
+		 * there is nothing running to reload. */
+		log_info("hooks", "%s: %s does not exist: nothing running to "
+			 "signal", k->name, d->pid_file);
+		r.ok = 1;
+		goto out;
+	}
+	if (rc != 0) {
 		snprintf(why, sizeof(why), "pid file: %s; nothing signalled", err);
 		goto out;
 	}
@@ -799,6 +828,8 @@ pend(struct hook *k, const struct hooks_change *c, uint64_t now, uint64_t min,
 			  k->active ? "next run" : "pending retry");
 		return;
 	}
+	if (k->h->flushing)
+		k->quiet_at = k->deadline = now;
 	schedule(k);
 	log_debug("hooks", "%s: %zu changed file%s pending", k->name,
 		  k->pending.n, k->pending.n == 1 ? "" : "s");
@@ -874,6 +905,8 @@ hooks_new(uv_loop_t *loop, const struct config *cfg, hooks_done_cb done,
 	h->cfg = cfg;
 	h->done = done;
 	h->arg = arg;
+	uv_timer_init(loop, &h->flush);
+	h->flush.data = h;
 	for (size_t i = 0; i < cfg->n_hooks; i++) {
 		if (hook_add(h, &cfg->hooks[i]) == NULL) {
 			hooks_close(h);
@@ -917,14 +950,60 @@ hooks_get_stats(const struct hooks *h, const char *name, struct hooks_stats *st)
 	return 0;
 }
 
+static void
+on_flushed(uv_timer_t *t)
+{
+	struct hooks *h = t->data;
+	void (*done)(void *) = h->flush_done;
+
+	h->flush_done = NULL;
+	if (done)
+		done(h->flush_arg);
+}
+
+/* While flushing: once nothing runs or waits, call flush_done. */
+static void
+flush_check(struct hooks *h)
+{
+	for (const struct hook *k = h->list; k; k = k->next)
+		if (!k->closing && (k->active || (k->has_pending && k->def)))
+			return;
+	if (h->flush_done && !uv_is_active((uv_handle_t *)&h->flush))
+		uv_timer_start(&h->flush, on_flushed, 0, 0);
+}
+
+void
+hooks_flush(struct hooks *h, void (*done)(void *arg), void *arg)
+{
+	h->flushing = 1;
+	h->flush_done = done;
+	h->flush_arg = arg;
+	for (struct hook *k = h->list; k; k = k->next) {
+		if (k->closing || !k->has_pending || k->active || k->def == NULL)
+			continue;
+		k->retrying = 0;
+		uv_timer_start(&k->timer, on_timer, 0, 0);
+	}
+	flush_check(h);
+}
+
+static void
+on_flush_closed(uv_handle_t *t)
+{
+	struct hooks *h = t->data;
+
+	h->flush_closed = 1;
+	try_free_module(h);
+}
+
 void
 hooks_close(struct hooks *h)
 {
 	h->closing = 1;
-	if (h->list == NULL) {
-		free(h);
+	h->flush_done = NULL;
+	uv_close((uv_handle_t *)&h->flush, on_flush_closed);
+	if (h->list == NULL)
 		return;
-	}
 	for (struct hook *k = h->list; k; k = k->next) {
 		if (k->active && k->spawned && !k->exited) {
 			log_info("hooks", "%s: stopping pid %ld (SIGTERM)", k->name,

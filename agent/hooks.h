@@ -71,6 +71,14 @@ typedef void (*hooks_fn)(void *arg, const char *const *paths, size_t n);
 int hooks_add_function(struct hooks *h, const char *name, hooks_fn fn,
 		       void *arg, int every);
 
+/*
+ * run --once: run every hook that has changes pending now, without its
+ * quiet period, once (a failure is logged, not retried; a signal hook
+ * whose pid file does not exist has nothing running to reload), and call
+ * DONE from the loop once none runs, never before this returns.
+ */
+void hooks_flush(struct hooks *h, void (*done)(void *arg), void *arg);
+
 struct hooks_stats {
 	uint64_t runs, failures, timeouts;
 };

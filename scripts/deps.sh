@@ -9,17 +9,17 @@ set -eu
 # Debian / Ubuntu
 APT_PKGS="gcc make pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
-python3-pytest python3-hvac valgrind
+python3-pytest python3-pytest-xdist python3-hvac valgrind
 postgresql nginx gunicorn python3-uvicorn default-jre-headless"
 # Fedora / RHEL
 DNF_PKGS="gcc make pkgconf-pkg-config libuv-devel libcurl-devel openssl-devel
 cjson-devel libyaml-devel libcmocka-devel openssl python3
-python3-cryptography python3-pytest python3-hvac valgrind
+python3-cryptography python3-pytest python3-pytest-xdist python3-hvac valgrind
 postgresql-server postgresql nginx python3-gunicorn python3-uvicorn
 java-21-openjdk-headless"
 # Alpine
 APK_PKGS="build-base pkgconf libuv-dev curl-dev openssl-dev cjson-dev
-yaml-dev cmocka-dev openssl python3 py3-cryptography py3-pytest py3-hvac
+yaml-dev cmocka-dev openssl python3 py3-cryptography py3-pytest py3-pytest-xdist py3-hvac
 valgrind postgresql postgresql-client nginx py3-gunicorn py3-uvicorn
 openjdk21-jre-headless"
 

@@ -331,6 +331,77 @@ def test_once_exits_nonzero_within_its_retry_bound_when_vault_is_unreachable(env
     assert not (d / "web.crt").exists()
 
 
+def test_once_with_only_a_certificate_and_no_hook_exits_0(env, pki):
+    """The init-container case that crashed at exit (a hook notified
+    after the stop had freed the hooks): one certificates: entry, no
+    template, no hook."""
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    r, _ = run_once(env, cert_config(env, rid, sid, one_cert(d)))
+    assert r.returncode == 0, r.stderr
+    assert serial_of(d / "web.crt")
+    assert "run --once: done" in r.stderr
+    assert r.stderr.rstrip().endswith("stopped"), r.stderr
+
+
+def test_once_exits_0_when_the_issuance_answers_after_the_templates(env, pki):
+    """A real Vault answers a kv read long before an issuance (key
+    generation); vaultsim is made to answer in that order, so the
+    certificate is the last thing in place, reported from inside its
+    own answer's callback."""
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    env.vs.kv_put("app", {"password": "pw-order-1"})
+    env.vs.policy("kv", 'path "secret/data/app" { capabilities = ["read"] }')
+    rid, sid = env.approle_files(role="order", token_policies=["default", "pki", "kv"])
+    env.secrets.add("pw-order-1")
+    env.vs.fault(path_prefix="/v1/pki_int/issue/", delay_ms=400, count=-1)
+    top = """
+        templates:
+          - destination: %s/app.conf
+            contents: 'password={{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}'
+        """ % d
+    r, _ = run_once(env, cert_config(env, rid, sid, one_cert(d)) + textwrap.dedent(top))
+    assert r.returncode == 0, r.stderr
+    # The template was rendered before the certificate was written.
+    log = r.stderr
+    assert log.index("rendered %s/app.conf" % d) < log.index("web: wrote 2 files"), log
+    assert (d / "app.conf").read_text() == "password=pw-order-1"
+    assert "run --once: done" in log
+    assert log.rstrip().endswith("stopped"), log
+
+
+def test_once_runs_the_hooks_of_what_it_wrote_then_exits(env, pki):
+    """--once runs each hook of what changed, once and without its quiet
+    period, before it exits; a signal hook with no pid file yet (the
+    service is not up, as in an init container) has nothing to signal.
+    A second run with the files in place changes nothing and runs none."""
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    marker = env.tmp / "hook.out"
+    top = """
+        hooks:
+          mark:
+            command: ["sh", "-c", 'printf "%%s|" "$$CERTAGENT_CHANGED_FILES" >> %(m)s']
+          svc: {signal: SIGHUP, pid_file: %(d)s/not-yet.pid}
+        """ % {"m": marker, "d": d}
+    certs = one_cert(d, extra="on_change: [mark, svc]\n          wait: {min: 30s, max: 60s}")
+    cfg = cert_config(env, rid, sid, certs) + textwrap.dedent(top)
+    r, took = run_once(env, cfg)
+    assert r.returncode == 0, r.stderr
+    assert took < 20, "the 30 s quiet period was waited for: %.1fs" % took
+    runs = marker.read_text().split("|")[:-1]
+    assert len(runs) == 1, runs
+    assert sorted(runs[0].splitlines()) == sorted([str(d / "web.crt"), str(d / "web.key")])
+    assert "svc: %s does not exist: nothing running to signal" % (d / "not-yet.pid") in r.stderr
+    r, _ = run_once(env, cfg)
+    assert r.returncode == 0, r.stderr
+    assert len(marker.read_text().split("|")[:-1]) == 1
+
+
 def test_once_with_a_failing_issuance_names_the_certificate(env, pki):
     rid, sid = pki
     d = env.tmp / "tls"
