@@ -48,13 +48,11 @@
 #include "deps.h"
 #include "hooks.h"
 #include "http.h"
-#include "listener.h"
 #include "log.h"
 #include "revoke.h"
+#include "telemetry.h"
 #include "templates.h"
-#include "buf.h"
 #include "vault.h"
-#include "wallclock.h"
 #include "x509.h"
 
 #define ERRBUF 16384
@@ -72,8 +70,8 @@ struct agent {
 	struct hooks *hooks;		/* outlives reloads: pending runs survive */
 	struct revq *revq;		/* outlives reloads: pending revocations */
 	struct templates *templates;	/* rebuilt on reload */
-	struct listener *http_api;	/* listener.address: health, metrics */
-	struct listener *control;	/* listener.control_socket: rotate */
+	struct telemetry *telemetry;	/* endpoints and the control socket */
+	struct telemetry_view view;	/* what telemetry reads, kept current */
 	struct child *child;		/* exec mode: the application */
 	char **exec_argv;		/* exec mode: from the command line */
 	uv_signal_t sigterm, sigint, sighup, sigusr1;
@@ -98,7 +96,22 @@ struct agent {
 
 static void on_rendered(void *arg, unsigned errors);
 static void on_certs_event(void *arg);
+static void on_changed(void *arg, const struct change *c);
+static void on_cert_data(void *arg);
 static void on_events(uv_idle_t *h);
+static void update_view(struct agent *ag);
+
+static struct certs_events
+certs_events(struct agent *ag)
+{
+	return (struct certs_events){ on_certs_event, on_changed, on_cert_data, ag };
+}
+
+static struct templates_events
+templates_events(struct agent *ag)
+{
+	return (struct templates_events){ on_rendered, on_changed, ag };
+}
 
 /* Post EV; it runs from the loop after the current callback returns. */
 static void
@@ -147,11 +160,8 @@ finish(struct agent *ag)
 	if (ag->stopping == 2)
 		return;
 	ag->stopping = 2;
-	if (ag->http_api)
-		listener_close(ag->http_api);
-	if (ag->control)
-		listener_close(ag->control);
-	ag->http_api = ag->control = NULL;
+	telemetry_close(ag->telemetry);
+	ag->telemetry = NULL;
 	uv_timer_stop(&ag->grace);
 	uv_close((uv_handle_t *)&ag->grace, NULL);
 	uv_close((uv_handle_t *)&ag->events, NULL);
@@ -239,6 +249,7 @@ stop(struct agent *ag, const char *why)
 	ag->templates = NULL;
 	ag->deps = NULL;
 	ag->hooks = NULL;
+	update_view(ag);
 	if (ag->revq && (revq_pending(ag->revq) || ag->cfg->revoke_on_shutdown)) {
 		uv_timer_start(&ag->grace, on_grace, SHUTDOWN_GRACE_MS, 0);
 		revq_flush(ag->revq, on_revocations_sent, ag);
@@ -276,6 +287,7 @@ check_progress(struct agent *ag)
 
 	if (!ag->rendered && certs_ok && tmpl_ok) {
 		ag->rendered = 1;
+		update_view(ag);
 		log_info("agent", "every file is in place: %zu certificate%s, %zu "
 				  "template%s", cs.total, cs.total == 1 ? "" : "s",
 			 ag->cfg->n_templates, ag->cfg->n_templates == 1 ? "" : "s");
@@ -310,237 +322,59 @@ check_progress(struct agent *ag)
 }
 
 /* ------------------------------------------------------------------ */
-/* The listeners */
+/* Renewal on demand */
 
-/* Ready: every file has been in place, and no certificate has expired
- * (judged now, on the wall clock) or gone missing since. */
-static int
-ready(const struct agent *ag, struct certs_state *cs)
+/*
+ * The one way to renew now: SIGUSR1, the control socket and anything
+ * else that asks go through here.  NAME NULL: every certificate, the
+ * entries' and the templates'.  Returns how many it matched.
+ */
+static size_t
+agent_rotate(struct agent *ag, const char *name, const char *why)
 {
-	memset(cs, 0, sizeof(*cs));
+	size_t n;
+
 	if (ag->certs == NULL || ag->stopping)
 		return 0;
-	certs_get_state(ag->certs, cs);
-	return ag->rendered && cs->missing == 0 && cs->expired == 0;
+	n = certs_rotate(ag->certs, name);
+	if (n)
+		log_info("agent", "%s: renewing %s now (%zu certificate%s)", why,
+			 name ? name : "every certificate", n, n == 1 ? "" : "s");
+	return n;
 }
 
-static void
-reply_text(struct listener_reply *r, int status, struct buf *b)
+static size_t
+on_rotate(void *arg, const char *name)
 {
-	r->status = status;
-	r->body = buf_take(b, &r->len);
-	if (r->body == NULL)
-		r->status = 500;
+	return agent_rotate(arg, name, "control socket");
 }
 
+/* Telemetry reads this; it follows every change of module or state. */
 static void
-metric(struct buf *b, const char *name, const char *type, const char *help,
-       double v)
+update_view(struct agent *ag)
 {
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help,
-		       name, type, name, v);
-}
-
-static void
-metrics(const struct agent *ag, struct buf *b)
-{
-	struct certs_state cs;
-	struct certs_stats st;
-	struct templates_stats ts;
-	struct auth_stats as;
-	int ok = ready(ag, &cs);
-
-	metric(b, "certagent_ready", "gauge", "1 when every file is in place and "
-	       "no certificate has expired", ok);
-	buf_printf(b, "# HELP certagent_certificates Certificates by state.\n"
-			  "# TYPE certagent_certificates gauge\n"
-			  "certagent_certificates{state=\"valid\"} %zu\n"
-			  "certagent_certificates{state=\"expired\"} %zu\n"
-			  "certagent_certificates{state=\"missing\"} %zu\n",
-		       cs.valid, cs.expired, cs.missing);
-	if (ag->certs) {
-		size_t n = certs_count(ag->certs);
-		static const char *const series[] = {
-			"certagent_certificate_not_after_seconds",
-			"certagent_certificate_renew_at_seconds",
-			"certagent_certificate_failures",
-		};
-		static const char *const helps[] = {
-			"NotAfter of the certificate on disk (unix time).",
-			"When its renewal is scheduled (unix time).",
-			"Failed issuances since the last success.",
-		};
-		for (size_t s = 0; s < 3; s++) {
-			buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", series[s],
-				       helps[s], series[s]);
-			for (size_t i = 0; i < n; i++) {
-				struct certs_item it;
-				certs_get_item(ag->certs, i, &it);
-				buf_printf(b, "%s{name=\"", series[s]);
-				buf_quoted(b, it.name);
-				if (s == 2)
-					buf_printf(b, "\"} %u\n", it.failures);
-				else
-					buf_printf(b, "\"} %lld\n", (long long)
-						       ((s == 0 ? it.not_after_ms
-								: it.renew_at_ms) / 1000));
-			}
-		}
-		certs_get_stats(ag->certs, &st);
-		metric(b, "certagent_issuances_total", "counter",
-		       "Certificates issued and written.", (double)st.issued);
-		metric(b, "certagent_issue_failures_total", "counter",
-		       "Failed issuance attempts.", (double)st.failures);
-		metric(b, "certagent_certificates_adopted_total", "counter",
-		       "Valid certificates kept from disk instead of issued.",
-		       (double)st.adopted);
-	}
-	if (ag->templates) {
-		templates_get_stats(ag->templates, &ts);
-		metric(b, "certagent_template_renders_total", "counter",
-		       "Template renderings.", (double)ts.renders);
-		metric(b, "certagent_template_writes_total", "counter",
-		       "Template destinations written (bytes changed).",
-		       (double)ts.writes);
-		metric(b, "certagent_template_errors_total", "counter",
-		       "Template renderings that failed.", (double)ts.errors);
-	}
-	if (ag->auth) {
-		auth_get_stats(ag->auth, &as);
-		metric(b, "certagent_auth_logins_total", "counter",
-		       "Successful logins.", (double)as.logins);
-		metric(b, "certagent_auth_login_failures_total", "counter",
-		       "Failed logins.", (double)as.login_failures);
-		metric(b, "certagent_auth_token_expiry_seconds", "gauge",
-		       "When the token expires (unix time); 0 if none.",
-		       (double)(as.expires_at_ms / 1000));
-	}
-	if (ag->vault)
-		metric(b, "certagent_vault_requests_total", "counter",
-		       "HTTP requests sent to Vault.",
-		       (double)vault_attempts(ag->vault));
-	if (ag->hooks && ag->cfg->n_hooks) {
-		static const char *const series[] = {
-			"certagent_hook_runs_total",
-			"certagent_hook_failures_total",
-			"certagent_hook_timeouts_total",
-		};
-		static const char *const helps[] = {
-			"Runs of the hook.",
-			"Runs that failed (each is retried with backoff).",
-			"Command runs killed at their timeout.",
-		};
-		for (size_t s = 0; s < 3; s++) {
-			buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", series[s],
-				       helps[s], series[s]);
-			for (size_t i = 0; i < ag->cfg->n_hooks; i++) {
-				struct hooks_stats hs;
-				const char *name = ag->cfg->hooks[i].name;
-				if (hooks_get_stats(ag->hooks, name, &hs) != 0)
-					continue;
-				buf_printf(b, "%s{hook=\"", series[s]);
-				buf_quoted(b, name);
-				buf_printf(b, "\"} %llu\n", (unsigned long long)
-					       (s == 0 ? hs.runs : s == 1 ? hs.failures
-									  : hs.timeouts));
-			}
-		}
-	}
-}
-
-/* listener.address: GET /healthz, /readyz, /metrics. */
-static void
-on_http(void *arg, const char *method, const char *path,
-	struct listener_reply *r)
-{
-	struct agent *ag = arg;
-	struct buf b = BUF_INIT(0);
-	struct certs_state cs;
-
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		r->status = 405;
-		return;
-	}
-	if (strcmp(path, "/healthz") == 0) {
-		buf_printf(&b, "ok\n");
-		reply_text(r, 200, &b);
-	} else if (strcmp(path, "/readyz") == 0) {
-		if (ready(ag, &cs)) {
-			buf_printf(&b, "ready\n");
-			reply_text(r, 200, &b);
-			return;
-		}
-		buf_printf(&b, "not ready: %s%zu of %zu certificates expired, "
-				   "%zu missing\n",
-			       ag->rendered ? "" : "first render not complete; ",
-			       cs.expired, cs.total, cs.missing);
-		reply_text(r, 503, &b);
-	} else if (strcmp(path, "/metrics") == 0) {
-		metrics(ag, &b);
-		reply_text(r, 200, &b);
-		r->content_type = "text/plain; version=0.0.4";
-	}
-}
-
-/* listener.control_socket: POST /v1/rotate[/NAME]. */
-static void
-on_control(void *arg, const char *method, const char *path,
-	   struct listener_reply *r)
-{
-	struct agent *ag = arg;
-	struct buf b = BUF_INIT(0);
-	const char *name = NULL;
-
-	if (strncmp(path, "/v1/rotate", 10) != 0 ||
-	    (path[10] != '\0' && path[10] != '/'))
-		return;
-	if (strcmp(method, "POST") != 0) {
-		r->status = 405;
-		return;
-	}
-	if (path[10] == '/' && path[11])
-		name = path + 11;
-	if (ag->certs == NULL || ag->stopping) {
-		buf_printf(&b, "the agent is stopping\n");
-		reply_text(r, 503, &b);
-		return;
-	}
-	size_t n = certs_rotate(ag->certs, name);
-	if (name == NULL)
-		n += deps_renew_certificates(ag->deps);
-	if (name && n == 0) {
-		buf_printf(&b, "no certificate named %s\n", name);
-		reply_text(r, 404, &b);
-		return;
-	}
-	log_info("agent", "control socket: renewing %s now",
-		 name ? name : "every certificate");
-	buf_printf(&b, "renewing %zu certificate%s\n", n, n == 1 ? "" : "s");
-	reply_text(r, 202, &b);
+	ag->view = (struct telemetry_view){
+		.certs = ag->certs,
+		.templates = ag->templates,
+		.auth = ag->auth,
+		.vault = ag->vault,
+		.hooks = ag->hooks,
+		.rendered = ag->rendered,
+		.stopping = ag->stopping != 0,
+	};
 }
 
 static int
-open_listeners(struct agent *ag, char *err, size_t errlen)
+open_telemetry(struct agent *ag, char *err, size_t errlen)
 {
-	const struct config *cfg = ag->cfg;
+	struct telemetry_opts o = {
+		.address = ag->cfg->listener_address,
+		.control_socket = ag->cfg->control_socket,
+	};
 
-	if (cfg->listener_address &&
-	    (listener_new(&ag->loop, on_http, ag, &ag->http_api) != 0 ||
-	     listener_open(ag->http_api, cfg->listener_address, err, errlen) != 0))
-		return -1;
-	if (cfg->control_socket) {
-		char addr[4200];
-		snprintf(addr, sizeof(addr), "unix:%s", cfg->control_socket);
-		if (listener_new(&ag->loop, on_control, ag, &ag->control) != 0 ||
-		    listener_open(ag->control, addr, err, errlen) != 0)
-			return -1;
-	}
-	if (ag->http_api)
-		log_info("agent", "serving /healthz, /readyz and /metrics on %s",
-			 cfg->listener_address);
-	if (ag->control)
-		log_info("agent", "control socket at %s", cfg->control_socket);
-	return 0;
+	update_view(ag);
+	return telemetry_open(&ag->loop, &o, &ag->view, on_rotate, ag,
+			      &ag->telemetry, err, errlen);
 }
 
 static void
@@ -570,38 +404,32 @@ reload(struct agent *ag)
 		config_free(cfg);
 		goto out;
 	}
-	/* The certificates start over from disk and the templates from the
-	 * data the deps store holds: valid files are kept, so a reload never
-	 * issues again what is not due.  Both are built before anything is
-	 * applied, so a failure leaves the running set untouched. */
-	struct certs *certs = NULL;
+	/* The entries start over from disk, the templates from the data the
+	 * deps store and the engine hold: valid files are kept, so a reload
+	 * never issues again what is not due.  What can fail is done before
+	 * anything is applied, so a failure leaves the running set alone. */
 	struct templates *templates = NULL;
-	if (certs_new(&ag->loop, ag->vault, ag->auth, ag->hooks, ag->revq, cfg,
-		      certs_flags(ag), on_certs_event, ag, &certs) != 0 ||
-	    templates_new(&ag->loop, ag->deps, ag->hooks, cfg,
-			  ag->flags & AGENT_DRY_RUN, on_rendered, ag,
-			  &templates) != 0) {
+	struct templates_events tev = templates_events(ag);
+	if (templates_new(&ag->loop, ag->deps, ag->certs, cfg,
+			  ag->flags & AGENT_DRY_RUN, &tev, &templates) != 0) {
 		log_error("agent", "reload failed (out of memory); keeping the "
 				   "running configuration");
-		if (certs)
-			certs_close(certs);
 		config_free(cfg);
 		goto out;
 	}
 	if (vault_configure(ag->vault, cfg, verr, sizeof(verr)) != 0) {
 		log_error("agent", "reload failed; keeping the running "
 				   "configuration: %s", verr);
-		certs_close(certs);
 		templates_close(templates);
 		config_free(cfg);
 		goto out;
 	}
 	apply_logging(cfg);
 	auth_configure(ag->auth, cfg);
-	certs_close(ag->certs);
-	ag->certs = certs;
+	certs_configure(ag->certs, cfg);
 	templates_close(ag->templates);
 	ag->templates = templates;
+	update_view(ag);
 	ag->tmpl_done = 0;
 	deps_configure(ag->deps, cfg);
 	hooks_configure(ag->hooks, cfg);
@@ -695,12 +523,8 @@ on_events(uv_idle_t *h)
 		return;
 	if (ev & EV_RELOAD)
 		reload(ag);
-	if ((ev & EV_ROTATE) && ag->certs) {
-		size_t n = certs_rotate(ag->certs, NULL);
-		n += deps_renew_certificates(ag->deps);
-		log_info("agent", "SIGUSR1: renewing %zu certificate%s now", n,
-			 n == 1 ? "" : "s");
-	}
+	if (ev & EV_ROTATE)
+		agent_rotate(ag, NULL, "SIGUSR1");
 	if (ev & (EV_PROGRESS | EV_RELOAD))
 		check_progress(ag);
 }
@@ -730,6 +554,27 @@ static void
 on_certs_event(void *arg)
 {
 	post(arg, EV_PROGRESS);
+}
+
+/* A certificate's or a template's files changed: for the hooks.  Only
+ * records (hooks_notify never runs a hook before it returns). */
+static void
+on_changed(void *arg, const struct change *c)
+{
+	struct agent *ag = arg;
+
+	if (!ag->stopping && ag->hooks)
+		hooks_notify(ag->hooks, c);
+}
+
+/* A template certificate has new material: render again. */
+static void
+on_cert_data(void *arg)
+{
+	struct agent *ag = arg;
+
+	if (!ag->stopping && ag->templates)
+		templates_schedule(ag->templates);
 }
 
 static void
@@ -838,23 +683,24 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	ag.sigterm.data = ag.sigint.data = ag.sighup.data = ag.sigusr1.data = &ag;
 	ag.grace.data = &ag;
 	ag.events.data = &ag;
+	struct certs_events cev = certs_events(&ag);
+	struct templates_events tev = templates_events(&ag);
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||
 	    hooks_new(&ag.loop, ag.cfg, NULL, NULL, &ag.hooks) != 0 ||
 	    revq_new(&ag.loop, ag.vault, ag.cfg, &ag.revq) != 0 ||
-	    certs_new(&ag.loop, ag.vault, ag.auth, ag.hooks, ag.revq, ag.cfg,
-		      certs_flags(&ag), on_certs_event, &ag, &ag.certs) != 0 ||
+	    certs_new(&ag.loop, ag.vault, ag.auth, ag.revq, ag.cfg,
+		      certs_flags(&ag), &cev, &ag.certs) != 0 ||
 	    deps_new(&ag.loop, ag.vault, ag.auth, ag.cfg, on_deps_changed, &ag,
 		     &ag.deps) != 0 ||
-	    templates_new(&ag.loop, ag.deps, ag.hooks, ag.cfg,
-			  flags & AGENT_DRY_RUN, on_rendered, &ag,
-			  &ag.templates) != 0 ||
+	    templates_new(&ag.loop, ag.deps, ag.certs, ag.cfg,
+			  flags & AGENT_DRY_RUN, &tev, &ag.templates) != 0 ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0 ||
 	    uv_signal_start(&ag.sigusr1, on_signal, SIGUSR1) != 0 ||
-	    open_listeners(&ag, err, ERRBUF) != 0 ||
+	    open_telemetry(&ag, err, ERRBUF) != 0 ||
 	    start_exec(&ag, err, ERRBUF) != 0) {
 		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
 		ag.exit_code = 1;

@@ -37,3 +37,13 @@ backoff_delay(uint64_t min_ms, uint64_t max_ms, unsigned attempt)
 		cap = max_ms;
 	return backoff_uniform(min_ms, cap);
 }
+
+uint64_t
+retry_failed(struct retry *r, const struct backoff_opts *o)
+{
+	uint64_t delay = backoff_delay(o->min_ms, o->max_ms, r->failures);
+
+	if (r->failures < UINT32_MAX)
+		r->failures++;
+	return delay;
+}

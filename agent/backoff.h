@@ -10,6 +10,11 @@
 
 #include <stdint.h>
 
+/* The bounds of a retry backoff (vault.retry.min_backoff, max_backoff). */
+struct backoff_opts {
+	uint64_t min_ms, max_ms;
+};
+
 /* A uniformly random value in [LO, HI]; LO if HI <= LO. */
 uint64_t backoff_uniform(uint64_t lo, uint64_t hi);
 
@@ -18,5 +23,23 @@ uint64_t backoff_uniform(uint64_t lo, uint64_t hi);
  * uniform in [MIN, min(MAX, MIN * 2^ATTEMPT)].
  */
 uint64_t backoff_delay(uint64_t min_ms, uint64_t max_ms, unsigned attempt);
+
+/*
+ * The retry skeleton every module that calls Vault again after a failure
+ * shares (certs, deps, revoke, auth, hooks): a count of failures in a
+ * row, the next delay drawn from it, and a reset on success.
+ */
+struct retry {
+	unsigned failures;	/* in a row, since the last success */
+};
+
+/* A failure: count it and return the delay before the next try. */
+uint64_t retry_failed(struct retry *r, const struct backoff_opts *o);
+
+static inline void
+retry_succeeded(struct retry *r)
+{
+	r->failures = 0;
+}
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 
 static size_t
@@ -198,4 +199,27 @@ secret_free_len(void *p, size_t len)
 		return;
 	OPENSSL_cleanse(p, len);
 	free(p);
+}
+
+void
+secret_json_free(cJSON *j)
+{
+	cJSON *stack[64], *it;
+	int top = 0;
+
+	if (j == NULL)
+		return;
+	/* Vault's JSON is shallow; a deeper subtree is still freed, and
+	 * only its strings below depth 64 go unwiped. */
+	stack[top++] = j;
+	while (top > 0) {
+		it = stack[--top];
+		for (; it; it = it->next) {
+			if (it->valuestring)
+				OPENSSL_cleanse(it->valuestring, strlen(it->valuestring));
+			if (it->child && top < (int)(sizeof(stack) / sizeof(stack[0])))
+				stack[top++] = it->child;
+		}
+	}
+	cJSON_Delete(j);
 }

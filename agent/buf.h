@@ -65,4 +65,11 @@ void secret_free(char *s);
 /* Cleanse and free LEN bytes at P (NULL is fine). */
 void secret_free_len(void *p, size_t len);
 
+/*
+ * Free JSON that may hold secrets (Vault's answers: keys, passwords),
+ * every string wiped first (NULL is fine).
+ */
+struct cJSON;
+void secret_json_free(struct cJSON *j);
+
 #endif

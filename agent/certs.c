@@ -1,28 +1,28 @@
 /*
- * certs: the declarative certificates: section.
+ * certs: the one certificate engine.  See certs.h.
  *
  * DESIGN / invariants:
- *  - One struct cert per configuration entry, with one timer and at most
- *    one Vault call in flight.  Its memory is freed in the timer's close
- *    callback.
- *  - The files of a certificate are written as one set from one Vault
- *    response: staged and fsync'd first, then renamed in quick succession
- *    (or swapped whole through atomic_dir's ..data link).  A verification
- *    failure writes nothing: the old files stay and the issuance is
- *    retried with backoff.
- *  - The renewal time is derived from the certificate itself (its
- *    validity window and a hash of its serial), so it is stable across
- *    restarts without a state file, and spread across a fleet.
- *  - Private keys never reach a log line; key buffers are cleansed before
+ *  - One struct cert per managed certificate, with one timer and at most
+ *    one Vault call in flight.  A cert is freed once its timer has closed
+ *    and no key generation of its is running; the module once the last
+ *    cert is freed after certs_close().
+ *  - The array m->v holds the entries first, in configuration order, then
+ *    the template certificates in the order they were first asked for.
+ *    A reload replaces the entries and keeps the template certificates,
+ *    which own everything they need (name, request, names, policy).
+ *  - The renewal time comes from renew_point() of the certificate's
+ *    policy and its own validity and serial, so it is stable across
+ *    restarts without a state file.
+ *  - A verification failure writes nothing: the old files (or the
+ *    template's old data) stay and the issuance is retried with backoff.
+ *  - Private keys never reach a log line; key buffers are wiped before
  *    they are freed.
- *  - After a set is written, the hooks named in on_change hear of the
- *    files whose bytes changed (paths, serial and NotAfter; never the
- *    material), once per issuance.  Adopting files from disk changes
- *    nothing and tells no one.
+ *  - The engine reports through struct certs_events only, and never
+ *    frees anything inside those callbacks' callers: the agent defers
+ *    what it does about them to its own loop turn.
  */
 #include "certs.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,25 +30,40 @@
 #include <time.h>
 
 #include "auth.h"
-#include "backoff.h"
 #include "buf.h"
+#include "certfiles.h"
 #include "config.h"
 #include "files.h"
-#include "hooks.h"
 #include "log.h"
 #include "revoke.h"
 #include "vault.h"
 #include "wallclock.h"
-#include "window.h"
 #include "x509.h"
 
 #define PEM_MAX (1024 * 1024)
 #define EXPIRED_LOG_MS 60000	/* an expired certificate: one error a minute */
 #define RECOVERY_SPREAD_MS 30000	/* due renewals after an outage: over this */
+#define NAME_MAX_LEN 256
+#define TMPL_MAX_NAMES 64	/* alt_names / ip_sans of a template call */
 
 struct cert {
 	struct certs *m;
-	const struct config_cert *cfg;
+	char name[NAME_MAX_LEN];
+	const struct config_cert *def;	/* an entry (borrowed); NULL: a template's */
+	struct renew_policy policy;
+
+	/* A template's certificate: its call, and the answer it renders. */
+	char *key;		/* kind \n path \n sorted k=v, for matching */
+	char *path;		/* the issue path (an entry's is def->path) */
+	char *body;		/* the arguments as a JSON object */
+	int der;		/* format=der: the answer is base64 DER */
+	int key_pkcs8;		/* private_key_format=pkcs8 */
+	char *names_buf;	/* storage of names below */
+	const char *dns[TMPL_MAX_NAMES], *ips[TMPL_MAX_NAMES];
+	struct x509_names names;	/* what the answer must carry */
+	cJSON *envelope;	/* Vault's answer, the templates' data */
+	char last_err[512];	/* why the last try failed */
+
 	uv_timer_t timer;
 	struct vault_call *call;
 	char *pending_key;	/* sign mode: the key of the CSR in flight */
@@ -58,53 +73,40 @@ struct cert {
 	char work_err[256];
 	char key_type[16];	/* copies for the worker thread: the config */
 	unsigned key_bits;	/* may be freed by a reload meanwhile */
+
 	char serial[128];
 	int64_t not_after_ms;
 	int64_t renew_at_ms;
 	int64_t expired_logged_ms;	/* last "expired" error, for the rate */
-	unsigned failures;
+	struct retry retry;
+	uint64_t renewals, failures_total;
 	int waiting;		/* due, but no token yet */
 	int forced;		/* certagent rotate / SIGUSR1: renew now */
-	int given_up;		/* CERTS_ONCE: out of retries */
+	int given_up;		/* CERTS_ONCE: out of retries (or a dry run) */
 	int settled;		/* held a certificate, or gave up, once */
+	int closing, timer_closed;
 };
 
 struct certs {
 	uv_loop_t *loop;
 	struct vault *vault;
 	struct auth *auth;
-	struct hooks *hooks;
 	struct revq *revq;
 	const struct config *cfg;
-	struct cert *certs;
-	size_t n;
-	size_t open_handles;	/* timers, and key generations in flight */
+	struct backoff_opts retry;
+	struct cert **v;
+	size_t n, cap;
+	size_t n_entries;	/* v[0 .. n_entries) are the entries */
 	size_t n_settled;	/* certs whose first outcome is known */
+	size_t n_alive;		/* certs not yet freed, closing ones too */
 	int closing;
 	struct certs_stats stats;
 	unsigned flags;
-	certs_event_cb event;
-	void *event_arg;
+	struct certs_events ev;
 };
 
 static void issue(struct cert *c);
-
-int64_t
-certs_renew_time(int64_t not_before_ms, int64_t not_after_ms,
-		 const char *serial, double fraction, double jitter)
-{
-	uint64_t r = 0xcbf29ce484222325ULL;	/* FNV-1a, then splitmix64's mix */
-	double life = (double)(not_after_ms - not_before_ms), u;
-
-	for (const char *p = serial; *p; p++)
-		r = (r ^ (unsigned char)*p) * 0x100000001b3ULL;
-	r = (r ^ (r >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	r = (r ^ (r >> 27)) * 0x94d049bb133111ebULL;
-	r ^= r >> 31;
-	u = (double)(r >> 11) / (double)(1ULL << 53);	/* [0, 1) */
-	return not_before_ms +
-	       (int64_t)(life * (fraction + jitter * (2.0 * u - 1.0)));
-}
+static void on_timer(uv_timer_t *t);
 
 static void
 fmt_time(int64_t ms, char *buf, size_t len)
@@ -116,7 +118,25 @@ fmt_time(int64_t ms, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void on_timer(uv_timer_t *t);
+static void
+progress(struct certs *m)
+{
+	if (m->ev.progress)
+		m->ev.progress(m->ev.arg);
+}
+
+static void
+template_data(struct certs *m)
+{
+	if (m->ev.data)
+		m->ev.data(m->ev.arg);
+}
+
+static const char *
+req_path(const struct cert *c)
+{
+	return c->def ? c->def->path : c->path;
+}
 
 static void
 schedule_at(struct cert *c, int64_t when_ms)
@@ -136,75 +156,33 @@ settle(struct cert *c)
 	}
 }
 
-static void
-tell(struct certs *m)
-{
-	if (m->event)
-		m->event(m->event_arg);
-}
-
-/*
- * When to renew a certificate valid from NB to NA (unix ms) with SERIAL:
- * renew_at of its lifetime (or renew_before its end), moved by up to
- * +-jitter of the lifetime by a hash of the serial, then into the
- * rotate_window unless that would come too close to the end.  The same
- * certificate always gets the same time, so a restart neither advances
- * nor delays a renewal.
- */
-static int64_t
-plan_renewal(const struct cert *c, int64_t nb, int64_t na, const char *serial)
-{
-	const struct config_cert *cc = c->cfg;
-	int64_t life = na - nb, at;
-	double frac = cc->renew_at > 0 ? cc->renew_at : CERTS_RENEW_AT;
-
-	if (life <= 0)
-		return nb;
-	if (cc->renew_before_ms) {
-		if ((int64_t)cc->renew_before_ms < life)
-			frac = 1.0 - (double)cc->renew_before_ms / (double)life;
-		else
-			frac = 0.5;	/* renew_before longer than the lifetime */
-	}
-	at = certs_renew_time(nb, na, serial, frac, cc->jitter);
-	/* renew_before plus jitter may reach past the end; keep 1% of it. */
-	if (at > na - life / 100)
-		at = na - life / 100;
-	if (at < nb)
-		at = nb;
-	if (cc->rotate_window) {
-		struct window w;
-		char err[160];
-		int64_t margin = cc->rotate_margin_ms ? (int64_t)cc->rotate_margin_ms
-						      : life / 10;
-		if (window_parse(cc->rotate_window, &w, err, sizeof(err)) == 0)
-			at = window_renew_time(&w, at, na - margin);
-	}
-	return at;
-}
-
 static int
 expired(const struct cert *c, int64_t now)
 {
-	return c->serial[0] && now >= c->not_after_ms;
+	return renew_state(c->serial[0] != '\0', now, c->not_after_ms,
+			   c->renew_at_ms) == RENEW_EXPIRED;
 }
 
 static void
 retry_later(struct cert *c, const char *why)
 {
 	const struct config *cfg = c->m->cfg;
-	uint64_t delay = backoff_delay(cfg->retry_min_backoff_ms,
-				       cfg->retry_max_backoff_ms, c->failures);
 	int64_t now = wall_ms();
+	uint64_t delay = renew_retry(&c->retry, &c->m->retry, now,
+				     c->serial[0] ? c->not_after_ms : 0);
+	int first = c->retry.failures == 1 && !c->settled;
 
-	c->failures++;
+	snprintf(c->last_err, sizeof(c->last_err), "%s", why);
+	c->failures_total++;
 	c->m->stats.failures++;
-	if ((c->m->flags & CERTS_ONCE) && c->failures > cfg->once_max_attempts) {
-		log_error("certs", "%s: %s; giving up after %u attempt%s", c->cfg->name,
-			  why, c->failures, c->failures == 1 ? "" : "s");
+	if ((c->m->flags & CERTS_ONCE) && c->retry.failures > cfg->once_max_attempts) {
+		log_error("certs", "%s: %s; giving up after %u attempt%s", c->name,
+			  why, c->retry.failures, c->retry.failures == 1 ? "" : "s");
 		c->given_up = 1;
 		settle(c);
-		tell(c->m);
+		progress(c->m);
+		if (!c->def)
+			template_data(c->m);
 		return;
 	}
 	if (expired(c, now)) {
@@ -214,328 +192,63 @@ retry_later(struct cert *c, const char *why)
 			fmt_time(c->not_after_ms, when, sizeof(when));
 			log_error("certs", "%s: EXPIRED at %s (serial %s) and no "
 					   "replacement yet: %s; still trying",
-				  c->cfg->name, when, c->serial, why);
+				  c->name, when, c->serial, why);
 			c->expired_logged_ms = now;
 		} else {
-			log_debug("certs", "%s: %s; next try in %.1fs", c->cfg->name,
-				  why, (double)delay / 1000);
+			log_debug("certs", "%s: %s; next try in %.1fs", c->name, why,
+				  (double)delay / 1000);
 		}
 	} else {
-		log_error("certs", "%s: %s; old files kept, next try in %.1fs",
-			  c->cfg->name, why, (double)delay / 1000);
-		/* Wake at the expiry to report it on time. */
-		if (c->serial[0] && now + (int64_t)delay > c->not_after_ms)
-			delay = (uint64_t)(c->not_after_ms - now);
+		log_error("certs", "%s: %s; old %s kept, next try in %.1fs",
+			  c->name, why, c->def ? "files" : "data",
+			  (double)delay / 1000);
 	}
 	uv_timer_start(&c->timer, on_timer, delay, 0);
+	/* A template waiting for its first certificate learns it failed. */
+	if (first && !c->def && c->envelope == NULL)
+		template_data(c->m);
 }
 
-/* The on-disk path of file F (inside atomic_dir when set). */
+/* Note a certificate now held, and schedule its renewal. */
 static void
-file_path(const struct cert *c, const struct config_file *f, char *buf,
-	  size_t len)
+hold(struct cert *c, const struct x509_info *info, const char *verb)
 {
-	if (c->cfg->atomic_dir)
-		snprintf(buf, len, "%s/%s", c->cfg->atomic_dir, f->path);
-	else
-		snprintf(buf, len, "%s", f->path);
-}
+	char exp[32], ren[32];
 
-static const struct config_file *
-find_file(const struct config_cert *cc, const char *kind)
-{
-	for (size_t i = 0; i < cc->n_files; i++)
-		if (strcmp(cc->files[i].name, kind) == 0)
-			return &cc->files[i];
-	return NULL;
-}
-
-/* Read file KIND of C, or NULL if it is not configured or unreadable. */
-static char *
-read_kind(const struct cert *c, const char *kind)
-{
-	const struct config_file *f = find_file(c->cfg, kind);
-	char path[4096], err[512], *buf = NULL;
-	size_t len;
-
-	if (f == NULL)
-		return NULL;
-	file_path(c, f, path, sizeof(path));
-	if (files_read(path, PEM_MAX, &buf, &len, err, sizeof(err)) != 0)
-		return NULL;
-	return buf;
-}
-
-static void
-names_of(const struct config_cert *cc, struct x509_names *n)
-{
-	n->cn = cc->common_name;
-	n->dns = (const char *const *)cc->alt_names;
-	n->ndns = cc->n_alt_names;
-	n->ips = (const char *const *)cc->ip_sans;
-	n->nips = cc->n_ip_sans;
-}
-
-/* Note a certificate now on disk, and schedule its renewal. */
-static void
-hold(struct cert *c, const char *cert_pem, const char *verb)
-{
-	struct x509_info info;
-	char err[256], exp[32], ren[32];
-
-	if (x509_cert_info(cert_pem, &info, err, sizeof(err)) != 0)
-		return;
 	settle(c);
-	snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
-	c->not_after_ms = info.not_after * 1000;
-	c->renew_at_ms = plan_renewal(c, info.not_before * 1000, c->not_after_ms,
-				      info.serial);
-	c->failures = 0;
+	snprintf(c->serial, sizeof(c->serial), "%s", info->serial);
+	c->not_after_ms = info->not_after * 1000;
+	c->renew_at_ms = renew_point(&c->policy, info->not_before * 1000,
+				     c->not_after_ms, info->serial);
+	retry_succeeded(&c->retry);
 	c->forced = 0;
+	c->given_up = 0;
 	c->expired_logged_ms = 0;
+	c->last_err[0] = '\0';
 	fmt_time(c->not_after_ms, exp, sizeof(exp));
 	fmt_time(c->renew_at_ms, ren, sizeof(ren));
-	log_info("certs", "%s: %s serial %s, expires %s, renews at %s",
-		 c->cfg->name, verb, info.serial, exp, ren);
+	log_info("certs", "%s: %s serial %s, expires %s, renews at %s", c->name,
+		 verb, info->serial, exp, ren);
 	schedule_at(c, c->renew_at_ms);
-	tell(c->m);
+	progress(c->m);
 }
 
 /*
- * Is what is on disk a valid, not yet due certificate for this entry?
- * Then keep it: no issuance on restart.
+ * The checks before anything is replaced, on both roads: the key matches
+ * (unless KEY is NULL: a template's sign call), the validity is sane, the
+ * chain verifies to ANCHOR (unless NULL) and the requested names are
+ * there.  0, or -EINVAL with ERR.
  */
 static int
-adopt(struct cert *c)
+verify(const struct cert *c, const char *cert, const char *key,
+       const char *chain, const char *anchor, struct x509_info *info,
+       char *err, size_t errlen)
 {
-	const struct config_cert *cc = c->cfg;
-	char *cert = read_kind(c, "cert"), *key = read_kind(c, "key");
-	char *bundle = NULL, *chain = read_kind(c, "chain");
-	char *anchor = NULL, err[512];
-	struct x509_names names;
-	struct x509_info info;
-	int ok = 0;
+	int rc = x509_check_bundle(cert, key, chain, anchor, &c->names, 0, err,
+				   errlen);
 
-	if (cert == NULL || key == NULL) {
-		bundle = read_kind(c, "bundle");
-		if (cert == NULL && bundle)
-			cert = strdup(bundle);
-		if (key == NULL && bundle)
-			key = strdup(bundle);
-	}
-	if (cert == NULL || key == NULL) {
-		log_info("certs", "%s: no certificate on disk yet", cc->name);
-		goto out;
-	}
-	if (cc->trust_anchor) {
-		size_t len;
-		if (files_read(cc->trust_anchor, PEM_MAX, &anchor, &len, err,
-			       sizeof(err)) != 0)
-			anchor = NULL;
-	}
-	if (anchor == NULL)
-		anchor = read_kind(c, "ca");
-	names_of(cc, &names);
-	if (chain == NULL && bundle && x509_count_certs(bundle) > 1)
-		chain = strdup(bundle);
-	/* Without the intermediates on disk the chain cannot be checked
-	 * offline; the key, the validity and the names still are. */
-	if (x509_check_bundle(cert, key, chain, chain ? anchor : NULL, &names, 0,
-			      err, sizeof(err)) != 0) {
-		log_warn("certs", "%s: the files on disk will be replaced: %s",
-			 cc->name, err);
-		goto out;
-	}
-	if (x509_cert_info(cert, &info, err, sizeof(err)) != 0)
-		goto out;
-	int64_t renew = plan_renewal(c, info.not_before * 1000,
-				     info.not_after * 1000, info.serial);
-	if (wall_ms() >= renew) {
-		log_info("certs", "%s: serial %s on disk is due for renewal",
-			 cc->name, info.serial);
-		/* Still what is served until a replacement is written. */
-		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
-		c->not_after_ms = info.not_after * 1000;
-		c->renew_at_ms = renew;
-		goto out;
-	}
-	hold(c, cert, "kept the certificate on disk,");
-	c->m->stats.adopted++;
-	ok = 1;
-out:
-	free(cert);
-	secret_free(key);
-	secret_free(bundle);
-	free(chain);
-	free(anchor);
-	return ok;
-}
-
-static int
-resolve_owner(const struct config_file *f, uid_t *uid, gid_t *gid, char *err,
-	      size_t errlen)
-{
-	char why[256];
-	int rc = files_owner_ids(f->owner, f->group, uid, gid, why, sizeof(why));
-
-	if (rc != 0)
-		snprintf(err, errlen, "%s: %s", f->path, why);
-	return rc;
-}
-
-/* Append PEM text S (with a final newline) to a growing buffer. */
-static int
-append_pem(char **buf, size_t *len, const char *s)
-{
-	size_t n = strlen(s), nl = n && s[n - 1] != '\n';
-	char *p = realloc(*buf, *len + n + nl + 1);
-
-	if (p == NULL)
-		return -ENOMEM;
-	memcpy(p + *len, s, n);
-	*len += n;
-	if (nl)
-		p[(*len)++] = '\n';
-	p[*len] = '\0';
-	*buf = p;
-	return 0;
-}
-
-struct material {
-	const char *cert, *key, *chain, *ca;
-};
-
-/* The bytes of file F: one part, or a bundle's parts in order. */
-static char *
-compose(const struct config_file *f, const struct material *mt, size_t *len)
-{
-	const char *single[1] = { f->name };
-	const char *const *parts = f->n_parts ? (const char *const *)f->parts : single;
-	size_t n = f->n_parts ? f->n_parts : 1;
-	char *buf = NULL;
-
-	*len = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *p = strcmp(parts[i], "cert") == 0	 ? mt->cert
-				: strcmp(parts[i], "key") == 0	 ? mt->key
-				: strcmp(parts[i], "chain") == 0 ? mt->chain
-								 : mt->ca;
-		if (p && *p && append_pem(&buf, len, p) != 0) {
-			secret_free(buf);
-			return NULL;
-		}
-	}
-	if (buf == NULL)
-		buf = calloc(1, 1);
-	return buf;
-}
-
-static void
-free_paths(char **paths)
-{
-	for (size_t i = 0; paths && paths[i]; i++)
-		free(paths[i]);
-	free(paths);
-}
-
-/*
- * Write every file of C from one issuance.  0 or <0 with ERR.  *PATHS
- * gets the paths that changed (NULL-terminated, NULL if none or out of
- * memory); free_paths() frees them.
- */
-static int
-write_set(struct cert *c, const struct material *mt, int *changed,
-	  char ***paths, char *err, size_t errlen)
-{
-	const struct config_cert *cc = c->cfg;
-	size_t n = cc->n_files;
-	char **data = calloc(n, sizeof(*data));
-	size_t *lens = calloc(n, sizeof(*lens));
-	unsigned *modes = calloc(n, sizeof(*modes));
-	const char **names = calloc(n, sizeof(*names));
-	struct files_set *set = NULL;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	int rc = -ENOMEM;
-
-	*changed = 0;
-	*paths = NULL;
-	if (!data || !lens || !modes || !names) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		data[i] = compose(&cc->files[i], mt, &lens[i]);
-		if (data[i] == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-		modes[i] = cc->files[i].mode;
-		names[i] = cc->files[i].path;
-	}
-	if (cc->atomic_dir) {
-		/* One owner for the whole directory: the first one set. */
-		for (size_t i = 0; i < n; i++) {
-			if (cc->files[i].owner || cc->files[i].group) {
-				rc = resolve_owner(&cc->files[i], &uid, &gid, err, errlen);
-				if (rc != 0)
-					goto out;
-				break;
-			}
-		}
-		rc = files_write_atomic_dir(cc->atomic_dir, n, names,
-					    (const char *const *)data, lens, modes,
-					    uid, gid, err, errlen);
-		if (rc >= 0) {
-			*changed = rc == FILES_WRITTEN ? (int)n : 0;
-			rc = 0;
-		}
-		if (*changed)
-			*paths = calloc(n + 1, sizeof(**paths));
-		for (size_t i = 0; *paths && i < n; i++) {
-			char path[4096];
-			file_path(c, &cc->files[i], path, sizeof(path));
-			(*paths)[i] = strdup(path);
-			if ((*paths)[i] == NULL)
-				break;	/* the list ends here; hooks hear of fewer */
-		}
-		goto out;
-	}
-	set = files_set_new();
-	if (set == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		file_path(c, &cc->files[i], path, sizeof(path));
-		rc = resolve_owner(&cc->files[i], &uid, &gid, err, errlen);
-		if (rc == 0)
-			rc = files_set_add(set, path, data[i], lens[i], modes[i], uid,
-					   gid, cc->files[i].backup, err, errlen);
-		if (rc < 0)
-			goto out;
-	}
-	rc = files_set_commit(set, err, errlen);
-	if (rc >= 0) {
-		*changed = rc;
-		rc = 0;
-	}
-	if (*changed)
-		*paths = calloc(files_set_count(set) + 1, sizeof(**paths));
-	for (size_t i = 0; *paths && i < files_set_count(set); i++) {
-		(*paths)[i] = strdup(files_set_path(set, i));
-		if ((*paths)[i] == NULL)
-			break;
-	}
-out:
-	for (size_t i = 0; data && i < n; i++)
-		secret_free(data[i]);
-	free(data);
-	free(lens);
-	free(modes);
-	free(names);
-	files_set_free(set);
+	if (rc == 0)
+		rc = x509_cert_info(cert, info, err, errlen);
 	return rc;
 }
 
@@ -548,44 +261,79 @@ json_str(const cJSON *obj, const char *key)
 }
 
 /*
- * Split Vault's CA material into the chain file's intermediates and the
- * trust anchor.  ca_chain runs from the issuing CA upwards and may lack
- * the root (it holds whatever the intermediate was set-signed with): its
- * last certificate is the top of what Vault knows, and becomes the
- * anchor; the ones below it are the chain.  A one-element chain is both.
+ * Vault's CA material as the chain file's intermediates and the trust
+ * anchor.  ca_chain runs from the issuing CA upwards and may lack the
+ * root (it holds whatever the intermediate was set-signed with): its last
+ * certificate is the top of what Vault knows, and becomes the anchor; the
+ * ones below it are the chain.  A one-element chain is both.  DER turns
+ * base64 DER values into PEM first.
  */
 static int
-split_ca(const cJSON *data, char **chain, char **anchor)
+der_to_pem(const char *b64, const char *label, struct buf *out)
+{
+	size_t n = strlen(b64);
+
+	buf_printf(out, "-----BEGIN %s-----\n", label);
+	for (size_t i = 0; i < n; i += 64) {
+		buf_append(out, b64 + i, n - i < 64 ? n - i : 64);
+		buf_putc(out, '\n');
+	}
+	return buf_printf(out, "-----END %s-----\n", label);
+}
+
+static int
+add_pem(struct buf *b, const char *v, int der, const char *label)
+{
+	size_t n;
+
+	if (der)
+		return der_to_pem(v, label, b);
+	n = strlen(v);
+	buf_append(b, v, n);
+	return (n && v[n - 1] != '\n') ? buf_putc(b, '\n') : b->err;
+}
+
+static int
+split_ca(const cJSON *data, int der, struct buf *chain, struct buf *anchor)
 {
 	const cJSON *ca_chain = cJSON_GetObjectItemCaseSensitive(data, "ca_chain");
 	const char *issuing = json_str(data, "issuing_ca");
-	int n = cJSON_IsArray(ca_chain) ? cJSON_GetArraySize(ca_chain) : 0;
-	size_t clen = 0, alen = 0;
+	int n = cJSON_IsArray(ca_chain) ? cJSON_GetArraySize(ca_chain) : 0, last = -1;
 
-	*chain = NULL;
-	*anchor = NULL;
-	if (n == 0) {
-		if (issuing == NULL)
+	for (int i = n - 1; i >= 0 && last < 0; i--)
+		if (cJSON_IsString(cJSON_GetArrayItem(ca_chain, i)))
+			last = i;
+	if (last < 0) {
+		if (issuing == NULL || issuing[0] == '\0')
 			return -ENOENT;
-		if (append_pem(chain, &clen, issuing) || append_pem(anchor, &alen, issuing))
-			return -ENOMEM;
-		return 0;
+		add_pem(chain, issuing, der, "CERTIFICATE");
+		return add_pem(anchor, issuing, der, "CERTIFICATE");
 	}
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i <= last; i++) {
 		const cJSON *e = cJSON_GetArrayItem(ca_chain, i);
 		if (!cJSON_IsString(e))
 			continue;
-		if (i == n - 1 && n > 1) {
-			if (append_pem(anchor, &alen, e->valuestring))
-				return -ENOMEM;
-		} else {
-			if (append_pem(chain, &clen, e->valuestring))
-				return -ENOMEM;
-			if (n == 1 && append_pem(anchor, &alen, e->valuestring))
-				return -ENOMEM;
-		}
+		if (i < last || last == 0)
+			add_pem(chain, e->valuestring, der, "CERTIFICATE");
+		if (i == last)
+			add_pem(anchor, e->valuestring, der, "CERTIFICATE");
 	}
-	return *anchor ? 0 : -ENOENT;
+	return anchor->err ? anchor->err : chain->err;
+}
+
+/* The PEM label of a DER private key as Vault encodes it. */
+static const char *
+der_key_label(const cJSON *data, int pkcs8)
+{
+	const char *type = json_str(data, "private_key_type");
+
+	if (pkcs8)
+		return "PRIVATE KEY";
+	if (type && strcmp(type, "rsa") == 0)
+		return "RSA PRIVATE KEY";
+	if (type && strcmp(type, "ec") == 0)
+		return "EC PRIVATE KEY";
+	return "PRIVATE KEY";
 }
 
 /* Revoke the serial C holds now at AT_MS. */
@@ -594,28 +342,58 @@ queue_revocation(struct cert *c, int64_t at_ms)
 {
 	char mount[256];
 
-	if (revq_mount_of(c->cfg->path, mount, sizeof(mount)) != 0 ||
-	    revq_add(c->m->revq, c->cfg->name, mount, c->serial, at_ms) != 0)
+	if (revq_mount_of(req_path(c), mount, sizeof(mount)) != 0 ||
+	    revq_add(c->m->revq, c->name, mount, c->serial, at_ms) != 0)
 		log_error("certs", "%s: cannot queue serial %s for revocation",
-			  c->cfg->name, c->serial);
+			  c->name, c->serial);
+}
+
+/* An entry's verified material goes to its files; its hooks hear of it. */
+static int
+store_entry(struct cert *c, const struct cert_material *mt,
+	    const struct x509_info *info, char *err, size_t errlen)
+{
+	const struct config_cert *cc = c->def;
+	char **paths = NULL;
+	size_t n;
+
+	if (certfiles_write(cc, mt, &paths, err, errlen) != 0)
+		return -EIO;
+	n = certfiles_count(paths);
+	log_info("certs", "%s: wrote %zu file%s from one issuance", c->name, n,
+		 n == 1 ? "" : "s");
+	if (paths && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
+		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
+	if (paths && c->m->ev.changed) {
+		struct change ch = {
+			.hooks = cc->on_change,
+			.n_hooks = cc->n_on_change,
+			.paths = (const char *const *)paths,
+			.n_paths = n,
+			.serial = info->serial,
+			.not_after = info->not_after,
+			.wait = { cc->wait.min_ms, cc->wait.max_ms },
+		};
+		c->m->ev.changed(c->m->ev.arg, &ch);
+	}
+	certfiles_paths_free(paths);
+	return 0;
 }
 
 static void
 on_issued(void *arg, const struct vault_response *r)
 {
 	struct cert *c = arg;
-	const struct config_cert *cc = c->cfg;
+	struct buf chain = BUF_INIT(PEM_MAX), anchor = BUF_INIT(PEM_MAX);
+	struct buf cert = BUF_INIT(PEM_MAX), key = BUF_INIT(PEM_MAX);
+	char err[1024], *pinned = NULL;
+	const char *cert_v, *key_v;
 	const cJSON *data;
-	char *chain = NULL, *anchor = NULL, *pinned = NULL, *key = NULL;
-	const char *cert;
-	char err[1024], **paths = NULL;
-	struct x509_names names;
-	struct material mt;
-	int changed = 0;
+	struct x509_info info;
+	cJSON *env = NULL;
 
 	c->call = NULL;
-	key = c->pending_key;
-	c->pending_key = NULL;
+	key.secret = 1;
 	if (r->err == VAULT_ECANCELED)
 		goto out;
 	if (r->err != VAULT_OK) {
@@ -625,95 +403,90 @@ on_issued(void *arg, const struct vault_response *r)
 		goto out;
 	}
 	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
-	cert = json_str(data, "certificate");
-	if (cc->mode == CERT_MODE_ISSUE) {
-		const char *k = json_str(data, "private_key");
-		secret_free(key);
-		key = k ? strdup(k) : NULL;
-	}
-	if (cert == NULL || key == NULL) {
+	cert_v = json_str(data, "certificate");
+	key_v = json_str(data, "private_key");
+	if (c->pending_key)
+		key_v = c->pending_key;	/* sign mode: the key is ours */
+	if (cert_v == NULL || (key_v == NULL && c->def)) {
 		retry_later(c, "Vault's answer has no certificate or private key");
 		goto out;
 	}
-	if (split_ca(data, &chain, &anchor) != 0) {
+	add_pem(&cert, cert_v, c->der, "CERTIFICATE");
+	if (key_v)
+		add_pem(&key, key_v, c->der && !c->pending_key,
+			der_key_label(data, c->key_pkcs8));
+	if (split_ca(data, c->der, &chain, &anchor) != 0) {
 		retry_later(c, "Vault's answer has no issuing_ca or ca_chain");
 		goto out;
 	}
-	if (cc->trust_anchor) {
+	if (cert.err || key.err) {
+		retry_later(c, "Vault's answer is too large");
+		goto out;
+	}
+	if (c->def && c->def->trust_anchor) {
 		size_t len;
-		if (files_read(cc->trust_anchor, PEM_MAX, &pinned, &len, err,
+		if (files_read(c->def->trust_anchor, PEM_MAX, &pinned, &len, err,
 			       sizeof(err)) != 0) {
 			retry_later(c, err);
 			goto out;
 		}
 	}
-	names_of(cc, &names);
-	if (x509_check_bundle(cert, key, chain, pinned ? pinned : anchor, &names, 0,
-			      err, sizeof(err)) != 0) {
+	if (verify(c, cert.s, key.s, chain.s, pinned ? pinned : anchor.s, &info,
+		   err, sizeof(err)) != 0) {
 		char why[1200];
 		snprintf(why, sizeof(why), "the certificate Vault issued fails its "
-					   "check: %s",
-			 err);
+					   "check: %s", err);
 		retry_later(c, why);
 		goto out;
 	}
-	mt.cert = cert;
-	mt.key = key;
-	mt.chain = chain;
-	mt.ca = pinned ? pinned : anchor;
-	if (write_set(c, &mt, &changed, &paths, err, sizeof(err)) != 0) {
-		retry_later(c, err);
-		goto out;
+	if (c->def) {
+		struct cert_material mt = {
+			.cert = cert.s, .key = key.s, .chain = chain.s,
+			.ca = pinned ? pinned : anchor.s,
+		};
+		if (store_entry(c, &mt, &info, err, sizeof(err)) != 0) {
+			retry_later(c, err);
+			goto out;
+		}
+	} else {
+		env = cJSON_Duplicate(r->json, 1);
+		if (env == NULL) {
+			retry_later(c, "out of memory");
+			goto out;
+		}
+		secret_json_free(c->envelope);
+		c->envelope = env;
+		log_info("certs", "%s: issued for the templates", c->name);
 	}
 	c->m->stats.issued++;
-	log_info("certs", "%s: wrote %d file%s from one issuance", cc->name,
-		 changed, changed == 1 ? "" : "s");
-	if (changed && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
-		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
-	hold(c, cert, "issued");
-	if (changed && c->m->hooks) {	/* exec mode hears of every change */
-		size_t n = 0;
-		while (paths && paths[n])
-			n++;
-		struct hooks_change ch = {
-			.paths = (const char *const *)paths,
-			.n_paths = n,
-			.serial = c->serial,
-			.not_after = c->not_after_ms / 1000,
-			.wait = &cc->wait,
-		};
-		hooks_notify(c->m->hooks, cc->on_change, cc->n_on_change, &ch);
-	}
+	c->renewals++;
+	hold(c, &info, "issued");
+	if (!c->def)
+		template_data(c->m);
 out:
-	free_paths(paths);
-	secret_free(key);
-	free(chain);
-	free(anchor);
+	secret_free(c->pending_key);
+	c->pending_key = NULL;
+	buf_free(&cert);
+	buf_wipe(&key);
+	buf_free(&chain);
+	buf_free(&anchor);
 	free(pinned);
 }
 
 static char *
 join_list(char **items, size_t n)
 {
-	size_t len = 1;
-	char *s;
+	struct buf b = BUF_INIT(0);
+	size_t len;
 
 	for (size_t i = 0; i < n; i++)
-		len += strlen(items[i]) + 1;
-	s = malloc(len);
-	if (s == NULL)
-		return NULL;
-	s[0] = '\0';
-	for (size_t i = 0, off = 0; i < n; i++) {
-		int w = snprintf(s + off, len - off, "%s%s", i ? "," : "", items[i]);
-		off += (size_t)w;
-	}
-	return s;
+		buf_printf(&b, "%s%s", i ? "," : "", items[i]);
+	return buf_take(&b, &len);
 }
 
 static const char *const key_type_names[] = { "ec", "rsa", "ed25519" };
 
-static void free_if_done(struct certs *m);
+static void cert_try_free(struct cert *c);
 
 /*
  * Sign mode: a new key per issuance, made on libuv's thread pool.  An
@@ -735,14 +508,12 @@ static void
 keygen_done(uv_work_t *w, int status)
 {
 	struct cert *c = w->data;
-	struct certs *m = c->m;
 
 	c->working = 0;
-	m->open_handles--;
-	if (m->closing || status != 0) {
+	if (c->closing || status != 0) {
 		secret_free(c->work_key);
 		c->work_key = NULL;
-		free_if_done(m);
+		cert_try_free(c);
 		return;
 	}
 	if (c->work_key == NULL) {
@@ -755,106 +526,107 @@ keygen_done(uv_work_t *w, int status)
 	issue(c);
 }
 
+/* The JSON body of an entry's request (with CSR in sign mode). */
+static char *
+entry_body(struct cert *c, const char *csr)
+{
+	const struct config_cert *cc = c->def;
+	cJSON *o = cJSON_CreateObject();
+	char *alt = NULL, *ips = NULL, *body = NULL, ttl[32];
+
+	if (o == NULL || !cJSON_AddStringToObject(o, "common_name", cc->common_name))
+		goto out;
+	if (cc->n_alt_names) {
+		alt = join_list(cc->alt_names, cc->n_alt_names);
+		if (alt == NULL || !cJSON_AddStringToObject(o, "alt_names", alt))
+			goto out;
+	}
+	if (cc->n_ip_sans) {
+		ips = join_list(cc->ip_sans, cc->n_ip_sans);
+		if (ips == NULL || !cJSON_AddStringToObject(o, "ip_sans", ips))
+			goto out;
+	}
+	if (cc->ttl_ms) {
+		snprintf(ttl, sizeof(ttl), "%llus", (unsigned long long)(cc->ttl_ms / 1000));
+		if (!cJSON_AddStringToObject(o, "ttl", ttl))
+			goto out;
+	}
+	if (!cJSON_AddStringToObject(o, "format", "pem") ||
+	    (csr && !cJSON_AddStringToObject(o, "csr", csr)))
+		goto out;
+	body = cJSON_PrintUnformatted(o);
+out:
+	cJSON_Delete(o);
+	free(alt);
+	free(ips);
+	return body;
+}
+
 static void
 issue(struct cert *c)
 {
-	const struct config_cert *cc = c->cfg;
-	cJSON *o = NULL;
-	char *alt = NULL, *ips = NULL, *body = NULL, err[512], ttl[32];
+	const struct config_cert *cc = c->def;
+	char *body = NULL, *csr = NULL, err[512];
 
 	c->waiting = 0;
-	if (c->given_up || c->working)
+	if (c->given_up || c->working || c->closing)
 		return;
 	if (c->m->flags & CERTS_DRY) {
-		printf("==> certificate %s: would request %s for %s\n", cc->name,
-		       cc->path, cc->common_name);
+		printf("==> certificate %s: would request %s for %s\n", c->name,
+		       req_path(c), c->names.cn ? c->names.cn : "");
 		fflush(stdout);
-		goto out;
+		return;
 	}
 	if (auth_token(c->m->auth) == NULL) {
 		c->waiting = 1;
-		log_debug("certs", "%s: due; waiting for a Vault token", cc->name);
-		goto out;
+		log_debug("certs", "%s: due; waiting for a Vault token", c->name);
+		return;
 	}
-	if (cc->mode == CERT_MODE_SIGN && c->pending_key == NULL) {
+	if (cc && cc->mode == CERT_MODE_SIGN && c->pending_key == NULL) {
 		snprintf(c->key_type, sizeof(c->key_type), "%s",
 			 key_type_names[cc->key_type]);
 		c->key_bits = (unsigned)cc->key_bits;
 		c->work.data = c;
 		if (uv_queue_work(c->m->loop, &c->work, keygen_work, keygen_done) != 0) {
 			retry_later(c, "cannot start generating a key");
-			goto out;
+			return;
 		}
 		c->working = 1;
-		c->m->open_handles++;
-		goto out;
+		return;
 	}
-	o = cJSON_CreateObject();
-	if (o == NULL)
-		goto oom;
-	if (!cJSON_AddStringToObject(o, "common_name", cc->common_name))
-		goto oom;
-	if (cc->n_alt_names) {
-		alt = join_list(cc->alt_names, cc->n_alt_names);
-		if (alt == NULL || !cJSON_AddStringToObject(o, "alt_names", alt))
-			goto oom;
+	if (cc && cc->mode == CERT_MODE_SIGN &&
+	    x509_make_csr(c->pending_key, &c->names, &csr, err, sizeof(err)) != 0) {
+		secret_free(c->pending_key);
+		c->pending_key = NULL;
+		retry_later(c, err);
+		return;
 	}
-	if (cc->n_ip_sans) {
-		ips = join_list(cc->ip_sans, cc->n_ip_sans);
-		if (ips == NULL || !cJSON_AddStringToObject(o, "ip_sans", ips))
-			goto oom;
+	body = cc ? entry_body(c, csr) : c->body;
+	free(csr);
+	if (body == NULL) {
+		retry_later(c, "out of memory");
+		return;
 	}
-	if (cc->ttl_ms) {
-		snprintf(ttl, sizeof(ttl), "%llus", (unsigned long long)(cc->ttl_ms / 1000));
-		if (!cJSON_AddStringToObject(o, "ttl", ttl))
-			goto oom;
-	}
-	if (!cJSON_AddStringToObject(o, "format", "pem"))
-		goto oom;
-	if (cc->mode == CERT_MODE_SIGN) {
-		struct x509_names names;
-		char *csr = NULL;
-
-		names_of(cc, &names);
-		if (x509_make_csr(c->pending_key, &names, &csr, err, sizeof(err)) != 0) {
-			secret_free(c->pending_key);
-			c->pending_key = NULL;
-			retry_later(c, err);
-			goto out;
-		}
-		int ok = cJSON_AddStringToObject(o, "csr", csr) != NULL;
-		free(csr);
-		if (!ok)
-			goto oom;
-	}
-	body = cJSON_PrintUnformatted(o);
-	if (body == NULL)
-		goto oom;
 	/* One round over the addresses; the retries are ours, so that an
 	 * expired certificate is reported on time and --once is bounded. */
 	struct vault_req req = {
 		.method = "POST",
-		.path = cc->path,
+		.path = req_path(c),
 		.body = body,
 		.flags = VAULT_QUIET,
 		.max_attempts = (unsigned)(c->m->cfg->n_vault_addresses
 						   ? c->m->cfg->n_vault_addresses : 1),
 	};
-	log_info("certs", "%s: requesting a certificate from %s", cc->name, cc->path);
+	log_info("certs", "%s: requesting a certificate from %s", c->name,
+		 req_path(c));
 	if (vault_request(c->m->vault, &req, on_issued, c, &c->call) != 0) {
 		c->call = NULL;
 		secret_free(c->pending_key);
 		c->pending_key = NULL;
 		retry_later(c, "cannot start the request");
 	}
-	goto out;
-oom:
-	retry_later(c, "out of memory");
-out:
-	cJSON_Delete(o);
-	free(alt);
-	free(ips);
-	free(body);
+	if (cc)
+		free(body);
 }
 
 static void
@@ -863,7 +635,7 @@ on_timer(uv_timer_t *t)
 	struct cert *c = t->data;
 
 	/* Judge on the wall clock: a timer can fire early after a clock step. */
-	if (c->renew_at_ms && c->failures == 0 && !c->forced &&
+	if (c->renew_at_ms && c->retry.failures == 0 && !c->forced &&
 	    wall_ms() < c->renew_at_ms) {
 		schedule_at(c, c->renew_at_ms);
 		return;
@@ -872,10 +644,152 @@ on_timer(uv_timer_t *t)
 		issue(c);
 }
 
+/* ------------------------------------------------------------------ */
+/* Certificates, made and freed */
+
+static int
+push(struct certs *m, struct cert *c)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct cert **v = realloc(m->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n++] = c;
+	return 0;
+}
+
+static struct cert *
+cert_alloc(struct certs *m, const char *name)
+{
+	struct cert *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->m = m;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	uv_timer_init(m->loop, &c->timer);
+	c->timer.data = c;
+	m->n_alive++;
+	return c;
+}
+
+static void
+cert_try_free(struct cert *c)
+{
+	struct certs *m = c->m;
+
+	if (!c->closing || !c->timer_closed || c->working)
+		return;
+	secret_json_free(c->envelope);
+	secret_free(c->pending_key);
+	free(c->key);
+	free(c->path);
+	free(c->body);
+	free(c->names_buf);
+	free(c);
+	if (--m->n_alive == 0 && m->closing) {
+		free(m->v);
+		free(m);
+	}
+}
+
+static void
+on_cert_closed(uv_handle_t *h)
+{
+	struct cert *c = h->data;
+
+	c->timer_closed = 1;
+	cert_try_free(c);
+}
+
+/* Stop C for good; it is freed from the loop. */
+static void
+cert_close(struct cert *c)
+{
+	if (c->settled)
+		c->m->n_settled--;
+	c->settled = 0;
+	c->closing = 1;
+	if (c->working)
+		uv_cancel((uv_req_t *)&c->work);	/* if not started */
+	if (c->call)
+		vault_cancel(c->call);
+	secret_free(c->pending_key);
+	c->pending_key = NULL;
+	uv_timer_stop(&c->timer);
+	uv_close((uv_handle_t *)&c->timer, on_cert_closed);
+}
+
+static void
+names_of_entry(const struct config_cert *cc, struct x509_names *n)
+{
+	n->cn = cc->common_name;
+	n->dns = (const char *const *)cc->alt_names;
+	n->ndns = cc->n_alt_names;
+	n->ips = (const char *const *)cc->ip_sans;
+	n->nips = cc->n_ip_sans;
+}
+
+static void
+policy_of_entry(const struct config_cert *cc, struct renew_policy *p)
+{
+	char err[160];
+
+	renew_policy_init(p);
+	p->renew_at = cc->renew_at;
+	p->renew_before_ms = cc->renew_before_ms;
+	p->jitter = cc->jitter;
+	p->margin_ms = cc->rotate_margin_ms;
+	if (cc->rotate_window &&
+	    window_parse(cc->rotate_window, &p->window, err, sizeof(err)) == 0)
+		p->has_window = 1;
+}
+
+/* The entries of CFG, in front of the template certificates. */
+static int
+add_entries(struct certs *m, const struct config *cfg)
+{
+	size_t n_tmpl = m->n - m->n_entries;
+	struct cert **tmpl = NULL;
+
+	if (n_tmpl) {
+		tmpl = malloc(n_tmpl * sizeof(*tmpl));
+		if (tmpl == NULL)
+			return -ENOMEM;
+		memcpy(tmpl, m->v + m->n_entries, n_tmpl * sizeof(*tmpl));
+	}
+	m->n = m->n_entries = 0;
+	for (size_t i = 0; i < cfg->n_certs; i++) {
+		const struct config_cert *cc = &cfg->certs[i];
+		struct cert *c = cert_alloc(m, cc->name);
+		if (c == NULL || push(m, c) != 0) {
+			if (c) {
+				c->closing = 1;
+				uv_close((uv_handle_t *)&c->timer, on_cert_closed);
+			}
+			log_error("certs", "%s: out of memory; not managed", cc->name);
+			continue;
+		}
+		c->def = cc;
+		policy_of_entry(cc, &c->policy);
+		names_of_entry(cc, &c->names);
+		m->n_entries++;
+	}
+	for (size_t i = 0; i < n_tmpl; i++)
+		if (push(m, tmpl[i]) != 0)
+			cert_close(tmpl[i]);
+	free(tmpl);
+	return 0;
+}
+
 int
 certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	  struct hooks *hooks, struct revq *revq, const struct config *cfg,
-	  unsigned flags, certs_event_cb event, void *arg, struct certs **out)
+	  struct revq *revq, const struct config *cfg, unsigned flags,
+	  const struct certs_events *ev, struct certs **out)
 {
 	struct certs *m = calloc(1, sizeof(*m));
 
@@ -884,105 +798,86 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	m->loop = loop;
 	m->vault = vault;
 	m->auth = auth;
-	m->hooks = hooks;
 	m->revq = revq;
 	m->cfg = cfg;
+	m->retry.min_ms = cfg->retry_min_backoff_ms;
+	m->retry.max_ms = cfg->retry_max_backoff_ms;
 	m->flags = flags;
-	m->event = event;
-	m->event_arg = arg;
-	m->n = cfg->n_certs;
-	m->certs = calloc(m->n ? m->n : 1, sizeof(*m->certs));
-	if (m->certs == NULL) {
+	if (ev)
+		m->ev = *ev;
+	if (add_entries(m, cfg) != 0) {
+		free(m->v);
 		free(m);
 		return -ENOMEM;
-	}
-	for (size_t i = 0; i < m->n; i++) {
-		struct cert *c = &m->certs[i];
-		c->m = m;
-		c->cfg = &cfg->certs[i];
-		uv_timer_init(loop, &c->timer);
-		c->timer.data = c;
-		m->open_handles++;
 	}
 	*out = m;
 	return 0;
 }
 
-static int
-cmp_path(const void *a, const void *b)
+void
+certs_configure(struct certs *m, const struct config *cfg)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	for (size_t i = 0; i < m->n_entries; i++)
+		cert_close(m->v[i]);
+	m->cfg = cfg;
+	m->retry.min_ms = cfg->retry_min_backoff_ms;
+	m->retry.max_ms = cfg->retry_max_backoff_ms;
+	if (add_entries(m, cfg) != 0)
+		log_error("certs", "out of memory; the certificates: entries are "
+				   "not managed until the next reload");
 }
 
 /*
- * Temp files a killed predecessor left beside our files are ours: remove
- * them, one directory scan per directory however many files it holds.
+ * Is what an entry has on disk a valid, not yet due certificate?  Then
+ * keep it: no issuance on restart.  Due but valid: still what is served
+ * until a replacement is written.
  */
-static void
-remove_stale_temps(struct certs *m)
+static int
+adopt_entry(struct cert *c)
 {
-	size_t n = 0, cap = 0;
-	char **paths = NULL;
+	struct cert_loaded l;
+	struct x509_info info;
+	char err[512];
+	int ok = 0;
 
-	for (size_t i = 0; i < m->n; i++) {
-		const struct config_cert *cc = m->certs[i].cfg;
-		for (size_t j = 0; !cc->atomic_dir && j < cc->n_files; j++) {
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				char **p = realloc(paths, ncap * sizeof(*p));
-				if (p == NULL)
-					goto out;
-				paths = p;
-				cap = ncap;
-			}
-			paths[n++] = cc->files[j].path;
-		}
-	}
-	if (n == 0)
-		goto out;
-	qsort(paths, n, sizeof(*paths), cmp_path);
-	const char **names = calloc(n, sizeof(*names));
-	char *done = calloc(n, 1);
-	if (names == NULL || done == NULL) {
-		free(names);
-		free(done);
+	certfiles_load(c->def, &l);
+	if (l.cert == NULL || l.key == NULL) {
+		log_info("certs", "%s: no certificate on disk yet", c->name);
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (done[i])
-			continue;
-		const char *slash = strrchr(paths[i], '/');
-		size_t dlen = slash ? (size_t)(slash - paths[i]) : 0, k = 0;
-		char dir[4096];
-		snprintf(dir, sizeof(dir), "%.*s", (int)(dlen ? dlen : 1),
-			 dlen ? paths[i] : "/");
-		/* Paths sharing the directory's prefix sort together. */
-		for (size_t j = i; j < n && strncmp(paths[j], paths[i], dlen) == 0; j++) {
-			const char *s2 = strrchr(paths[j], '/');
-			if (!done[j] && s2 && (size_t)(s2 - paths[j]) == dlen) {
-				names[k++] = s2 + 1;
-				done[j] = 1;
-			}
-		}
-		qsort(names, k, sizeof(*names), cmp_path);
-		int removed = files_remove_stale_temps_in(dir, names, k);
-		if (removed > 0)
-			log_info("certs", "removed %d stale temp file%s in %s", removed,
-				 removed == 1 ? "" : "s", dir);
+	/* Without the intermediates on disk the chain cannot be checked
+	 * offline; the key, the validity and the names still are. */
+	if (verify(c, l.cert, l.key, l.chain, l.chain ? l.ca : NULL, &info, err,
+		   sizeof(err)) != 0) {
+		log_warn("certs", "%s: the files on disk will be replaced: %s",
+			 c->name, err);
+		goto out;
 	}
-	free(names);
-	free(done);
+	int64_t renew = renew_point(&c->policy, info.not_before * 1000,
+				    info.not_after * 1000, info.serial);
+	if (wall_ms() >= renew) {
+		log_info("certs", "%s: serial %s on disk is due for renewal", c->name,
+			 info.serial);
+		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+		c->not_after_ms = info.not_after * 1000;
+		c->renew_at_ms = renew;
+		goto out;
+	}
+	hold(c, &info, "kept the certificate on disk,");
+	c->m->stats.adopted++;
+	ok = 1;
 out:
-	free(paths);
+	certfiles_loaded_free(&l);
+	return ok;
 }
 
 void
 certs_start(struct certs *m)
 {
-	remove_stale_temps(m);
-	for (size_t i = 0; i < m->n; i++) {
-		struct cert *c = &m->certs[i];
-		if (!adopt(c))
+	certfiles_remove_stale(m->cfg->certs, m->cfg->n_certs);
+	for (size_t i = 0; i < m->n_entries; i++) {
+		struct cert *c = m->v[i];
+		if (!adopt_entry(c))
 			issue(c);
 	}
 }
@@ -993,7 +888,7 @@ certs_token_ready(struct certs *m)
 	int64_t now = wall_ms();
 
 	for (size_t i = 0; i < m->n; i++) {
-		struct cert *c = &m->certs[i];
+		struct cert *c = m->v[i];
 		if (!c->waiting || c->call)
 			continue;
 		/* Renewals that fell due while there was no token go out spread
@@ -1011,21 +906,316 @@ certs_token_ready(struct certs *m)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* The certificates templates issue */
+
+int
+certs_is_issue_call(const char *kind, const char *path, size_t nkv)
+{
+	const char *p;
+
+	if (strcmp(kind, "pkiCert") == 0)
+		return 1;
+	if (strcmp(kind, "secret") != 0 || nkv == 0)
+		return 0;
+	/* ".../issue/<role>" or ".../sign/<role>", the role one segment. */
+	for (p = path; (p = strchr(p, '/')) != NULL; p++) {
+		const char *seg = p + 1, *role;
+		if (strncmp(seg, "issue/", 6) == 0)
+			role = seg + 6;
+		else if (strncmp(seg, "sign/", 5) == 0)
+			role = seg + 5;
+		else
+			continue;
+		if (*role && strchr(role, '/') == NULL)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "kind\npath\nk1=v1\nk2=v2" with the arguments sorted. */
+static char *
+call_key(const struct certs_tcall *tc)
+{
+	const char **sorted = calloc(tc->nkv ? tc->nkv : 1, sizeof(*sorted));
+	struct buf b = BUF_INIT(0);
+	size_t len;
+
+	if (sorted == NULL)
+		return NULL;
+	memcpy(sorted, tc->kv, tc->nkv * sizeof(*sorted));
+	qsort(sorted, tc->nkv, sizeof(*sorted), cmp_str);
+	buf_printf(&b, "%s\n%s", tc->kind, tc->path);
+	for (size_t i = 0; i < tc->nkv; i++)
+		buf_printf(&b, "\n%s", sorted[i]);
+	free(sorted);
+	b.secret = 1;	/* a sign call's CSR is not secret, but k=v may be */
+	return buf_take(&b, &len);
+}
+
+/* The arguments as a JSON object; a later key=value wins. */
+static char *
+call_body(const struct certs_tcall *tc)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *body = NULL;
+
+	if (o == NULL)
+		return NULL;
+	for (size_t i = 0; i < tc->nkv; i++) {
+		const char *eq = strchr(tc->kv[i], '=');
+		char name[256];
+		if (eq == NULL || (size_t)(eq - tc->kv[i]) >= sizeof(name))
+			continue;
+		memcpy(name, tc->kv[i], (size_t)(eq - tc->kv[i]));
+		name[eq - tc->kv[i]] = '\0';
+		cJSON_DeleteItemFromObjectCaseSensitive(o, name);
+		if (!cJSON_AddStringToObject(o, name, eq + 1))
+			goto out;
+	}
+	body = cJSON_PrintUnformatted(o);
+out:
+	cJSON_Delete(o);
+	return body;
+}
+
+/* The value of argument NAME ("name=value"), the last one given, or NULL. */
+static const char *
+arg_of(const struct certs_tcall *tc, const char *name)
+{
+	size_t len = strlen(name);
+	const char *v = NULL;
+
+	for (size_t i = 0; i < tc->nkv; i++)
+		if (strncmp(tc->kv[i], name, len) == 0 && tc->kv[i][len] == '=')
+			v = tc->kv[i] + len + 1;
+	return v;
+}
+
+/* Split a comma-separated list in place into at most MAX items. */
+static size_t
+split_list(char *s, const char **items, size_t max)
+{
+	size_t n = 0;
+
+	for (char *tok = s, *next; tok && *tok && n < max; tok = next) {
+		next = strchr(tok, ',');
+		if (next)
+			*next++ = '\0';
+		while (*tok == ' ')
+			tok++;
+		if (*tok)
+			items[n++] = tok;
+	}
+	return n;
+}
+
+/* The names the answer must carry: common_name, alt_names, ip_sans. */
+static int
+names_of_call(struct cert *c, const struct certs_tcall *tc)
+{
+	const char *cn = arg_of(tc, "common_name");
+	const char *alt = arg_of(tc, "alt_names"), *ip = arg_of(tc, "ip_sans");
+	size_t lcn = cn ? strlen(cn) + 1 : 0, lalt = alt ? strlen(alt) + 1 : 0;
+	size_t lip = ip ? strlen(ip) + 1 : 0;
+	char *p;
+
+	c->names_buf = malloc(lcn + lalt + lip + 1);
+	if (c->names_buf == NULL)
+		return -ENOMEM;
+	p = c->names_buf;
+	if (cn) {
+		memcpy(p, cn, lcn);
+		c->names.cn = p;
+		p += lcn;
+	}
+	if (alt) {
+		memcpy(p, alt, lalt);
+		c->names.ndns = split_list(p, c->dns, TMPL_MAX_NAMES);
+		p += lalt;
+	}
+	if (ip) {
+		memcpy(p, ip, lip);
+		c->names.nips = split_list(p, c->ips, TMPL_MAX_NAMES);
+	}
+	c->names.dns = c->dns;
+	c->names.ips = c->ips;
+	return 0;
+}
+
+static struct cert *
+find_name(const struct certs *m, const char *name)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->v[i]->name, name) == 0)
+			return m->v[i];
+	return NULL;
+}
+
+static struct cert *
+find_call(const struct certs *m, const char *key)
+{
+	for (size_t i = m->n_entries; i < m->n; i++)
+		if (strcmp(m->v[i]->key, key) == 0)
+			return m->v[i];
+	return NULL;
+}
+
+/*
+ * A template's adopted answer: is it a valid, verified certificate for
+ * this call?  Then keep it (and renew it in the background if it is
+ * due), so a restart renders the bytes on disk and issues nothing.
+ */
+static void
+adopt_template(struct cert *c, const struct certs_tcall *tc)
+{
+	struct buf chain = BUF_INIT(PEM_MAX), anchor = BUF_INIT(PEM_MAX);
+	cJSON *env = NULL;
+	const cJSON *data;
+	const char *cert, *key;
+	struct x509_info info;
+	char err[512];
+
+	if (tc->adopt)
+		tc->adopt(tc->adopt_arg, &env);
+	if (env == NULL)
+		return;
+	data = cJSON_GetObjectItemCaseSensitive(env, "data");
+	cert = json_str(data, "certificate");
+	key = json_str(data, "private_key");
+	/* Without a CA certificate on disk (a template that renders the
+	 * leaf and the key only) the chain cannot be checked offline; the
+	 * key, the validity and the names still are. */
+	if (split_ca(data, 0, &chain, &anchor) != 0) {
+		buf_free(&chain);
+		buf_free(&anchor);
+	}
+	if (cert == NULL || key == NULL ||
+	    verify(c, cert, key, chain.s, anchor.s, &info, err, sizeof(err)) != 0) {
+		log_info("templates", "%s: the certificate on disk cannot be kept; "
+				      "issuing", c->name);
+		secret_json_free(env);
+		goto out;
+	}
+	c->envelope = env;
+	c->m->stats.adopted++;
+	if (wall_ms() >= renew_point(&c->policy, info.not_before * 1000,
+				     info.not_after * 1000, info.serial)) {
+		/* Still what is served until a replacement is issued. */
+		settle(c);
+		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+		c->not_after_ms = info.not_after * 1000;
+		c->renew_at_ms = renew_point(&c->policy, info.not_before * 1000,
+					     c->not_after_ms, info.serial);
+		log_info("certs", "%s: serial %s on disk is due for renewal", c->name,
+			 info.serial);
+		issue(c);
+		goto out;
+	}
+	hold(c, &info, "kept the certificate on disk,");
+out:
+	buf_free(&chain);
+	buf_free(&anchor);
+}
+
+static struct cert *
+template_cert(struct certs *m, const struct certs_tcall *tc, char *key)
+{
+	char name[NAME_MAX_LEN];
+	const char *format = arg_of(tc, "format");
+	struct cert *c;
+
+	snprintf(name, sizeof(name), "%s", tc->name);
+	for (unsigned i = 2; find_name(m, name) != NULL; i++)
+		snprintf(name, sizeof(name), "%s#%u", tc->name, i);
+	c = cert_alloc(m, name);
+	if (c == NULL)
+		return NULL;
+	c->key = key;
+	c->path = strdup(tc->path);
+	c->body = call_body(tc);
+	c->der = format && strcmp(format, "der") == 0;
+	c->key_pkcs8 = arg_of(tc, "private_key_format") &&
+		       strcmp(arg_of(tc, "private_key_format"), "pkcs8") == 0;
+	if (tc->policy)
+		c->policy = *tc->policy;
+	else
+		renew_policy_init(&c->policy);
+	if (c->path == NULL || c->body == NULL || names_of_call(c, tc) != 0 ||
+	    push(m, c) != 0) {
+		cert_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+int
+certs_template_get(struct certs *m, const struct certs_tcall *tc,
+		   const cJSON **envelope, char *err, size_t errlen)
+{
+	char *key = call_key(tc);
+	struct cert *c;
+
+	if (key == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	c = find_call(m, key);
+	if (c) {
+		free(key);
+	} else {
+		c = template_cert(m, tc, key);
+		if (c == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		log_info("certs", "%s: %s %s for the templates", c->name, tc->kind,
+			 tc->path);
+		adopt_template(c, tc);
+		if (c->envelope == NULL && (m->flags & CERTS_DRY)) {
+			issue(c);	/* says what it would request */
+			c->given_up = 1;
+			snprintf(c->last_err, sizeof(c->last_err), "not issued in a "
+				 "dry run");
+		} else if (c->envelope == NULL) {
+			issue(c);
+		}
+	}
+	if (c->envelope) {
+		*envelope = c->envelope;
+		return 0;
+	}
+	if (c->given_up || c->retry.failures) {
+		snprintf(err, errlen, "%s %s: certificate %s: %s", tc->kind, tc->path,
+			 c->name, c->last_err);
+		return -EIO;
+	}
+	return CERTS_PENDING;
+}
+
+/* ------------------------------------------------------------------ */
+/* Asked from outside */
+
 size_t
 certs_rotate(struct certs *m, const char *name)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->n; i++) {
-		struct cert *c = &m->certs[i];
-		if (name && strcmp(c->cfg->name, name) != 0)
+		struct cert *c = m->v[i];
+		if (name && strcmp(c->name, name) != 0)
 			continue;
 		n++;
 		c->forced = 1;
 		c->given_up = 0;
-		if (c->call == NULL) {
-			log_info("certs", "%s: rotation requested; renewing now",
-				 c->cfg->name);
+		if (c->call == NULL && !c->working) {
+			log_info("certs", "%s: rotation requested; renewing now", c->name);
 			uv_timer_stop(&c->timer);
 			issue(c);
 		}
@@ -1041,15 +1231,17 @@ certs_get_state(const struct certs *m, struct certs_state *st)
 	memset(st, 0, sizeof(*st));
 	st->total = m->n;
 	for (size_t i = 0; i < m->n; i++) {
-		const struct cert *c = &m->certs[i];
+		const struct cert *c = m->v[i];
+		enum renew_state s = renew_state(c->serial[0] != '\0', now,
+						 c->not_after_ms, c->renew_at_ms);
 		if (c->given_up)
 			st->given_up++;
-		else if (c->call || c->waiting || c->failures || c->forced ||
-			 c->serial[0] == '\0' || now >= c->renew_at_ms)
+		else if (c->call || c->working || c->waiting || c->retry.failures ||
+			 c->forced || s != RENEW_VALID)
 			st->busy++;
-		if (c->serial[0] == '\0')
+		if (s == RENEW_MISSING)
 			st->missing++;
-		else if (expired(c, now))
+		else if (s == RENEW_EXPIRED)
 			st->expired++;
 		else
 			st->valid++;
@@ -1071,13 +1263,16 @@ certs_count(const struct certs *m)
 void
 certs_get_item(const struct certs *m, size_t i, struct certs_item *it)
 {
-	const struct cert *c = &m->certs[i];
+	const struct cert *c = m->v[i];
 
-	it->name = c->cfg->name;
+	it->name = c->name;
 	it->serial = c->serial;
 	it->not_after_ms = c->serial[0] ? c->not_after_ms : 0;
 	it->renew_at_ms = c->serial[0] ? c->renew_at_ms : 0;
-	it->failures = c->failures;
+	it->failures = c->retry.failures;
+	it->renewals = c->renewals;
+	it->failures_total = c->failures_total;
+	it->from_template = c->def == NULL;
 }
 
 void
@@ -1085,9 +1280,9 @@ certs_revoke_on_shutdown(struct certs *m)
 {
 	int64_t now = wall_ms();
 
-	for (size_t i = 0; m->revq && i < m->n; i++) {
-		struct cert *c = &m->certs[i];
-		if (c->cfg->revoke_on_shutdown && c->serial[0] && !expired(c, now))
+	for (size_t i = 0; m->revq && i < m->n_entries; i++) {
+		struct cert *c = m->v[i];
+		if (c->def->revoke_on_shutdown && c->serial[0] && !expired(c, now))
 			queue_revocation(c, 0);
 	}
 }
@@ -1098,44 +1293,17 @@ certs_get_stats(const struct certs *m, struct certs_stats *st)
 	*st = m->stats;
 }
 
-static void
-free_if_done(struct certs *m)
-{
-	if (m->closing && m->open_handles == 0) {
-		free(m->certs);
-		free(m);
-	}
-}
-
-static void
-on_closed(uv_handle_t *h)
-{
-	struct cert *c = h->data;
-	struct certs *m = c->m;
-
-	m->open_handles--;
-	free_if_done(m);
-}
-
 void
 certs_close(struct certs *m)
 {
+	size_t n = m->n;
+
 	m->closing = 1;
-	for (size_t i = 0; i < m->n; i++)
-		if (m->certs[i].working)
-			uv_cancel((uv_req_t *)&m->certs[i].work);	/* if not started */
-	if (m->n == 0) {
-		free(m->certs);
+	m->n = m->n_entries = 0;
+	for (size_t i = 0; i < n; i++)
+		cert_close(m->v[i]);
+	if (m->n_alive == 0) {
+		free(m->v);
 		free(m);
-		return;
-	}
-	for (size_t i = 0; i < m->n; i++) {
-		struct cert *c = &m->certs[i];
-		if (c->call)
-			vault_cancel(c->call);
-		secret_free(c->pending_key);
-		c->pending_key = NULL;
-		uv_timer_stop(&c->timer);
-		uv_close((uv_handle_t *)&c->timer, on_closed);
 	}
 }

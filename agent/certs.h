@@ -1,53 +1,109 @@
 /*
- * certs: the declarative certificates: section.
+ * certs: the one certificate engine.
  *
- * DESIGN: one issuance feeds every file of a certificate's set, and
- * nothing replaces what is on disk until the new material is verified:
- * the key matches the certificate, the chain verifies to the trust
- * anchor, the validity window is sane and the requested names are
- * present.  On start the files already on disk are checked the same way
- * and kept while they are valid and not yet due, so a restart, a re-login
- * or a SIGHUP never issues again.
+ * DESIGN: every certificate the agent keeps current is a managed
+ * certificate here, whichever road asked for it: a certificates: entry
+ * (its files written by certfiles) or a template's issue call (`secret
+ * "<mount>/issue/<role>" "common_name=..."`, `pkiCert`), whose Vault
+ * answer the templates render.  Both are requested, verified, scheduled
+ * and reported the same way:
+ *  - one issuance feeds every file; nothing replaces what is on disk
+ *    until the new material is verified: the key matches the
+ *    certificate, the chain verifies to the trust anchor, the validity
+ *    window is sane and the requested names are present;
+ *  - on start the material already on disk is checked the same way and
+ *    kept while it is valid and not yet due, so a restart, a re-login or
+ *    a SIGHUP never issues again;
+ *  - the renewal time, the backoff after a failure and "expired" come
+ *    from the certificate's renewal policy (renew.h), and nowhere else;
+ *  - each has a name for `certagent rotate`, /readyz and /metrics.
+ * The engine does not call the hooks or the templates: it reports through
+ * struct certs_events, and the agent passes the reports on.
  */
 #ifndef CERTAGENT_CERTS_H
 #define CERTAGENT_CERTS_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "change.h"
+#include "renew.h"
 
 struct auth;
 struct certs;
 struct config;
-struct hooks;
 struct revq;
 struct vault;
-
-/* The defaults of renew_at and jitter. */
-#define CERTS_RENEW_AT 0.66
-#define CERTS_JITTER 0.05
 
 #define CERTS_DRY 0x1	/* report what would be issued instead of issuing it */
 #define CERTS_ONCE 0x2	/* give up after vault.retry.num_retries failures */
 
-/* A certificate was written, adopted, expired or given up on. */
-typedef void (*certs_event_cb)(void *arg);
+/* A template certificate is not there yet: its issuance is under way. */
+#define CERTS_PENDING 1
+
+/* What the engine tells the agent; each may be NULL. */
+struct certs_events {
+	/* A certificate was held, expired or given up on. */
+	void (*progress)(void *arg);
+	/* An entry's files changed on disk: for its hooks. */
+	void (*changed)(void *arg, const struct change *c);
+	/* A template certificate has new material: render again. */
+	void (*data)(void *arg);
+	void *arg;
+};
+
+/* REVQ (may be NULL) takes replaced and shut-down serials to revoke. */
+int certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
+	      struct revq *revq, const struct config *cfg, unsigned flags,
+	      const struct certs_events *ev, struct certs **out);
 
 /*
- * HOOKS (may be NULL) hears of every set written, with the files that
- * changed; REVQ (may be NULL) takes replaced and shut-down serials to
- * revoke.  EVENT (may be NULL) is told when the state below changes.
+ * A reloaded configuration (borrowed from now on): the certificates:
+ * entries start over from disk (valid files are kept, nothing due is
+ * issued); the certificates templates issue are kept as they are.  Call
+ * certs_start() next.
  */
-int certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	      struct hooks *hooks, struct revq *revq, const struct config *cfg,
-	      unsigned flags, certs_event_cb event, void *arg,
-	      struct certs **out);
+void certs_configure(struct certs *m, const struct config *cfg);
 
-/* Adopt valid files from disk and schedule renewals; issue what is due
- * as soon as a token is there. */
+/* Adopt valid files of the entries from disk and schedule renewals;
+ * issue what is due as soon as a token is there. */
 void certs_start(struct certs *m);
 
 /* A token is available: start the issuances that were waiting for one. */
 void certs_token_ready(struct certs *m);
+
+/* Is (KIND, PATH, NKV arguments) a template call that issues a
+ * certificate: pkiCert, or secret with arguments on an issue or sign
+ * path? */
+int certs_is_issue_call(const char *kind, const char *path, size_t nkv);
+
+/* A template's issue call, as certs_template_get() takes it. */
+struct certs_tcall {
+	const char *kind, *path;
+	const char *const *kv;		/* key=value arguments */
+	size_t nkv;
+	const char *name;		/* for a new one: its name */
+	const struct renew_policy *policy;	/* for a new one (copied) */
+	/*
+	 * For a new one, the material already rendered: ADOPT fills
+	 * *ENVELOPE with Vault's answer rebuilt from the files on disk
+	 * (malloc'd, handed over), or leaves it NULL.  May be NULL.
+	 */
+	void (*adopt)(void *arg, cJSON **envelope);
+	void *adopt_arg;
+};
+
+/*
+ * The certificate of a template call: 0 with *ENVELOPE (Vault's answer,
+ * borrowed until the data callback fires or the engine closes);
+ * CERTS_PENDING while the first issuance is under way; or a negative
+ * error with ERR when it failed and there is no certificate yet.  The
+ * same call (kind, path, arguments in any order) from any template is
+ * one certificate.
+ */
+int certs_template_get(struct certs *m, const struct certs_tcall *tc,
+		       const cJSON **envelope, char *err, size_t errlen);
 
 /*
  * Renew certificate NAME now (NULL: every one), whatever its schedule
@@ -84,6 +140,9 @@ struct certs_item {
 	const char *serial;	/* "" if none yet */
 	int64_t not_after_ms, renew_at_ms;	/* 0 if none yet */
 	unsigned failures;	/* since the last success */
+	uint64_t renewals;	/* issued since the agent started */
+	uint64_t failures_total;	/* failed issuances since it started */
+	int from_template;	/* issued for a template, not an entry */
 };
 size_t certs_count(const struct certs *m);
 void certs_get_item(const struct certs *m, size_t i, struct certs_item *it);
@@ -94,14 +153,5 @@ void certs_revoke_on_shutdown(struct certs *m);
 
 /* Cancel what is in flight; memory is freed from the loop. */
 void certs_close(struct certs *m);
-
-/*
- * The renewal time of a certificate valid from NOT_BEFORE to NOT_AFTER
- * (unix ms): at FRACTION of its lifetime, moved by up to +-JITTER of the
- * lifetime, by an amount derived from SERIAL, so it is the same on every
- * restart yet spread across a fleet.
- */
-int64_t certs_renew_time(int64_t not_before_ms, int64_t not_after_ms,
-			 const char *serial, double fraction, double jitter);
 
 #endif

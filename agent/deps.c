@@ -1,5 +1,5 @@
 /*
- * deps: the store of Vault data that templates use.
+ * deps: the store of Vault data that templates use, certificates aside.
  *
  * DESIGN / invariants:
  *  - An entry is keyed by kind, path and its key=value arguments sorted,
@@ -8,11 +8,11 @@
  *    pkiCert, it is a write (POST of the arguments as a JSON object).
  *  - One timer per entry: the refresh after a success, or the retry
  *    after a failure; at most one Vault call in flight per entry.
- *  - Refresh: data holding a certificate is fetched again at its renewal
- *    time (renew_at of its lifetime, spread by its serial, as certs.c
- *    does); anything else without a lease (kv) every refresh interval.
- *    Data equal to what the entry held changes nothing and wakes no
- *    template.
+ *  - Certificates are not here: a template's issue call is a managed
+ *    certificate of the engine (certs.c), so both roads share one
+ *    issuance path.  What is here is refreshed on its lease, or (kv and
+ *    every other read without one) every refresh interval.  Data equal to
+ *    what the entry held changes nothing and wakes no template.
  *  - Leases (database credentials): a renewable lease is extended through
  *    sys/leases/renew at lease_renewal_threshold of its duration; the
  *    data stays and no template renders.  When Vault grants less than was
@@ -35,13 +35,11 @@
 
 #include "auth.h"
 #include "backoff.h"
-#include "certs.h"
+#include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "tmpl.h"
 #include "vault.h"
 #include "wallclock.h"
-#include "x509.h"
 
 #define KV_REFRESH_MS (5 * 60 * 1000ULL)
 #define ERR_MAX 512
@@ -57,7 +55,7 @@ struct dep {
 	enum dep_state state;
 	cJSON *data;
 	char err[ERR_MAX];
-	unsigned failures;
+	struct retry retry;
 	int waiting;		/* no token yet */
 	int renew_next;		/* the timer renews the lease, not re-reads */
 	int64_t lease_expire_ms;	/* wall clock; 0 if no lease */
@@ -71,6 +69,7 @@ struct deps {
 	struct vault *vault;
 	struct auth *auth;
 	const struct config *cfg;
+	struct backoff_opts backoff;
 	deps_changed_cb cb;
 	void *cb_arg;
 	struct dep *list;
@@ -80,30 +79,6 @@ struct deps {
 };
 
 static void fetch(struct dep *e);
-
-/* Vault data holds secrets (keys, passwords): wipe it before freeing. */
-static void
-scrub_delete(cJSON *j)
-{
-	cJSON *stack[64], *it;
-	int top = 0;
-
-	if (j == NULL)
-		return;
-	stack[top++] = j;
-	while (top > 0) {
-		it = stack[--top];
-		for (; it; it = it->next) {
-			if (it->valuestring)
-				explicit_bzero(it->valuestring, strlen(it->valuestring));
-			if (it->child) {
-				if (top < (int)(sizeof(stack) / sizeof(stack[0])))
-					stack[top++] = it->child;
-			}
-		}
-	}
-	cJSON_Delete(j);
-}
 
 static int
 cmp_str(const void *a, const void *b)
@@ -195,10 +170,9 @@ lookup(struct deps *d, const char *kind, const char *path,
 	e->key = key;
 	e->kind = strdup(kind);
 	e->path = strdup(path);
-	if (nkv || strcmp(kind, "pkiCert") == 0)
+	if (nkv)
 		e->body = make_body(kv, nkv);
-	if (e->kind == NULL || e->path == NULL ||
-	    ((nkv || strcmp(kind, "pkiCert") == 0) && e->body == NULL)) {
+	if (e->kind == NULL || e->path == NULL || (nkv && e->body == NULL)) {
 		free(e->kind);
 		free(e->path);
 		free(e->body);
@@ -228,24 +202,10 @@ lease_point(const struct dep *e, uint64_t dur_ms)
 static unsigned long long
 refresh_delay(const struct dep *e)
 {
-	const cJSON *data = cJSON_GetObjectItemCaseSensitive(e->data, "data");
-	const cJSON *cert = cJSON_GetObjectItemCaseSensitive(data, "certificate");
 	const cJSON *lease = cJSON_GetObjectItemCaseSensitive(e->data, "lease_id");
 	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(e->data, "lease_duration");
 	unsigned long long refresh = e->d->cfg->template_refresh_ms;
-	long long now = wall_ms();
 
-	if (cJSON_IsString(cert)) {
-		struct x509_info info;
-		char err[256];
-		if (x509_cert_info(cert->valuestring, &info, err, sizeof(err)) == 0) {
-			long long at = certs_renew_time(info.not_before * 1000,
-							info.not_after * 1000,
-							info.serial, CERTS_RENEW_AT,
-							CERTS_JITTER);
-			return at > now ? (unsigned long long)(at - now) : 0;
-		}
-	}
 	if (cJSON_IsString(lease) && lease->valuestring[0] && cJSON_IsNumber(dur) &&
 	    dur->valuedouble > 0)
 		return lease_point(e, (uint64_t)(dur->valuedouble * 1000.0));
@@ -324,8 +284,7 @@ on_renewed(void *arg, const struct vault_response *r)
 		return;
 	}
 	if (r->err != VAULT_OK) {
-		uint64_t delay = backoff_delay(d->cfg->retry_min_backoff_ms,
-					       d->cfg->retry_max_backoff_ms, e->failures++);
+		uint64_t delay = retry_failed(&e->retry, &d->backoff);
 		if (r->err == VAULT_EHTTP && r->status == 403)
 			auth_token_rejected(d->auth, auth_token(d->auth));
 		if (now + (int64_t)delay >= e->lease_expire_ms) {
@@ -338,7 +297,7 @@ on_renewed(void *arg, const struct vault_response *r)
 		uv_timer_start(&e->timer, on_timer, delay, 0);
 		return;
 	}
-	e->failures = 0;
+	retry_succeeded(&e->retry);
 	dur = cJSON_GetObjectItemCaseSensitive(r->json, "lease_duration");
 	got = cJSON_IsNumber(dur) && dur->valuedouble > 0
 		      ? (uint64_t)(dur->valuedouble * 1000.0) : 0;
@@ -399,8 +358,7 @@ on_fetched(void *arg, const struct vault_response *r)
 	if (r->err == VAULT_ECANCELED)
 		return;
 	if (r->err != VAULT_OK || r->json == NULL) {
-		uint64_t delay = backoff_delay(d->cfg->retry_min_backoff_ms,
-					       d->cfg->retry_max_backoff_ms, e->failures++);
+		uint64_t delay = retry_failed(&e->retry, &d->backoff);
 		if (r->err == VAULT_EHTTP && r->status == 403)
 			auth_token_rejected(d->auth, auth_token(d->auth));
 		snprintf(e->err, sizeof(e->err), "%s",
@@ -420,7 +378,7 @@ on_fetched(void *arg, const struct vault_response *r)
 		uv_timer_start(&e->timer, on_timer, delay, 0);
 		return;
 	}
-	e->failures = 0;
+	retry_succeeded(&e->retry);
 	e->err[0] = '\0';
 	int changed = e->data == NULL || !same_payload(e->data, r->json);
 	if (changed) {
@@ -429,7 +387,7 @@ on_fetched(void *arg, const struct vault_response *r)
 			uv_timer_start(&e->timer, on_timer, 1000, 0);
 			return;
 		}
-		scrub_delete(e->data);
+		secret_json_free(e->data);
 		e->data = copy;
 	}
 	e->state = DEP_OK;
@@ -495,6 +453,8 @@ deps_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	d->vault = vault;
 	d->auth = auth;
 	d->cfg = cfg;
+	d->backoff.min_ms = cfg->retry_min_backoff_ms;
+	d->backoff.max_ms = cfg->retry_max_backoff_ms;
 	d->cb = cb;
 	d->cb_arg = arg;
 	*out = d;
@@ -505,6 +465,8 @@ void
 deps_configure(struct deps *d, const struct config *cfg)
 {
 	d->cfg = cfg;
+	d->backoff.min_ms = cfg->retry_min_backoff_ms;
+	d->backoff.max_ms = cfg->retry_max_backoff_ms;
 }
 
 int
@@ -528,34 +490,10 @@ deps_get(struct deps *d, const char *kind, const char *path,
 	}
 	if (e->state == DEP_NEW && e->call == NULL)
 		fetch(e);
-	return TMPL_PENDING;
+	return DEPS_PENDING;
 }
 
-void
-deps_seed(struct deps *d, const char *kind, const char *path,
-	  const char *const *kv, size_t nkv, cJSON *envelope,
-	  long long refresh_at_ms)
-{
-	struct dep *e = lookup(d, kind, path, kv, nkv, 1);
-	long long delay = refresh_at_ms - wall_ms();
 
-	if (e == NULL || e->data || e->call) {
-		scrub_delete(envelope);
-		return;
-	}
-	e->data = envelope;
-	e->state = DEP_OK;
-	uv_timer_start(&e->timer, on_timer, delay > 0 ? (uint64_t)delay : 0, 0);
-}
-
-int
-deps_known(struct deps *d, const char *kind, const char *path,
-	   const char *const *kv, size_t nkv)
-{
-	struct dep *e = lookup(d, kind, path, kv, nkv, 0);
-
-	return e && (e->data || e->call || e->state != DEP_NEW);
-}
 
 void
 deps_token_ready(struct deps *d)
@@ -565,24 +503,6 @@ deps_token_ready(struct deps *d)
 			on_timer(&e->timer);
 }
 
-size_t
-deps_renew_certificates(struct deps *d)
-{
-	size_t n = 0;
-
-	for (struct dep *e = d->list; e; e = e->next) {
-		const cJSON *data = cJSON_GetObjectItemCaseSensitive(e->data, "data");
-		if (e->body == NULL || e->call ||
-		    !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(data, "certificate")))
-			continue;
-		log_info("deps", "%s %s: renewing the certificate now", e->kind, e->path);
-		uv_timer_stop(&e->timer);
-		e->renew_next = 0;
-		fetch(e);
-		n++;
-	}
-	return n;
-}
 
 size_t
 deps_busy(const struct deps *d)
@@ -607,7 +527,7 @@ on_closed(uv_handle_t *h)
 	struct dep *e = h->data;
 	struct deps *d = e->d;
 
-	scrub_delete(e->data);
+	secret_json_free(e->data);
 	free(e->key);
 	free(e->kind);
 	free(e->path);

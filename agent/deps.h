@@ -1,10 +1,10 @@
 /*
- * deps: the store of Vault data that templates use.
+ * deps: the store of Vault data that templates use, certificates aside
+ * (a template's issue call is a certificate of the engine, certs.h).
  *
  * DESIGN: every distinct Vault call (kind, path, sorted key=value
  * arguments) is one entry, shared by every template that makes it, so a
- * certificate and its key rendered by two templates always come from one
- * issuance.  An entry owns its data, its refresh timer and its retry
+ * secret read twice is read once.  An entry owns its data, its refresh timer and its retry
  * backoff; a change to its data calls the store's change callback, and
  * identical data does not.  The store outlives configuration reloads, so
  * a SIGHUP re-renders from the data it has instead of calling Vault again.
@@ -21,6 +21,9 @@ struct config;
 struct deps;
 struct vault;
 
+/* The data is not there yet: its fetch is under way. */
+#define DEPS_PENDING 1
+
 typedef void (*deps_changed_cb)(void *arg);
 
 int deps_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
@@ -32,7 +35,7 @@ void deps_configure(struct deps *d, const struct config *cfg);
 
 /*
  * The data of call (KIND, PATH, KV): 0 with *OUT (Vault's JSON envelope,
- * borrowed until the next change); TMPL_PENDING when it is being fetched
+ * borrowed until the next change); DEPS_PENDING when it is being fetched
  * (the fetch starts now if it had not); or a negative error, with the
  * last failure in ERR, when fetching failed and there is no data yet.
  */
@@ -40,27 +43,8 @@ int deps_get(struct deps *d, const char *kind, const char *path,
 	     const char *const *kv, size_t nkv, const cJSON **out, char *err,
 	     size_t errlen);
 
-/*
- * Seed call (KIND, PATH, KV) with data found on disk (pkiCert adopts the
- * certificate already rendered), to be refreshed at REFRESH_AT_MS (wall
- * clock).  Takes ownership of ENVELOPE.  Ignored if the call has data.
- */
-void deps_seed(struct deps *d, const char *kind, const char *path,
-	       const char *const *kv, size_t nkv, cJSON *envelope,
-	       long long refresh_at_ms);
-
-/* Is the call known yet (fetched, seeded or in flight)? */
-int deps_known(struct deps *d, const char *kind, const char *path,
-	       const char *const *kv, size_t nkv);
-
 /* A token is available: start the fetches that waited for one. */
 void deps_token_ready(struct deps *d);
-
-/*
- * SIGUSR1 / certagent rotate: issue again now every certificate the
- * templates hold (issue calls and pkiCert).  Returns how many.
- */
-size_t deps_renew_certificates(struct deps *d);
 
 /* Calls with no data yet whose first fetch has not ended. */
 size_t deps_busy(const struct deps *d);

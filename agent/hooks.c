@@ -812,7 +812,7 @@ on_timer(uv_timer_t *t)
 
 /* Note a change for hook K, to run after the quiet period. */
 static void
-pend(struct hook *k, const struct hooks_change *c, uint64_t now, uint64_t min,
+pend(struct hook *k, const struct change *c, uint64_t now, uint64_t min,
      uint64_t max)
 {
 	if (!k->has_pending || now + max < k->deadline)
@@ -836,22 +836,20 @@ pend(struct hook *k, const struct hooks_change *c, uint64_t now, uint64_t min,
 }
 
 void
-hooks_notify(struct hooks *h, char *const *names, size_t n,
-	     const struct hooks_change *c)
+hooks_notify(struct hooks *h, const struct change *c)
 {
 	uint64_t now = uv_now(h->loop);
-	uint64_t min = c->wait ? c->wait->min_ms : 0;
-	uint64_t max = c->wait ? c->wait->max_ms : 0;
+	uint64_t min = c->wait.min_ms, max = c->wait.max_ms;
 
 	if (h->closing)
 		return;
 	if (max < min)
 		max = min;
-	for (size_t i = 0; i < n; i++) {
-		struct hook *k = find(h, names[i]);
+	for (size_t i = 0; i < c->n_hooks; i++) {
+		struct hook *k = find(h, c->hooks[i]);
 
 		if (k == NULL) {
-			log_warn("hooks", "no hook named %s", names[i]);
+			log_warn("hooks", "no hook named %s", c->hooks[i]);
 			continue;
 		}
 		if (k != h->every)
@@ -937,6 +935,22 @@ hooks_configure(struct hooks *h, const struct config *cfg)
 	for (k = h->list; k; k = k->next)
 		if (k->def == NULL && !k->closing)
 			hook_release(k);
+}
+
+int
+hooks_get_item(const struct hooks *h, size_t i, struct hooks_item *it)
+{
+	for (const struct hook *k = h->list; k; k = k->next) {
+		if (k->closing)
+			continue;
+		if (i-- == 0) {
+			it->name = k->name;
+			it->own = k->fn != NULL;
+			it->stats = k->stats;
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int

@@ -17,8 +17,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "change.h"
+
 struct config;
-struct config_wait;
 struct hooks;
 
 /* How one run ended, for tests and counters. */
@@ -44,22 +45,12 @@ int hooks_new(uv_loop_t *loop, const struct config *cfg, hooks_done_cb done,
  */
 void hooks_configure(struct hooks *h, const struct config *cfg);
 
-/* What a batch changed: paths only, never contents. */
-struct hooks_change {
-	const char *const *paths;
-	size_t n_paths;
-	const char *serial;	/* the certificate's serial, or NULL */
-	int64_t not_after;	/* its NotAfter (unix seconds), if serial */
-	const struct config_wait *wait;
-};
-
 /*
- * Files changed: each hook named in NAMES runs after WAIT's quiet period,
- * once for everything reported meanwhile.  Never runs anything before it
- * returns.
+ * Files changed (C, see change.h): each hook named in C->hooks runs after
+ * C's quiet period, once for everything reported meanwhile.  Never runs
+ * anything before it returns.
  */
-void hooks_notify(struct hooks *h, char *const *names, size_t n,
-		  const struct hooks_change *c);
+void hooks_notify(struct hooks *h, const struct change *c);
 
 /*
  * A hook of the agent's own: FN runs after the quiet period with the
@@ -82,6 +73,14 @@ void hooks_flush(struct hooks *h, void (*done)(void *arg), void *arg);
 struct hooks_stats {
 	uint64_t runs, failures, timeouts;
 };
+
+/* The I-th hook, for metrics and status; -ENOENT past the last. */
+struct hooks_item {
+	const char *name;
+	int own;		/* the agent's own (exec mode), not configured */
+	struct hooks_stats stats;
+};
+int hooks_get_item(const struct hooks *h, size_t i, struct hooks_item *it);
 
 /* -ENOENT if no hook has that name. */
 int hooks_get_stats(const struct hooks *h, const char *name,

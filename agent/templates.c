@@ -7,22 +7,25 @@
  *  - A batch runs on a 0 ms timer, so a burst of data changes renders
  *    once.  Each template executes against the deps store; one that is
  *    still waiting for data is left for the next batch.
- *  - pkiCert first looks at what the template rendered before: a
- *    certificate there whose key matches and which is not yet due seeds
- *    the store, so a restart does not issue again (consul-template's
- *    behaviour, which Vault Agent users rely on).
- *  - A `secret "<mount>/issue/<role>" "common_name=..."` call does the
- *    same across the destinations of every template: a certificate
- *    carrying the requested names, its key (perhaps in another file,
- *    rendered by another template) and the CA certificates above it are
- *    put back together as Vault's answer, verbatim, so the templates
- *    render the bytes already on disk and nothing is issued, written or
- *    signalled.  Anything missing or due, and the call goes to Vault.
+ *  - A template's issue call (pkiCert, or `secret "<mount>/issue/<role>"
+ *    "common_name=..."`) is a managed certificate of the engine
+ *    (certs.c): issued, verified, scheduled and named as a certificates:
+ *    entry is.  Every other call goes to the deps store.
+ *  - On its first use the engine asks this module for what is already
+ *    rendered: for pkiCert, the certificate and key in the template's
+ *    own destination (consul-template's behaviour); for `secret`, a
+ *    certificate carrying the requested names, its key (perhaps in
+ *    another file, rendered by another template) and the CA certificates
+ *    above it, from the destinations of every template, put back
+ *    together as Vault's answer, verbatim.  The engine verifies it as it
+ *    verifies an issuance and, while it is valid and not due, the
+ *    templates render the bytes already on disk: nothing is issued,
+ *    written or signalled on a restart.
  *  - Rendered text holds secrets: it goes to its file and nowhere else.
  *  - Each file a template changes (its destination, writeToFile) is
- *    reported by path to the hooks in its on_change.  Hooks never run
- *    inside hooks_notify(), so they run after the whole batch is on disk,
- *    and what one batch reports folds into one run.
+ *    reported by path through the changed event, for the hooks in its
+ *    on_change; hooks run from the loop after the whole batch is on
+ *    disk, and what one batch reports folds into one run.
  */
 #include "templates.h"
 
@@ -38,7 +41,6 @@
 #include "config.h"
 #include "deps.h"
 #include "files.h"
-#include "hooks.h"
 #include "log.h"
 #include "tmpl.h"
 #include "x509.h"
@@ -51,21 +53,21 @@ struct tpl {
 	const struct config_template *cfg;
 	struct tmpl *parsed;
 	char name[512];		/* source path, or "templates[N]" */
+	char cert_name[256];	/* what the certificates it issues are called */
 	char last_err[ERR_MAX];
 };
 
 struct templates {
 	uv_loop_t *loop;
 	struct deps *deps;
-	struct hooks *hooks;
+	struct certs *certs;
 	const struct config *cfg;
 	struct tpl *tpls;
 	size_t n;
 	uv_timer_t batch;
 	struct templates_stats stats;
 	int dry;
-	templates_done_cb done;
-	void *done_arg;
+	struct templates_events ev;
 	unsigned batch_errors;
 };
 
@@ -120,35 +122,25 @@ key_block(const char *text)
 }
 
 /*
- * pkiCert: seed the store from the destination when it already holds a
- * valid certificate and its key that are not yet due for renewal.
+ * pkiCert: what the destination holds, as consul-template reads it back
+ * (the first certificate, the private key, and the next certificate as
+ * the CA), rebuilt as Vault's answer; NULL if there is no such pair.
  */
-static void
-adopt_pki_cert(struct tpl *p, const char *path, const char *const *kv,
-	       size_t nkv)
+static cJSON *
+adopt_pki_cert(const struct tpl *p)
 {
 	char *text = NULL, *leaf = NULL, *rest = NULL, *key = NULL, err[256];
 	char *ca = NULL, *more = NULL;
 	size_t len;
-	struct x509_info info;
 	cJSON *env = NULL, *data, *chain;
 
 	if (files_read(p->cfg->destination, TPL_MAX, &text, &len, err,
 		       sizeof(err)) != 0)
-		return;
-	/* As consul-template reads it back: the first certificate, the
-	 * private key, and the next certificate as the CA. */
+		return NULL;
 	key = key_block(text);
-	if (key == NULL || x509_split_first(text, &leaf, &rest, err, sizeof(err)) != 0 ||
-	    x509_key_matches(leaf, key, err, sizeof(err)) != 0 ||
-	    x509_cert_info(leaf, &info, err, sizeof(err)) != 0)
+	if (key == NULL || x509_split_first(text, &leaf, &rest, err, sizeof(err)) != 0)
 		goto out;
 	if (rest[0] && x509_split_first(rest, &ca, &more, err, sizeof(err)) != 0)
-		goto out;
-	long long renew = certs_renew_time(info.not_before * 1000,
-					   info.not_after * 1000, info.serial,
-					   CERTS_RENEW_AT, CERTS_JITTER);
-	if ((long long)time(NULL) * 1000 >= renew)
 		goto out;
 	env = cJSON_CreateObject();
 	data = cJSON_AddObjectToObject(env, "data");
@@ -156,22 +148,19 @@ adopt_pki_cert(struct tpl *p, const char *path, const char *const *kv,
 	if (data == NULL || chain == NULL ||
 	    !cJSON_AddStringToObject(data, "certificate", leaf) ||
 	    !cJSON_AddStringToObject(data, "private_key", key) ||
-	    !cJSON_AddStringToObject(data, "issuing_ca", ca ? ca : ""))
-		goto out;
-	if (ca)
-		cJSON_AddItemToArray(chain, cJSON_CreateString(ca));
-	log_info("templates", "%s: pkiCert %s: kept serial %s from %s", p->name,
-		 path, info.serial, p->cfg->destination);
-	deps_seed(p->t->deps, "pkiCert", path, kv, nkv, env, renew);
-	env = NULL;
+	    !cJSON_AddStringToObject(data, "issuing_ca", ca ? ca : "") ||
+	    (ca && !cJSON_AddItemToArray(chain, cJSON_CreateString(ca)))) {
+		secret_json_free(env);
+		env = NULL;
+	}
 out:
-	cJSON_Delete(env);
 	secret_free(text);
 	secret_free(key);
 	free(leaf);
 	free(rest);
 	free(ca);
 	free(more);
+	return env;
 }
 
 /* ------------------------------------------------------------------ */
@@ -249,9 +238,14 @@ split_list(char *s, char **items, size_t max)
 	return n;
 }
 
-static void
-adopt_issued(struct templates *t, const char *path, const char *const *kv,
-	     size_t nkv)
+/*
+ * secret "<mount>/issue/<role>" "common_name=...": a certificate carrying
+ * the requested names, its key and the CA certificates above it, from the
+ * destinations of every template, rebuilt as Vault's answer with the PEM
+ * blocks verbatim; NULL when a piece is missing.
+ */
+static cJSON *
+adopt_issued(const struct templates *t, const char *const *kv, size_t nkv)
 {
 	const char *cn = arg_of(kv, nkv, "common_name");
 	const char *format = arg_of(kv, nkv, "format");
@@ -263,7 +257,7 @@ adopt_issued(struct templates *t, const char *path, const char *const *kv,
 	cJSON *env = NULL, *data, *chain;
 
 	if (cn == NULL || (format && strcmp(format, "pem") != 0))
-		return;
+		return NULL;
 	alt = strdup(arg_of(kv, nkv, "alt_names") ? arg_of(kv, nkv, "alt_names") : "");
 	ips = strdup(arg_of(kv, nkv, "ip_sans") ? arg_of(kv, nkv, "ip_sans") : "");
 	if (alt == NULL || ips == NULL)
@@ -280,12 +274,11 @@ adopt_issued(struct templates *t, const char *path, const char *const *kv,
 			blocks_scan(&b, text);
 		secret_free(text);
 	}
-	/* The leaf: carries the names, is valid now; then its key. */
+	/* The leaf: carries the names, is no CA; then its key. */
 	for (size_t i = 0; i < b.n && leaf == SIZE_MAX; i++) {
 		if (b.is_key[i] || x509_cert_info(b.text[i], &info, err, sizeof(err)) != 0 ||
 		    info.is_ca ||
-		    x509_check_bundle(b.text[i], NULL, NULL, NULL, &names, 0, err,
-				      sizeof(err)) != 0)
+		    x509_check_names(b.text[i], &names, err, sizeof(err)) != 0)
 			continue;
 		for (size_t j = 0; j < b.n && key == SIZE_MAX; j++)
 			if (b.is_key[j] &&
@@ -295,11 +288,6 @@ adopt_issued(struct templates *t, const char *path, const char *const *kv,
 			leaf = i;
 	}
 	if (leaf == SIZE_MAX)
-		goto out;
-	long long renew = certs_renew_time(info.not_before * 1000,
-					   info.not_after * 1000, info.serial,
-					   CERTS_RENEW_AT, CERTS_JITTER);
-	if ((long long)time(NULL) * 1000 >= renew)
 		goto out;
 	env = cJSON_CreateObject();
 	data = cJSON_AddObjectToObject(env, "data");
@@ -313,7 +301,7 @@ adopt_issued(struct templates *t, const char *path, const char *const *kv,
 	    !cJSON_AddStringToObject(env, "lease_id", "") ||
 	    !cJSON_AddNumberToObject(env, "lease_duration", 0) ||
 	    !cJSON_AddFalseToObject(env, "renewable"))
-		goto out;
+		goto fail;
 	/* ca_chain from the issuer up, as Vault orders it. */
 	const char *cur = b.text[leaf];
 	unsigned char used[ADOPT_MAX_BLOCKS] = { 0 };
@@ -331,37 +319,55 @@ adopt_issued(struct templates *t, const char *path, const char *const *kv,
 			break;	/* the root */
 		cur = b.text[up];
 	}
+	/* No issuer on disk: the chain cannot be given back. */
 	const cJSON *first = cJSON_GetArrayItem(chain, 0);
-	if (first == NULL) {
-		/* No issuer on disk: the chain cannot be given back. */
-		goto out;
-	}
-	if (!cJSON_AddStringToObject(data, "issuing_ca", first->valuestring))
-		goto out;
-	log_info("templates", "secret %s: kept serial %s from the rendered files; "
-			      "nothing issued", path, info.serial);
-	deps_seed(t->deps, "secret", path, kv, nkv, env, renew);
+	if (first == NULL ||
+	    !cJSON_AddStringToObject(data, "issuing_ca", first->valuestring))
+		goto fail;
+	goto out;
+fail:
+	secret_json_free(env);
 	env = NULL;
 out:
-	if (env)
-		cJSON_Delete(env);
 	blocks_free(&b);
 	free(alt);
 	free(ips);
+	return env;
+}
+
+/* The engine asks, once, what a template call has on disk already. */
+struct adopt_ctx {
+	const struct tpl *p;
+	const char *kind;
+	const char *const *kv;
+	size_t nkv;
+};
+
+static void
+adopt_cb(void *arg, cJSON **envelope)
+{
+	const struct adopt_ctx *ax = arg;
+
+	if (strcmp(ax->kind, "pkiCert") == 0)
+		*envelope = adopt_pki_cert(ax->p);
+	else
+		*envelope = adopt_issued(ax->p->t, ax->kv, ax->nkv);
 }
 
 /* PATH's bytes changed: tell the template's hooks. */
 static void
 changed(struct tpl *p, const char *path)
 {
-	struct hooks_change c = {
+	struct change c = {
+		.hooks = p->cfg->on_change,
+		.n_hooks = p->cfg->n_on_change,
 		.paths = &path,
 		.n_paths = 1,
-		.wait = &p->cfg->wait,
+		.wait = { p->cfg->wait.min_ms, p->cfg->wait.max_ms },
 	};
 
-	if (p->t->hooks)	/* exec mode hears of every change */
-		hooks_notify(p->t->hooks, p->cfg->on_change, p->cfg->n_on_change, &c);
+	if (p->t->ev.changed)	/* exec mode hears of every change */
+		p->t->ev.changed(p->t->ev.arg, &c);
 }
 
 static int
@@ -369,14 +375,24 @@ tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
 	  size_t nkv, const cJSON **out, char *err, size_t errlen)
 {
 	struct tpl *p = arg;
+	int rc;
 
-	if (strcmp(kind, "pkiCert") == 0 &&
-	    !deps_known(p->t->deps, kind, path, kv, nkv))
-		adopt_pki_cert(p, path, kv, nkv);
-	else if (strcmp(kind, "secret") == 0 && nkv && strstr(path, "/issue/") &&
-		 !p->t->dry && !deps_known(p->t->deps, kind, path, kv, nkv))
-		adopt_issued(p->t, path, kv, nkv);
-	return deps_get(p->t->deps, kind, path, kv, nkv, out, err, errlen);
+	if (certs_is_issue_call(kind, path, nkv)) {
+		struct adopt_ctx ax = { p, kind, kv, nkv };
+		struct certs_tcall tc = {
+			.kind = kind,
+			.path = path,
+			.kv = kv,
+			.nkv = nkv,
+			.name = p->cert_name,
+			.adopt = adopt_cb,
+			.adopt_arg = &ax,
+		};
+		rc = certs_template_get(p->t->certs, &tc, out, err, errlen);
+		return rc == CERTS_PENDING ? TMPL_PENDING : rc;
+	}
+	rc = deps_get(p->t->deps, kind, path, kv, nkv, out, err, errlen);
+	return rc == DEPS_PENDING ? TMPL_PENDING : rc;
 }
 
 static int
@@ -505,8 +521,8 @@ on_batch(uv_timer_t *timer)
 			t->batch_errors++;
 		render_one(&t->tpls[i]);
 	}
-	if (t->stats.pending == 0 && t->done)
-		t->done(t->done_arg, t->batch_errors);
+	if (t->stats.pending == 0 && t->ev.done)
+		t->ev.done(t->ev.arg, t->batch_errors);
 }
 
 void
@@ -517,9 +533,9 @@ templates_schedule(struct templates *t)
 }
 
 int
-templates_new(uv_loop_t *loop, struct deps *deps, struct hooks *hooks,
-	      const struct config *cfg, int dry, templates_done_cb done,
-	      void *arg, struct templates **out)
+templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
+	      const struct config *cfg, int dry,
+	      const struct templates_events *ev, struct templates **out)
 {
 	struct templates *t = calloc(1, sizeof(*t));
 
@@ -532,12 +548,12 @@ templates_new(uv_loop_t *loop, struct deps *deps, struct hooks *hooks,
 	}
 	t->loop = loop;
 	t->deps = deps;
-	t->hooks = hooks;
+	t->certs = certs;
 	t->cfg = cfg;
 	t->n = cfg->n_templates;
 	t->dry = dry;
-	t->done = done;
-	t->done_arg = arg;
+	if (ev)
+		t->ev = *ev;
 	uv_timer_init(loop, &t->batch);
 	t->batch.data = t;
 	for (size_t i = 0; i < t->n; i++) {
@@ -548,6 +564,11 @@ templates_new(uv_loop_t *loop, struct deps *deps, struct hooks *hooks,
 			snprintf(p->name, sizeof(p->name), "%s", p->cfg->source);
 		else
 			snprintf(p->name, sizeof(p->name), "templates[%zu]", i);
+		/* A certificate it issues is named after its destination's
+		 * file name (the engine adds #2, #3 to keep names unique). */
+		const char *base = strrchr(p->cfg->destination, '/');
+		snprintf(p->cert_name, sizeof(p->cert_name), "%s",
+			 base ? base + 1 : p->cfg->destination);
 	}
 	*out = t;
 	return 0;

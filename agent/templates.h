@@ -13,22 +13,30 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "change.h"
+
+struct certs;
 struct config;
 struct deps;
-struct hooks;
 struct templates;
 
-/* Every template has rendered or failed: none is waiting for data. */
-typedef void (*templates_done_cb)(void *arg, unsigned errors);
+/* What the templates tell the agent; each may be NULL. */
+struct templates_events {
+	/* Every template has rendered or failed: none waits for data. */
+	void (*done)(void *arg, unsigned errors);
+	/* A file's bytes changed (a destination, a writeToFile). */
+	void (*changed)(void *arg, const struct change *c);
+	void *arg;
+};
 
 /*
  * DRY: print each rendering to stdout under a "==> DESTINATION" line
- * instead of writing it (writeToFile is reported, not performed).  HOOKS
- * (may be NULL) hears of every file a batch changed.
+ * instead of writing it (writeToFile is reported, not performed).  Vault
+ * data comes from DEPS, certificates from CERTS.
  */
-int templates_new(uv_loop_t *loop, struct deps *deps, struct hooks *hooks,
-		  const struct config *cfg, int dry, templates_done_cb done,
-		  void *arg, struct templates **out);
+int templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
+		  const struct config *cfg, int dry,
+		  const struct templates_events *ev, struct templates **out);
 
 /* Parse every template (errors are logged; that template is skipped)
  * and render the batch. */

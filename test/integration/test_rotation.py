@@ -609,7 +609,7 @@ def test_sigusr1_renews_template_certificates_too(env, pki):
     a.wait_for(r"rendered %s" % re.escape(str(dest)))
     first = serial_of(dest)
     a.send(signal.SIGUSR1)
-    a.wait_for(r"deps: secret pki_int/issue/web: renewing the certificate now")
+    a.wait_for(r"certs: tpl.pem: rotation requested; renewing now")
     a.wait_for(r"rendered %s" % re.escape(str(dest)), count=2)
     assert serial_of(dest) != first
     assert len(issue_requests(env.vs)) == 2

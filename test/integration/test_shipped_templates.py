@@ -624,7 +624,10 @@ def test_a_restart_keeps_the_rendered_certificate_and_issues_nothing(env, world,
     before = {e[1]: (os.stat(e[1]).st_ino, e[1].read_bytes()) for e in entries}
 
     b = env.agent(config(env, *world, entries), name="again").start(env=variables)
-    b.wait_for(r"secret pki_int/issue/%s: kept serial \S+ from the rendered files" % role)
+    b.wait_for(r"certs: (\S+): secret pki_int/issue/%s for the templates" % role)
+    name = re.search(r"certs: (\S+): secret pki_int/issue/%s for the templates" % role,
+                     b.log()).group(1)
+    b.wait_for(r"certs: %s: kept the certificate on disk, serial" % re.escape(name))
     for _src, dest, *_rest in entries:
         b.wait_for(r"%s unchanged" % re.escape(str(dest)))
     assert b.stop() == 0

@@ -150,7 +150,7 @@ def test_pkicert_output_is_kept_across_a_restart(env, world):
     assert pubkey_of_cert(dest) == pubkey_of_key(dest)
     st = os.stat(dest)
     b = env.agent(config(env, rid, sid, tpls), name="second").start()
-    b.wait_for(r"pkiCert pki_int/issue/web: kept serial")
+    b.wait_for(r"certs: bundle.pem: kept the certificate on disk, serial")
     b.wait_for(r"%s unchanged" % dest)
     assert b.stop() == 0
     assert len(issue_requests(env.vs)) == 1

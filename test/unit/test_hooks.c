@@ -147,18 +147,20 @@ start(struct fx *fx)
 
 static void
 notify(struct fx *fx, const char *name, const char *path, const char *serial,
-       int64_t not_after, const struct config_wait *wait)
+       int64_t not_after, const struct change_wait *wait)
 {
 	char *names[1] = { (char *)name };
-	struct hooks_change c = {
+	struct change c = {
+		.hooks = names,
+		.n_hooks = 1,
 		.paths = &path,
 		.n_paths = 1,
 		.serial = serial,
 		.not_after = not_after,
-		.wait = wait,
+		.wait = *wait,
 	};
 
-	hooks_notify(fx->hooks, names, 1, &c);
+	hooks_notify(fx->hooks, &c);
 }
 
 static char *
@@ -212,7 +214,7 @@ count_line(const char *text, const char *line)
 	return n;
 }
 
-static const struct config_wait no_wait = { 0, 0 };
+static const struct change_wait no_wait = { 0, 0 };
 
 /* ------------------------------------------------------------------ */
 
@@ -223,12 +225,13 @@ test_command_environment_names_changed_files_and_certificate(void **state)
 	char out[128], *env, *log;
 	const char *paths[2] = { "/tls/web.crt", "/tls/web.key" };
 	char *names[1] = { "app" };
-	struct hooks_change c = {
+	struct change c = {
+		.hooks = names,
+		.n_hooks = 1,
 		.paths = paths,
 		.n_paths = 2,
 		.serial = "0a:1b:2c",
 		.not_after = 1893456000,	/* 2030-01-01T00:00:00Z */
-		.wait = &no_wait,
 	};
 	struct hooks_stats st;
 
@@ -237,7 +240,7 @@ test_command_environment_names_changed_files_and_certificate(void **state)
 	add_command(fx, "app", 5000, "/bin/sh", "-c",
 		    "env > \"$0\"; echo hello from the hook; echo oops >&2", out, NULL);
 	start(fx);
-	hooks_notify(fx->hooks, names, 1, &c);
+	hooks_notify(fx->hooks, &c);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	unsetenv("CERTAGENT_TEST_SECRET");
 
@@ -378,7 +381,7 @@ static void
 test_signal_goes_to_the_pid_in_the_pid_file_when_sent(void **state)
 {
 	struct fx *fx = *state;
-	struct config_wait wait = { 50, 1000 };
+	struct change_wait wait = { 50, 1000 };
 	struct child c = { 0 };
 	char pid_file[128], text[32], big[256];
 
@@ -470,7 +473,7 @@ struct burst {
 	uv_timer_t timer;
 	int sent, count;
 	uint64_t last_at;
-	const struct config_wait *wait;
+	const struct change_wait *wait;
 };
 
 static void
@@ -490,7 +493,7 @@ static void
 test_three_changes_within_min_run_the_hook_once(void **state)
 {
 	struct fx *fx = *state;
-	struct config_wait wait = { 300, 10000 };
+	struct change_wait wait = { 300, 10000 };
 	struct burst b = { .fx = fx, .wait = &wait, .count = 3 };
 	struct hooks_stats st;
 	char out[128], *text;
@@ -520,7 +523,7 @@ static void
 test_max_bounds_the_quiet_period_of_a_steady_stream(void **state)
 {
 	struct fx *fx = *state;
-	struct config_wait wait = { 300, 400 };
+	struct change_wait wait = { 300, 400 };
 	struct burst b = { .fx = fx, .wait = &wait, .count = 10 };
 	char out[128], *text, *first_run;
 

@@ -1,0 +1,58 @@
+/*
+ * certfiles: the files of a certificates: entry.
+ *
+ * DESIGN: the render stage of a declarative certificate.  One issuance
+ * (struct cert_material) becomes every file of the entry: cert, key,
+ * chain, ca, and bundles of those parts in the order given.  They are
+ * staged and fsync'd first, then renamed in quick succession, or swapped
+ * whole through atomic_dir's ..data link, so a reader never sees a key
+ * from one issuance beside a certificate from another for longer than
+ * two renames, and with atomic_dir not at all.  A file whose bytes would
+ * not change is not touched.  Reading the files back (for adoption on
+ * start) is the same mapping in reverse.
+ */
+#ifndef CERTAGENT_CERTFILES_H
+#define CERTAGENT_CERTFILES_H
+
+#include <stddef.h>
+
+struct config_cert;
+
+/* One issuance: PEM text; CHAIN holds the intermediates, CA the anchor. */
+struct cert_material {
+	const char *cert, *key, *chain, *ca;
+};
+
+/* What an entry's files hold now: malloc'd PEM, NULL where absent. */
+struct cert_loaded {
+	char *cert, *key;	/* from cert/key, or the bundle */
+	char *chain;		/* the chain file, or a bundle with more certs */
+	char *ca;		/* trust_anchor, else the ca file */
+};
+
+/* Read back the files of CC. */
+void certfiles_load(const struct config_cert *cc, struct cert_loaded *out);
+
+/* Free what certfiles_load() read, wiping the key. */
+void certfiles_loaded_free(struct cert_loaded *l);
+
+/*
+ * Write every file of CC from M as one set.  0 with *PATHS set to the
+ * paths whose bytes changed (a NULL-terminated list, NULL when none
+ * changed), or a negative errno with ERR, and no file replaced.
+ */
+int certfiles_write(const struct config_cert *cc, const struct cert_material *m,
+		    char ***paths, char *err, size_t errlen);
+
+/* How many paths PATHS holds; free them. */
+size_t certfiles_count(char *const *paths);
+void certfiles_paths_free(char **paths);
+
+/*
+ * Remove the temp files a killed writer left beside the files of the N
+ * entries CERTS: one directory scan per directory, however many files it
+ * holds.
+ */
+void certfiles_remove_stale(const struct config_cert *certs, size_t n);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * telemetry: /healthz, /readyz, /metrics and the control socket.  See
+ * telemetry.h.
+ *
+ * DESIGN / invariants:
+ *  - Readiness is judged at the request, on the wall clock: every file
+ *    has been in place, and no certificate has expired or gone missing
+ *    since.  A stopping agent is not ready.
+ *  - The TCP listener serves no action; only the unix socket, which file
+ *    permissions guard, can make the agent issue.
+ *  - Metric names and label values come from the configuration (names
+ *    of certificates and hooks) and are quoted as the exposition format
+ *    asks; no secret is ever part of a metric.
+ */
+#include "telemetry.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "certs.h"
+#include "hooks.h"
+#include "listener.h"
+#include "log.h"
+#include "templates.h"
+#include "vault.h"
+
+#define REPLY_MAX (64u * 1024 * 1024)
+
+struct telemetry {
+	const struct telemetry_view *view;
+	telemetry_rotate_cb rotate;
+	void *arg;
+	struct listener *http;		/* listener.address */
+	struct listener *control;	/* listener.control_socket */
+};
+
+static int
+ready(const struct telemetry_view *v, struct certs_state *cs)
+{
+	memset(cs, 0, sizeof(*cs));
+	if (v->certs == NULL || v->stopping)
+		return 0;
+	certs_get_state(v->certs, cs);
+	return v->rendered && cs->missing == 0 && cs->expired == 0;
+}
+
+static void
+reply(struct listener_reply *r, int status, struct buf *b)
+{
+	r->status = status;
+	r->body = buf_take(b, &r->len);
+	if (r->body == NULL)
+		r->status = 500;
+}
+
+static void
+metric(struct buf *b, const char *name, const char *type, const char *help,
+       double v)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
+		   type, name, v);
+}
+
+/* The per-certificate series, one family after the other. */
+static void
+cert_metrics(struct certs *certs, struct buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} series[] = {
+		{ "certagent_certificate_not_after_seconds", "gauge",
+		  "NotAfter of the certificate held (unix time)." },
+		{ "certagent_certificate_renew_at_seconds", "gauge",
+		  "When its renewal is scheduled (unix time)." },
+		{ "certagent_certificate_failures", "gauge",
+		  "Failed issuances since the last success." },
+		{ "certagent_certificate_renewals_total", "counter",
+		  "Certificates issued for it since the agent started." },
+		{ "certagent_certificate_failures_total", "counter",
+		  "Failed issuances for it since the agent started." },
+	};
+	size_t n = certs_count(certs);
+
+	for (size_t s = 0; s < sizeof(series) / sizeof(series[0]); s++) {
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", series[s].name,
+			   series[s].help, series[s].name, series[s].type);
+		for (size_t i = 0; i < n; i++) {
+			struct certs_item it;
+			unsigned long long v;
+
+			certs_get_item(certs, i, &it);
+			switch (s) {
+			case 0: v = (unsigned long long)(it.not_after_ms / 1000); break;
+			case 1: v = (unsigned long long)(it.renew_at_ms / 1000); break;
+			case 2: v = it.failures; break;
+			case 3: v = it.renewals; break;
+			default: v = it.failures_total; break;
+			}
+			buf_printf(b, "%s{name=\"", series[s].name);
+			buf_quoted(b, it.name);
+			buf_printf(b, "\"} %llu\n", v);
+		}
+	}
+}
+
+static void
+hook_metrics(struct hooks *hooks, struct buf *b)
+{
+	static const char *const series[] = {
+		"certagent_hook_runs_total",
+		"certagent_hook_failures_total",
+		"certagent_hook_timeouts_total",
+	};
+	static const char *const helps[] = {
+		"Runs of the hook.",
+		"Runs that failed (each is retried with backoff).",
+		"Command runs killed at their timeout.",
+	};
+
+	for (size_t s = 0; s < 3; s++) {
+		struct hooks_item it;
+
+		buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", series[s], helps[s],
+			   series[s]);
+		for (size_t i = 0; hooks_get_item(hooks, i, &it) == 0; i++) {
+			if (it.own)
+				continue;
+			buf_printf(b, "%s{hook=\"", series[s]);
+			buf_quoted(b, it.name);
+			buf_printf(b, "\"} %llu\n", (unsigned long long)
+				   (s == 0 ? it.stats.runs : s == 1 ? it.stats.failures
+								    : it.stats.timeouts));
+		}
+	}
+}
+
+static void
+metrics(const struct telemetry_view *v, struct buf *b)
+{
+	struct certs_state cs;
+	int ok = ready(v, &cs);
+
+	metric(b, "certagent_ready", "gauge", "1 when every file is in place and "
+	       "no certificate has expired", ok);
+	buf_printf(b, "# HELP certagent_certificates Certificates by state.\n"
+		      "# TYPE certagent_certificates gauge\n"
+		      "certagent_certificates{state=\"valid\"} %zu\n"
+		      "certagent_certificates{state=\"expired\"} %zu\n"
+		      "certagent_certificates{state=\"missing\"} %zu\n",
+		   cs.valid, cs.expired, cs.missing);
+	if (v->certs) {
+		struct certs_stats st;
+
+		cert_metrics(v->certs, b);
+		certs_get_stats(v->certs, &st);
+		metric(b, "certagent_issuances_total", "counter",
+		       "Certificates issued and verified.", (double)st.issued);
+		metric(b, "certagent_issue_failures_total", "counter",
+		       "Failed issuance attempts.", (double)st.failures);
+		metric(b, "certagent_certificates_adopted_total", "counter",
+		       "Valid certificates kept from disk instead of issued.",
+		       (double)st.adopted);
+	}
+	if (v->templates) {
+		struct templates_stats ts;
+
+		templates_get_stats(v->templates, &ts);
+		metric(b, "certagent_template_renders_total", "counter",
+		       "Template renderings.", (double)ts.renders);
+		metric(b, "certagent_template_writes_total", "counter",
+		       "Template destinations written (bytes changed).",
+		       (double)ts.writes);
+		metric(b, "certagent_template_errors_total", "counter",
+		       "Template renderings that failed.", (double)ts.errors);
+	}
+	if (v->auth) {
+		struct auth_stats as;
+
+		auth_get_stats(v->auth, &as);
+		metric(b, "certagent_auth_logins_total", "counter",
+		       "Successful logins.", (double)as.logins);
+		metric(b, "certagent_auth_login_failures_total", "counter",
+		       "Failed logins.", (double)as.login_failures);
+		metric(b, "certagent_auth_token_expiry_seconds", "gauge",
+		       "When the token expires (unix time); 0 if none.",
+		       (double)(as.expires_at_ms / 1000));
+	}
+	if (v->vault)
+		metric(b, "certagent_vault_requests_total", "counter",
+		       "HTTP requests sent to Vault.", (double)vault_attempts(v->vault));
+	if (v->hooks)
+		hook_metrics(v->hooks, b);
+}
+
+/* listener.address: GET /healthz, /readyz, /metrics. */
+static void
+on_http(void *arg, const char *method, const char *path,
+	struct listener_reply *r)
+{
+	struct telemetry *t = arg;
+	struct buf b = BUF_INIT(REPLY_MAX);
+	struct certs_state cs;
+
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		r->status = 405;
+		return;
+	}
+	if (strcmp(path, "/healthz") == 0) {
+		buf_puts(&b, "ok\n");
+		reply(r, 200, &b);
+	} else if (strcmp(path, "/readyz") == 0) {
+		if (ready(t->view, &cs)) {
+			buf_puts(&b, "ready\n");
+			reply(r, 200, &b);
+			return;
+		}
+		buf_printf(&b, "not ready: %s%zu of %zu certificates expired, "
+			       "%zu missing\n",
+			   t->view->rendered ? "" : "first render not complete; ",
+			   cs.expired, cs.total, cs.missing);
+		reply(r, 503, &b);
+	} else if (strcmp(path, "/metrics") == 0) {
+		metrics(t->view, &b);
+		reply(r, 200, &b);
+		r->content_type = "text/plain; version=0.0.4";
+	}
+}
+
+/* listener.control_socket: POST /v1/rotate[/NAME]. */
+static void
+on_control(void *arg, const char *method, const char *path,
+	   struct listener_reply *r)
+{
+	struct telemetry *t = arg;
+	struct buf b = BUF_INIT(0);
+	const char *name = NULL;
+	size_t n;
+
+	if (strncmp(path, "/v1/rotate", 10) != 0 ||
+	    (path[10] != '\0' && path[10] != '/'))
+		return;
+	if (strcmp(method, "POST") != 0) {
+		r->status = 405;
+		return;
+	}
+	if (path[10] == '/' && path[11])
+		name = path + 11;
+	if (t->view->certs == NULL || t->view->stopping) {
+		buf_puts(&b, "the agent is stopping\n");
+		reply(r, 503, &b);
+		return;
+	}
+	n = t->rotate(t->arg, name);
+	if (name && n == 0) {
+		buf_printf(&b, "no certificate named %s\n", name);
+		reply(r, 404, &b);
+		return;
+	}
+	buf_printf(&b, "renewing %zu certificate%s\n", n, n == 1 ? "" : "s");
+	reply(r, 202, &b);
+}
+
+int
+telemetry_open(uv_loop_t *loop, const struct telemetry_opts *o,
+	       const struct telemetry_view *view, telemetry_rotate_cb rotate,
+	       void *arg, struct telemetry **out, char *err, size_t errlen)
+{
+	struct telemetry *t = calloc(1, sizeof(*t));
+
+	*out = t;
+	if (t == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	t->view = view;
+	t->rotate = rotate;
+	t->arg = arg;
+	if (o->address &&
+	    (listener_new(loop, on_http, t, &t->http) != 0 ||
+	     listener_open(t->http, o->address, err, errlen) != 0))
+		return -1;
+	if (o->control_socket) {
+		char addr[4200];
+		snprintf(addr, sizeof(addr), "unix:%s", o->control_socket);
+		if (listener_new(loop, on_control, t, &t->control) != 0 ||
+		    listener_open(t->control, addr, err, errlen) != 0)
+			return -1;
+	}
+	if (t->http)
+		log_info("agent", "serving /healthz, /readyz and /metrics on %s",
+			 o->address);
+	if (t->control)
+		log_info("agent", "control socket at %s", o->control_socket);
+	return 0;
+}
+
+void
+telemetry_close(struct telemetry *t)
+{
+	if (t == NULL)
+		return;
+	if (t->http)
+		listener_close(t->http);
+	if (t->control)
+		listener_close(t->control);
+	free(t);
+}
