@@ -611,6 +611,58 @@ print_config_errors(const char *path, const char *err)
 	return 2;
 }
 
+/* Load PATH, or print its errors; NULL then. */
+static struct config *
+load_or_print(const char *path, int *rc)
+{
+	struct config *cfg = NULL;
+	char *err = malloc(ERRBUF);
+
+	*rc = 1;
+	if (err == NULL)
+		return NULL;
+	err[0] = '\0';
+	if (config_load(path, &cfg, err, ERRBUF) != 0) {
+		*rc = print_config_errors(path, err);
+		cfg = NULL;
+	}
+	free(err);
+	return cfg;
+}
+
+int
+agent_check(const char *config_path)
+{
+	int rc;
+	struct config *cfg = load_or_print(config_path, &rc);
+
+	if (cfg == NULL)
+		return rc;
+	printf("%s: ok\n", config_path);
+	config_free(cfg);
+	return 0;
+}
+
+int
+agent_control_socket(const char *config_path, char *out, size_t len)
+{
+	int rc;
+	struct config *cfg = load_or_print(config_path, &rc);
+
+	if (cfg == NULL)
+		return -1;
+	if (cfg->control_socket == NULL) {
+		fprintf(stderr, "certagent: %s sets no listener.control_socket; set "
+				"one, or send SIGUSR1 to renew every certificate\n",
+			config_path);
+		config_free(cfg);
+		return -1;
+	}
+	snprintf(out, len, "%s", cfg->control_socket);
+	config_free(cfg);
+	return 0;
+}
+
 static int
 start_exec(struct agent *ag, char *err, size_t errlen)
 {

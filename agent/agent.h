@@ -6,6 +6,8 @@
 #ifndef CERTAGENT_AGENT_H
 #define CERTAGENT_AGENT_H
 
+#include <stddef.h>
+
 #define AGENT_DRY_RUN 0x1	/* render templates to stdout, issue nothing, exit */
 #define AGENT_ONCE 0x2		/* render everything once and exit: run --once */
 #define AGENT_EXEC 0x4		/* run the application as a child: exec */
@@ -16,5 +18,15 @@
  * EXEC_ARGV, or exec.command when NULL); returns the process exit code.
  */
 int agent_run(const char *config_path, unsigned flags, char **exec_argv);
+
+/* `certagent check`: validate CONFIG_PATH, print every error; 0 or 2. */
+int agent_check(const char *config_path);
+
+/*
+ * The listener.control_socket CONFIG_PATH names, for `certagent rotate`,
+ * into OUT; -1 (the cause printed to stderr) if the file is invalid or
+ * sets none.
+ */
+int agent_control_socket(const char *config_path, char *out, size_t len);
 
 #endif

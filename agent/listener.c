@@ -40,7 +40,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,7 +60,6 @@
 #define LISTENER_LINGER_MS 2000		/* drain after the reply, at most */
 #define LISTENER_LINGER_MAX (64 * 1024)	/* bytes dropped while lingering */
 #define LISTENER_BACKLOG 128
-#define LISTENER_REPLY_MAX (4 * 1024 * 1024)	/* client: whole reply */
 #define LISTENER_CTYPE_MAX 128
 #define LISTENER_BODY_MAX (64 * 1024 * 1024)	/* a handler's reply */
 
@@ -1111,295 +1109,39 @@ listener_close(struct listener *l)
 }
 
 /* ------------------------------------------------------------------ */
-/* The blocking client */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for EVENTS on FD until DEADLINE: 0 or -errno. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = events};
-		int64_t left = deadline - now_ms();
-		int rc;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		rc = poll(&p, 1, (int)(left > INT32_MAX ? INT32_MAX : left));
-		if (rc > 0)
-			return 0;
-		if (rc < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
-static int
-client_connect(const struct addr *a, int64_t deadline, int *fdp)
-{
-	const struct sockaddr *sa = a->is_unix
-					    ? (const struct sockaddr *)&a->sun
-					    : (const struct sockaddr *)&a->ss;
-	socklen_t len = a->is_unix ? sizeof(a->sun) : a->sslen;
-	int fd = socket_cloexec(sa->sa_family), rc, soerr = 0;
-	socklen_t slen = sizeof(soerr);
-
-	*fdp = fd;
-	if (fd < 0)
-		return -errno;
-#ifdef SO_NOSIGPIPE
-	{
-		int on = 1;
-		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &on, sizeof(on));
-	}
-#endif
-	if (set_nonblock(fd) != 0)
-		return -errno;
-	if (connect(fd, sa, len) == 0)
-		return 0;
-	if (errno != EINPROGRESS)
-		return -errno;
-	rc = wait_fd(fd, POLLOUT, deadline);
-	if (rc != 0)
-		return rc;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) != 0)
-		return -errno;
-	return -soerr;
-}
-
-/*
- * The reply's status, its Content-Length (-1 if none) and the body's
- * offset: 1, or 0 while the head is incomplete, or -EPROTO.  The reply
- * comes from whoever holds the port, so nothing here trusts it.
- */
-static int
-parse_reply(const char *buf, size_t len, int *status, long long *clen,
-	    size_t *body_off)
-{
-	size_t end = head_end(buf, 0, len);
-	const char *p, *eol;
-
-	if (end == 0)
-		return 0;
-	if (memchr(buf, '\0', end) != NULL || end < 14 ||
-	    strncmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ' ||
-	    buf[9] < '1' || buf[9] > '5' || buf[10] < '0' || buf[10] > '9' ||
-	    buf[11] < '0' || buf[11] > '9' || strchr(" \r\n", buf[12]) == NULL)
-		return -EPROTO;
-	*status = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
-	*clen = -1;
-	/* The head has no NUL and ends in '\n': every line has its end. */
-	for (p = strchr(buf, '\n') + 1; p < buf + end; p = eol + 1) {
-		eol = strchr(p, '\n');
-		if (strncasecmp(p, "content-length:", 15) != 0)
-			continue;
-		p += 15;
-		p += strspn(p, " \t");
-		if (*p < '0' || *p > '9')
-			return -EPROTO;
-		for (*clen = 0; *p >= '0' && *p <= '9'; p++) {
-			if (*clen > (LISTENER_REPLY_MAX + 1LL) * 10)
-				return -EPROTO;
-			*clen = *clen * 10 + (*p - '0');
-		}
-		p += strspn(p, " \t\r");
-		if (p != eol)
-			return -EPROTO;
-	}
-	*body_off = end;
-	return 1;
-}
-
-static int
-valid_request(const char *method, const char *path)
-{
-	if (method[0] == '\0' || path[0] != '/')
-		return 0;
-	for (const char *p = method; *p; p++)
-		if (!is_tchar(*p))
-			return 0;
-	for (const char *p = path; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-			return 0;
-	return 1;
-}
+/* Where a client reaches an address */
 
 int
-listener_request(const char *address, const char *method, const char *path,
-		 int timeout_ms, char **body, char *err, size_t errlen)
+listener_client_target(const char *address, char *url, size_t ulen,
+		       char *sock, size_t slen, char *err, size_t errlen)
 {
 	struct addr a;
-	char req[LISTENER_HEAD_MAX];
-	char *buf = NULL;
-	size_t len = 0, cap = 0, sent = 0, body_off = 0;
-	long long clen = -1;
-	int fd = -1, rc, n, status = 0, head_only, have_head = 0;
-	int64_t deadline = now_ms() + timeout_ms;
-	const char *step = "connect";
+	char host[INET6_ADDRSTRLEN];
+	int rc = addr_parse(address, &a, err, errlen);
 
-	*body = NULL;
-	if (errlen > 0)
-		err[0] = '\0';
-	if (!valid_request(method, path) || timeout_ms <= 0) {
-		snprintf(err, errlen, "%s: invalid request %s %s", address,
-			 method, path);
-		return -EINVAL;
-	}
-	rc = addr_parse(address, &a, err, errlen);
 	if (rc != 0)
 		return rc;
-	if (!a.is_unix) {
-		/* An address to listen on everywhere is reached on loopback. */
-		struct sockaddr_in *in = (struct sockaddr_in *)&a.ss;
+	url[0] = sock[0] = '\0';
+	if (a.is_unix) {
+		snprintf(sock, slen, "%s", a.sun.sun_path);
+		snprintf(url, ulen, "http://localhost");
+		return 0;
+	}
+	/* An address to listen on everywhere is reached on loopback. */
+	if (a.ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&a.ss;
-
-		if (a.any) {
-			uv_ip4_addr("127.0.0.1", ntohs(in6->sin6_port), in);
-			a.sslen = sizeof(*in);
-		} else if (a.ss.ss_family == AF_INET &&
-			   in->sin_addr.s_addr == htonl(INADDR_ANY)) {
-			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		} else if (a.ss.ss_family == AF_INET6 &&
-			   IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) {
-			in6->sin6_addr = in6addr_loopback;
+		if (a.any || IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)) {
+			snprintf(url, ulen, "http://127.0.0.1:%d", ntohs(in6->sin6_port));
+			return 0;
 		}
+		uv_ip6_name(in6, host, sizeof(host));
+		snprintf(url, ulen, "http://[%s]:%d", host, ntohs(in6->sin6_port));
+		return 0;
 	}
-	head_only = strcmp(method, "HEAD") == 0;
-	n = snprintf(req, sizeof(req),
-		     "%s %s HTTP/1.1\r\n"
-		     "Host: localhost\r\n"
-		     "User-Agent: certagent\r\n"
-		     "%s"
-		     "Connection: close\r\n"
-		     "\r\n",
-		     method, path,
-		     strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
-	if (n < 0 || (size_t)n >= sizeof(req)) {
-		snprintf(err, errlen, "%s: request path too long", address);
-		return -E2BIG;
-	}
-
-	rc = client_connect(&a, deadline, &fd);
-	if (rc != 0)
-		goto fail;
-	step = "send";
-	while (sent < (size_t)n) {
-		ssize_t w;
-#ifdef MSG_NOSIGNAL
-		w = send(fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
-#else
-		w = send(fd, req + sent, (size_t)n - sent, 0);
-#endif
-		if (w > 0) {
-			sent += (size_t)w;
-			continue;
-		}
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rc = wait_fd(fd, POLLOUT, deadline);
-			if (rc != 0)
-				goto fail;
-			continue;
-		}
-		rc = -errno;
-		goto fail;
-	}
-	step = "receive";
-	for (;;) {
-		ssize_t r;
-
-		if (have_head && (head_only || (clen >= 0 &&
-						 len - body_off >= (size_t)clen)))
-			break;
-		if (cap - len < 4096 + 1) {
-			size_t ncap = cap ? cap * 2 : 8192;
-			char *nb;
-
-			if (ncap > LISTENER_REPLY_MAX + 1) {
-				if (cap >= LISTENER_REPLY_MAX + 1) {
-					rc = -EMSGSIZE;
-					goto fail;
-				}
-				ncap = LISTENER_REPLY_MAX + 1;
-			}
-			nb = realloc(buf, ncap);
-			if (nb == NULL) {
-				rc = -ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		r = recv(fd, buf + len, cap - len - 1, 0);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				rc = wait_fd(fd, POLLIN, deadline);
-				if (rc != 0)
-					goto fail;
-				continue;
-			}
-			rc = -errno;
-			goto fail;
-		}
-		len += (size_t)r;
-		buf[len] = '\0';
-		if (!have_head) {
-			rc = parse_reply(buf, len, &status, &clen, &body_off);
-			if (rc < 0)
-				goto fail;
-			have_head = rc;
-		}
-	}
-	if (!have_head) {
-		rc = -EPROTO;
-		step = "read the reply";
-		goto fail;
-	}
-	if (head_only)
-		len = body_off;
-	else if (clen >= 0 && len - body_off < (size_t)clen) {
-		rc = -EPROTO;
-		step = "read the whole reply";
-		goto fail;
-	} else if (clen >= 0)
-		len = body_off + (size_t)clen;
-	*body = malloc(len - body_off + 1);
-	if (*body == NULL) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	memcpy(*body, buf + body_off, len - body_off);
-	(*body)[len - body_off] = '\0';
-	close(fd);
-	free(buf);
-	return status;
-fail:
-	if (rc == -ETIMEDOUT)
-		snprintf(err, errlen, "%s: no reply within %d ms", address,
-			 timeout_ms);
-	else if (rc == -EPROTO)
-		snprintf(err, errlen, "%s: %s: not a valid HTTP reply", address,
-			 step);
-	else if (rc == -EMSGSIZE)
-		snprintf(err, errlen, "%s: reply larger than %d bytes", address,
-			 LISTENER_REPLY_MAX);
-	else
-		snprintf(err, errlen, "%s: %s: %s", address, step,
-			 strerror(-rc));
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return rc;
+	struct sockaddr_in *in = (struct sockaddr_in *)&a.ss;
+	if (in->sin_addr.s_addr == htonl(INADDR_ANY))
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	uv_ip4_name(in, host, sizeof(host));
+	snprintf(url, ulen, "http://%s:%d", host, ntohs(in->sin_port));
+	return 0;
 }

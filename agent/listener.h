@@ -7,7 +7,7 @@
  * can cost at most a fixed amount of memory and a slot for a while.  The
  * handler answers synchronously from the loop; the listener owns framing
  * (status line, Content-Length, Connection: close, HEAD without body).
- * listener_request() is the matching blocking client for the CLI.
+ * The matching blocking client for the CLI is client.c (libcurl).
  */
 #ifndef CERTAGENT_LISTENER_H
 #define CERTAGENT_LISTENER_H
@@ -67,14 +67,12 @@ size_t listener_connections(const struct listener *l);
 void listener_close(struct listener *l);
 
 /*
- * Blocking client, no loop: send METHOD PATH to ADDRESS (as above; ":port"
- * and unspecified hosts mean loopback) and read the reply within
- * TIMEOUT_MS.  Returns the HTTP status, the body malloc'd and
- * NUL-terminated into *BODY; or a negative errno with ERR naming the
- * address.
+ * Where a client reaches ADDRESS (as listener_open() takes it): URL gets
+ * "http://HOST:PORT" ("http://localhost" for a unix socket, whose path
+ * goes to SOCK, else SOCK is ""); ":port" and unspecified hosts mean
+ * loopback.  0, or a negative error with ERR naming the address.
  */
-int listener_request(const char *address, const char *method,
-		     const char *path, int timeout_ms, char **body, char *err,
-		     size_t errlen);
+int listener_client_target(const char *address, char *url, size_t ulen,
+			   char *sock, size_t slen, char *err, size_t errlen);
 
 #endif

@@ -22,9 +22,8 @@
 #include <string.h>
 
 #include "agent.h"
-#include "config.h"
+#include "client.h"
 #include "files.h"
-#include "listener.h"
 #include "tmpl.h"
 
 #define DEFAULT_CONFIG "/etc/certagent/agent.yaml"
@@ -52,63 +51,22 @@ usage(FILE *f)
 		"FILE defaults to " DEFAULT_CONFIG "\n");
 }
 
-static int
-check(const char *path)
-{
-	struct config *cfg = NULL;
-	size_t errlen = 65536;
-	char *err = malloc(errlen);
-
-	if (err == NULL)
-		return 1;
-	err[0] = '\0';
-	if (config_load(path, &cfg, err, errlen) != 0) {
-		fprintf(stderr, "%s", err);
-		if (err[0] && err[strlen(err) - 1] != '\n')
-			fputc('\n', stderr);
-		free(err);
-		return 2;	/* as `run` with an invalid file */
-	}
-	printf("%s: ok\n", path);
-	config_free(cfg);
-	free(err);
-	return 0;
-}
-
 /* `certagent rotate`: ask the running agent through its control socket. */
 static int
 rotate(const char *path, const char *socket, const char *name)
 {
-	struct config *cfg = NULL;
-	char addr[4200], target[512], err[1024], *body = NULL;
+	char addr[4200], target[512], err[1024], sock[4096], *body = NULL;
 	int status;
 
 	if (socket == NULL) {
-		size_t errlen = 65536;
-		char *cerr = malloc(errlen);
-		if (cerr == NULL)
+		if (agent_control_socket(path, sock, sizeof(sock)) != 0)
 			return 1;
-		cerr[0] = '\0';
-		if (config_load(path, &cfg, cerr, errlen) != 0) {
-			fprintf(stderr, "%s", cerr);
-			free(cerr);
-			return 1;
-		}
-		free(cerr);
-		if (cfg->control_socket == NULL) {
-			fprintf(stderr, "certagent: %s sets no listener.control_socket; "
-					"set one, or send SIGUSR1 to renew every "
-					"certificate\n", path);
-			config_free(cfg);
-			return 1;
-		}
-		socket = cfg->control_socket;
+		socket = sock;
 	}
 	snprintf(addr, sizeof(addr), "unix:%s", socket);
 	snprintf(target, sizeof(target), "/v1/rotate%s%s", name ? "/" : "",
 		 name ? name : "");
-	status = listener_request(addr, "POST", target, 10000, &body, err, sizeof(err));
-	config_free(cfg);
+	status = client_request(addr, "POST", target, 10000, &body, err, sizeof(err));
 	if (status < 0) {
 		fprintf(stderr, "certagent: %s (is the agent running?)\n", err);
 		return 1;
@@ -269,9 +227,14 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "check") == 0)
-		return check(path);
-	if (strcmp(cmd, "rotate") == 0)
-		return rotate(path, socket, name);
+		return agent_check(path);
+	if (strcmp(cmd, "rotate") == 0) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return 1;
+		rc = rotate(path, socket, name);
+		curl_global_cleanup();
+		return rc;
+	}
 	if (strcmp(cmd, "render") == 0 && !dry) {
 		fprintf(stderr, "certagent: render needs --dry-run (use `run` to "
 				"write files)\n");
