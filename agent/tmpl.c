@@ -4225,7 +4225,7 @@ fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	const cJSON *res = NULL;
 	char perr_[TMPL_MSG_MAX] = "";
 	struct memo *m;
-	size_t i, nkv = 0;
+	size_t i, k, nkv = 0;
 	int rc;
 
 	rc = arg_cstr(x, c, a, 0, &path);
@@ -4273,7 +4273,10 @@ fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		}
 		kv[nkv++] = d;
 	}
-	for (m = x->memo; m < x->memo + x->nmemo; m++) {
+	/* By index: memo is NULL until the first call, and NULL + 0 is
+	 * undefined in C. */
+	for (k = 0; k < x->nmemo; k++) {
+		m = &x->memo[k];
 		if (m->kind != kind || strcmp(m->path, path) != 0 || m->nkv != nkv)
 			continue;
 		for (i = 0; i < nkv && strcmp(m->kv[i], kv[i]) == 0; i++)
