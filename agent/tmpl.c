@@ -45,6 +45,8 @@
 
 #include <openssl/evp.h>
 
+#include "buf.h"
+
 #define TMPL_MAX_TEXT	(16u * 1024 * 1024)	/* template source bytes */
 #define TMPL_MAX_OUT	(16u * 1024 * 1024)	/* default output cap */
 #define TMPL_MAX_FILE	(1024 * 1024)		/* the file function */
@@ -1847,77 +1849,16 @@ sorted_members(const cJSON *obj, const cJSON ***out, size_t *n)
 	return 0;
 }
 
-/* ------------------------------------------------------------------ */
-/* Growing strings, capped                                             */
-
-struct sbuf {
-	char *p;
-	size_t len, cap, max;
-	int oom, big;
-};
-
+/*
+ * A buffer that failed keeps its first error (buf.h), except that running
+ * out of memory wins: "out of memory" is the more useful report, and the
+ * one the executor gave before buffers had a single error field.
+ */
 static void
-sb_put(struct sbuf *b, const void *s, size_t n)
+note_err(struct buf *b, int err)
 {
-	if (b->oom || b->big || n == 0)
-		return;
-	if (n > b->max - b->len) {
-		b->big = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t nc = b->cap ? b->cap : 64;
-		char *np;
-
-		while (nc < b->len + n + 1)
-			nc *= 2;
-		np = realloc(b->p, nc);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = nc;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-sb_putc(struct sbuf *b, char c)
-{
-	sb_put(b, &c, 1);
-}
-
-static void
-sb_puts(struct sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void
-sb_fill(struct sbuf *b, char c, size_t n)
-{
-	while (n-- > 0)
-		sb_putc(b, c);
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (k > 0)
-		sb_put(b, buf, (size_t)k < sizeof(buf) ? (size_t)k : sizeof(buf) - 1);
+	if (b->err == 0 || err == -ENOMEM)
+		b->err = err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1948,32 +1889,32 @@ shortest(double x, char *digs, size_t cap, int *exp10)
 }
 
 static void
-put_exp_form(struct sbuf *b, const char *d, int exp, int mindigits, char e)
+put_exp_form(struct buf *b, const char *d, int exp, int mindigits, char e)
 {
-	sb_putc(b, d[0]);
+	buf_putc(b, d[0]);
 	if (d[1] != '\0') {
-		sb_putc(b, '.');
-		sb_puts(b, d + 1);
+		buf_putc(b, '.');
+		buf_puts(b, d + 1);
 	}
-	sb_printf(b, "%c%c%0*d", e, exp < 0 ? '-' : '+', mindigits, abs(exp));
+	buf_printf(b, "%c%c%0*d", e, exp < 0 ? '-' : '+', mindigits, abs(exp));
 }
 
 static void
-put_pos_form(struct sbuf *b, const char *d, int exp)
+put_pos_form(struct buf *b, const char *d, int exp)
 {
 	size_t nd = strlen(d), i;
 
 	if (exp < 0) {
-		sb_puts(b, "0.");
-		sb_fill(b, '0', (size_t)(-exp - 1));
-		sb_puts(b, d);
+		buf_puts(b, "0.");
+		buf_fill(b, '0', (size_t)(-exp - 1));
+		buf_puts(b, d);
 		return;
 	}
 	for (i = 0; i <= (size_t)exp; i++)
-		sb_putc(b, i < nd ? d[i] : '0');
+		buf_putc(b, i < nd ? d[i] : '0');
 	if (nd > (size_t)exp + 1) {
-		sb_putc(b, '.');
-		sb_puts(b, d + exp + 1);
+		buf_putc(b, '.');
+		buf_puts(b, d + exp + 1);
 	}
 }
 
@@ -1984,26 +1925,26 @@ put_pos_form(struct sbuf *b, const char *d, int exp)
  * 2764800 prints in full and 0.00001 without an exponent.
  */
 static void
-put_unsigned(struct sbuf *b, double x, int mode)
+put_unsigned(struct buf *b, double x, int mode)
 {
 	char d[32];
 	int exp;
 
 	x = fabs(x);
 	if (isnan(x)) {
-		sb_puts(b, "NaN");
+		buf_puts(b, "NaN");
 		return;
 	}
 	if (isinf(x)) {
-		sb_puts(b, "Inf");
+		buf_puts(b, "Inf");
 		return;
 	}
 	if (x == 0) {
-		sb_putc(b, '0');
+		buf_putc(b, '0');
 		return;
 	}
 	if (mode != 'g' && x == trunc(x) && x < 1e21) {
-		sb_printf(b, "%.0f", x);
+		buf_printf(b, "%.0f", x);
 		return;
 	}
 	shortest(x, d, sizeof(d), &exp);
@@ -2020,12 +1961,12 @@ put_unsigned(struct sbuf *b, double x, int mode)
 }
 
 static void
-put_num(struct sbuf *b, double x, int mode)
+put_num(struct buf *b, double x, int mode)
 {
 	if (isinf(x))
-		sb_putc(b, x > 0 ? '+' : '-');
+		buf_putc(b, x > 0 ? '+' : '-');
 	else if (signbit(x) && x != 0)
-		sb_putc(b, '-');
+		buf_putc(b, '-');
 	put_unsigned(b, x, mode);
 }
 
@@ -2041,64 +1982,64 @@ struct spec {
 
 static const struct spec spec_v = {.verb = 'v'};
 
-static void fmt_val(struct sbuf *b, struct val v, const struct spec *sp,
+static void fmt_val(struct buf *b, struct val v, const struct spec *sp,
 		    int depth);
 
 static void
-put_rune(struct sbuf *b, uint32_t r)
+put_rune(struct buf *b, uint32_t r)
 {
 	char u[4];
 
-	sb_put(b, u, utf8_enc(r, u));
+	buf_append(b, u, utf8_enc(r, u));
 }
 
 /* Write SIGN and BODY padded to the width; zeros go after the sign. */
 static void
-pad(struct sbuf *b, const char *sign, const char *body, size_t n,
+pad(struct buf *b, const char *sign, const char *body, size_t n,
     const struct spec *sp)
 {
 	size_t w = strlen(sign) + utf8_count(body, n), fill;
 
 	fill = sp->has_wid && (size_t)sp->wid > w ? (size_t)sp->wid - w : 0;
 	if (sp->minus) {
-		sb_puts(b, sign);
-		sb_put(b, body, n);
-		sb_fill(b, ' ', fill);
+		buf_puts(b, sign);
+		buf_append(b, body, n);
+		buf_fill(b, ' ', fill);
 	} else if (sp->zero) {
-		sb_puts(b, sign);
-		sb_fill(b, '0', fill);
-		sb_put(b, body, n);
+		buf_puts(b, sign);
+		buf_fill(b, '0', fill);
+		buf_append(b, body, n);
 	} else {
-		sb_fill(b, ' ', fill);
-		sb_puts(b, sign);
-		sb_put(b, body, n);
+		buf_fill(b, ' ', fill);
+		buf_puts(b, sign);
+		buf_append(b, body, n);
 	}
 }
 
 /* "%!d(string=x)": a verb that does not fit the value. */
 static void
-bad_verb(struct sbuf *b, struct val v, uint32_t verb)
+bad_verb(struct buf *b, struct val v, uint32_t verb)
 {
-	sb_puts(b, "%!");
+	buf_puts(b, "%!");
 	put_rune(b, verb);
-	sb_putc(b, '(');
+	buf_putc(b, '(');
 	if (v.k == V_NIL) {
-		sb_puts(b, "<nil>");
+		buf_puts(b, "<nil>");
 	} else {
-		sb_puts(b, go_type(v));
-		sb_putc(b, '=');
+		buf_puts(b, go_type(v));
+		buf_putc(b, '=');
 		fmt_val(b, v, &spec_v, 0);
 	}
-	sb_putc(b, ')');
+	buf_putc(b, ')');
 }
 
 /* strconv.Quote, for valid UTF-8 taken as printable. */
 static void
-go_quote(struct sbuf *b, const char *s, size_t n)
+go_quote(struct buf *b, const char *s, size_t n)
 {
 	size_t i = 0;
 
-	sb_putc(b, '"');
+	buf_putc(b, '"');
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
 		uint32_t r;
@@ -2106,37 +2047,37 @@ go_quote(struct sbuf *b, const char *s, size_t n)
 
 		if (c >= 0x80) {
 			if (r == 0xFFFD && k == 1)
-				sb_printf(b, "\\x%02x", c);
+				buf_printf(b, "\\x%02x", c);
 			else
-				sb_put(b, s + i, k);
+				buf_append(b, s + i, k);
 			i += k;
 			continue;
 		}
 		i++;
 		switch (c) {
-		case '"': sb_puts(b, "\\\""); break;
-		case '\\': sb_puts(b, "\\\\"); break;
-		case '\a': sb_puts(b, "\\a"); break;
-		case '\b': sb_puts(b, "\\b"); break;
-		case '\f': sb_puts(b, "\\f"); break;
-		case '\n': sb_puts(b, "\\n"); break;
-		case '\r': sb_puts(b, "\\r"); break;
-		case '\t': sb_puts(b, "\\t"); break;
-		case '\v': sb_puts(b, "\\v"); break;
+		case '"': buf_puts(b, "\\\""); break;
+		case '\\': buf_puts(b, "\\\\"); break;
+		case '\a': buf_puts(b, "\\a"); break;
+		case '\b': buf_puts(b, "\\b"); break;
+		case '\f': buf_puts(b, "\\f"); break;
+		case '\n': buf_puts(b, "\\n"); break;
+		case '\r': buf_puts(b, "\\r"); break;
+		case '\t': buf_puts(b, "\\t"); break;
+		case '\v': buf_puts(b, "\\v"); break;
 		default:
 			if (c < 0x20 || c == 0x7f)
-				sb_printf(b, "\\x%02x", c);
+				buf_printf(b, "\\x%02x", c);
 			else
-				sb_putc(b, (char)c);
+				buf_putc(b, (char)c);
 		}
 	}
-	sb_putc(b, '"');
+	buf_putc(b, '"');
 }
 
 static void
-fmt_str(struct sbuf *b, struct val v, const struct spec *sp)
+fmt_str(struct buf *b, struct val v, const struct spec *sp)
 {
-	struct sbuf t = {.max = SIZE_MAX};
+	struct buf t = BUF_INIT(b->max);
 	size_t n = v.len, i;
 
 	if (sp->has_prec) {
@@ -2158,26 +2099,26 @@ fmt_str(struct sbuf *b, struct val v, const struct spec *sp)
 	case 'x':
 	case 'X':
 		if (sp->sharp)
-			sb_puts(&t, sp->verb == 'x' ? "0x" : "0X");
+			buf_puts(&t, sp->verb == 'x' ? "0x" : "0X");
 		for (i = 0; i < n; i++)
-			sb_printf(&t, sp->verb == 'x' ? "%02x" : "%02X",
+			buf_printf(&t, sp->verb == 'x' ? "%02x" : "%02X",
 				  (unsigned char)v.s[i]);
 		break;
 	default:
 		bad_verb(b, v, sp->verb);
 		return;
 	}
-	if (t.oom)
-		b->oom = 1;
+	if (t.err)
+		note_err(b, t.err);
 	else
-		pad(b, "", t.p ? t.p : "", t.len, sp);
-	free(t.p);
+		pad(b, "", t.s ? t.s : "", t.len, sp);
+	buf_free(&t);
 }
 
 static void
-fmt_num(struct sbuf *b, struct val v, const struct spec *sp)
+fmt_num(struct buf *b, struct val v, const struct spec *sp)
 {
-	struct sbuf t = {.max = SIZE_MAX};
+	struct buf t = BUF_INIT(b->max);
 	const char *sign = "";
 	double x = v.n, ax = fabs(x);
 	char buf[700];		/* %.300f of DBL_MAX fits */
@@ -2222,9 +2163,9 @@ fmt_num(struct sbuf *b, struct val v, const struct spec *sp)
 			       (size_t)sp->prec && k > 1)
 				buf[--k] = '0';
 			if (sp->sharp && base != 10)
-				sb_puts(&t, base == 2 ? "0b" : base == 8 ? "0" :
+				buf_puts(&t, base == 2 ? "0b" : base == 8 ? "0" :
 					    base == 16 && sp->verb == 'x' ? "0x" : "0X");
-			sb_puts(&t, buf + k);
+			buf_puts(&t, buf + k);
 			if (sp->has_prec)
 				s2.zero = 0;
 		}
@@ -2234,7 +2175,7 @@ fmt_num(struct sbuf *b, struct val v, const struct spec *sp)
 			bad_verb(b, v, sp->verb);
 			return;
 		}
-		sb_printf(&t, "U+%04X", (unsigned)x);
+		buf_printf(&t, "U+%04X", (unsigned)x);
 		sign = "";
 		break;
 	case 'c':
@@ -2262,18 +2203,18 @@ fmt_num(struct sbuf *b, struct val v, const struct spec *sp)
 			else
 				buf[0] = '\0';
 			if (buf[0] != '\0')
-				sb_puts(&t, buf);
+				buf_puts(&t, buf);
 			else
 				put_unsigned(&t, ax, 'g');
 		} else if (sp->verb == 'e' || sp->verb == 'E') {
 			snprintf(buf, sizeof(buf), "%.*e", prec, ax);
-			sb_puts(&t, buf);
+			buf_puts(&t, buf);
 		} else {
 			snprintf(buf, sizeof(buf), "%.*f", prec, ax);
-			sb_puts(&t, buf);
+			buf_puts(&t, buf);
 		}
-		if ((sp->verb == 'E' || sp->verb == 'G') && t.p != NULL)
-			for (char *q = t.p; *q; q++)
+		if ((sp->verb == 'E' || sp->verb == 'G') && t.s != NULL)
+			for (char *q = t.s; *q; q++)
 				if (*q == 'e')
 					*q = 'E';
 		break;
@@ -2281,16 +2222,16 @@ fmt_num(struct sbuf *b, struct val v, const struct spec *sp)
 		bad_verb(b, v, sp->verb);
 		return;
 	}
-	if (t.oom)
-		b->oom = 1;
+	if (t.err)
+		note_err(b, t.err);
 	else
-		pad(b, sign, t.p ? t.p : "", t.len, &s2);
-	free(t.p);
+		pad(b, sign, t.s ? t.s : "", t.len, &s2);
+	buf_free(&t);
 }
 
 /* One value with one verb; lists, maps and structs element by element. */
 static void
-fmt_val(struct sbuf *b, struct val v, const struct spec *sp, int depth)
+fmt_val(struct buf *b, struct val v, const struct spec *sp, int depth)
 {
 	const cJSON *c, **m;
 	size_t i, n;
@@ -2317,56 +2258,56 @@ fmt_val(struct sbuf *b, struct val v, const struct spec *sp, int depth)
 		fmt_str(b, v, sp);
 		return;
 	case V_LIST:
-		sb_putc(b, '[');
+		buf_putc(b, '[');
 		for (c = v.j ? v.j->child : NULL, i = 0; c != NULL; c = c->next, i++) {
 			if (i > 0)
-				sb_putc(b, ' ');
+				buf_putc(b, ' ');
 			fmt_val(b, to_val(c), sp, depth + 1);
 		}
-		sb_putc(b, ']');
+		buf_putc(b, ']');
 		return;
 	case V_MAP:
 		if (sorted_members(v.j, &m, &n) != 0) {
-			b->oom = 1;
+			note_err(b, -ENOMEM);
 			return;
 		}
-		sb_puts(b, "map[");
+		buf_puts(b, "map[");
 		for (i = 0; i < n; i++) {
 			if (i > 0)
-				sb_putc(b, ' ');
+				buf_putc(b, ' ');
 			fmt_val(b, vstr(m[i]->string, strlen(m[i]->string)), sp,
 				depth + 1);
-			sb_putc(b, ':');
+			buf_putc(b, ':');
 			fmt_val(b, to_val(m[i]), sp, depth + 1);
 		}
-		sb_putc(b, ']');
+		buf_putc(b, ']');
 		free((void *)m);
 		return;
 	case V_STRUCT:
-		sb_puts(b, v.st->ptr && depth == 0 ? "&{" : "{");
+		buf_puts(b, v.st->ptr && depth == 0 ? "&{" : "{");
 		for (i = 0; i < v.st->nf; i++) {
 			if (i > 0)
-				sb_putc(b, ' ');
+				buf_putc(b, ' ');
 			fmt_val(b, sfield_val(v.j, &v.st->f[i]), sp, depth + 1);
 		}
-		sb_putc(b, '}');
+		buf_putc(b, '}');
 		return;
 	}
 }
 
 /* fmt.Sprint: a space between operands when neither is a string. */
 static void
-go_sprint(struct sbuf *b, const struct val *a, size_t n, int ln)
+go_sprint(struct buf *b, const struct val *a, size_t n, int ln)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (i > 0 && (ln || (a[i].k != V_STR && a[i - 1].k != V_STR)))
-			sb_putc(b, ' ');
+			buf_putc(b, ' ');
 		fmt_val(b, a[i], &spec_v, 0);
 	}
 	if (ln)
-		sb_putc(b, '\n');
+		buf_putc(b, '\n');
 }
 
 /* "[n]" before a width, precision or verb. */
@@ -2408,7 +2349,7 @@ star_arg(const struct val *a, size_t nargs, size_t *argn, int *out)
 
 /* fmt.Sprintf over template values, Go's doPrintf step by step. */
 static void
-go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
+go_sprintf(struct buf *b, const char *f, size_t flen, const struct val *a,
 	   size_t nargs)
 {
 	size_t i = 0, argn = 0, lit;
@@ -2422,7 +2363,7 @@ go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
 		lit = i;
 		while (i < flen && f[i] != '%')
 			i++;
-		sb_put(b, f + lit, i - lit);
+		buf_append(b, f + lit, i - lit);
 		if (i >= flen)
 			break;
 		i++;
@@ -2445,7 +2386,7 @@ go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
 		if (i < flen && f[i] == '*') {
 			i++;
 			if (star_arg(a, nargs, &argn, &sp.wid) != 0) {
-				sb_puts(b, "%!(BADWIDTH)");
+				buf_puts(b, "%!(BADWIDTH)");
 			} else {
 				sp.has_wid = 1;
 				if (sp.wid < 0)
@@ -2468,7 +2409,7 @@ go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
 			if (i < flen && f[i] == '*') {
 				i++;
 				if (star_arg(a, nargs, &argn, &sp.prec) != 0) {
-					sb_puts(b, "%!(BADPREC)");
+					buf_puts(b, "%!(BADPREC)");
 					sp.has_prec = 0;
 				} else if (sp.prec < 0) {
 					sp.has_prec = 0;
@@ -2483,21 +2424,21 @@ go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
 			arg_index(f, flen, &i, nargs, &argn, &reordered, &after,
 				  &bad);
 		if (i >= flen) {
-			sb_puts(b, "%!(NOVERB)");
+			buf_puts(b, "%!(NOVERB)");
 			break;
 		}
 		i += utf8_dec(f + i, flen - i, &r);
 		sp.verb = r;
 		if (r == '%') {
-			sb_putc(b, '%');
+			buf_putc(b, '%');
 		} else if (bad) {
-			sb_puts(b, "%!");
+			buf_puts(b, "%!");
 			put_rune(b, r);
-			sb_puts(b, "(BADINDEX)");
+			buf_puts(b, "(BADINDEX)");
 		} else if (argn >= nargs) {
-			sb_puts(b, "%!");
+			buf_puts(b, "%!");
 			put_rune(b, r);
-			sb_puts(b, "(MISSING)");
+			buf_puts(b, "(MISSING)");
 		} else if (r == 'T') {
 			const char *tn = go_type(a[argn++]);
 
@@ -2509,19 +2450,19 @@ go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
 		}
 	}
 	if (!reordered && argn < nargs) {
-		sb_puts(b, "%!(EXTRA ");
+		buf_puts(b, "%!(EXTRA ");
 		for (i = argn; i < nargs; i++) {
 			if (i > argn)
-				sb_puts(b, ", ");
+				buf_puts(b, ", ");
 			if (a[i].k == V_NIL) {
-				sb_puts(b, "<nil>");
+				buf_puts(b, "<nil>");
 				continue;
 			}
-			sb_puts(b, go_type(a[i]));
-			sb_putc(b, '=');
+			buf_puts(b, go_type(a[i]));
+			buf_putc(b, '=');
 			fmt_val(b, a[i], &spec_v, 0);
 		}
-		sb_putc(b, ')');
+		buf_putc(b, ')');
 	}
 }
 
@@ -2529,12 +2470,12 @@ go_sprintf(struct sbuf *b, const char *f, size_t flen, const struct val *a,
 /* JSON as Go's encoding/json writes it                                */
 
 static void
-json_str(struct sbuf *b, const char *s, size_t n)
+json_str(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i = 0;
 
-	sb_putc(b, '"');
+	buf_putc(b, '"');
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
 		uint32_t r;
@@ -2543,53 +2484,53 @@ json_str(struct sbuf *b, const char *s, size_t n)
 		if (c >= 0x80) {
 			k = utf8_dec(s + i, n - i, &r);
 			if (r == 0xFFFD && k == 1)
-				sb_puts(b, "\\ufffd");
+				buf_puts(b, "\\ufffd");
 			else if (r == 0x2028 || r == 0x2029)
-				sb_printf(b, "\\u%04x", (unsigned)r);
+				buf_printf(b, "\\u%04x", (unsigned)r);
 			else
-				sb_put(b, s + i, k);
+				buf_append(b, s + i, k);
 			i += k;
 			continue;
 		}
 		i++;
 		switch (c) {
-		case '"': sb_puts(b, "\\\""); break;
-		case '\\': sb_puts(b, "\\\\"); break;
-		case '\n': sb_puts(b, "\\n"); break;
-		case '\r': sb_puts(b, "\\r"); break;
-		case '\t': sb_puts(b, "\\t"); break;
-		case '\b': sb_puts(b, "\\b"); break;
-		case '\f': sb_puts(b, "\\f"); break;
+		case '"': buf_puts(b, "\\\""); break;
+		case '\\': buf_puts(b, "\\\\"); break;
+		case '\n': buf_puts(b, "\\n"); break;
+		case '\r': buf_puts(b, "\\r"); break;
+		case '\t': buf_puts(b, "\\t"); break;
+		case '\b': buf_puts(b, "\\b"); break;
+		case '\f': buf_puts(b, "\\f"); break;
 		case '<': case '>': case '&':
-			sb_puts(b, "\\u00");
-			sb_putc(b, hex[c >> 4]);
-			sb_putc(b, hex[c & 15]);
+			buf_puts(b, "\\u00");
+			buf_putc(b, hex[c >> 4]);
+			buf_putc(b, hex[c & 15]);
 			break;
 		default:
 			if (c < 0x20) {
-				sb_puts(b, "\\u00");
-				sb_putc(b, hex[c >> 4]);
-				sb_putc(b, hex[c & 15]);
+				buf_puts(b, "\\u00");
+				buf_putc(b, hex[c >> 4]);
+				buf_putc(b, hex[c & 15]);
 			} else {
-				sb_putc(b, (char)c);
+				buf_putc(b, (char)c);
 			}
 		}
 	}
-	sb_putc(b, '"');
+	buf_putc(b, '"');
 }
 
 static void
-json_nl(struct sbuf *b, int pretty, int depth)
+json_nl(struct buf *b, int pretty, int depth)
 {
 	if (!pretty)
 		return;
-	sb_putc(b, '\n');
-	sb_fill(b, ' ', (size_t)depth * 2);
+	buf_putc(b, '\n');
+	buf_fill(b, ' ', (size_t)depth * 2);
 }
 
 /* -1 for a value JSON cannot hold (NaN, Inf). */
 static int
-json_val(struct sbuf *b, struct val v, int pretty, int depth)
+json_val(struct buf *b, struct val v, int pretty, int depth)
 {
 	const cJSON *c, **m = NULL;
 	size_t i, n = 0;
@@ -2597,7 +2538,7 @@ json_val(struct sbuf *b, struct val v, int pretty, int depth)
 
 	switch (v.k) {
 	case V_BOOL:
-		sb_puts(b, v.b ? "true" : "false");
+		buf_puts(b, v.b ? "true" : "false");
 		return 0;
 	case V_NUM:
 		if (!isfinite(v.n))
@@ -2609,65 +2550,65 @@ json_val(struct sbuf *b, struct val v, int pretty, int depth)
 		return 0;
 	case V_LIST:
 		if (v.j == NULL) {
-			sb_puts(b, "null");
+			buf_puts(b, "null");
 			return 0;
 		}
 		if (v.j->child == NULL) {
-			sb_puts(b, "[]");
+			buf_puts(b, "[]");
 			return 0;
 		}
-		sb_putc(b, '[');
+		buf_putc(b, '[');
 		for (c = v.j->child, i = 0; c != NULL && rc == 0; c = c->next, i++) {
 			if (i > 0)
-				sb_putc(b, ',');
+				buf_putc(b, ',');
 			json_nl(b, pretty, depth + 1);
 			rc = json_val(b, to_val(c), pretty, depth + 1);
 		}
 		json_nl(b, pretty, depth);
-		sb_putc(b, ']');
+		buf_putc(b, ']');
 		return rc;
 	case V_MAP:
 		if (v.j == NULL) {
-			sb_puts(b, "null");
+			buf_puts(b, "null");
 			return 0;
 		}
 		if (sorted_members(v.j, &m, &n) != 0) {
-			b->oom = 1;
+			note_err(b, -ENOMEM);
 			return 0;
 		}
 		if (n == 0) {
-			sb_puts(b, "{}");
+			buf_puts(b, "{}");
 			return 0;
 		}
-		sb_putc(b, '{');
+		buf_putc(b, '{');
 		for (i = 0; i < n && rc == 0; i++) {
 			if (i > 0)
-				sb_putc(b, ',');
+				buf_putc(b, ',');
 			json_nl(b, pretty, depth + 1);
 			json_str(b, m[i]->string, strlen(m[i]->string));
-			sb_puts(b, pretty ? ": " : ":");
+			buf_puts(b, pretty ? ": " : ":");
 			rc = json_val(b, to_val(m[i]), pretty, depth + 1);
 		}
 		json_nl(b, pretty, depth);
-		sb_putc(b, '}');
+		buf_putc(b, '}');
 		free((void *)m);
 		return rc;
 	case V_STRUCT:
-		sb_putc(b, '{');
+		buf_putc(b, '{');
 		for (i = 0; i < v.st->nf && rc == 0; i++) {
 			if (i > 0)
-				sb_putc(b, ',');
+				buf_putc(b, ',');
 			json_nl(b, pretty, depth + 1);
 			json_str(b, v.st->f[i].go, strlen(v.st->f[i].go));
-			sb_puts(b, pretty ? ": " : ":");
+			buf_puts(b, pretty ? ": " : ":");
 			rc = json_val(b, sfield_val(v.j, &v.st->f[i]), pretty,
 				      depth + 1);
 		}
 		json_nl(b, pretty, depth);
-		sb_putc(b, '}');
+		buf_putc(b, '}');
 		return rc;
 	default:
-		sb_puts(b, "null");
+		buf_puts(b, "null");
 		return 0;
 	}
 }
@@ -2692,7 +2633,7 @@ struct exec {
 	const struct tmpl *t;
 	const struct tmpl_env *env;
 	struct tmpl_env none;		/* ENV when the caller gave none */
-	struct sbuf out;
+	struct buf out;
 	size_t max;
 	void **mem;			/* malloc'd strings, freed at the end */
 	size_t nmem, capmem;
@@ -2790,45 +2731,53 @@ keep_json(struct exec *x, cJSON *j)
 	return 0;
 }
 
-static struct sbuf
-sb_new(const struct exec *x)
+/* A buffer for a function's result, capped as the output is. */
+static struct buf
+fn_buf(const struct exec *x)
 {
-	return (struct sbuf){.max = x->max};
+	return (struct buf)BUF_INIT(x->max);
 }
 
-/* Turn what a function built into its string result. */
+/*
+ * Turn what a function built into its string result.  The buffer's error
+ * tells the cap (-E2BIG) from a failed allocation (-ENOMEM).
+ */
 static int
-sb_result(struct exec *x, const struct call *c, struct sbuf *b,
+fn_result(struct exec *x, const struct call *c, struct buf *b,
 	  struct val *out)
 {
-	if (b->oom) {
-		free(b->p);
-		return xoom(x);
-	}
-	if (b->big) {
-		free(b->p);
+	size_t len;
+	char *s;
+
+	if (b->err == -E2BIG) {
+		buf_free(b);
 		x->fatal = 1;
 		cerr(x, c, "result larger than %zu bytes", x->max);
 		return -EFBIG;
 	}
-	if (b->p == NULL) {
+	if (b->err != 0) {
+		buf_free(b);
+		return xoom(x);
+	}
+	if (b->s == NULL) {
 		*out = vstr("", 0);
 		return 0;
 	}
-	*out = vstr(b->p, b->len);
-	return keep(x, b->p);
+	s = buf_take(b, &len);
+	*out = vstr(s, len);
+	return keep(x, s);
 }
 
 static int
 out_check(struct exec *x)
 {
-	if (x->out.oom)
-		return xoom(x);
-	if (x->out.big) {
+	if (x->out.err == -E2BIG) {
 		x->fatal = 1;
 		xerr(x, x->line, x->col, "output larger than %zu bytes", x->max);
 		return -EFBIG;
 	}
+	if (x->out.err != 0)
+		return xoom(x);
 	return 0;
 }
 
@@ -3046,7 +2995,7 @@ static int
 print_top(struct exec *x, struct val v)
 {
 	if (v.k == V_NIL)
-		sb_puts(&x->out, "<no value>");
+		buf_puts(&x->out, "<no value>");
 	else
 		fmt_val(&x->out, v, &spec_v, v.k == V_STRUCT);
 	return out_check(x);
@@ -3127,7 +3076,7 @@ walk(struct exec *x, struct val dot, const struct node *n)
 		x->col = n->col;
 		switch (n->type) {
 		case N_TEXT:
-			sb_put(&x->out, n->text, n->len);
+			buf_append(&x->out, n->text, n->len);
 			rc = out_check(x);
 			break;
 		case N_ACTION:
@@ -3164,7 +3113,7 @@ static int
 arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
 	const char **s, size_t *len)
 {
-	struct sbuf b;
+	struct buf b;
 	struct val v;
 	int rc;
 
@@ -3176,9 +3125,9 @@ arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
 	if (a[i].k != V_NUM)
 		return cerr(x, c, "argument %zu must be a string, not %s", i + 1,
 			    type_name(a[i]));
-	b = sb_new(x);
+	b = fn_buf(x);
 	put_num(&b, a[i].n, 'j');
-	rc = sb_result(x, c, &b, &v);
+	rc = fn_result(x, c, &b, &v);
 	if (rc == 0) {
 		*s = v.s;
 		*len = v.len;
@@ -3353,17 +3302,17 @@ static int
 fn_print(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	 struct val *out)
 {
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 
 	go_sprint(&b, a, n, strcmp(c->fn->name, "println") == 0);
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 static int
 fn_printf(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	  struct val *out)
 {
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const char *f;
 	size_t flen;
 	int rc = arg_str(x, c, a, 0, &f, &flen);
@@ -3371,7 +3320,7 @@ fn_printf(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	if (rc != 0)
 		return rc;
 	go_sprintf(&b, f, flen, a + 1, n - 1);
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 /* html, js, urlquery: the arguments as one string, escaped. */
@@ -3379,7 +3328,7 @@ static int
 fn_escape(struct exec *x, const struct call *c, const struct val *a,
 	  size_t n, struct val *out)
 {
-	struct sbuf in = sb_new(x), b = sb_new(x);
+	struct buf in = fn_buf(x), b = fn_buf(x);
 	const char *s;
 	size_t len, i;
 	int kind = c->fn->name[0];
@@ -3390,49 +3339,49 @@ fn_escape(struct exec *x, const struct call *c, const struct val *a,
 		s = a[0].s, len = a[0].len;
 	} else {
 		go_sprint(&in, a, n, 0);
-		s = in.p ? in.p : "", len = in.len;
-		b.oom = in.oom, b.big = in.big;
+		s = in.s ? in.s : "", len = in.len;
+		b.err = in.err;
 	}
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
 		if (kind == 'h') {
 			switch (ch) {
-			case '"': sb_puts(&b, "&#34;"); break;
-			case '\'': sb_puts(&b, "&#39;"); break;
-			case '&': sb_puts(&b, "&amp;"); break;
-			case '<': sb_puts(&b, "&lt;"); break;
-			case '>': sb_puts(&b, "&gt;"); break;
-			case '\0': sb_puts(&b, "\xef\xbf\xbd"); break;
-			default: sb_putc(&b, (char)ch);
+			case '"': buf_puts(&b, "&#34;"); break;
+			case '\'': buf_puts(&b, "&#39;"); break;
+			case '&': buf_puts(&b, "&amp;"); break;
+			case '<': buf_puts(&b, "&lt;"); break;
+			case '>': buf_puts(&b, "&gt;"); break;
+			case '\0': buf_puts(&b, "\xef\xbf\xbd"); break;
+			default: buf_putc(&b, (char)ch);
 			}
 		} else if (kind == 'j') {
 			switch (ch) {
-			case '\\': sb_puts(&b, "\\\\"); break;
-			case '\'': sb_puts(&b, "\\'"); break;
-			case '"': sb_puts(&b, "\\\""); break;
-			case '<': sb_puts(&b, "\\u003C"); break;
-			case '>': sb_puts(&b, "\\u003E"); break;
-			case '&': sb_puts(&b, "\\u0026"); break;
-			case '=': sb_puts(&b, "\\u003D"); break;
+			case '\\': buf_puts(&b, "\\\\"); break;
+			case '\'': buf_puts(&b, "\\'"); break;
+			case '"': buf_puts(&b, "\\\""); break;
+			case '<': buf_puts(&b, "\\u003C"); break;
+			case '>': buf_puts(&b, "\\u003E"); break;
+			case '&': buf_puts(&b, "\\u0026"); break;
+			case '=': buf_puts(&b, "\\u003D"); break;
 			default:
 				if (ch < 0x20)
-					sb_printf(&b, "\\u%04X", ch);
+					buf_printf(&b, "\\u%04X", ch);
 				else
-					sb_putc(&b, (char)ch);
+					buf_putc(&b, (char)ch);
 			}
 		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
 			   is_digit(ch) || ch == '-' || ch == '_' || ch == '.' ||
 			   ch == '~') {
-			sb_putc(&b, (char)ch);
+			buf_putc(&b, (char)ch);
 		} else if (ch == ' ') {
-			sb_putc(&b, '+');
+			buf_putc(&b, '+');
 		} else {
-			sb_printf(&b, "%%%02X", ch);
+			buf_printf(&b, "%%%02X", ch);
 		}
 	}
-	free(in.p);
-	return sb_result(x, c, &b, out);
+	buf_free(&in);
+	return fn_result(x, c, &b, out);
 }
 
 static int
@@ -3503,7 +3452,7 @@ fn_case(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	struct val *out)
 {
 	int upper = c->fn->name[2] == 'U';
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const char *s;
 	size_t len, i;
 	int rc = arg_str(x, c, a, 0, &s, &len);
@@ -3518,9 +3467,9 @@ fn_case(struct exec *x, const struct call *c, const struct val *a, size_t n,
 			ch = (char)(ch - 'a' + 'A');
 		else if (!upper && ch >= 'A' && ch <= 'Z')
 			ch = (char)(ch - 'A' + 'a');
-		sb_putc(&b, ch);
+		buf_putc(&b, ch);
 	}
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 /* split SEP STRING: consul-template trims STRING; "" gives []. */
@@ -3596,7 +3545,7 @@ static int
 fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	struct val *out)
 {
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const cJSON *it;
 	const char *sep;
 	size_t seplen, i = 0;
@@ -3612,18 +3561,18 @@ fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		struct val v = to_val(it);
 
 		if (i > 0)
-			sb_put(&b, sep, seplen);
+			buf_append(&b, sep, seplen);
 		if (v.k == V_STR)
-			sb_put(&b, v.s, v.len);
+			buf_append(&b, v.s, v.len);
 		else if (v.k == V_NUM)
 			put_num(&b, v.n, 'j');
 		else {
-			free(b.p);
+			buf_free(&b);
 			return cerr(x, c, "element %zu is a %s, not a string",
 				    i + 1, type_name(v));
 		}
 	}
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 /* replaceAll OLD NEW STRING, strings.Replace(STRING, OLD, NEW, -1). */
@@ -3631,7 +3580,7 @@ static int
 fn_replaceAll(struct exec *x, const struct call *c, const struct val *a,
 	      size_t n, struct val *out)
 {
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const char *old, *new, *s;
 	size_t oldlen, newlen, len, i = 0;
 	int rc;
@@ -3650,27 +3599,25 @@ fn_replaceAll(struct exec *x, const struct call *c, const struct val *a,
 			uint32_t r;
 			size_t k = utf8_dec(s + i, len - i, &r);
 
-			sb_put(&b, new, newlen);
-			sb_put(&b, s + i, k);
+			buf_append(&b, new, newlen);
+			buf_append(&b, s + i, k);
 			i += k;
 		}
-		sb_put(&b, new, newlen);
-		return sb_result(x, c, &b, out);
+		buf_append(&b, new, newlen);
+		return fn_result(x, c, &b, out);
 	}
 	while (i < len) {
 		const char *e = memmem(s + i, len - i, old, oldlen);
 
 		if (e == NULL) {
-			sb_put(&b, s + i, len - i);
+			buf_append(&b, s + i, len - i);
 			break;
 		}
-		sb_put(&b, s + i, (size_t)(e - (s + i)));
-		sb_put(&b, new, newlen);
+		buf_append(&b, s + i, (size_t)(e - (s + i)));
+		buf_append(&b, new, newlen);
 		i = (size_t)(e - s) + oldlen;
 	}
-	if (b.p == NULL && !b.oom && !b.big)
-		sb_put(&b, "", 0);
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 /*
@@ -3775,14 +3722,14 @@ static int
 fn_json(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	struct val *out)
 {
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 
 	(void)n;
 	if (json_val(&b, a[0], strcmp(c->fn->name, "toJSONPretty") == 0, 0) != 0) {
-		free(b.p);
+		buf_free(&b);
 		return cerr(x, c, "unsupported value (NaN or infinity)");
 	}
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 static const char b64[] =
@@ -3792,7 +3739,7 @@ static int
 fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
 		size_t n, struct val *out)
 {
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const unsigned char *s;
 	size_t len, i;
 	int rc = arg_str(x, c, a, 0, (const char **)&s, &len);
@@ -3805,7 +3752,7 @@ fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
 		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63],
 			     b64[v & 63]};
 
-		sb_put(&b, q, 4);
+		buf_append(&b, q, 4);
 	}
 	if (i < len) {
 		unsigned v = (unsigned)s[i] << 16 |
@@ -3813,9 +3760,9 @@ fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
 		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63],
 			     i + 1 < len ? b64[(v >> 6) & 63] : '=', '='};
 
-		sb_put(&b, q, 4);
+		buf_append(&b, q, 4);
 	}
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 static int
@@ -3834,7 +3781,7 @@ static int
 fn_base64Decode(struct exec *x, const struct call *c, const struct val *a,
 		size_t n, struct val *out)
 {
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const char *s;
 	size_t len, i = 0, bad = 0;
 	int rc = arg_str(x, c, a, 0, &s, &len), done = 0;
@@ -3901,12 +3848,12 @@ fn_base64Decode(struct exec *x, const struct call *c, const struct val *a,
 		{
 			char q[3] = {(char)(w >> 16), (char)(w >> 8), (char)w};
 
-			sb_put(&b, q, (size_t)(3 - npad));
+			buf_append(&b, q, (size_t)(3 - npad));
 		}
 	}
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 corrupt:
-	free(b.p);
+	buf_free(&b);
 	return cerr(x, c, "illegal base64 data at input byte %zu", bad);
 }
 
@@ -3916,7 +3863,7 @@ fn_sha256Hex(struct exec *x, const struct call *c, const struct val *a,
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const char *s;
 	size_t len;
 	int rc = arg_str(x, c, a, 0, &s, &len);
@@ -3927,8 +3874,8 @@ fn_sha256Hex(struct exec *x, const struct call *c, const struct val *a,
 	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1)
 		return cerr(x, c, "digest failed");
 	for (i = 0; i < mdlen; i++)
-		sb_printf(&b, "%02x", md[i]);
-	return sb_result(x, c, &b, out);
+		buf_printf(&b, "%02x", md[i]);
+	return fn_result(x, c, &b, out);
 }
 
 /*
@@ -3987,7 +3934,7 @@ static const struct layout_word {
 };
 
 static void
-put_tword(struct sbuf *b, const struct layout_word *w, const struct tm *tm)
+put_tword(struct buf *b, const struct layout_word *w, const struct tm *tm)
 {
 	static const char *const months[] = {
 		"January", "February", "March", "April", "May", "June", "July",
@@ -4001,14 +3948,14 @@ put_tword(struct sbuf *b, const struct layout_word *w, const struct tm *tm)
 	int v = 0, k;
 
 	switch (w->what) {
-	case TW_LIT: sb_puts(b, w->lit); return;
-	case TW_MONTH_NAME: sb_puts(b, months[tm->tm_mon]); return;
-	case TW_MONTH_ABBR: sb_put(b, months[tm->tm_mon], 3); return;
-	case TW_DAY_NAME: sb_puts(b, days[tm->tm_wday]); return;
-	case TW_DAY_ABBR: sb_put(b, days[tm->tm_wday], 3); return;
+	case TW_LIT: buf_puts(b, w->lit); return;
+	case TW_MONTH_NAME: buf_puts(b, months[tm->tm_mon]); return;
+	case TW_MONTH_ABBR: buf_append(b, months[tm->tm_mon], 3); return;
+	case TW_DAY_NAME: buf_puts(b, days[tm->tm_wday]); return;
+	case TW_DAY_ABBR: buf_append(b, days[tm->tm_wday], 3); return;
 	case TW_PM:
-		sb_putc(b, tm->tm_hour >= 12 ? (char)(w->pad + 'P' - 'A') : w->pad);
-		sb_putc(b, (char)(w->pad + 'M' - 'A'));
+		buf_putc(b, tm->tm_hour >= 12 ? (char)(w->pad + 'P' - 'A') : w->pad);
+		buf_putc(b, (char)(w->pad + 'M' - 'A'));
 		return;
 	case TW_MONTH: v = tm->tm_mon + 1; break;
 	case TW_MDAY: v = tm->tm_mday; break;
@@ -4022,13 +3969,13 @@ put_tword(struct sbuf *b, const struct layout_word *w, const struct tm *tm)
 	}
 	k = snprintf(digits, sizeof(digits), "%d", v);
 	if (k > 0 && k < w->width)
-		sb_fill(b, w->pad, (size_t)(w->width - k));
-	sb_puts(b, digits);
+		buf_fill(b, w->pad, (size_t)(w->width - k));
+	buf_puts(b, digits);
 }
 
 /* Go's time.Format of a UTC time. */
 static void
-go_time(struct sbuf *b, const char *l, size_t n, const struct tm *tm)
+go_time(struct buf *b, const char *l, size_t n, const struct tm *tm)
 {
 	size_t i = 0, j, k;
 
@@ -4059,14 +4006,14 @@ go_time(struct sbuf *b, const char *l, size_t n, const struct tm *tm)
 				;
 			if (j >= n || !is_digit(l[j])) {
 				if (l[i + 1] == '0') {
-					sb_putc(b, l[i]);
-					sb_fill(b, '0', j - i - 1);
+					buf_putc(b, l[i]);
+					buf_fill(b, '0', j - i - 1);
 				}
 				i = j;
 				continue;
 			}
 		}
-		sb_putc(b, l[i++]);
+		buf_putc(b, l[i++]);
 	}
 }
 
@@ -4076,7 +4023,7 @@ fn_timestamp(struct exec *x, const struct call *c, const struct val *a,
 	     size_t n, struct val *out)
 {
 	static const char rfc3339[] = "2006-01-02T15:04:05Z07:00";
-	struct sbuf b = sb_new(x);
+	struct buf b = fn_buf(x);
 	const char *l = rfc3339;
 	size_t len = sizeof(rfc3339) - 1;
 	time_t now = x->env->now ? (time_t)x->env->now : time(NULL);
@@ -4089,13 +4036,13 @@ fn_timestamp(struct exec *x, const struct call *c, const struct val *a,
 			return rc;
 	}
 	if (len == 4 && memcmp(l, "unix", 4) == 0) {
-		sb_printf(&b, "%lld", (long long)now);
-		return sb_result(x, c, &b, out);
+		buf_printf(&b, "%lld", (long long)now);
+		return fn_result(x, c, &b, out);
 	}
 	if (gmtime_r(&now, &tm) == NULL)
 		return cerr(x, c, "time out of range");
 	go_time(&b, l, len, &tm);
-	return sb_result(x, c, &b, out);
+	return fn_result(x, c, &b, out);
 }
 
 /*
@@ -4383,25 +4330,22 @@ tmpl_execute(const struct tmpl *t, const struct tmpl_env *env, char **out,
 	x.err = err;
 	x.errlen = errlen;
 	x.max = x.env->max_output ? x.env->max_output : TMPL_MAX_OUT;
-	x.out.max = x.max;
+	/* buf.c's growth cannot take a cap of SIZE_MAX (cap + 1 wraps);
+	 * no output comes near SIZE_MAX - 1 bytes anyway. */
+	if (x.max > SIZE_MAX - 1)
+		x.max = SIZE_MAX - 1;
+	x.out = (struct buf)BUF_INIT(x.max);
 	rc = vpush(&x, "$", vnil());
 	if (rc == 0)
 		rc = walk(&x, vnil(), t->root);
 	if (x.pending > 0 && (rc == 0 || (rc < 0 && !x.fatal)))
 		rc = TMPL_PENDING;
-	if (rc == 0 && x.out.p == NULL) {
-		x.out.p = malloc(1);
-		if (x.out.p == NULL)
-			rc = xoom(&x);
-		else
-			x.out.p[0] = '\0';
-	}
 	if (rc == 0) {
-		*out = x.out.p;
-		*outlen = x.out.len;
-		x.out.p = NULL;
+		*out = buf_take(&x.out, outlen);
+		if (*out == NULL)
+			rc = xoom(&x);
 	}
-	free(x.out.p);
+	buf_free(&x.out);
 	for (i = 0; i < x.nmem; i++)
 		free(x.mem[i]);
 	for (i = 0; i < x.njs; i++)
