@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "buf.h"
@@ -3732,6 +3733,16 @@ fn_json(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	return fn_result(x, c, &b, out);
 }
 
+/*
+ * base64Encode and base64Decode are Go's base64.StdEncoding (padded),
+ * with OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock doing the arithmetic.
+ * Those take an int length, so long strings go through in chunks of
+ * whole quanta (B64_CHUNK bytes, 4/3 as many characters); the stack
+ * copies of a chunk are cleansed, as they hold the secret or its
+ * encoding.
+ */
+#define B64_CHUNK 3072
+
 static const char b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -3739,29 +3750,22 @@ static int
 fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
 		size_t n, struct val *out)
 {
+	unsigned char enc[B64_CHUNK / 3 * 4 + 1];	/* and EVP's NUL */
 	struct buf b = fn_buf(x);
-	const unsigned char *s;
-	size_t len, i;
-	int rc = arg_str(x, c, a, 0, (const char **)&s, &len);
+	const char *s;
+	size_t len, i, k;
+	int rc = arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
-	for (i = 0; i + 2 < len; i += 3) {
-		unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63],
-			     b64[v & 63]};
-
-		buf_append(&b, q, 4);
+	/* Every chunk but the last is a multiple of 3: no "=" inside. */
+	for (i = 0; i < len && b.err == 0; i += k) {
+		k = len - i < B64_CHUNK ? len - i : B64_CHUNK;
+		buf_append(&b, enc, (size_t)EVP_EncodeBlock(
+			enc, (const unsigned char *)s + i, (int)k));
 	}
-	if (i < len) {
-		unsigned v = (unsigned)s[i] << 16 |
-			     (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0);
-		char q[4] = {b64[v >> 18], b64[(v >> 12) & 63],
-			     i + 1 < len ? b64[(v >> 6) & 63] : '=', '='};
-
-		buf_append(&b, q, 4);
-	}
+	OPENSSL_cleanse(enc, sizeof(enc));
 	return fn_result(x, c, &b, out);
 }
 
@@ -3773,88 +3777,128 @@ b64_val(int ch)
 	return p != NULL ? (int)(p - b64) : -1;
 }
 
+static int
+b64_newline(int ch)
+{
+	return ch == '\r' || ch == '\n';
+}
+
 /*
- * Go's base64.StdEncoding: padding required, "\r" and "\n" skipped.  The
- * error names the offset of the bad byte, never the data.
+ * Go's checks of base64.StdEncoding.DecodeString, without the decoding:
+ * padding required, "\r" and "\n" skipped anywhere, nothing after the
+ * padding.  0 with *NDATA the characters that are not newlines (whole
+ * quanta) and *NPAD the "=" among them; or -1 with *BAD the offset Go's
+ * CorruptInputError names.  EVP_DecodeBlock cannot be asked this: it
+ * skips leading and trailing white space (and a trailing "-"), takes a
+ * "=" anywhere for zero bits and does not say how many padded.
  */
+static int
+b64_check(const char *s, size_t len, size_t *ndata, size_t *npad,
+	  size_t *bad)
+{
+	size_t i = 0, qstart = 0, eq;
+	int j;
+
+	*ndata = 0;
+	*npad = 0;
+	for (;;) {
+		for (j = 0; j < 4; j++) {
+			while (i < len && b64_newline(s[i]))
+				i++;
+			if (j == 0)
+				qstart = i;
+			if (i >= len) {
+				if (j == 0)
+					return 0;
+				*bad = qstart;
+				return -1;
+			}
+			if (s[i] == '=') {
+				if (j < 2) {
+					*bad = i;
+					return -1;
+				}
+				*npad = (size_t)(4 - j);
+				eq = i++;
+				if (*npad == 2) {
+					while (i < len && b64_newline(s[i]))
+						i++;
+					if (i >= len || s[i] != '=') {
+						*bad = i >= len ? len : eq;
+						return -1;
+					}
+					i++;
+				}
+				while (i < len && b64_newline(s[i]))
+					i++;
+				if (i < len) {
+					*bad = i;
+					return -1;
+				}
+				*ndata += 4;
+				return 0;
+			}
+			if (b64_val((unsigned char)s[i]) < 0) {
+				*bad = i;
+				return -1;
+			}
+			i++;
+		}
+		*ndata += 4;
+	}
+}
+
+/*
+ * Decode what b64_check() passed: NDATA characters of S, newlines left
+ * out, the last NPAD of them "=".  EVP_DecodeBlock turns every quantum
+ * into 3 bytes, padding included, so the padded bytes are dropped here.
+ * 0, or -1 if OpenSSL refused (b64_check() should make that impossible).
+ */
+static int
+b64_decode(struct buf *b, const char *s, size_t ndata, size_t npad)
+{
+	unsigned char in[B64_CHUNK / 3 * 4], dec[B64_CHUNK];
+	size_t i, k = 0, seen = 0;
+	int r = 0;
+
+	for (i = 0; seen < ndata; i++) {
+		if (b64_newline(s[i]))
+			continue;
+		in[k++] = (unsigned char)s[i];
+		seen++;
+		if (k < sizeof(in) && seen < ndata)
+			continue;
+		r = EVP_DecodeBlock(dec, in, (int)k);
+		if (r < 0 || (size_t)r != k / 4 * 3)
+			break;
+		buf_append(b, dec, (size_t)r - (seen == ndata ? npad : 0));
+		k = 0;
+	}
+	OPENSSL_cleanse(in, sizeof(in));
+	OPENSSL_cleanse(dec, sizeof(dec));
+	return seen == ndata && k == 0 ? 0 : -1;
+}
+
+/* The error names the offset of the bad byte, never the data. */
 static int
 fn_base64Decode(struct exec *x, const struct call *c, const struct val *a,
 		size_t n, struct val *out)
 {
 	struct buf b = fn_buf(x);
 	const char *s;
-	size_t len, i = 0, bad = 0;
-	int rc = arg_str(x, c, a, 0, &s, &len), done = 0;
+	size_t len, ndata, npad, bad = 0;
+	int rc = arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
-	while (!done) {
-		int v[4], j, npad = 0;
-		size_t qstart = i, eq;
-		unsigned w;
-
-		for (j = 0; j < 4; j++) {
-			while (i < len && (s[i] == '\r' || s[i] == '\n'))
-				i++;
-			if (j == 0)
-				qstart = i;
-			if (i >= len) {
-				if (j == 0) {
-					done = 1;
-					break;
-				}
-				bad = qstart;
-				goto corrupt;
-			}
-			if (s[i] == '=') {
-				if (j < 2) {
-					bad = i;
-					goto corrupt;
-				}
-				npad = 4 - j;
-				eq = i++;
-				if (npad == 2) {
-					while (i < len && (s[i] == '\r' || s[i] == '\n'))
-						i++;
-					if (i >= len || s[i] != '=') {
-						bad = i >= len ? len : eq;
-						goto corrupt;
-					}
-					i++;
-				}
-				while (i < len && (s[i] == '\r' || s[i] == '\n'))
-					i++;
-				if (i < len) {
-					bad = i;
-					goto corrupt;
-				}
-				for (; j < 4; j++)
-					v[j] = 0;
-				done = 1;
-				break;
-			}
-			v[j] = b64_val((unsigned char)s[i]);
-			if (v[j] < 0) {
-				bad = i;
-				goto corrupt;
-			}
-			i++;
-		}
-		if (j < 4 && npad == 0)
-			break;
-		w = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 |
-		    (unsigned)v[2] << 6 | (unsigned)v[3];
-		{
-			char q[3] = {(char)(w >> 16), (char)(w >> 8), (char)w};
-
-			buf_append(&b, q, (size_t)(3 - npad));
-		}
+	if (b64_check(s, len, &ndata, &npad, &bad) != 0)
+		return cerr(x, c, "illegal base64 data at input byte %zu", bad);
+	if (b64_decode(&b, s, ndata, npad) != 0) {
+		buf_free(&b);
+		return cerr(x, c, "decoding failed");
 	}
 	return fn_result(x, c, &b, out);
-corrupt:
-	buf_free(&b);
-	return cerr(x, c, "illegal base64 data at input byte %zu", bad);
 }
 
 static int
