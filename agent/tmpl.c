@@ -2,10 +2,9 @@
  * tmpl: Go text/template for Vault Agent and consul-template templates.
  *
  * Three stages, each in one place: a lexer that turns the text into an
- * array of tokens (delimiters, trim markers and comments are settled
- * there, by Go's rules), a recursive-descent parser that builds a node
- * tree and resolves functions and variables as Go's parser does, and a
- * tree-walking executor.
+ * array of tokens (tmpl/lex.c), a recursive-descent parser that builds a
+ * node tree and resolves functions and variables as Go's parser does,
+ * and a tree-walking executor.
  *
  * DESIGN / invariants:
  *  - The tree lives in one arena owned by struct tmpl: a parse error at
@@ -47,903 +46,7 @@
 #include <openssl/evp.h>
 
 #include "buf.h"
-
-#define TMPL_MAX_TEXT	(16u * 1024 * 1024)	/* template source bytes */
-#define TMPL_MAX_OUT	(16u * 1024 * 1024)	/* default output cap */
-#define TMPL_MAX_FILE	(1024 * 1024)		/* the file function */
-#define TMPL_MAX_DEPTH	100			/* nested controls and parens */
-#define TMPL_MSG_MAX	320
-
-/* ------------------------------------------------------------------ */
-/* Arena: the parse tree's memory, freed in one go.                    */
-
-struct chunk {
-	struct chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
-static void *
-arena_alloc(struct chunk **head, size_t size)
-{
-	const size_t al = sizeof(max_align_t);
-	struct chunk *c = *head;
-	void *p;
-
-	if (size > SIZE_MAX / 4)
-		return NULL;
-	size = size ? (size + al - 1) / al * al : al;
-	if (c == NULL || c->cap - c->used < size) {
-		size_t cap = size > 16384 ? size : 16384;
-
-		c = malloc(sizeof(*c) + cap);
-		if (c == NULL)
-			return NULL;
-		c->cap = cap;
-		c->used = 0;
-		c->next = *head;
-		*head = c;
-	}
-	p = (char *)c->data + c->used;
-	c->used += size;
-	memset(p, 0, size);
-	return p;
-}
-
-static void
-arena_free(struct chunk *c)
-{
-	while (c != NULL) {
-		struct chunk *next = c->next;
-
-		free(c);
-		c = next;
-	}
-}
-
-/* Make room for NEED elements of SIZE; the (maybe moved) array or NULL. */
-static void *
-grow(void *p, size_t *cap, size_t need, size_t size)
-{
-	size_t nc;
-	void *np;
-
-	if (need <= *cap && p != NULL)
-		return p;
-	nc = *cap ? *cap : 8;
-	while (nc < need) {
-		if (nc > SIZE_MAX / 2 / size)
-			return NULL;
-		nc *= 2;
-	}
-	np = realloc(p, nc * size);
-	if (np == NULL)
-		return NULL;
-	*cap = nc;
-	return np;
-}
-
-/* ------------------------------------------------------------------ */
-/* UTF-8                                                               */
-
-static size_t
-utf8_enc(uint32_t r, char *out)
-{
-	if (r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
-		r = 0xFFFD;
-	if (r < 0x80) {
-		out[0] = (char)r;
-		return 1;
-	}
-	if (r < 0x800) {
-		out[0] = (char)(0xC0 | (r >> 6));
-		out[1] = (char)(0x80 | (r & 0x3F));
-		return 2;
-	}
-	if (r < 0x10000) {
-		out[0] = (char)(0xE0 | (r >> 12));
-		out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
-		out[2] = (char)(0x80 | (r & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | (r >> 18));
-	out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
-	out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
-	out[3] = (char)(0x80 | (r & 0x3F));
-	return 4;
-}
-
-/* Decode one rune; an invalid sequence is one byte of U+FFFD. */
-static size_t
-utf8_dec(const char *str, size_t n, uint32_t *r)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t len, i;
-	uint32_t v, min;
-
-	if (n == 0) {
-		*r = 0xFFFD;
-		return 0;
-	}
-	if (s[0] < 0x80) {
-		*r = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xE0) == 0xC0) {
-		len = 2, v = s[0] & 0x1F, min = 0x80;
-	} else if ((s[0] & 0xF0) == 0xE0) {
-		len = 3, v = s[0] & 0x0F, min = 0x800;
-	} else if ((s[0] & 0xF8) == 0xF0) {
-		len = 4, v = s[0] & 0x07, min = 0x10000;
-	} else {
-		*r = 0xFFFD;
-		return 1;
-	}
-	if (n < len)
-		goto bad;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			goto bad;
-		v = (v << 6) | (s[i] & 0x3F);
-	}
-	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-		goto bad;
-	*r = v;
-	return len;
-bad:
-	*r = 0xFFFD;
-	return 1;
-}
-
-static size_t
-utf8_count(const char *s, size_t n)
-{
-	size_t k = 0, i = 0;
-	uint32_t r;
-
-	while (i < n) {
-		i += utf8_dec(s + i, n - i, &r);
-		k++;
-	}
-	return k;
-}
-
-/* ------------------------------------------------------------------ */
-/* Lexer                                                               */
-
-enum tok_type {
-	T_EOF, T_TEXT, T_LDELIM, T_RDELIM,
-	T_IDENT, T_KEYWORD, T_FIELD, T_DOT, T_VAR, T_STRING, T_NUMBER,
-	T_BOOL, T_NIL, T_DECLARE, T_ASSIGN, T_PIPE, T_LPAREN, T_RPAREN,
-	T_COMMA, T_CHAR,
-};
-
-struct tok {
-	enum tok_type type;
-	int space;		/* white space right before it, in an action */
-	size_t off, srclen;	/* where it is in the source */
-	const char *s;		/* text, name or decoded string (arena) */
-	size_t len;
-	double num;
-};
-
-static const char *const keywords[] = {
-	"block", "break", "continue", "define", "else", "end", "if",
-	"range", "template", "with",
-};
-
-struct func;
-
-struct tmpl {
-	char *name;
-	const char *src;
-	struct chunk *arena;
-	struct node *root;
-};
-
-struct parser {
-	struct tmpl *t;
-	const char *src;
-	size_t n;
-	const char *ld, *rd;
-	size_t ldn, rdn;
-	struct tok *toks;
-	size_t ntoks, captoks, i;
-	size_t *lines;
-	size_t nlines;
-	const char **vars;
-	size_t nvars, capvars;
-	int depth, paren;
-	char *err;
-	size_t errlen;
-};
-
-static void
-pos_of(const struct parser *p, size_t off, int *line, int *col)
-{
-	size_t lo = 0, hi = p->nlines;
-
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->lines[mid] <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	*line = (int)lo + 1;
-	*col = (int)(off - p->lines[lo]) + 1;
-}
-
-static int vperr(struct parser *p, int line, int col, const char *fmt,
-		 va_list ap) __attribute__((format(printf, 4, 0)));
-static int perr(struct parser *p, size_t off, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int perr_lc(struct parser *p, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-vperr(struct parser *p, int line, int col, const char *fmt, va_list ap)
-{
-	int k;
-
-	if (p->err == NULL || p->errlen == 0)
-		return -EINVAL;
-	k = snprintf(p->err, p->errlen, "%s:%d:%d: ", p->t->name, line, col);
-	if (k >= 0 && (size_t)k < p->errlen)
-		vsnprintf(p->err + k, p->errlen - (size_t)k, fmt, ap);
-	return -EINVAL;
-}
-
-/* A parse error at byte offset OFF; always -EINVAL. */
-static int
-perr(struct parser *p, size_t off, const char *fmt, ...)
-{
-	va_list ap;
-	int line, col;
-
-	pos_of(p, off, &line, &col);
-	va_start(ap, fmt);
-	vperr(p, line, col, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* A parse error at a node's line and column. */
-static int
-perr_lc(struct parser *p, int line, int col, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vperr(p, line, col, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int
-poom(struct parser *p)
-{
-	if (p->err != NULL && p->errlen > 0)
-		snprintf(p->err, p->errlen, "%s: out of memory", p->t->name);
-	return -ENOMEM;
-}
-
-static char *
-astrndup(struct parser *p, const char *s, size_t n)
-{
-	char *d = arena_alloc(&p->t->arena, n + 1);
-
-	if (d != NULL && n > 0)
-		memcpy(d, s, n);
-	return d;
-}
-
-static int
-is_space(int c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-static int
-is_digit(int c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_alnum(int c)
-{
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       is_digit(c) || c >= 0x80;
-}
-
-static int
-has_prefix(const struct parser *p, size_t pos, const char *s, size_t n)
-{
-	return pos <= p->n && p->n - pos >= n && memcmp(p->src + pos, s, n) == 0;
-}
-
-static int
-uc(const struct parser *p, size_t pos)
-{
-	return pos < p->n ? (unsigned char)p->src[pos] : -1;
-}
-
-/* "{{- ": the dash must be followed by white space (Go's rule). */
-static int
-left_trim_at(const struct parser *p, size_t pos)
-{
-	return uc(p, pos) == '-' && is_space(uc(p, pos + 1));
-}
-
-/* " -}}" or "}}" at POS. */
-static int
-right_delim_at(const struct parser *p, size_t pos, int *trim)
-{
-	if (is_space(uc(p, pos)) && uc(p, pos + 1) == '-' &&
-	    has_prefix(p, pos + 2, p->rd, p->rdn)) {
-		*trim = 1;
-		return 1;
-	}
-	*trim = 0;
-	return has_prefix(p, pos, p->rd, p->rdn);
-}
-
-static int
-at_terminator(const struct parser *p, size_t pos)
-{
-	int c = uc(p, pos);
-
-	if (c < 0 || is_space(c))
-		return 1;
-	if (c != 0 && strchr(".,|:()", c) != NULL)
-		return 1;
-	return has_prefix(p, pos, p->rd, p->rdn);
-}
-
-static struct tok *
-emit(struct parser *p, enum tok_type type, size_t off, size_t srclen,
-     int space)
-{
-	struct tok *t, *nt;
-
-	nt = grow(p->toks, &p->captoks, p->ntoks + 1, sizeof(*nt));
-	if (nt == NULL)
-		return NULL;
-	p->toks = nt;
-	t = &p->toks[p->ntoks++];
-	memset(t, 0, sizeof(*t));
-	t->type = type;
-	t->off = off;
-	t->srclen = srclen;
-	t->space = space;
-	return t;
-}
-
-static int
-bad_char(struct parser *p, size_t pos)
-{
-	int c = uc(p, pos);
-
-	if (c > 0x20 && c < 0x7f)
-		return perr(p, pos, "bad character '%c'", c);
-	return perr(p, pos, "bad character 0x%02x", c < 0 ? 0 : c);
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Decode the Go escapes of a quoted literal between FROM and TO (the
- * quotes excluded).  The result is never longer than the source.
- */
-static int
-unquote(struct parser *p, size_t from, size_t to, int quote, char **out,
-	size_t *outlen)
-{
-	char *buf = arena_alloc(&p->t->arena, to - from + 1);
-	size_t i = from, k = 0;
-
-	if (buf == NULL)
-		return poom(p);
-	while (i < to) {
-		size_t esc = i, nd = 0, j;
-		uint32_t v = 0;
-		int c = uc(p, i);
-
-		if (c != '\\') {
-			buf[k++] = (char)c;
-			i++;
-			continue;
-		}
-		c = uc(p, i + 1);
-		i += 2;
-		switch (c) {
-		case 'a': buf[k++] = '\a'; continue;
-		case 'b': buf[k++] = '\b'; continue;
-		case 'f': buf[k++] = '\f'; continue;
-		case 'n': buf[k++] = '\n'; continue;
-		case 'r': buf[k++] = '\r'; continue;
-		case 't': buf[k++] = '\t'; continue;
-		case 'v': buf[k++] = '\v'; continue;
-		case '\\': buf[k++] = '\\'; continue;
-		case '"':
-		case '\'':
-			if (c != quote)
-				goto bad;
-			buf[k++] = (char)c;
-			continue;
-		case 'x': nd = 2; break;
-		case 'u': nd = 4; break;
-		case 'U': nd = 8; break;
-		default:
-			if (c >= '0' && c <= '7') {
-				for (j = 0; j < 3; j++) {
-					int d = uc(p, i - 1 + j);
-
-					if (i - 1 + j >= to || d < '0' || d > '7')
-						goto bad;
-					v = v * 8 + (uint32_t)(d - '0');
-				}
-				if (v > 255)
-					goto bad;
-				buf[k++] = (char)v;
-				i += 2;
-				continue;
-			}
-			goto bad;
-		}
-		for (j = 0; j < nd; j++) {
-			int d = i + j < to ? hexval(uc(p, i + j)) : -1;
-
-			if (d < 0)
-				goto bad;
-			v = v * 16 + (uint32_t)d;
-		}
-		i += nd;
-		if (c == 'x') {
-			buf[k++] = (char)v;
-		} else {
-			if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-				goto bad;
-			k += utf8_enc(v, buf + k);
-		}
-		continue;
-bad:
-		return perr(p, esc, "invalid escape in quoted string");
-	}
-	buf[k] = '\0';
-	*out = buf;
-	*outlen = k;
-	return 0;
-}
-
-/* Go's number literals: 42, -3, 0x1F, 0o17, 017, 0b101, 1_000, 1.5e3. */
-static int
-number_value(const char *text, size_t n, double *out)
-{
-	char buf[80], *end;
-	size_t k = 0, i;
-	const char *q;
-	int neg = 0, base = 10;
-
-	for (i = 0; i < n; i++) {
-		if (text[i] == '_') {
-			/* Go: "_" only between digits, or after a base prefix. */
-			if (i == 0 || i + 1 >= n || hexval(text[i + 1]) < 0 ||
-			    (hexval(text[i - 1]) < 0 && strchr("xXoObB", text[i - 1]) == NULL))
-				return -1;
-			continue;
-		}
-		if (k + 1 >= sizeof(buf))
-			return -1;
-		buf[k++] = text[i];
-	}
-	buf[k] = '\0';
-	if (k == 0 || buf[k - 1] == 'i')
-		return -1;
-	q = buf;
-	if (*q == '+' || *q == '-')
-		neg = *q++ == '-';
-	if (*q == '\0')
-		return -1;
-	if (strpbrk(q, ".pP") != NULL ||
-	    ((q[0] != '0' || (q[1] != 'x' && q[1] != 'X')) &&
-	     strpbrk(q, "eE") != NULL)) {
-		errno = 0;
-		*out = strtod(q, &end);
-		if (end == q || *end != '\0')
-			return -1;
-	} else {
-		unsigned long long u;
-
-		if (q[0] == '0' && q[1] != '\0') {
-			switch (q[1]) {
-			case 'x': case 'X': base = 16; q += 2; break;
-			case 'o': case 'O': base = 8; q += 2; break;
-			case 'b': case 'B': base = 2; q += 2; break;
-			default: base = 8; q += 1; break;
-			}
-			if (*q == '\0')
-				return -1;
-		}
-		errno = 0;
-		u = strtoull(q, &end, base);
-		if (end == q || *end != '\0' || errno != 0)
-			return -1;
-		*out = (double)u;
-	}
-	if (neg)
-		*out = -*out;
-	return 0;
-}
-
-static int
-lex_number(struct parser *p, size_t *pos, int space)
-{
-	size_t s = *pos, e = s;
-	const char *digits = "0123456789_";
-	int dec = 1, hex = 0;
-	struct tok *t;
-	double v;
-
-	if (uc(p, e) == '+' || uc(p, e) == '-')
-		e++;
-	if (uc(p, e) == '0') {
-		e++;
-		if (uc(p, e) == 'x' || uc(p, e) == 'X') {
-			e++, dec = 0, hex = 1;
-			digits = "0123456789abcdefABCDEF_";
-		} else if (uc(p, e) == 'o' || uc(p, e) == 'O') {
-			e++, dec = 0, digits = "01234567_";
-		} else if (uc(p, e) == 'b' || uc(p, e) == 'B') {
-			e++, dec = 0, digits = "01_";
-		}
-	}
-	while (uc(p, e) > 0 && strchr(digits, uc(p, e)) != NULL)
-		e++;
-	if (uc(p, e) == '.') {
-		e++;
-		while (uc(p, e) > 0 && strchr(digits, uc(p, e)) != NULL)
-			e++;
-	}
-	if ((dec && (uc(p, e) == 'e' || uc(p, e) == 'E')) ||
-	    (hex && (uc(p, e) == 'p' || uc(p, e) == 'P'))) {
-		e++;
-		if (uc(p, e) == '+' || uc(p, e) == '-')
-			e++;
-		while (is_digit(uc(p, e)) || uc(p, e) == '_')
-			e++;
-	}
-	if (uc(p, e) == 'i')
-		return perr(p, s, "complex numbers are not supported");
-	if (is_alnum(uc(p, e)) || uc(p, e) == '.' ||
-	    number_value(p->src + s, e - s, &v) != 0) {
-		while (is_alnum(uc(p, e)) || uc(p, e) == '.')
-			e++;
-		return perr(p, s, "bad number syntax: %.*s",
-			    (int)((e - s) > 40 ? 40 : (e - s)), p->src + s);
-	}
-	t = emit(p, T_NUMBER, s, e - s, space);
-	if (t == NULL)
-		return poom(p);
-	t->num = v;
-	*pos = e;
-	return 0;
-}
-
-static int
-lex_quote(struct parser *p, size_t *pos, int space)
-{
-	size_t s = *pos, e = s + 1;
-	int q = uc(p, s), rc;
-	enum tok_type type = q == '"' ? T_STRING : T_NUMBER;
-	char *str = NULL;
-	size_t len = 0;
-	struct tok *t;
-
-	for (;;) {
-		int c = uc(p, e);
-
-		if (c < 0 || c == '\n')
-			return perr(p, s, q == '"' ? "unterminated quoted string" :
-				    "unterminated character constant");
-		if (c == '\\') {
-			if (uc(p, e + 1) < 0 || uc(p, e + 1) == '\n')
-				return perr(p, s, "unterminated quoted string");
-			e += 2;
-			continue;
-		}
-		if (c == q)
-			break;
-		e++;
-	}
-	rc = unquote(p, s + 1, e, q, &str, &len);
-	if (rc != 0)
-		return rc;
-	t = emit(p, type, s, e + 1 - s, space);
-	if (t == NULL)
-		return poom(p);
-	if (type == T_NUMBER) {
-		uint32_t r;
-
-		if (len == 0 || utf8_dec(str, len, &r) != len)
-			return perr(p, s, "invalid character constant");
-		t->num = r;
-	} else {
-		t->s = str;
-		t->len = len;
-	}
-	*pos = e + 1;
-	return 0;
-}
-
-/* `raw`: no escapes; carriage returns are dropped, as Go does. */
-static int
-lex_raw(struct parser *p, size_t *pos, int space)
-{
-	size_t s = *pos, i, k = 0;
-	const char *e = memchr(p->src + s + 1, '`', p->n - s - 1);
-	struct tok *t;
-	char *str;
-
-	if (e == NULL)
-		return perr(p, s, "unterminated raw quoted string");
-	str = arena_alloc(&p->t->arena, (size_t)(e - p->src) - s);
-	if (str == NULL)
-		return poom(p);
-	for (i = s + 1; p->src + i < e; i++)
-		if (p->src[i] != '\r')
-			str[k++] = p->src[i];
-	str[k] = '\0';
-	t = emit(p, T_STRING, s, (size_t)(e - p->src) + 1 - s, space);
-	if (t == NULL)
-		return poom(p);
-	t->s = str;
-	t->len = k;
-	*pos = (size_t)(e - p->src) + 1;
-	return 0;
-}
-
-/* .Field, a lone dot, $var or a lone $. */
-static int
-lex_name(struct parser *p, size_t *pos, int space)
-{
-	size_t s = *pos, e = s + 1;
-	int c = uc(p, s);
-	enum tok_type type = c == '.' ? T_FIELD : T_VAR;
-	struct tok *t;
-
-	if (at_terminator(p, e)) {
-		type = c == '.' ? T_DOT : T_VAR;
-	} else {
-		while (is_alnum(uc(p, e)))
-			e++;
-		if (!at_terminator(p, e))
-			return bad_char(p, e);
-	}
-	t = emit(p, type, s, e - s, space);
-	if (t == NULL)
-		return poom(p);
-	/* A field is named without its dot; a variable keeps its $. */
-	t->s = type == T_FIELD ? astrndup(p, p->src + s + 1, e - s - 1)
-			       : astrndup(p, p->src + s, e - s);
-	if (t->s == NULL)
-		return poom(p);
-	t->len = strlen(t->s);
-	*pos = e;
-	return 0;
-}
-
-static int
-lex_word(struct parser *p, size_t *pos, int space)
-{
-	size_t s = *pos, e = s, i;
-	enum tok_type type = T_IDENT;
-	struct tok *t;
-	char *w;
-
-	while (is_alnum(uc(p, e)))
-		e++;
-	if (!at_terminator(p, e))
-		return bad_char(p, e);
-	w = astrndup(p, p->src + s, e - s);
-	if (w == NULL)
-		return poom(p);
-	if (strcmp(w, "true") == 0 || strcmp(w, "false") == 0)
-		type = T_BOOL;
-	else if (strcmp(w, "nil") == 0)
-		type = T_NIL;
-	for (i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
-		if (strcmp(w, keywords[i]) == 0)
-			type = T_KEYWORD;
-	t = emit(p, type, s, e - s, space);
-	if (t == NULL)
-		return poom(p);
-	t->s = w;
-	t->len = e - s;
-	t->num = strcmp(w, "true") == 0;
-	*pos = e;
-	return 0;
-}
-
-static int
-lex_item(struct parser *p, size_t *pos, int space)
-{
-	size_t s = *pos;
-	int c = uc(p, s);
-	enum tok_type type;
-	size_t len = 1;
-
-	switch (c) {
-	case '"':
-	case '\'':
-		return lex_quote(p, pos, space);
-	case '`':
-		return lex_raw(p, pos, space);
-	case '$':
-		return lex_name(p, pos, space);
-	case '.':
-		if (is_digit(uc(p, s + 1)))
-			return lex_number(p, pos, space);
-		return lex_name(p, pos, space);
-	case '+':
-	case '-':
-		return lex_number(p, pos, space);
-	case '=':
-		type = T_ASSIGN;
-		break;
-	case ':':
-		if (uc(p, s + 1) != '=')
-			return perr(p, s, "expected :=");
-		type = T_DECLARE;
-		len = 2;
-		break;
-	case '|':
-		type = T_PIPE;
-		break;
-	case '(':
-		type = T_LPAREN;
-		p->paren++;
-		break;
-	case ')':
-		if (--p->paren < 0)
-			return perr(p, s, "unexpected right paren");
-		type = T_RPAREN;
-		break;
-	case ',':
-		type = T_COMMA;
-		break;
-	default:
-		if (is_digit(c))
-			return lex_number(p, pos, space);
-		if (is_alnum(c))
-			return lex_word(p, pos, space);
-		if (c > 0x20 && c < 0x7f) {
-			type = T_CHAR;
-			break;
-		}
-		return perr(p, s, "unexpected character 0x%02x in action", c);
-	}
-	if (emit(p, type, s, len, space) == NULL)
-		return poom(p);
-	*pos = s + len;
-	return 0;
-}
-
-/* Inside {{ }}: tokens up to and including the right delimiter. */
-static int
-lex_action(struct parser *p, size_t at, size_t *pos)
-{
-	size_t q = *pos;
-	int rc, trim;
-
-	p->paren = 0;
-	for (;;) {
-		int space = 0;
-
-		while (q < p->n && is_space(uc(p, q))) {
-			if (right_delim_at(p, q, &trim) && trim)
-				break;
-			q++;
-			space = 1;
-		}
-		if (right_delim_at(p, q, &trim)) {
-			if (p->paren > 0)
-				return perr(p, q, "unclosed left paren");
-			if (emit(p, T_RDELIM, q + (trim ? 2 : 0), p->rdn,
-				 space) == NULL)
-				return poom(p);
-			q += (trim ? 2 : 0) + p->rdn;
-			while (trim && q < p->n && is_space(uc(p, q)))
-				q++;
-			*pos = q;
-			return 0;
-		}
-		if (q >= p->n)
-			return perr(p, at, "unclosed action");
-		rc = lex_item(p, &q, space);
-		if (rc != 0)
-			return rc;
-	}
-}
-
-static int
-lex_comment(struct parser *p, size_t at, size_t *pos)
-{
-	size_t s = *pos + 2, q;
-	const char *e = memmem(p->src + s, p->n - s, "*/", 2);
-	int trim;
-
-	if (e == NULL)
-		return perr(p, at, "unclosed comment");
-	q = (size_t)(e - p->src) + 2;
-	if (!right_delim_at(p, q, &trim))
-		return perr(p, q, "comment ends before closing delimiter");
-	q += (trim ? 2 : 0) + p->rdn;
-	while (trim && q < p->n && is_space(uc(p, q)))
-		q++;
-	*pos = q;
-	return 0;
-}
-
-static int
-emit_text(struct parser *p, size_t from, size_t to)
-{
-	struct tok *t = emit(p, T_TEXT, from, to - from, 0);
-
-	if (t == NULL)
-		return poom(p);
-	t->s = p->src + from;
-	t->len = to - from;
-	return 0;
-}
-
-static int
-lex(struct parser *p)
-{
-	size_t pos = 0;
-	int rc;
-
-	for (;;) {
-		const char *x = memmem(p->src + pos, p->n - pos, p->ld, p->ldn);
-		size_t at, te;
-		int trim;
-
-		if (x == NULL) {
-			if (pos < p->n && emit_text(p, pos, p->n) != 0)
-				return -ENOMEM;
-			return emit(p, T_EOF, p->n, 0, 0) ? 0 : poom(p);
-		}
-		at = (size_t)(x - p->src);
-		trim = left_trim_at(p, at + p->ldn);
-		te = at;
-		while (trim && te > pos && is_space(uc(p, te - 1)))
-			te--;
-		if (te > pos && emit_text(p, pos, te) != 0)
-			return -ENOMEM;
-		pos = at + p->ldn + (trim ? 2 : 0);
-		if (has_prefix(p, pos, "/*", 2)) {
-			rc = lex_comment(p, at, &pos);
-		} else if (emit(p, T_LDELIM, at, p->ldn, 0) == NULL) {
-			rc = poom(p);
-		} else {
-			rc = lex_action(p, at, &pos);
-		}
-		if (rc != 0)
-			return rc;
-	}
-}
+#include "tmpl/tmpl_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Parse tree                                                          */
@@ -1002,7 +105,7 @@ static void *
 agrow(struct parser *p, const void *old, size_t n, size_t *cap, size_t size)
 {
 	size_t nc = *cap ? *cap * 2 : 4;
-	void *nv = arena_alloc(&p->t->arena, nc * size);
+	void *nv = tmpl_arena_alloc(&p->t->arena, nc * size);
 
 	if (nv == NULL)
 		return NULL;
@@ -1016,7 +119,7 @@ agrow(struct parser *p, const void *old, size_t n, size_t *cap, size_t size)
 #define APUSH(p, arr, n, cap, item)                                        \
 	(((n) == (cap) &&                                                  \
 	  ((arr) = agrow((p), (arr), (n), &(cap), sizeof(*(arr)))) == NULL) \
-		 ? poom(p)                                                 \
+		 ? tmpl_poom(p)                                                 \
 		 : ((arr)[(n)++] = (item), 0))
 
 static const struct func *find_func(const char *name);
@@ -1069,7 +172,7 @@ unexpected(struct parser *p, const struct tok *t, const char *ctx,
 {
 	char buf[64];
 
-	return perr(p, t->off, "unexpected %s in %s%s", tdesc(p, t, buf, sizeof(buf)),
+	return tmpl_perr(p, t->off, "unexpected %s in %s%s", tdesc(p, t, buf, sizeof(buf)),
 		    ctx, extra);
 }
 
@@ -1077,7 +180,7 @@ unexpected(struct parser *p, const struct tok *t, const char *ctx,
 static void *
 palloc(struct parser *p, size_t size)
 {
-	return arena_alloc(&p->t->arena, size);
+	return tmpl_arena_alloc(&p->t->arena, size);
 }
 
 static int
@@ -1115,9 +218,9 @@ push_field(struct parser *p, struct arg *a, const struct tok *t)
 	struct field *f = palloc(p, sizeof(*f));
 
 	if (f == NULL)
-		return poom(p);
+		return tmpl_poom(p);
 	f->name = t->s;
-	pos_of(p, t->off, &f->line, &f->col);
+	tmpl_pos_of(p, t->off, &f->line, &f->col);
 	return APUSH(p, a->fields, a->nfields, a->capfields, f);
 }
 
@@ -1134,15 +237,15 @@ parse_operand(struct parser *p, struct arg **out)
 		return 0;
 	a = palloc(p, sizeof(*a));
 	if (a == NULL)
-		return poom(p);
-	pos_of(p, t->off, &a->line, &a->col);
+		return tmpl_poom(p);
+	tmpl_pos_of(p, t->off, &a->line, &a->col);
 	next(p);
 	switch (t->type) {
 	case T_IDENT:
 		a->type = A_FUNC;
 		a->fn = find_func(t->s);
 		if (a->fn == NULL)
-			return perr(p, t->off, "function \"%s\" not defined", t->s);
+			return tmpl_perr(p, t->off, "function \"%s\" not defined", t->s);
 		break;
 	case T_DOT:
 		a->type = A_DOT;
@@ -1155,7 +258,7 @@ parse_operand(struct parser *p, struct arg **out)
 		a->type = A_VAR;
 		a->s = t->s;
 		if (!var_known(p, t->s))
-			return perr(p, t->off, "undefined variable \"%s\"", t->s);
+			return tmpl_perr(p, t->off, "undefined variable \"%s\"", t->s);
 		break;
 	case T_STRING:
 		a->type = A_STRING;
@@ -1176,7 +279,7 @@ parse_operand(struct parser *p, struct arg **out)
 	default: /* T_LPAREN */
 		a->type = A_PIPE;
 		if (++p->depth > TMPL_MAX_DEPTH)
-			return perr(p, t->off, "nesting deeper than %d",
+			return tmpl_perr(p, t->off, "nesting deeper than %d",
 				    TMPL_MAX_DEPTH);
 		rc = parse_pipeline(p, "parenthesized pipeline", T_RPAREN, 0,
 				    &a->pipe);
@@ -1191,7 +294,7 @@ parse_operand(struct parser *p, struct arg **out)
 		if (f->type != T_FIELD || f->space)
 			break;
 		if (a->type != A_FIELD && a->type != A_VAR && a->type != A_PIPE)
-			return perr(p, f->off, "unexpected . after term");
+			return tmpl_perr(p, f->off, "unexpected . after term");
 		next(p);
 		rc = push_field(p, a, f);
 		if (rc != 0)
@@ -1229,7 +332,7 @@ check_arity(struct parser *p, const struct arg *a, size_t got)
 		snprintf(want, sizeof(want), "at least %d", f->min);
 	else
 		snprintf(want, sizeof(want), "%d or %d", f->min, f->max);
-	return perr_lc(p, a->line, a->col,
+	return tmpl_perr_lc(p, a->line, a->col,
 		       "wrong number of args for %s: want %s got %zu", f->name,
 		       want, got);
 }
@@ -1256,8 +359,8 @@ parse_command(struct parser *p, enum tok_type end, size_t stage,
 	int rc;
 
 	if (c == NULL)
-		return poom(p);
-	pos_of(p, peek(p, 0)->off, &c->line, &c->col);
+		return tmpl_poom(p);
+	tmpl_pos_of(p, peek(p, 0)->off, &c->line, &c->col);
 	for (;;) {
 		const struct tok *t;
 		struct arg *a;
@@ -1276,22 +379,22 @@ parse_command(struct parser *p, enum tok_type end, size_t stage,
 			break;
 		if (a != NULL && t->space)
 			continue;
-		return perr(p, t->off, "unexpected %s in operand",
+		return tmpl_perr(p, t->off, "unexpected %s in operand",
 			    tdesc(p, t, buf, sizeof(buf)));
 	}
 	a0 = c->args[0];
 	if (a0->type == A_NIL)
-		return perr_lc(p, a0->line, a0->col, "nil is not a command");
+		return tmpl_perr_lc(p, a0->line, a0->col, "nil is not a command");
 	if (a0->type == A_FUNC) {
 		rc = check_arity(p, a0, c->nargs - 1 + (stage > 0));
 		if (rc != 0)
 			return rc;
 	} else if (stage > 0 && arg_is_literal(a0)) {
-		return perr_lc(p, a0->line, a0->col,
+		return tmpl_perr_lc(p, a0->line, a0->col,
 			       "non executable command in pipeline stage %zu",
 			       stage + 1);
 	} else if (stage > 0 || c->nargs > 1) {
-		return perr_lc(p, a0->line, a0->col,
+		return tmpl_perr_lc(p, a0->line, a0->col,
 			       "can't give argument to non-function");
 	}
 	/* A function named as an argument is called with no arguments. */
@@ -1317,14 +420,14 @@ parse_pipeline(struct parser *p, const char *ctx, enum tok_type end,
 	int rc;
 
 	if (pp == NULL)
-		return poom(p);
-	pos_of(p, t->off, &pp->line, &pp->col);
+		return tmpl_poom(p);
+	tmpl_pos_of(p, t->off, &pp->line, &pp->col);
 	if (t->type == T_VAR && (t1->type == T_DECLARE || t1->type == T_ASSIGN)) {
 		next(p);
 		next(p);
 		if (t1->type == T_ASSIGN) {
 			if (!var_known(p, t->s))
-				return perr(p, t->off, "undefined variable \"%s\"",
+				return tmpl_perr(p, t->off, "undefined variable \"%s\"",
 					    t->s);
 			pp->assign = 1;
 		} else if (var_push(p, t->s) != 0) {
@@ -1335,11 +438,11 @@ parse_pipeline(struct parser *p, const char *ctx, enum tok_type end,
 		const struct tok *t2 = peek(p, 2), *t3 = peek(p, 3);
 
 		if (!is_range)
-			return perr(p, t1->off, "too many declarations in %s", ctx);
+			return tmpl_perr(p, t1->off, "too many declarations in %s", ctx);
 		if (t2->type == T_VAR && t3->type == T_COMMA)
-			return perr(p, t3->off, "too many declarations in %s", ctx);
+			return tmpl_perr(p, t3->off, "too many declarations in %s", ctx);
 		if (t2->type != T_VAR || t3->type != T_DECLARE)
-			return perr(p, t1->off, "range can only initialize variables");
+			return tmpl_perr(p, t1->off, "range can only initialize variables");
 		next(p), next(p), next(p), next(p);
 		if (var_push(p, t->s) != 0 || var_push(p, t2->s) != 0)
 			return -ENOMEM;
@@ -1352,7 +455,7 @@ parse_pipeline(struct parser *p, const char *ctx, enum tok_type end,
 		t = peek(p, 0);
 		if (t->type == end) {
 			if (pp->ncmds == 0)
-				return perr(p, t->off, "unexpected %s in %s: "
+				return tmpl_perr(p, t->off, "unexpected %s in %s: "
 					    "expected a pipeline",
 					    tdesc(p, t, buf, sizeof(buf)), ctx);
 			next(p);
@@ -1384,7 +487,7 @@ new_node(struct parser *p, enum node_type type, size_t off)
 
 	if (n != NULL) {
 		n->type = type;
-		pos_of(p, off, &n->line, &n->col);
+		tmpl_pos_of(p, off, &n->line, &n->col);
 	}
 	return n;
 }
@@ -1401,7 +504,7 @@ static int
 missing_end(struct parser *p, const struct tok *at, const char *kind,
 	    const struct node *n)
 {
-	return perr(p, at->off, "unexpected EOF: missing %send%s for %s%s%s at %d:%d",
+	return tmpl_perr(p, at->off, "unexpected EOF: missing %send%s for %s%s%s at %d:%d",
 		    p->ld, p->rd, p->ld, kind, p->rd, n->line, n->col);
 }
 
@@ -1423,10 +526,10 @@ parse_control(struct parser *p, const struct tok *k, struct node **out)
 	int rc, why;
 
 	if (++p->depth > TMPL_MAX_DEPTH)
-		return perr(p, k->off, "nesting deeper than %d", TMPL_MAX_DEPTH);
+		return tmpl_perr(p, k->off, "nesting deeper than %d", TMPL_MAX_DEPTH);
 	n = new_node(p, type, k->off);
 	if (n == NULL)
-		return poom(p);
+		return tmpl_poom(p);
 	rc = parse_pipeline(p, kind, T_RDELIM, type == N_RANGE, &n->pipe);
 	if (rc == 0)
 		rc = parse_list(p, &n->list, &why, &at);
@@ -1452,7 +555,7 @@ parse_control(struct parser *p, const struct tok *k, struct node **out)
 			if (why == TERM_EOF)
 				return missing_end(p, at, kind, n);
 			if (why == TERM_ELSE)
-				return perr(p, at->off, "unexpected %selse%s: "
+				return tmpl_perr(p, at->off, "unexpected %selse%s: "
 					    "%s%s%s at %d:%d already has one",
 					    p->ld, p->rd, p->ld, kind, p->rd,
 					    n->line, n->col);
@@ -1484,7 +587,7 @@ parse_list(struct parser *p, struct node **head, int *why,
 		if (t->type == T_TEXT) {
 			n = new_node(p, N_TEXT, t->off);
 			if (n == NULL)
-				return poom(p);
+				return tmpl_poom(p);
 			n->text = t->s;
 			n->len = t->len;
 			*tail = n;
@@ -1508,15 +611,15 @@ parse_list(struct parser *p, struct node **head, int *why,
 			}
 			if (strcmp(k->s, "if") != 0 && strcmp(k->s, "range") != 0 &&
 			    strcmp(k->s, "with") != 0)
-				return perr(p, k->off, "'%s' is not supported", k->s);
+				return tmpl_perr(p, k->off, "'%s' is not supported", k->s);
 			next(p);
 			rc = parse_control(p, k, &n);
 		} else if (k->type == T_RDELIM) {
-			return perr(p, k->off, "empty action");
+			return tmpl_perr(p, k->off, "empty action");
 		} else {
 			n = new_node(p, N_ACTION, k->off);
 			if (n == NULL)
-				return poom(p);
+				return tmpl_poom(p);
 			rc = parse_pipeline(p, "command", T_RDELIM, 0, &n->pipe);
 		}
 		if (rc != 0)
@@ -1559,12 +662,12 @@ tmpl_parse(const char *name, const char *text, const char *ldelim,
 	p.t = t;
 	p.err = err;
 	p.errlen = errlen;
-	t->name = astrndup(&p, name, strlen(name));
+	t->name = tmpl_astrndup(&p, name, strlen(name));
 	p.n = strlen(text);
-	src = astrndup(&p, text, p.n < TMPL_MAX_TEXT ? p.n : 0);
+	src = tmpl_astrndup(&p, text, p.n < TMPL_MAX_TEXT ? p.n : 0);
 	if (t->name == NULL || src == NULL) {
 		t->name = (char *)(uintptr_t)"template";
-		rc = poom(&p);
+		rc = tmpl_poom(&p);
 		goto out;
 	}
 	t->src = p.src = src;
@@ -1582,7 +685,7 @@ tmpl_parse(const char *name, const char *text, const char *ldelim,
 		p.nlines += src[i] == '\n';
 	p.lines = malloc(p.nlines * sizeof(*p.lines));
 	if (p.lines == NULL) {
-		rc = poom(&p);
+		rc = tmpl_poom(&p);
 		goto out;
 	}
 	p.lines[0] = 0;
@@ -1591,11 +694,11 @@ tmpl_parse(const char *name, const char *text, const char *ldelim,
 			p.lines[k++] = i + 1;
 	rc = var_push(&p, "$");
 	if (rc == 0)
-		rc = lex(&p);
+		rc = tmpl_lex(&p);
 	if (rc == 0)
 		rc = parse_list(&p, &t->root, &why, &at);
 	if (rc == 0 && why != TERM_EOF)
-		rc = perr(&p, at->off, "unexpected %s%s%s", ldelim,
+		rc = tmpl_perr(&p, at->off, "unexpected %s%s%s", ldelim,
 			  why == TERM_END ? "end" : "else", rdelim);
 out:
 	free(p.toks);
@@ -1613,7 +716,7 @@ tmpl_free(struct tmpl *t)
 {
 	if (t == NULL)
 		return;
-	arena_free(t->arena);
+	tmpl_arena_free(t->arena);
 	free(t);
 }
 
@@ -1991,7 +1094,7 @@ put_rune(struct buf *b, uint32_t r)
 {
 	char u[4];
 
-	buf_append(b, u, utf8_enc(r, u));
+	buf_append(b, u, tmpl_utf8_enc(r, u));
 }
 
 /* Write SIGN and BODY padded to the width; zeros go after the sign. */
@@ -1999,7 +1102,7 @@ static void
 pad(struct buf *b, const char *sign, const char *body, size_t n,
     const struct spec *sp)
 {
-	size_t w = strlen(sign) + utf8_count(body, n), fill;
+	size_t w = strlen(sign) + tmpl_utf8_count(body, n), fill;
 
 	fill = sp->has_wid && (size_t)sp->wid > w ? (size_t)sp->wid - w : 0;
 	if (sp->minus) {
@@ -2044,7 +1147,7 @@ go_quote(struct buf *b, const char *s, size_t n)
 	while (i < n) {
 		unsigned char c = (unsigned char)s[i];
 		uint32_t r;
-		size_t k = utf8_dec(s + i, n - i, &r);
+		size_t k = tmpl_utf8_dec(s + i, n - i, &r);
 
 		if (c >= 0x80) {
 			if (r == 0xFFFD && k == 1)
@@ -2086,7 +1189,7 @@ fmt_str(struct buf *b, struct val v, const struct spec *sp)
 		int k;
 
 		for (i = 0, k = 0; i < v.len && k < sp->prec; k++)
-			i += utf8_dec(v.s + i, v.len - i, &r);
+			i += tmpl_utf8_dec(v.s + i, v.len - i, &r);
 		n = i;
 	}
 	switch (sp->verb) {
@@ -2428,7 +1531,7 @@ go_sprintf(struct buf *b, const char *f, size_t flen, const struct val *a,
 			buf_puts(b, "%!(NOVERB)");
 			break;
 		}
-		i += utf8_dec(f + i, flen - i, &r);
+		i += tmpl_utf8_dec(f + i, flen - i, &r);
 		sp.verb = r;
 		if (r == '%') {
 			buf_putc(b, '%');
@@ -2483,7 +1586,7 @@ json_str(struct buf *b, const char *s, size_t n)
 		size_t k;
 
 		if (c >= 0x80) {
-			k = utf8_dec(s + i, n - i, &r);
+			k = tmpl_utf8_dec(s + i, n - i, &r);
 			if (r == 0xFFFD && k == 1)
 				buf_puts(b, "\\ufffd");
 			else if (r == 0x2028 || r == 0x2029)
@@ -2704,7 +1807,7 @@ xoom(struct exec *x)
 static int
 keep(struct exec *x, void *p)
 {
-	void **nm = grow(x->mem, &x->capmem, x->nmem + 1, sizeof(*nm));
+	void **nm = tmpl_grow(x->mem, &x->capmem, x->nmem + 1, sizeof(*nm));
 
 	if (nm == NULL) {
 		free(p);
@@ -2722,7 +1825,7 @@ keep_json(struct exec *x, cJSON *j)
 
 	if (j == NULL)
 		return xoom(x);
-	nj = grow(x->js, &x->capjs, x->njs + 1, sizeof(*nj));
+	nj = tmpl_grow(x->js, &x->capjs, x->njs + 1, sizeof(*nj));
 	if (nj == NULL) {
 		cJSON_Delete(j);
 		return xoom(x);
@@ -2785,7 +1888,7 @@ out_check(struct exec *x)
 static int
 vpush(struct exec *x, const char *name, struct val v)
 {
-	struct var *nv = grow(x->vars, &x->capvars, x->nvars + 1, sizeof(*nv));
+	struct var *nv = tmpl_grow(x->vars, &x->capvars, x->nvars + 1, sizeof(*nv));
 
 	if (nv == NULL)
 		return xoom(x);
@@ -3503,7 +2606,7 @@ fn_split(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		if (seplen == 0) {
 			uint32_t r;
 
-			k = utf8_dec(s + i, len - i, &r);
+			k = tmpl_utf8_dec(s + i, len - i, &r);
 			e = s + i + k;
 		} else {
 			e = memmem(s + i, len - i, sep, seplen);
@@ -3598,7 +2701,7 @@ fn_replaceAll(struct exec *x, const struct call *c, const struct val *a,
 		/* Go puts NEW before every rune and at the end. */
 		while (i < len) {
 			uint32_t r;
-			size_t k = utf8_dec(s + i, len - i, &r);
+			size_t k = tmpl_utf8_dec(s + i, len - i, &r);
 
 			buf_append(&b, new, newlen);
 			buf_append(&b, s + i, k);
@@ -4298,7 +3401,7 @@ fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	} else {
 		*out = (struct val){.k = V_STRUCT, .j = res, .st = &secret_type};
 	}
-	m = grow(x->memo, &x->capmemo, x->nmemo + 1, sizeof(*m));
+	m = tmpl_grow(x->memo, &x->capmemo, x->nmemo + 1, sizeof(*m));
 	if (m == NULL)
 		return xoom(x);
 	x->memo = m;

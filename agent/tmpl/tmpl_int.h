@@ -1,0 +1,127 @@
+/*
+ * tmpl_int.h: what the files of the template engine share; nothing
+ * outside agent/tmpl/ includes it.  The API is agent/tmpl.h.
+ *
+ * The engine is Go's text/template in three stages, each in one place:
+ *   lex.c     the arena the tree lives in, UTF-8, parse errors, and the
+ *             lexer: text to an array of tokens.
+ *
+ * DESIGN / invariants:
+ *  - Names shared between these files carry the tmpl_ prefix like the
+ *    API; helpers used by one file stay static in it.
+ *  - Bounded: template size, nesting depth, output size, file size; every
+ *    string a function builds is capped by the output limit.  The limits
+ *    are here, together.
+ */
+#ifndef CERTAGENT_TMPL_INT_H
+#define CERTAGENT_TMPL_INT_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tmpl.h"
+
+#define TMPL_MAX_TEXT	(16u * 1024 * 1024)	/* template source bytes */
+#define TMPL_MAX_OUT	(16u * 1024 * 1024)	/* default output cap */
+#define TMPL_MAX_FILE	(1024 * 1024)		/* the file function */
+#define TMPL_MAX_DEPTH	100			/* nested controls and parens */
+#define TMPL_MSG_MAX	320			/* a function's error text */
+
+/* ------------------------------------------------------------------ */
+/* Memory (lex.c)                                                      */
+
+struct chunk;
+
+/* SIZE zeroed bytes from the arena at *HEAD, aligned for anything; NULL
+ * when out of memory.  Arena memory is only freed all at once. */
+void *tmpl_arena_alloc(struct chunk **head, size_t size);
+void tmpl_arena_free(struct chunk *c);
+
+/* Make room for NEED elements of SIZE in the malloc'd array P of *CAP;
+ * the (maybe moved) array, or NULL with P untouched. */
+void *tmpl_grow(void *p, size_t *cap, size_t need, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* UTF-8 (lex.c)                                                       */
+
+/* R as UTF-8 into OUT (room for 4); surrogates and values past U+10FFFF
+ * become U+FFFD.  The number of bytes. */
+size_t tmpl_utf8_enc(uint32_t r, char *out);
+/* The rune at STR (N bytes) and its length; an invalid sequence is one
+ * byte of U+FFFD (and N == 0 is 0 bytes of it). */
+size_t tmpl_utf8_dec(const char *str, size_t n, uint32_t *r);
+/* The runes in N bytes, as Go's utf8.RuneCount counts them. */
+size_t tmpl_utf8_count(const char *s, size_t n);
+
+static inline int
+is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* ------------------------------------------------------------------ */
+/* Lexer (lex.c)                                                       */
+
+enum tok_type {
+	T_EOF, T_TEXT, T_LDELIM, T_RDELIM,
+	T_IDENT, T_KEYWORD, T_FIELD, T_DOT, T_VAR, T_STRING, T_NUMBER,
+	T_BOOL, T_NIL, T_DECLARE, T_ASSIGN, T_PIPE, T_LPAREN, T_RPAREN,
+	T_COMMA, T_CHAR,
+};
+
+struct tok {
+	enum tok_type type;
+	int space;		/* white space right before it, in an action */
+	size_t off, srclen;	/* where it is in the source */
+	const char *s;		/* text, name or decoded string (arena) */
+	size_t len;
+	double num;
+};
+
+/* A parsed template: immutable once tmpl_parse() returns it. */
+struct tmpl {
+	char *name;
+	const char *src;
+	struct chunk *arena;
+	struct node *root;
+};
+
+/* The lexer's and the parser's state, for one tmpl_parse() call. */
+struct parser {
+	struct tmpl *t;
+	const char *src;
+	size_t n;
+	const char *ld, *rd;
+	size_t ldn, rdn;
+	struct tok *toks;
+	size_t ntoks, captoks, i;
+	size_t *lines;			/* offset of each line's start */
+	size_t nlines;
+	const char **vars;		/* variables in scope */
+	size_t nvars, capvars;
+	int depth, paren;
+	char *err;
+	size_t errlen;
+};
+
+/* Tokens for all of P->src into P->toks, ending with T_EOF; 0 or a
+ * negative errno with the error in P->err. */
+int tmpl_lex(struct parser *p);
+
+/* The line and column (from 1) of byte offset OFF. */
+void tmpl_pos_of(const struct parser *p, size_t off, int *line, int *col);
+
+/* "name:line:col: message" into P->err, at byte offset OFF or at LINE and
+ * COL; always -EINVAL. */
+int tmpl_perr(struct parser *p, size_t off, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int tmpl_perr_lc(struct parser *p, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* "name: out of memory"; always -ENOMEM. */
+int tmpl_poom(struct parser *p);
+
+/* N bytes of S and a NUL, in the tree's arena; NULL when out of memory. */
+char *tmpl_astrndup(struct parser *p, const char *s, size_t n);
+
+#endif
