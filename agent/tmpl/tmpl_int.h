@@ -5,6 +5,7 @@
  * The engine is Go's text/template in three stages, each in one place:
  *   lex.c     the arena the tree lives in, UTF-8, parse errors, and the
  *             lexer: text to an array of tokens.
+ *   parse.c   the parser: tokens to a node tree; tmpl_parse, tmpl_free.
  *
  * DESIGN / invariants:
  *  - Names shared between these files carry the tmpl_ prefix like the
@@ -123,5 +124,84 @@ int tmpl_poom(struct parser *p);
 
 /* N bytes of S and a NUL, in the tree's arena; NULL when out of memory. */
 char *tmpl_astrndup(struct parser *p, const char *s, size_t n);
+
+/* ------------------------------------------------------------------ */
+/* The parse tree (parse.c builds it, exec.c walks it)                 */
+
+/*
+ * A list is a chain of nodes: text, an action ({{ pipeline }}), or a
+ * control ({{ if|range|with pipeline }}) with its body in LIST and its
+ * {{ else }} branch in ELIST.  A pipeline is commands joined by "|", a
+ * command is arguments (operands), the first one a function or a value.
+ */
+enum node_type { N_TEXT, N_ACTION, N_IF, N_RANGE, N_WITH };
+
+struct node {
+	enum node_type type;
+	int line, col;
+	struct node *next;
+	const char *text;		/* N_TEXT */
+	size_t len;
+	struct pipe *pipe;		/* the others */
+	struct node *list, *elist;	/* control bodies */
+};
+
+enum arg_type {
+	A_FUNC, A_DOT, A_FIELD, A_VAR, A_PIPE, A_STRING, A_NUMBER, A_BOOL,
+	A_NIL,
+};
+
+struct field {
+	const char *name;
+	int line, col;
+};
+
+struct arg {
+	enum arg_type type;
+	int line, col;
+	const struct func *fn;		/* A_FUNC */
+	const char *s;			/* A_STRING text, A_VAR name */
+	size_t len;
+	double num;			/* A_NUMBER, A_BOOL */
+	struct pipe *pipe;		/* A_PIPE */
+	struct field **fields;		/* .a.b after A_FIELD, A_VAR, A_PIPE */
+	size_t nfields, capfields;
+};
+
+struct cmd {
+	int line, col;
+	struct arg **args;
+	size_t nargs, capargs;
+};
+
+struct pipe {
+	int line, col;
+	int assign;			/* $x = rather than $x := */
+	const char *decl[2];
+	size_t ndecl;
+	struct cmd **cmds;
+	size_t ncmds, capcmds;
+};
+
+/* ------------------------------------------------------------------ */
+/* The function table (funcs.c)                                        */
+
+struct exec;
+struct call;
+struct val;
+
+typedef int (*fn_impl)(struct exec *x, const struct call *c,
+		       const struct val *a, size_t n, struct val *out);
+
+/* One entry of the table; the parser checks the argument count. */
+struct func {
+	const char *name;
+	int min, max;		/* argument count; max -1: any number */
+	int lazy;		/* and, or: arguments evaluated on demand */
+	fn_impl impl;
+};
+
+/* The function called NAME, or NULL. */
+const struct func *tmpl_find_func(const char *name);
 
 #endif
