@@ -12,11 +12,9 @@
  *    one by one.  An execution owns everything it makes (strings, cJSON
  *    trees, variables, the fetch memo) in struct exec and frees it all
  *    before returning; the provider's data is borrowed, never modified.
- *  - Values are a small tagged struct: scalars are held in it, maps and
- *    lists point at cJSON nodes.  Strings carry a length, so the output
- *    of base64Decode may hold NUL bytes.  Vault's JSON envelope is shown
- *    to the template as consul-template's Go struct (.Data, .LeaseID,
- *    ...) through a field table, without copying it.
+ *  - Values (tmpl/value.c) view Vault's JSON in place; Vault's envelope
+ *    is shown to the template as consul-template's Go struct (.Data,
+ *    .LeaseID, ...) through a field table, without copying it.
  *  - Printing follows Go's fmt (maps in key order, "<no value>" for a
  *    missing key).  Numbers print as the JSON text Vault sent, because
  *    consul-template sees them as json.Number: 2764800, not 2.7648e+06.
@@ -47,239 +45,6 @@
 
 #include "buf.h"
 #include "tmpl/tmpl_int.h"
-
-/* ------------------------------------------------------------------ */
-/* Values                                                              */
-
-enum vkind { V_NIL, V_PENDING, V_BOOL, V_NUM, V_STR, V_MAP, V_LIST, V_STRUCT };
-
-struct stype;
-
-struct val {
-	enum vkind k;
-	int b;
-	double n;
-	const char *s;			/* V_STR: NUL-terminated, LEN bytes */
-	size_t len;
-	const cJSON *j;			/* V_MAP, V_LIST (NULL: empty), V_STRUCT */
-	const struct stype *st;		/* V_STRUCT */
-};
-
-/*
- * consul-template hands templates Go structs, not Vault's JSON; a struct
- * type here maps each Go field to a key of the JSON object it views.
- */
-enum fkind { F_STR, F_NUM, F_BOOL, F_MAP, F_LIST, F_ANY, F_STRUCT };
-
-struct sfield {
-	const char *go, *json;
-	enum fkind kind;
-	const struct stype *sub;
-};
-
-struct stype {
-	const char *name;		/* Go type, for messages */
-	const struct sfield *f;
-	size_t nf;
-	int ptr;			/* printed as &{...} */
-	int data_self;			/* .Data is the value itself */
-};
-
-static const struct sfield auth_fields[] = {
-	{"ClientToken", "client_token", F_STR, NULL},
-	{"Accessor", "accessor", F_STR, NULL},
-	{"Policies", "policies", F_LIST, NULL},
-	{"Metadata", "metadata", F_MAP, NULL},
-	{"LeaseDuration", "lease_duration", F_NUM, NULL},
-	{"Renewable", "renewable", F_BOOL, NULL},
-};
-static const struct stype auth_type = {
-	"*dependency.SecretAuth", auth_fields, 6, 1, 0,
-};
-
-static const struct sfield wrap_fields[] = {
-	{"Token", "token", F_STR, NULL},
-	{"TTL", "ttl", F_NUM, NULL},
-	{"CreationTime", "creation_time", F_ANY, NULL},
-	{"WrappedAccessor", "wrapped_accessor", F_STR, NULL},
-};
-static const struct stype wrap_type = {
-	"*dependency.SecretWrapInfo", wrap_fields, 4, 1, 0,
-};
-
-static const struct sfield secret_fields[] = {
-	{"RequestID", "request_id", F_STR, NULL},
-	{"LeaseID", "lease_id", F_STR, NULL},
-	{"LeaseDuration", "lease_duration", F_NUM, NULL},
-	{"Renewable", "renewable", F_BOOL, NULL},
-	{"Data", "data", F_MAP, NULL},
-	{"Warnings", "warnings", F_LIST, NULL},
-	{"Auth", "auth", F_STRUCT, &auth_type},
-	{"WrapInfo", "wrap_info", F_STRUCT, &wrap_type},
-};
-static const struct stype secret_type = {
-	"*dependency.Secret", secret_fields, 8, 1, 0,
-};
-
-/* pkiCert's PemEncoded: its JSON is built by make_pki() with these keys. */
-static const struct sfield pki_fields[] = {
-	{"Cert", "Cert", F_STR, NULL},
-	{"Key", "Key", F_STR, NULL},
-	{"CA", "CA", F_STR, NULL},
-	{"CAChain", "CAChain", F_LIST, NULL},
-};
-static const struct stype pki_type = {
-	"dependency.PemEncoded", pki_fields, 4, 0, 1,
-};
-
-static struct val
-vnil(void)
-{
-	return (struct val){.k = V_NIL};
-}
-
-static struct val
-vstr(const char *s, size_t len)
-{
-	return (struct val){.k = V_STR, .s = s, .len = len};
-}
-
-static struct val
-vnum(double n)
-{
-	return (struct val){.k = V_NUM, .n = n};
-}
-
-static struct val
-vbool(int b)
-{
-	return (struct val){.k = V_BOOL, .b = b != 0};
-}
-
-static struct val
-to_val(const cJSON *j)
-{
-	if (j == NULL || cJSON_IsNull(j))
-		return vnil();
-	if (cJSON_IsBool(j))
-		return vbool(cJSON_IsTrue(j));
-	if (cJSON_IsNumber(j))
-		return vnum(j->valuedouble);
-	if ((cJSON_IsString(j) || cJSON_IsRaw(j)) && j->valuestring != NULL)
-		return vstr(j->valuestring, strlen(j->valuestring));
-	if (cJSON_IsArray(j))
-		return (struct val){.k = V_LIST, .j = j};
-	if (cJSON_IsObject(j))
-		return (struct val){.k = V_MAP, .j = j};
-	return vnil();
-}
-
-/* A struct field's value; a field Vault left out is Go's zero value. */
-static struct val
-sfield_val(const cJSON *obj, const struct sfield *f)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, f->json);
-
-	if (it == NULL || cJSON_IsNull(it)) {
-		switch (f->kind) {
-		case F_STR: return vstr("", 0);
-		case F_NUM: return vnum(0);
-		case F_BOOL: return vbool(0);
-		case F_MAP: return (struct val){.k = V_MAP};
-		case F_LIST: return (struct val){.k = V_LIST};
-		default: return vnil();
-		}
-	}
-	if (f->kind == F_STRUCT && cJSON_IsObject(it))
-		return (struct val){.k = V_STRUCT, .j = it, .st = f->sub};
-	return to_val(it);
-}
-
-static int
-is_int(double n)
-{
-	return isfinite(n) && n == trunc(n);
-}
-
-static const char *
-type_name(struct val v)
-{
-	switch (v.k) {
-	case V_NIL: return "nil";
-	case V_PENDING: return "pending";
-	case V_BOOL: return "bool";
-	case V_NUM: return "number";
-	case V_STR: return "string";
-	case V_MAP: return "map";
-	case V_LIST: return "list";
-	default: return v.st->name;
-	}
-}
-
-/* The Go type fmt would name in "%!d(string=...)". */
-static const char *
-go_type(struct val v)
-{
-	switch (v.k) {
-	case V_BOOL: return "bool";
-	case V_NUM: return is_int(v.n) ? "int" : "float64";
-	case V_STR: return "string";
-	case V_MAP: return "map[string]interface {}";
-	case V_LIST: return "[]interface {}";
-	case V_STRUCT: return v.st->name;
-	default: return "<nil>";
-	}
-}
-
-static size_t
-jcount(const cJSON *j)
-{
-	return j != NULL ? (size_t)cJSON_GetArraySize(j) : 0;
-}
-
-/* Go's truth: false, 0, nil, and empty strings, lists and maps are false. */
-static int
-truth(struct val v)
-{
-	switch (v.k) {
-	case V_BOOL: return v.b;
-	case V_NUM: return v.n != 0;
-	case V_STR: return v.len > 0;
-	case V_MAP:
-	case V_LIST: return v.j != NULL && v.j->child != NULL;
-	case V_STRUCT: return 1;
-	default: return 0;
-	}
-}
-
-static int
-key_cmp(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-
-	return strcmp(x->string ? x->string : "", y->string ? y->string : "");
-}
-
-/* The members of a map in Go's order (sorted by key); malloc'd. */
-static int
-sorted_members(const cJSON *obj, const cJSON ***out, size_t *n)
-{
-	const cJSON *c;
-	size_t k = 0, cnt = jcount(obj);
-
-	*out = NULL;
-	*n = 0;
-	if (cnt == 0)
-		return 0;
-	*out = malloc(cnt * sizeof(**out));
-	if (*out == NULL)
-		return -ENOMEM;
-	for (c = obj->child; c != NULL && k < cnt; c = c->next)
-		(*out)[k++] = c;
-	qsort((void *)*out, k, sizeof(**out), key_cmp);
-	*n = k;
-	return 0;
-}
 
 /*
  * A buffer that failed keeps its first error (buf.h), except that running
@@ -458,7 +223,7 @@ bad_verb(struct buf *b, struct val v, uint32_t verb)
 	if (v.k == V_NIL) {
 		buf_puts(b, "<nil>");
 	} else {
-		buf_puts(b, go_type(v));
+		buf_puts(b, tmpl_go_type(v));
 		buf_putc(b, '=');
 		fmt_val(b, v, &spec_v, 0);
 	}
@@ -694,12 +459,12 @@ fmt_val(struct buf *b, struct val v, const struct spec *sp, int depth)
 		for (c = v.j ? v.j->child : NULL, i = 0; c != NULL; c = c->next, i++) {
 			if (i > 0)
 				buf_putc(b, ' ');
-			fmt_val(b, to_val(c), sp, depth + 1);
+			fmt_val(b, tmpl_to_val(c), sp, depth + 1);
 		}
 		buf_putc(b, ']');
 		return;
 	case V_MAP:
-		if (sorted_members(v.j, &m, &n) != 0) {
+		if (tmpl_sorted_members(v.j, &m, &n) != 0) {
 			note_err(b, -ENOMEM);
 			return;
 		}
@@ -710,7 +475,7 @@ fmt_val(struct buf *b, struct val v, const struct spec *sp, int depth)
 			fmt_val(b, vstr(m[i]->string, strlen(m[i]->string)), sp,
 				depth + 1);
 			buf_putc(b, ':');
-			fmt_val(b, to_val(m[i]), sp, depth + 1);
+			fmt_val(b, tmpl_to_val(m[i]), sp, depth + 1);
 		}
 		buf_putc(b, ']');
 		free((void *)m);
@@ -720,7 +485,7 @@ fmt_val(struct buf *b, struct val v, const struct spec *sp, int depth)
 		for (i = 0; i < v.st->nf; i++) {
 			if (i > 0)
 				buf_putc(b, ' ');
-			fmt_val(b, sfield_val(v.j, &v.st->f[i]), sp, depth + 1);
+			fmt_val(b, tmpl_sfield_val(v.j, &v.st->f[i]), sp, depth + 1);
 		}
 		buf_putc(b, '}');
 		return;
@@ -872,7 +637,7 @@ go_sprintf(struct buf *b, const char *f, size_t flen, const struct val *a,
 			put_rune(b, r);
 			buf_puts(b, "(MISSING)");
 		} else if (r == 'T') {
-			const char *tn = go_type(a[argn++]);
+			const char *tn = tmpl_go_type(a[argn++]);
 
 			pad(b, "", tn, strlen(tn), &sp);
 		} else {
@@ -890,7 +655,7 @@ go_sprintf(struct buf *b, const char *f, size_t flen, const struct val *a,
 				buf_puts(b, "<nil>");
 				continue;
 			}
-			buf_puts(b, go_type(a[i]));
+			buf_puts(b, tmpl_go_type(a[i]));
 			buf_putc(b, '=');
 			fmt_val(b, a[i], &spec_v, 0);
 		}
@@ -994,7 +759,7 @@ json_val(struct buf *b, struct val v, int pretty, int depth)
 			if (i > 0)
 				buf_putc(b, ',');
 			json_nl(b, pretty, depth + 1);
-			rc = json_val(b, to_val(c), pretty, depth + 1);
+			rc = json_val(b, tmpl_to_val(c), pretty, depth + 1);
 		}
 		json_nl(b, pretty, depth);
 		buf_putc(b, ']');
@@ -1004,7 +769,7 @@ json_val(struct buf *b, struct val v, int pretty, int depth)
 			buf_puts(b, "null");
 			return 0;
 		}
-		if (sorted_members(v.j, &m, &n) != 0) {
+		if (tmpl_sorted_members(v.j, &m, &n) != 0) {
 			note_err(b, -ENOMEM);
 			return 0;
 		}
@@ -1019,7 +784,7 @@ json_val(struct buf *b, struct val v, int pretty, int depth)
 			json_nl(b, pretty, depth + 1);
 			json_str(b, m[i]->string, strlen(m[i]->string));
 			buf_puts(b, pretty ? ": " : ":");
-			rc = json_val(b, to_val(m[i]), pretty, depth + 1);
+			rc = json_val(b, tmpl_to_val(m[i]), pretty, depth + 1);
 		}
 		json_nl(b, pretty, depth);
 		buf_putc(b, '}');
@@ -1033,7 +798,7 @@ json_val(struct buf *b, struct val v, int pretty, int depth)
 			json_nl(b, pretty, depth + 1);
 			json_str(b, v.st->f[i].go, strlen(v.st->f[i].go));
 			buf_puts(b, pretty ? ": " : ":");
-			rc = json_val(b, sfield_val(v.j, &v.st->f[i]), pretty,
+			rc = json_val(b, tmpl_sfield_val(v.j, &v.st->f[i]), pretty,
 				      depth + 1);
 		}
 		json_nl(b, pretty, depth);
@@ -1265,7 +1030,7 @@ get_field(struct exec *x, struct val recv, const struct field *f,
 		if (it == NULL && x->env->error_on_missing_key)
 			return xerr(x, f->line, f->col,
 				    "map has no entry for key \"%s\"", f->name);
-		*out = to_val(it);
+		*out = tmpl_to_val(it);
 		return 0;
 	case V_STRUCT:
 		if (recv.st->data_self && strcmp(f->name, "Data") == 0) {
@@ -1274,14 +1039,14 @@ get_field(struct exec *x, struct val recv, const struct field *f,
 		}
 		for (i = 0; i < recv.st->nf; i++) {
 			if (strcmp(recv.st->f[i].go, f->name) == 0) {
-				*out = sfield_val(recv.j, &recv.st->f[i]);
+				*out = tmpl_sfield_val(recv.j, &recv.st->f[i]);
 				return 0;
 			}
 		}
 		/* FALLTHROUGH */
 	default:
 		return xerr(x, f->line, f->col, "can't evaluate field %s in type %s",
-			    f->name, go_type(recv));
+			    f->name, tmpl_go_type(recv));
 	}
 }
 
@@ -1356,7 +1121,7 @@ eval_call(struct exec *x, struct val dot, const struct arg *fa,
 				v = *final;
 			if (rc != 0)
 				return rc;
-			if (truth(v) != is_and)
+			if (tmpl_truth(v) != is_and)
 				break;
 		}
 		*out = v;
@@ -1449,10 +1214,10 @@ walk_range(struct exec *x, struct val dot, const struct node *n)
 		return rc;
 	switch (v.k) {
 	case V_LIST:
-		cnt = jcount(v.j);
+		cnt = tmpl_jcount(v.j);
 		break;
 	case V_MAP:
-		if (sorted_members(v.j, &m, &cnt) != 0)
+		if (tmpl_sorted_members(v.j, &m, &cnt) != 0)
 			return xoom(x);
 		break;
 	case V_NIL:
@@ -1460,7 +1225,7 @@ walk_range(struct exec *x, struct val dot, const struct node *n)
 		break;
 	default:
 		return xerr(x, n->line, n->col, "range can't iterate over %s",
-			    type_name(v));
+			    tmpl_type_name(v));
 	}
 	if (cnt == 0) {
 		rc = walk(x, dot, n->elist);
@@ -1472,7 +1237,7 @@ walk_range(struct exec *x, struct val dot, const struct node *n)
 		const cJSON *item = m != NULL ? m[i] : c;
 		struct val key = m != NULL ? vstr(item->string, strlen(item->string))
 					   : vnum((double)i);
-		struct val elem = to_val(item);
+		struct val elem = tmpl_to_val(item);
 		size_t inner = x->nvars;
 
 		if (p->assign) {
@@ -1520,7 +1285,7 @@ walk(struct exec *x, struct val dot, const struct node *n)
 		case N_WITH:
 			mark = x->nvars;
 			rc = eval_pipe(x, dot, n->pipe, 1, &v);
-			if (rc == 0 && truth(v))
+			if (rc == 0 && tmpl_truth(v))
 				rc = walk(x, n->type == N_WITH ? v : dot, n->list);
 			else if (rc == 0)
 				rc = walk(x, dot, n->elist);
@@ -1556,7 +1321,7 @@ arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
 	}
 	if (a[i].k != V_NUM)
 		return cerr(x, c, "argument %zu must be a string, not %s", i + 1,
-			    type_name(a[i]));
+			    tmpl_type_name(a[i]));
 	b = fn_buf(x);
 	put_num(&b, a[i].n, 'j');
 	rc = fn_result(x, c, &b, &v);
@@ -1585,7 +1350,7 @@ fn_not(struct exec *x, const struct call *c, const struct val *a, size_t n,
        struct val *out)
 {
 	(void)x, (void)c, (void)n;
-	*out = vbool(!truth(a[0]));
+	*out = vbool(!tmpl_truth(a[0]));
 	return 0;
 }
 
@@ -1610,7 +1375,7 @@ fn_eq(struct exec *x, const struct call *c, const struct val *a, size_t n,
 			eq = p->k == q->k;
 		} else if (!basic(p->k) || !basic(q->k)) {
 			return cerr(x, c, "non-comparable type %s",
-				    type_name(basic(p->k) ? *q : *p));
+				    tmpl_type_name(basic(p->k) ? *q : *p));
 		} else if (p->k != q->k) {
 			return cerr(x, c, "incompatible types for comparison");
 		} else if (p->k == V_BOOL) {
@@ -1677,12 +1442,12 @@ fn_len(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		return 0;
 	case V_MAP:
 	case V_LIST:
-		*out = vnum((double)jcount(a[0].j));
+		*out = vnum((double)tmpl_jcount(a[0].j));
 		return 0;
 	case V_NIL:
 		return cerr(x, c, "len of nil");
 	default:
-		return cerr(x, c, "len of type %s", type_name(a[0]));
+		return cerr(x, c, "len of type %s", tmpl_type_name(a[0]));
 	}
 }
 
@@ -1703,26 +1468,26 @@ fn_index(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		case V_MAP:
 			if (k->k != V_STR)
 				return cerr(x, c, "map key must be a string, not %s",
-					    type_name(*k));
-			v = to_val(v.j ? cJSON_GetObjectItemCaseSensitive(v.j, k->s)
+					    tmpl_type_name(*k));
+			v = tmpl_to_val(v.j ? cJSON_GetObjectItemCaseSensitive(v.j, k->s)
 				       : NULL);
 			break;
 		case V_LIST:
 		case V_STR:
 			if (k->k != V_NUM || !is_int(idx))
 				return cerr(x, c, "cannot index %s with type %s",
-					    type_name(v), type_name(*k));
+					    tmpl_type_name(v), tmpl_type_name(*k));
 			if (idx < 0 || idx >= (double)(v.k == V_STR ? v.len :
-						       jcount(v.j)))
+						       tmpl_jcount(v.j)))
 				return cerr(x, c, "index out of range: %.0f", idx);
 			if (v.k == V_STR)
 				v = vnum((unsigned char)v.s[(size_t)idx]);
 			else
-				v = to_val(cJSON_GetArrayItem(v.j, (int)idx));
+				v = tmpl_to_val(cJSON_GetArrayItem(v.j, (int)idx));
 			break;
 		default:
 			return cerr(x, c, "can't index item of type %s",
-				    go_type(v));
+				    tmpl_go_type(v));
 		}
 	}
 	*out = v;
@@ -1988,9 +1753,9 @@ fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		return rc;
 	if (a[1].k != V_LIST)
 		return cerr(x, c, "argument 2 must be a list, not %s",
-			    type_name(a[1]));
+			    tmpl_type_name(a[1]));
 	for (it = a[1].j ? a[1].j->child : NULL; it != NULL; it = it->next, i++) {
-		struct val v = to_val(it);
+		struct val v = tmpl_to_val(it);
 
 		if (i > 0)
 			buf_append(&b, sep, seplen);
@@ -2001,7 +1766,7 @@ fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		else {
 			buf_free(&b);
 			return cerr(x, c, "element %zu is a %s, not a string",
-				    i + 1, type_name(v));
+				    i + 1, tmpl_type_name(v));
 		}
 	}
 	return fn_result(x, c, &b, out);
@@ -2068,7 +1833,7 @@ fn_contains(struct exec *x, const struct call *c, const struct val *a,
 	(void)x, (void)c, (void)n;
 	if (hay->k == V_LIST) {
 		for (it = hay->j ? hay->j->child : NULL; it && !found; it = it->next) {
-			struct val v = to_val(it);
+			struct val v = tmpl_to_val(it);
 
 			if (v.k == V_NUM && needle->k == V_NUM)
 				found = v.n == needle->n;
@@ -2573,6 +2338,55 @@ fn_writeToFile(struct exec *x, const struct call *c, const struct val *a,
 	*out = vstr("", 0);
 	return 0;
 }
+
+/* The Go structs of consul-template's dependency package, over Vault's
+ * JSON envelope (secret) and over what make_pki() builds (pkiCert). */
+static const struct sfield auth_fields[] = {
+	{"ClientToken", "client_token", F_STR, NULL},
+	{"Accessor", "accessor", F_STR, NULL},
+	{"Policies", "policies", F_LIST, NULL},
+	{"Metadata", "metadata", F_MAP, NULL},
+	{"LeaseDuration", "lease_duration", F_NUM, NULL},
+	{"Renewable", "renewable", F_BOOL, NULL},
+};
+static const struct stype auth_type = {
+	"*dependency.SecretAuth", auth_fields, 6, 1, 0,
+};
+
+static const struct sfield wrap_fields[] = {
+	{"Token", "token", F_STR, NULL},
+	{"TTL", "ttl", F_NUM, NULL},
+	{"CreationTime", "creation_time", F_ANY, NULL},
+	{"WrappedAccessor", "wrapped_accessor", F_STR, NULL},
+};
+static const struct stype wrap_type = {
+	"*dependency.SecretWrapInfo", wrap_fields, 4, 1, 0,
+};
+
+static const struct sfield secret_fields[] = {
+	{"RequestID", "request_id", F_STR, NULL},
+	{"LeaseID", "lease_id", F_STR, NULL},
+	{"LeaseDuration", "lease_duration", F_NUM, NULL},
+	{"Renewable", "renewable", F_BOOL, NULL},
+	{"Data", "data", F_MAP, NULL},
+	{"Warnings", "warnings", F_LIST, NULL},
+	{"Auth", "auth", F_STRUCT, &auth_type},
+	{"WrapInfo", "wrap_info", F_STRUCT, &wrap_type},
+};
+static const struct stype secret_type = {
+	"*dependency.Secret", secret_fields, 8, 1, 0,
+};
+
+/* pkiCert's PemEncoded: its JSON is built by make_pki() with these keys. */
+static const struct sfield pki_fields[] = {
+	{"Cert", "Cert", F_STR, NULL},
+	{"Key", "Key", F_STR, NULL},
+	{"CA", "CA", F_STR, NULL},
+	{"CAChain", "CAChain", F_LIST, NULL},
+};
+static const struct stype pki_type = {
+	"dependency.PemEncoded", pki_fields, 4, 0, 1,
+};
 
 /* Vault's PEM fields end without a newline; consul-template's PemEncoded
  * ones with one (pem.EncodeToMemory). */

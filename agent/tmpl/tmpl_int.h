@@ -6,6 +6,7 @@
  *   lex.c     the arena the tree lives in, UTF-8, parse errors, and the
  *             lexer: text to an array of tokens.
  *   parse.c   the parser: tokens to a node tree; tmpl_parse, tmpl_free.
+ *   value.c   values, and Go's truth, type names and map order.
  *
  * DESIGN / invariants:
  *  - Names shared between these files carry the tmpl_ prefix like the
@@ -17,9 +18,12 @@
 #ifndef CERTAGENT_TMPL_INT_H
 #define CERTAGENT_TMPL_INT_H
 
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "tmpl.h"
 
@@ -182,6 +186,89 @@ struct pipe {
 	struct cmd **cmds;
 	size_t ncmds, capcmds;
 };
+
+/* ------------------------------------------------------------------ */
+/* Values (value.c)                                                    */
+
+/* V_PENDING is data a fetch has not brought yet (see tmpl.h). */
+enum vkind { V_NIL, V_PENDING, V_BOOL, V_NUM, V_STR, V_MAP, V_LIST, V_STRUCT };
+
+struct stype;
+
+struct val {
+	enum vkind k;
+	int b;
+	double n;
+	const char *s;			/* V_STR: NUL-terminated, LEN bytes */
+	size_t len;
+	const cJSON *j;			/* V_MAP, V_LIST (NULL: empty), V_STRUCT */
+	const struct stype *st;		/* V_STRUCT */
+};
+
+/* A Go struct type over a JSON object: each field names its key. */
+enum fkind { F_STR, F_NUM, F_BOOL, F_MAP, F_LIST, F_ANY, F_STRUCT };
+
+struct sfield {
+	const char *go, *json;
+	enum fkind kind;
+	const struct stype *sub;
+};
+
+struct stype {
+	const char *name;		/* Go type, for messages */
+	const struct sfield *f;
+	size_t nf;
+	int ptr;			/* printed as &{...} */
+	int data_self;			/* .Data is the value itself */
+};
+
+static inline struct val
+vnil(void)
+{
+	return (struct val){.k = V_NIL};
+}
+
+static inline struct val
+vstr(const char *s, size_t len)
+{
+	return (struct val){.k = V_STR, .s = s, .len = len};
+}
+
+static inline struct val
+vnum(double n)
+{
+	return (struct val){.k = V_NUM, .n = n};
+}
+
+static inline struct val
+vbool(int b)
+{
+	return (struct val){.k = V_BOOL, .b = b != 0};
+}
+
+/* A number Go would hold in an int (fmt's %d, index). */
+static inline int
+is_int(double n)
+{
+	return isfinite(n) && n == trunc(n);
+}
+
+/* The value of a JSON node (NULL and JSON null are nil). */
+struct val tmpl_to_val(const cJSON *j);
+/* Field F of the struct over OBJ; a field Vault left out is Go's zero
+ * value of its kind. */
+struct val tmpl_sfield_val(const cJSON *obj, const struct sfield *f);
+/* The kind of V in this engine's messages ("string", "map", ...). */
+const char *tmpl_type_name(struct val v);
+/* The Go type fmt would name in "%!d(string=...)". */
+const char *tmpl_go_type(struct val v);
+/* The members of a JSON array or object; 0 for NULL. */
+size_t tmpl_jcount(const cJSON *j);
+/* Go's truth: false, 0, nil, and empty strings, lists and maps are false. */
+int tmpl_truth(struct val v);
+/* The members of the map OBJ sorted by key, as Go visits them: *OUT is
+ * malloc'd (NULL when empty); 0 or -ENOMEM. */
+int tmpl_sorted_members(const cJSON *obj, const cJSON ***out, size_t *n);
 
 /* ------------------------------------------------------------------ */
 /* The function table (funcs.c)                                        */
