@@ -7,6 +7,7 @@
  *             lexer: text to an array of tokens.
  *   parse.c   the parser: tokens to a node tree; tmpl_parse, tmpl_free.
  *   value.c   values, and Go's truth, type names and map order.
+ *   fmt.c     Go's fmt: print, println, printf, and numbers.
  *
  * DESIGN / invariants:
  *  - Names shared between these files carry the tmpl_ prefix like the
@@ -24,7 +25,9 @@
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 
+#include "buf.h"
 #include "tmpl.h"
 
 #define TMPL_MAX_TEXT	(16u * 1024 * 1024)	/* template source bytes */
@@ -269,6 +272,33 @@ int tmpl_truth(struct val v);
 /* The members of the map OBJ sorted by key, as Go visits them: *OUT is
  * malloc'd (NULL when empty); 0 or -ENOMEM. */
 int tmpl_sorted_members(const cJSON *obj, const cJSON ***out, size_t *n);
+
+/* ------------------------------------------------------------------ */
+/* Printing (fmt.c)                                                    */
+
+/*
+ * A buffer that failed keeps its first error (buf.h), except that running
+ * out of memory wins: "out of memory" is the more useful report, and the
+ * one the executor gave before buffers had a single error field.
+ */
+static inline void
+tmpl_buf_fail(struct buf *b, int err)
+{
+	if (b->err == 0 || err == -ENOMEM)
+		b->err = err;
+}
+
+/* X as Go writes a number: MODE 'j' as encoding/json does (which is how
+ * a json.Number from Vault prints, too), 'g' as %g. */
+void tmpl_put_num(struct buf *b, double x, int mode);
+/* V as {{ . }} prints it (%v); DEPTH > 0 prints it as an element, a
+ * pointer to a struct without its "&". */
+void tmpl_print(struct buf *b, struct val v, int depth);
+/* fmt.Sprint of the N values at A, fmt.Sprintln with LN. */
+void tmpl_sprint(struct buf *b, const struct val *a, size_t n, int ln);
+/* fmt.Sprintf of the format F (FLEN bytes) and NARGS values. */
+void tmpl_sprintf(struct buf *b, const char *f, size_t flen,
+		  const struct val *a, size_t nargs);
 
 /* ------------------------------------------------------------------ */
 /* The function table (funcs.c)                                        */
