@@ -8,6 +8,7 @@
  *   parse.c   the parser: tokens to a node tree; tmpl_parse, tmpl_free.
  *   value.c   values, and Go's truth, type names and map order.
  *   fmt.c     Go's fmt: print, println, printf, and numbers.
+ *   json.c    JSON as Go's encoding/json writes it.
  *
  * DESIGN / invariants:
  *  - Names shared between these files carry the tmpl_ prefix like the
@@ -299,6 +300,14 @@ void tmpl_sprint(struct buf *b, const struct val *a, size_t n, int ln);
 /* fmt.Sprintf of the format F (FLEN bytes) and NARGS values. */
 void tmpl_sprintf(struct buf *b, const char *f, size_t flen,
 		  const struct val *a, size_t nargs);
+
+/* ------------------------------------------------------------------ */
+/* JSON (json.c)                                                       */
+
+/* V as Go's json.Marshal writes it, or json.MarshalIndent(v, "", "  ")
+ * with PRETTY; DEPTH is the indent level to start at.  0, or -1 for a
+ * value JSON cannot hold (NaN, Inf): what was written is then unusable. */
+int tmpl_json_val(struct buf *b, struct val v, int pretty, int depth);
 
 /* ------------------------------------------------------------------ */
 /* The function table (funcs.c)                                        */
