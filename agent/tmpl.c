@@ -53,44 +53,8 @@ struct var {
 	struct val v;
 };
 
-/* One (kind, path, key=value...) asked of the provider in this pass. */
-struct memo {
-	const char *kind, *path;
-	const char **kv;
-	size_t nkv;
-	struct val v;
-};
-
-struct exec {
-	const struct tmpl *t;
-	const struct tmpl_env *env;
-	struct tmpl_env none;		/* ENV when the caller gave none */
-	struct buf out;
-	size_t max;
-	void **mem;			/* malloc'd strings, freed at the end */
-	size_t nmem, capmem;
-	cJSON **js;			/* cJSON trees made here */
-	size_t njs, capjs;
-	struct var *vars;
-	size_t nvars, capvars;
-	struct memo *memo;
-	size_t nmemo, capmemo;
-	int pending;			/* fetches answered TMPL_PENDING */
-	int fatal;			/* an error no missing data explains */
-	int line, col;			/* node being run, for "out of memory" */
-	char *err;
-	size_t errlen;
-};
-
-struct call {
-	const struct func *fn;
-	int line, col;
-};
-
 static int xerr(struct exec *x, int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static int cerr(struct exec *x, const struct call *c, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 /* An execution error at LINE:COL; always -EINVAL. */
 static int
@@ -110,9 +74,8 @@ xerr(struct exec *x, int line, int col, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* An error of function C, at its name: "file:L:C: split: ...". */
-static int
-cerr(struct exec *x, const struct call *c, const char *fmt, ...)
+int
+tmpl_cerr(struct exec *x, const struct call *c, const char *fmt, ...)
 {
 	char msg[TMPL_MSG_MAX];
 	va_list ap;
@@ -123,59 +86,54 @@ cerr(struct exec *x, const struct call *c, const char *fmt, ...)
 	return xerr(x, c->line, c->col, "%s: %s", c->fn->name, msg);
 }
 
-static int
-xoom(struct exec *x)
+int
+tmpl_xoom(struct exec *x)
 {
 	x->fatal = 1;
 	xerr(x, x->line, x->col, "out of memory");
 	return -ENOMEM;
 }
 
-/* Take ownership of P (freed when the execution ends). */
-static int
-keep(struct exec *x, void *p)
+int
+tmpl_keep(struct exec *x, void *p)
 {
 	void **nm = tmpl_grow(x->mem, &x->capmem, x->nmem + 1, sizeof(*nm));
 
 	if (nm == NULL) {
 		free(p);
-		return xoom(x);
+		return tmpl_xoom(x);
 	}
 	x->mem = nm;
 	x->mem[x->nmem++] = p;
 	return 0;
 }
 
-static int
-keep_json(struct exec *x, cJSON *j)
+int
+tmpl_keep_json(struct exec *x, cJSON *j)
 {
 	cJSON **nj;
 
 	if (j == NULL)
-		return xoom(x);
+		return tmpl_xoom(x);
 	nj = tmpl_grow(x->js, &x->capjs, x->njs + 1, sizeof(*nj));
 	if (nj == NULL) {
 		cJSON_Delete(j);
-		return xoom(x);
+		return tmpl_xoom(x);
 	}
 	x->js = nj;
 	x->js[x->njs++] = j;
 	return 0;
 }
 
-/* A buffer for a function's result, capped as the output is. */
-static struct buf
-fn_buf(const struct exec *x)
+struct buf
+tmpl_fn_buf(const struct exec *x)
 {
 	return (struct buf)BUF_INIT(x->max);
 }
 
-/*
- * Turn what a function built into its string result.  The buffer's error
- * tells the cap (-E2BIG) from a failed allocation (-ENOMEM).
- */
-static int
-fn_result(struct exec *x, const struct call *c, struct buf *b,
+/* The buffer's error tells the cap (-E2BIG) from a failed allocation. */
+int
+tmpl_fn_result(struct exec *x, const struct call *c, struct buf *b,
 	  struct val *out)
 {
 	size_t len;
@@ -184,12 +142,12 @@ fn_result(struct exec *x, const struct call *c, struct buf *b,
 	if (b->err == -E2BIG) {
 		buf_free(b);
 		x->fatal = 1;
-		cerr(x, c, "result larger than %zu bytes", x->max);
+		tmpl_cerr(x, c, "result larger than %zu bytes", x->max);
 		return -EFBIG;
 	}
 	if (b->err != 0) {
 		buf_free(b);
-		return xoom(x);
+		return tmpl_xoom(x);
 	}
 	if (b->s == NULL) {
 		*out = vstr("", 0);
@@ -197,7 +155,7 @@ fn_result(struct exec *x, const struct call *c, struct buf *b,
 	}
 	s = buf_take(b, &len);
 	*out = vstr(s, len);
-	return keep(x, s);
+	return tmpl_keep(x, s);
 }
 
 static int
@@ -209,7 +167,7 @@ out_check(struct exec *x)
 		return -EFBIG;
 	}
 	if (x->out.err != 0)
-		return xoom(x);
+		return tmpl_xoom(x);
 	return 0;
 }
 
@@ -219,7 +177,7 @@ vpush(struct exec *x, const char *name, struct val v)
 	struct var *nv = tmpl_grow(x->vars, &x->capvars, x->nvars + 1, sizeof(*nv));
 
 	if (nv == NULL)
-		return xoom(x);
+		return tmpl_xoom(x);
 	x->vars = nv;
 	x->vars[x->nvars].name = name;
 	x->vars[x->nvars].v = v;
@@ -365,7 +323,7 @@ eval_call(struct exec *x, struct val dot, const struct arg *fa,
 	if (n > sizeof(small) / sizeof(small[0])) {
 		a = calloc(n, sizeof(*a));
 		if (a == NULL)
-			return xoom(x);
+			return tmpl_xoom(x);
 	}
 	for (i = 0; i < nargv && rc == 0; i++)
 		rc = eval_arg(x, dot, argv[i], &a[i]);
@@ -453,7 +411,7 @@ walk_range(struct exec *x, struct val dot, const struct node *n)
 		break;
 	case V_MAP:
 		if (tmpl_sorted_members(v.j, &m, &cnt) != 0)
-			return xoom(x);
+			return tmpl_xoom(x);
 		break;
 	case V_NIL:
 	case V_PENDING:
@@ -541,8 +499,8 @@ walk(struct exec *x, struct val dot, const struct node *n)
  * Argument I as text.  Numbers are accepted and printed, as Vault's
  * numbers are strings (json.Number) to consul-template's functions.
  */
-static int
-arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
+int
+tmpl_arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
 	const char **s, size_t *len)
 {
 	struct buf b;
@@ -555,11 +513,11 @@ arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
 		return 0;
 	}
 	if (a[i].k != V_NUM)
-		return cerr(x, c, "argument %zu must be a string, not %s", i + 1,
+		return tmpl_cerr(x, c, "argument %zu must be a string, not %s", i + 1,
 			    tmpl_type_name(a[i]));
-	b = fn_buf(x);
+	b = tmpl_fn_buf(x);
 	tmpl_put_num(&b, a[i].n, 'j');
-	rc = fn_result(x, c, &b, &v);
+	rc = tmpl_fn_result(x, c, &b, &v);
 	if (rc == 0) {
 		*s = v.s;
 		*len = v.len;
@@ -568,15 +526,15 @@ arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
 }
 
 /* Argument I as a C string: paths, names, modes may not hold NUL. */
-static int
-arg_cstr(struct exec *x, const struct call *c, const struct val *a, size_t i,
+int
+tmpl_arg_cstr(struct exec *x, const struct call *c, const struct val *a, size_t i,
 	 const char **s)
 {
 	size_t len;
-	int rc = arg_str(x, c, a, i, s, &len);
+	int rc = tmpl_arg_str(x, c, a, i, s, &len);
 
 	if (rc == 0 && memchr(*s, '\0', len) != NULL)
-		return cerr(x, c, "argument %zu holds a NUL byte", i + 1);
+		return tmpl_cerr(x, c, "argument %zu holds a NUL byte", i + 1);
 	return rc;
 }
 
@@ -609,10 +567,10 @@ fn_eq(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		if (p->k == V_NIL || q->k == V_NIL) {
 			eq = p->k == q->k;
 		} else if (!basic(p->k) || !basic(q->k)) {
-			return cerr(x, c, "non-comparable type %s",
+			return tmpl_cerr(x, c, "non-comparable type %s",
 				    tmpl_type_name(basic(p->k) ? *q : *p));
 		} else if (p->k != q->k) {
-			return cerr(x, c, "incompatible types for comparison");
+			return tmpl_cerr(x, c, "incompatible types for comparison");
 		} else if (p->k == V_BOOL) {
 			eq = p->b == q->b;
 		} else if (p->k == V_NUM) {
@@ -647,9 +605,9 @@ fn_order(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	(void)n;
 	if ((a[0].k != V_NUM && a[0].k != V_STR) ||
 	    (a[1].k != V_NUM && a[1].k != V_STR))
-		return cerr(x, c, "invalid type for comparison");
+		return tmpl_cerr(x, c, "invalid type for comparison");
 	if (a[0].k != a[1].k)
-		return cerr(x, c, "incompatible types for comparison");
+		return tmpl_cerr(x, c, "incompatible types for comparison");
 	if (a[0].k == V_NUM) {
 		r = a[0].n < a[1].n ? -1 : a[0].n > a[1].n;
 	} else {
@@ -680,9 +638,9 @@ fn_len(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		*out = vnum((double)tmpl_jcount(a[0].j));
 		return 0;
 	case V_NIL:
-		return cerr(x, c, "len of nil");
+		return tmpl_cerr(x, c, "len of nil");
 	default:
-		return cerr(x, c, "len of type %s", tmpl_type_name(a[0]));
+		return tmpl_cerr(x, c, "len of type %s", tmpl_type_name(a[0]));
 	}
 }
 
@@ -699,10 +657,10 @@ fn_index(struct exec *x, const struct call *c, const struct val *a, size_t n,
 
 		switch (v.k) {
 		case V_NIL:
-			return cerr(x, c, "index of untyped nil");
+			return tmpl_cerr(x, c, "index of untyped nil");
 		case V_MAP:
 			if (k->k != V_STR)
-				return cerr(x, c, "map key must be a string, not %s",
+				return tmpl_cerr(x, c, "map key must be a string, not %s",
 					    tmpl_type_name(*k));
 			v = tmpl_to_val(v.j ? cJSON_GetObjectItemCaseSensitive(v.j, k->s)
 				       : NULL);
@@ -710,18 +668,18 @@ fn_index(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		case V_LIST:
 		case V_STR:
 			if (k->k != V_NUM || !is_int(idx))
-				return cerr(x, c, "cannot index %s with type %s",
+				return tmpl_cerr(x, c, "cannot index %s with type %s",
 					    tmpl_type_name(v), tmpl_type_name(*k));
 			if (idx < 0 || idx >= (double)(v.k == V_STR ? v.len :
 						       tmpl_jcount(v.j)))
-				return cerr(x, c, "index out of range: %.0f", idx);
+				return tmpl_cerr(x, c, "index out of range: %.0f", idx);
 			if (v.k == V_STR)
 				v = vnum((unsigned char)v.s[(size_t)idx]);
 			else
 				v = tmpl_to_val(cJSON_GetArrayItem(v.j, (int)idx));
 			break;
 		default:
-			return cerr(x, c, "can't index item of type %s",
+			return tmpl_cerr(x, c, "can't index item of type %s",
 				    tmpl_go_type(v));
 		}
 	}
@@ -734,25 +692,25 @@ static int
 fn_print(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	 struct val *out)
 {
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 
 	tmpl_sprint(&b, a, n, strcmp(c->fn->name, "println") == 0);
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 static int
 fn_printf(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	  struct val *out)
 {
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const char *f;
 	size_t flen;
-	int rc = arg_str(x, c, a, 0, &f, &flen);
+	int rc = tmpl_arg_str(x, c, a, 0, &f, &flen);
 
 	if (rc != 0)
 		return rc;
 	tmpl_sprintf(&b, f, flen, a + 1, n - 1);
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /* html, js, urlquery: the arguments as one string, escaped. */
@@ -760,7 +718,7 @@ static int
 fn_escape(struct exec *x, const struct call *c, const struct val *a,
 	  size_t n, struct val *out)
 {
-	struct buf in = fn_buf(x), b = fn_buf(x);
+	struct buf in = tmpl_fn_buf(x), b = tmpl_fn_buf(x);
 	const char *s;
 	size_t len, i;
 	int kind = c->fn->name[0];
@@ -813,7 +771,7 @@ fn_escape(struct exec *x, const struct call *c, const struct val *a,
 		}
 	}
 	buf_free(&in);
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 static int
@@ -833,8 +791,8 @@ is_go_space(const char *s, size_t n, size_t *k)
 }
 
 /* strings.TrimSpace (ASCII white space, NEL and NBSP). */
-static void
-trim_space(const char **s, size_t *len)
+void
+tmpl_trim_space(const char **s, size_t *len)
 {
 	size_t k;
 
@@ -859,22 +817,22 @@ fn_trimSpace(struct exec *x, const struct call *c, const struct val *a,
 {
 	const char *s;
 	size_t len;
-	int rc = arg_str(x, c, a, 0, &s, &len);
+	int rc = tmpl_arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
-	trim_space(&s, &len);
+	tmpl_trim_space(&s, &len);
 	*out = vstr(s, len);	/* a slice of the argument, NUL or not */
 	if (s[len] != '\0') {
 		char *d = malloc(len + 1);
 
 		if (d == NULL)
-			return xoom(x);
+			return tmpl_xoom(x);
 		memcpy(d, s, len);
 		d[len] = '\0';
 		*out = vstr(d, len);
-		return keep(x, d);
+		return tmpl_keep(x, d);
 	}
 	return 0;
 }
@@ -884,10 +842,10 @@ fn_case(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	struct val *out)
 {
 	int upper = c->fn->name[2] == 'U';
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const char *s;
 	size_t len, i;
-	int rc = arg_str(x, c, a, 0, &s, &len);
+	int rc = tmpl_arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
@@ -901,7 +859,7 @@ fn_case(struct exec *x, const struct call *c, const struct val *a, size_t n,
 			ch = (char)(ch - 'A' + 'a');
 		buf_putc(&b, ch);
 	}
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /* split SEP STRING: consul-template trims STRING; "" gives []. */
@@ -915,16 +873,16 @@ fn_split(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	int rc;
 
 	(void)n;
-	rc = arg_str(x, c, a, 0, &sep, &seplen);
+	rc = tmpl_arg_str(x, c, a, 0, &sep, &seplen);
 	if (rc == 0)
-		rc = arg_str(x, c, a, 1, &s, &len);
+		rc = tmpl_arg_str(x, c, a, 1, &s, &len);
 	if (rc != 0)
 		return rc;
 	list = cJSON_CreateArray();
-	rc = keep_json(x, list);
+	rc = tmpl_keep_json(x, list);
 	if (rc != 0)
 		return rc;
-	trim_space(&s, &len);
+	tmpl_trim_space(&s, &len);
 	while (len > 0) {
 		const char *e;
 		size_t k;
@@ -944,14 +902,14 @@ fn_split(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		k = (size_t)(e - (s + i));
 		part = malloc(k + 1);
 		if (part == NULL)
-			return xoom(x);
+			return tmpl_xoom(x);
 		memcpy(part, s + i, k);
 		part[k] = '\0';
 		item = cJSON_CreateString(part);
 		free(part);
 		if (item == NULL || !cJSON_AddItemToArray(list, item)) {
 			cJSON_Delete(item);
-			return xoom(x);
+			return tmpl_xoom(x);
 		}
 		i += k;
 		if (i >= len)
@@ -962,7 +920,7 @@ fn_split(struct exec *x, const struct call *c, const struct val *a, size_t n,
 				item = cJSON_CreateString("");
 				if (item == NULL || !cJSON_AddItemToArray(list, item)) {
 					cJSON_Delete(item);
-					return xoom(x);
+					return tmpl_xoom(x);
 				}
 				break;
 			}
@@ -977,17 +935,17 @@ static int
 fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	struct val *out)
 {
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const cJSON *it;
 	const char *sep;
 	size_t seplen, i = 0;
-	int rc = arg_str(x, c, a, 0, &sep, &seplen);
+	int rc = tmpl_arg_str(x, c, a, 0, &sep, &seplen);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
 	if (a[1].k != V_LIST)
-		return cerr(x, c, "argument 2 must be a list, not %s",
+		return tmpl_cerr(x, c, "argument 2 must be a list, not %s",
 			    tmpl_type_name(a[1]));
 	for (it = a[1].j ? a[1].j->child : NULL; it != NULL; it = it->next, i++) {
 		struct val v = tmpl_to_val(it);
@@ -1000,11 +958,11 @@ fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 			tmpl_put_num(&b, v.n, 'j');
 		else {
 			buf_free(&b);
-			return cerr(x, c, "element %zu is a %s, not a string",
+			return tmpl_cerr(x, c, "element %zu is a %s, not a string",
 				    i + 1, tmpl_type_name(v));
 		}
 	}
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /* replaceAll OLD NEW STRING, strings.Replace(STRING, OLD, NEW, -1). */
@@ -1012,17 +970,17 @@ static int
 fn_replaceAll(struct exec *x, const struct call *c, const struct val *a,
 	      size_t n, struct val *out)
 {
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const char *old, *new, *s;
 	size_t oldlen, newlen, len, i = 0;
 	int rc;
 
 	(void)n;
-	rc = arg_str(x, c, a, 0, &old, &oldlen);
+	rc = tmpl_arg_str(x, c, a, 0, &old, &oldlen);
 	if (rc == 0)
-		rc = arg_str(x, c, a, 1, &new, &newlen);
+		rc = tmpl_arg_str(x, c, a, 1, &new, &newlen);
 	if (rc == 0)
-		rc = arg_str(x, c, a, 2, &s, &len);
+		rc = tmpl_arg_str(x, c, a, 2, &s, &len);
 	if (rc != 0)
 		return rc;
 	if (oldlen == 0) {
@@ -1036,7 +994,7 @@ fn_replaceAll(struct exec *x, const struct call *c, const struct val *a,
 			i += k;
 		}
 		buf_append(&b, new, newlen);
-		return fn_result(x, c, &b, out);
+		return tmpl_fn_result(x, c, &b, out);
 	}
 	while (i < len) {
 		const char *e = memmem(s + i, len - i, old, oldlen);
@@ -1049,7 +1007,7 @@ fn_replaceAll(struct exec *x, const struct call *c, const struct val *a,
 		buf_append(&b, new, newlen);
 		i = (size_t)(e - s) + oldlen;
 	}
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /*
@@ -1089,7 +1047,7 @@ fn_env(struct exec *x, const struct call *c, const struct val *a, size_t n,
        struct val *out)
 {
 	const char *name, *v;
-	int rc = arg_cstr(x, c, a, 0, &name);
+	int rc = tmpl_arg_cstr(x, c, a, 0, &name);
 
 	(void)n;
 	if (rc != 0)
@@ -1108,7 +1066,7 @@ fn_file(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	char *buf = NULL;
 	size_t len = 0;
 	ssize_t r;
-	int fd, rc = arg_cstr(x, c, a, 0, &path);
+	int fd, rc = tmpl_arg_cstr(x, c, a, 0, &path);
 
 	(void)n;
 	if (rc != 0)
@@ -1119,11 +1077,11 @@ fn_file(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return cerr(x, c, "%s: %s", path, strerror(errno));
+		return tmpl_cerr(x, c, "%s: %s", path, strerror(errno));
 	buf = malloc(TMPL_MAX_FILE + 1);
 	if (buf == NULL) {
 		close(fd);
-		return xoom(x);
+		return tmpl_xoom(x);
 	}
 	for (;;) {
 		r = read(fd, buf + len, TMPL_MAX_FILE + 1 - len);
@@ -1137,31 +1095,31 @@ fn_file(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	}
 	close(fd);
 	if (r < 0) {
-		rc = cerr(x, c, "%s: %s", path, strerror(errno));
+		rc = tmpl_cerr(x, c, "%s: %s", path, strerror(errno));
 		free(buf);
 		return rc;
 	}
 	if (len > TMPL_MAX_FILE) {
 		free(buf);
-		return cerr(x, c, "%s: larger than %d bytes", path, TMPL_MAX_FILE);
+		return tmpl_cerr(x, c, "%s: larger than %d bytes", path, TMPL_MAX_FILE);
 	}
 	buf[len] = '\0';
 	*out = vstr(buf, len);
-	return keep(x, buf);
+	return tmpl_keep(x, buf);
 }
 
 static int
 fn_json(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	struct val *out)
 {
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 
 	(void)n;
 	if (tmpl_json_val(&b, a[0], strcmp(c->fn->name, "toJSONPretty") == 0, 0) != 0) {
 		buf_free(&b);
-		return cerr(x, c, "unsupported value (NaN or infinity)");
+		return tmpl_cerr(x, c, "unsupported value (NaN or infinity)");
 	}
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /*
@@ -1182,10 +1140,10 @@ fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
 		size_t n, struct val *out)
 {
 	unsigned char enc[B64_CHUNK / 3 * 4 + 1];	/* and EVP's NUL */
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const char *s;
 	size_t len, i, k;
-	int rc = arg_str(x, c, a, 0, &s, &len);
+	int rc = tmpl_arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
@@ -1197,7 +1155,7 @@ fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
 			enc, (const unsigned char *)s + i, (int)k));
 	}
 	OPENSSL_cleanse(enc, sizeof(enc));
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 static int
@@ -1315,21 +1273,21 @@ static int
 fn_base64Decode(struct exec *x, const struct call *c, const struct val *a,
 		size_t n, struct val *out)
 {
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const char *s;
 	size_t len, ndata, npad, bad = 0;
-	int rc = arg_str(x, c, a, 0, &s, &len);
+	int rc = tmpl_arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
 	if (b64_check(s, len, &ndata, &npad, &bad) != 0)
-		return cerr(x, c, "illegal base64 data at input byte %zu", bad);
+		return tmpl_cerr(x, c, "illegal base64 data at input byte %zu", bad);
 	if (b64_decode(&b, s, ndata, npad) != 0) {
 		buf_free(&b);
-		return cerr(x, c, "decoding failed");
+		return tmpl_cerr(x, c, "decoding failed");
 	}
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 static int
@@ -1338,19 +1296,19 @@ fn_sha256Hex(struct exec *x, const struct call *c, const struct val *a,
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const char *s;
 	size_t len;
-	int rc = arg_str(x, c, a, 0, &s, &len);
+	int rc = tmpl_arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
 	if (EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		return cerr(x, c, "digest failed");
+		return tmpl_cerr(x, c, "digest failed");
 	for (i = 0; i < mdlen; i++)
 		buf_printf(&b, "%02x", md[i]);
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /*
@@ -1498,7 +1456,7 @@ fn_timestamp(struct exec *x, const struct call *c, const struct val *a,
 	     size_t n, struct val *out)
 {
 	static const char rfc3339[] = "2006-01-02T15:04:05Z07:00";
-	struct buf b = fn_buf(x);
+	struct buf b = tmpl_fn_buf(x);
 	const char *l = rfc3339;
 	size_t len = sizeof(rfc3339) - 1;
 	time_t now = x->env->now ? (time_t)x->env->now : time(NULL);
@@ -1506,18 +1464,18 @@ fn_timestamp(struct exec *x, const struct call *c, const struct val *a,
 	int rc;
 
 	if (n == 1) {
-		rc = arg_str(x, c, a, 0, &l, &len);
+		rc = tmpl_arg_str(x, c, a, 0, &l, &len);
 		if (rc != 0)
 			return rc;
 	}
 	if (len == 4 && memcmp(l, "unix", 4) == 0) {
 		buf_printf(&b, "%lld", (long long)now);
-		return fn_result(x, c, &b, out);
+		return tmpl_fn_result(x, c, &b, out);
 	}
 	if (gmtime_r(&now, &tm) == NULL)
-		return cerr(x, c, "time out of range");
+		return tmpl_cerr(x, c, "time out of range");
 	go_time(&b, l, len, &tm);
-	return fn_result(x, c, &b, out);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /*
@@ -1533,29 +1491,29 @@ fn_writeToFile(struct exec *x, const struct call *c, const struct val *a,
 	size_t len, i;
 	int rc;
 
-	rc = arg_cstr(x, c, a, 0, &path);
+	rc = tmpl_arg_cstr(x, c, a, 0, &path);
 	if (rc == 0)
-		rc = arg_cstr(x, c, a, 1, &owner);
+		rc = tmpl_arg_cstr(x, c, a, 1, &owner);
 	if (rc == 0)
-		rc = arg_cstr(x, c, a, 2, &group);
+		rc = tmpl_arg_cstr(x, c, a, 2, &group);
 	if (rc == 0)
-		rc = arg_cstr(x, c, a, 3, &perms);
+		rc = tmpl_arg_cstr(x, c, a, 3, &perms);
 	if (rc == 0 && n == 6)
-		rc = arg_cstr(x, c, a, 4, &flags);
+		rc = tmpl_arg_cstr(x, c, a, 4, &flags);
 	if (rc == 0)
-		rc = arg_str(x, c, a, n - 1, &content, &len);
+		rc = tmpl_arg_str(x, c, a, n - 1, &content, &len);
 	if (rc != 0)
 		return rc;
 	for (i = 0; perms[i] >= '0' && perms[i] <= '7'; i++)
 		;
 	if (i == 0 || perms[i] != '\0' || strtoul(perms, NULL, 8) > 07777)
-		return cerr(x, c, "permissions must be an octal mode like 0644");
+		return tmpl_cerr(x, c, "permissions must be an octal mode like 0644");
 	if (x->env->write_file == NULL)
-		return cerr(x, c, "not available (no file writer)");
+		return tmpl_cerr(x, c, "not available (no file writer)");
 	if (strstr(flags, "newline") != NULL) {
 		withnl = malloc(len + 2);
 		if (withnl == NULL)
-			return xoom(x);
+			return tmpl_xoom(x);
 		memcpy(withnl, content, len);
 		withnl[len++] = '\n';
 		withnl[len] = '\0';
@@ -1567,7 +1525,7 @@ fn_writeToFile(struct exec *x, const struct call *c, const struct val *a,
 	free(withnl);
 	if (rc < 0) {
 		x->fatal = 1;
-		cerr(x, c, "%s", perr_[0] ? perr_ : "write failed");
+		tmpl_cerr(x, c, "%s", perr_[0] ? perr_ : "write failed");
 		return rc;
 	}
 	*out = vstr("", 0);
@@ -1635,7 +1593,7 @@ add_pem(struct exec *x, cJSON *to, const char *key, const cJSON *from)
 	cJSON *item;
 
 	if (d == NULL)
-		return xoom(x);
+		return tmpl_xoom(x);
 	memcpy(d, s, n);
 	if (n > 0 && s[n - 1] != '\n')
 		d[n++] = '\n';
@@ -1643,11 +1601,11 @@ add_pem(struct exec *x, cJSON *to, const char *key, const cJSON *from)
 	item = cJSON_CreateString(d);
 	free(d);
 	if (item == NULL)
-		return xoom(x);
+		return tmpl_xoom(x);
 	if (key != NULL ? !cJSON_AddItemToObject(to, key, item)
 			: !cJSON_AddItemToArray(to, item)) {
 		cJSON_Delete(item);
-		return xoom(x);
+		return tmpl_xoom(x);
 	}
 	return 0;
 }
@@ -1659,7 +1617,7 @@ make_pki(struct exec *x, const cJSON *envelope, struct val *out)
 	const cJSON *chain = cJSON_GetObjectItemCaseSensitive(data, "ca_chain");
 	cJSON *o = cJSON_CreateObject(), *list;
 	const cJSON *it;
-	int rc = keep_json(x, o);
+	int rc = tmpl_keep_json(x, o);
 
 	if (rc == 0)
 		rc = add_pem(x, o, "Cert",
@@ -1674,7 +1632,7 @@ make_pki(struct exec *x, const cJSON *envelope, struct val *out)
 		return rc;
 	list = cJSON_AddArrayToObject(o, "CAChain");
 	if (list == NULL)
-		return xoom(x);
+		return tmpl_xoom(x);
 	for (it = cJSON_IsArray(chain) ? chain->child : NULL; it; it = it->next) {
 		rc = add_pem(x, list, NULL, it);
 		if (rc != 0)
@@ -1699,14 +1657,14 @@ fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	size_t i, k, nkv = 0;
 	int rc;
 
-	rc = arg_cstr(x, c, a, 0, &path);
+	rc = tmpl_arg_cstr(x, c, a, 0, &path);
 	if (rc != 0)
 		return rc;
 	if (*path == '\0')
-		return cerr(x, c, "empty path");
+		return tmpl_cerr(x, c, "empty path");
 	if (n > 1) {
 		kv = malloc((n - 1) * sizeof(*kv));
-		rc = kv == NULL ? xoom(x) : keep(x, (void *)kv);
+		rc = kv == NULL ? tmpl_xoom(x) : tmpl_keep(x, (void *)kv);
 		if (rc != 0)
 			return rc;
 	}
@@ -1715,28 +1673,28 @@ fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		size_t len, klen;
 		char *d;
 
-		rc = arg_cstr(x, c, a, i, &s);
+		rc = tmpl_arg_cstr(x, c, a, i, &s);
 		if (rc != 0)
 			return rc;
 		len = strlen(s);
-		trim_space(&s, &len);
+		tmpl_trim_space(&s, &len);
 		if (len == 0)
 			continue;
 		eq = memchr(s, '=', len);
 		if (eq == NULL)
-			return cerr(x, c, "argument %zu is not a key=value pair",
+			return tmpl_cerr(x, c, "argument %zu is not a key=value pair",
 				    i + 1);
 		d = malloc(len + 1);
-		if (d == NULL || keep(x, d) != 0)
-			return xoom(x);
+		if (d == NULL || tmpl_keep(x, d) != 0)
+			return tmpl_xoom(x);
 		/* "k = v" is "k=v", as consul-template trims both sides. */
 		{
 			const char *k0 = s, *v0 = eq + 1;
 			size_t vlen = len - (size_t)(eq + 1 - s);
 
 			klen = (size_t)(eq - s);
-			trim_space(&k0, &klen);
-			trim_space(&v0, &vlen);
+			tmpl_trim_space(&k0, &klen);
+			tmpl_trim_space(&v0, &vlen);
 			memcpy(d, k0, klen);
 			d[klen] = '=';
 			memcpy(d + klen + 1, v0, vlen);
@@ -1758,12 +1716,12 @@ fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		}
 	}
 	if (x->env->fetch == NULL)
-		return cerr(x, c, "not available (no data provider)");
+		return tmpl_cerr(x, c, "not available (no data provider)");
 	rc = x->env->fetch(x->env->arg, kind, path, kv, nkv, &res, perr_,
 			   sizeof(perr_));
 	if (rc < 0) {
 		x->fatal = 1;
-		cerr(x, c, "%s", perr_[0] ? perr_ : "fetch failed");
+		tmpl_cerr(x, c, "%s", perr_[0] ? perr_ : "fetch failed");
 		return rc;
 	}
 	if (rc == TMPL_PENDING) {
@@ -1780,7 +1738,7 @@ fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	}
 	m = tmpl_grow(x->memo, &x->capmemo, x->nmemo + 1, sizeof(*m));
 	if (m == NULL)
-		return xoom(x);
+		return tmpl_xoom(x);
 	x->memo = m;
 	x->memo[x->nmemo++] = (struct memo){kind, path, kv, nkv, *out};
 	return 0;
@@ -1867,7 +1825,7 @@ tmpl_execute(const struct tmpl *t, const struct tmpl_env *env, char **out,
 	if (rc == 0) {
 		*out = buf_take(&x.out, outlen);
 		if (*out == NULL)
-			rc = xoom(&x);
+			rc = tmpl_xoom(&x);
 	}
 	buf_free(&x.out);
 	for (i = 0; i < x.nmem; i++)

@@ -310,6 +310,80 @@ void tmpl_sprintf(struct buf *b, const char *f, size_t flen,
 int tmpl_json_val(struct buf *b, struct val v, int pretty, int depth);
 
 /* ------------------------------------------------------------------ */
+/* The executor, as the functions see it (exec.c)                      */
+
+struct var;
+
+/* One (kind, path, key=value...) asked of the provider in this pass. */
+struct memo {
+	const char *kind, *path;
+	const char **kv;
+	size_t nkv;
+	struct val v;
+};
+
+/*
+ * One execution of a template.  It owns everything it makes and frees
+ * it all before tmpl_execute() returns; the provider's data is borrowed.
+ */
+struct exec {
+	const struct tmpl *t;
+	const struct tmpl_env *env;
+	struct tmpl_env none;		/* ENV when the caller gave none */
+	struct buf out;
+	size_t max;
+	void **mem;			/* malloc'd strings, freed at the end */
+	size_t nmem, capmem;
+	cJSON **js;			/* cJSON trees made here */
+	size_t njs, capjs;
+	struct var *vars;
+	size_t nvars, capvars;
+	struct memo *memo;
+	size_t nmemo, capmemo;
+	int pending;			/* fetches answered TMPL_PENDING */
+	int fatal;			/* an error no missing data explains */
+	int line, col;			/* node being run, for "out of memory" */
+	char *err;
+	size_t errlen;
+};
+
+/* The function being called, and where, for its errors. */
+struct call {
+	const struct func *fn;
+	int line, col;
+};
+
+/* An error of function C, at its name: "file:L:C: split: ..."; always
+ * -EINVAL.  Never with data in it: names, paths, keys, offsets. */
+int tmpl_cerr(struct exec *x, const struct call *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "out of memory" at the node being run; marks the error fatal (no
+ * pending data explains it); always -ENOMEM. */
+int tmpl_xoom(struct exec *x);
+/* Take ownership of P, or of the cJSON tree J: freed when the execution
+ * ends.  0, or -ENOMEM with P (J) already freed. */
+int tmpl_keep(struct exec *x, void *p);
+int tmpl_keep_json(struct exec *x, cJSON *j);
+/* A buffer for a function's result, capped as the output is. */
+struct buf tmpl_fn_buf(const struct exec *x);
+/* What the function built in B becomes its string result *OUT, owned by
+ * the execution; or B's failure becomes the function's error. */
+int tmpl_fn_result(struct exec *x, const struct call *c, struct buf *b,
+		   struct val *out);
+
+/* ------------------------------------------------------------------ */
+/* Arguments (funcs.c)                                                 */
+
+/* Argument I as text: a string, or a number as Vault sent it. */
+int tmpl_arg_str(struct exec *x, const struct call *c, const struct val *a,
+		 size_t i, const char **s, size_t *len);
+/* ... and with no NUL byte in it: paths, names, modes. */
+int tmpl_arg_cstr(struct exec *x, const struct call *c, const struct val *a,
+		  size_t i, const char **s);
+/* strings.TrimSpace of *S (*LEN bytes), in place. */
+void tmpl_trim_space(const char **s, size_t *len);
+
+/* ------------------------------------------------------------------ */
 /* The function table (funcs.c)                                        */
 
 struct exec;
