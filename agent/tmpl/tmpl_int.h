@@ -9,6 +9,7 @@
  *   value.c   values, and Go's truth, type names and map order.
  *   fmt.c     Go's fmt: print, println, printf, and numbers.
  *   json.c    JSON as Go's encoding/json writes it.
+ *   time.c    timestamp, and Go's time layouts.
  *
  * DESIGN / invariants:
  *  - Names shared between these files carry the tmpl_ prefix like the
@@ -403,5 +404,9 @@ struct func {
 
 /* The function called NAME, or NULL. */
 const struct func *tmpl_find_func(const char *name);
+
+/* Functions of the table defined in other files: time.c. */
+int tmpl_fn_timestamp(struct exec *x, const struct call *c,
+		      const struct val *a, size_t n, struct val *out);
 
 #endif
