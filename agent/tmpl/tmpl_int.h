@@ -10,6 +10,8 @@
  *   fmt.c     Go's fmt: print, println, printf, and numbers.
  *   json.c    JSON as Go's encoding/json writes it.
  *   time.c    timestamp, and Go's time layouts.
+ *   funcs_data.c  secret, pkiCert, writeToFile, file, env, base64*,
+ *             sha256Hex: data in and out, and its encodings.
  *
  * DESIGN / invariants:
  *  - Names shared between these files carry the tmpl_ prefix like the
@@ -405,8 +407,23 @@ struct func {
 /* The function called NAME, or NULL. */
 const struct func *tmpl_find_func(const char *name);
 
-/* Functions of the table defined in other files: time.c. */
+/* Functions of the table defined in other files: time.c, */
 int tmpl_fn_timestamp(struct exec *x, const struct call *c,
 		      const struct val *a, size_t n, struct val *out);
+/* ... and funcs_data.c (secret and pkiCert are tmpl_fn_fetch). */
+int tmpl_fn_env(struct exec *x, const struct call *c,
+		const struct val *a, size_t n, struct val *out);
+int tmpl_fn_file(struct exec *x, const struct call *c,
+		 const struct val *a, size_t n, struct val *out);
+int tmpl_fn_base64Encode(struct exec *x, const struct call *c,
+			 const struct val *a, size_t n, struct val *out);
+int tmpl_fn_base64Decode(struct exec *x, const struct call *c,
+			 const struct val *a, size_t n, struct val *out);
+int tmpl_fn_sha256Hex(struct exec *x, const struct call *c,
+		      const struct val *a, size_t n, struct val *out);
+int tmpl_fn_writeToFile(struct exec *x, const struct call *c,
+			const struct val *a, size_t n, struct val *out);
+int tmpl_fn_fetch(struct exec *x, const struct call *c,
+		  const struct val *a, size_t n, struct val *out);
 
 #endif
