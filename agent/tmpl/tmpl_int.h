@@ -10,6 +10,8 @@
  *   fmt.c     Go's fmt: print, println, printf, and numbers.
  *   json.c    JSON as Go's encoding/json writes it.
  *   time.c    timestamp, and Go's time layouts.
+ *   funcs.c   the function table, Go's built-in functions and
+ *             consul-template's string and list ones.
  *   funcs_data.c  secret, pkiCert, writeToFile, file, env, base64*,
  *             sha256Hex: data in and out, and its encodings.
  *
