@@ -10,6 +10,7 @@
  *   fmt.c     Go's fmt: print, println, printf, and numbers.
  *   json.c    JSON as Go's encoding/json writes it.
  *   time.c    timestamp, and Go's time layouts.
+ *   exec.c    the executor: the tree to text; tmpl_execute.
  *   funcs.c   the function table, Go's built-in functions and
  *             consul-template's string and list ones.
  *   funcs_data.c  secret, pkiCert, writeToFile, file, env, base64*,
@@ -25,13 +26,13 @@
 #ifndef CERTAGENT_TMPL_INT_H
 #define CERTAGENT_TMPL_INT_H
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 
 #include "buf.h"
 #include "tmpl.h"

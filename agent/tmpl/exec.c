@@ -1,52 +1,38 @@
 /*
- * tmpl: Go text/template for Vault Agent and consul-template templates.
- *
- * Three stages, each in one place: a lexer that turns the text into an
- * array of tokens (tmpl/lex.c), a recursive-descent parser that builds a
- * node tree and resolves functions and variables as Go's parser does
- * (tmpl/parse.c), and a tree-walking executor.
+ * exec.c: the executor: it walks a parsed template's tree and renders
+ * it (tmpl_execute), evaluating pipelines, fields, variables and calls.
  *
  * DESIGN / invariants:
- *  - The tree lives in one arena owned by struct tmpl: a parse error at
- *    any depth is cleaned up by tmpl_free(), and nodes are never freed
- *    one by one.  An execution owns everything it makes (strings, cJSON
- *    trees, variables, the fetch memo) in struct exec and frees it all
- *    before returning; the provider's data is borrowed, never modified.
- *  - Values (tmpl/value.c) view Vault's JSON in place; Vault's envelope
- *    is shown to the template as consul-template's Go struct (.Data,
- *    .LeaseID, ...) through a field table, without copying it.
- *  - Printing follows Go's fmt (tmpl/fmt.c), and "<no value>" for a
- *    missing key.  Numbers are json.Number to consul-template, so a
- *    number is accepted where a function wants a string; Go would refuse
- *    a float64 there, but never sees one.
+ *  - An execution owns everything it makes (strings, cJSON trees,
+ *    variables, the fetch memo) in struct exec and frees it all before
+ *    returning; the parsed template and the provider's data are
+ *    borrowed, never modified, so a template may run from several places.
  *  - A pending fetch yields a pending value that every field, index and
  *    function passes on (and/or only look at its truth), so a template
- *    can never act on data it does not have.
- *  - Bounded: template size, nesting depth, output size, file size; every
- *    string a function builds is capped by the output limit.
+ *    can never act on data it does not have.  Pending is not an error,
+ *    so the walk carries on and one pass asks the provider for all it
+ *    can reach, then answers TMPL_PENDING.  An error that stops the walk
+ *    while data is pending is taken for an effect of the missing data,
+ *    unless missing data cannot explain it (x->fatal: out of memory,
+ *    too large, a failed fetch or write).
+ *  - What {{ pipeline }} prints is Go's fmt (fmt.c), "<no value>" for
+ *    nothing.  The output is one capped buf: past the cap the render
+ *    fails with "output larger than N bytes", never truncated output.
+ *  - Variables are a stack: a control's variables are dropped at its
+ *    end, a range's are rebound for each element.
  */
-#include "tmpl.h"
+#include "tmpl_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <cjson/cJSON.h>
 
 #include "buf.h"
-#include "tmpl/tmpl_int.h"
-
-/* ------------------------------------------------------------------ */
-/* Executor                                                            */
 
 struct var {
 	const char *name;
