@@ -120,7 +120,7 @@ tmpl_fn_buf(const struct exec *x)
 /* The buffer's error tells the cap (-E2BIG) from a failed allocation. */
 int
 tmpl_fn_result(struct exec *x, const struct call *c, struct buf *b,
-	  struct val *out)
+	       struct val *out)
 {
 	size_t len;
 	char *s;

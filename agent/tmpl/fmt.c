@@ -268,7 +268,7 @@ fmt_str(struct buf *b, struct val v, const struct spec *sp)
 			buf_puts(&t, sp->verb == 'x' ? "0x" : "0X");
 		for (i = 0; i < n; i++)
 			buf_printf(&t, sp->verb == 'x' ? "%02x" : "%02X",
-				  (unsigned char)v.s[i]);
+				   (unsigned char)v.s[i]);
 		break;
 	default:
 		bad_verb(b, v, sp->verb);
@@ -522,7 +522,7 @@ star_arg(const struct val *a, size_t nargs, size_t *argn, int *out)
 /* Go's doPrintf step by step. */
 void
 tmpl_sprintf(struct buf *b, const char *f, size_t flen, const struct val *a,
-	   size_t nargs)
+	     size_t nargs)
 {
 	size_t i = 0, argn = 0, lit;
 	int reordered = 0;

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +33,7 @@
  */
 int
 tmpl_arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i,
-	const char **s, size_t *len)
+	     const char **s, size_t *len)
 {
 	struct buf b;
 	struct val v;
@@ -47,7 +46,7 @@ tmpl_arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i
 	}
 	if (a[i].k != V_NUM)
 		return tmpl_cerr(x, c, "argument %zu must be a string, not %s", i + 1,
-			    tmpl_type_name(a[i]));
+				 tmpl_type_name(a[i]));
 	b = tmpl_fn_buf(x);
 	tmpl_put_num(&b, a[i].n, 'j');
 	rc = tmpl_fn_result(x, c, &b, &v);
@@ -60,7 +59,7 @@ tmpl_arg_str(struct exec *x, const struct call *c, const struct val *a, size_t i
 
 int
 tmpl_arg_cstr(struct exec *x, const struct call *c, const struct val *a, size_t i,
-	 const char **s)
+	      const char **s)
 {
 	size_t len;
 	int rc = tmpl_arg_str(x, c, a, i, s, &len);
@@ -100,7 +99,7 @@ fn_eq(struct exec *x, const struct call *c, const struct val *a, size_t n,
 			eq = p->k == q->k;
 		} else if (!basic(p->k) || !basic(q->k)) {
 			return tmpl_cerr(x, c, "non-comparable type %s",
-				    tmpl_type_name(basic(p->k) ? *q : *p));
+					 tmpl_type_name(basic(p->k) ? *q : *p));
 		} else if (p->k != q->k) {
 			return tmpl_cerr(x, c, "incompatible types for comparison");
 		} else if (p->k == V_BOOL) {
@@ -193,7 +192,7 @@ fn_index(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		case V_MAP:
 			if (k->k != V_STR)
 				return tmpl_cerr(x, c, "map key must be a string, not %s",
-					    tmpl_type_name(*k));
+						 tmpl_type_name(*k));
 			v = tmpl_to_val(v.j ? cJSON_GetObjectItemCaseSensitive(v.j, k->s)
 				       : NULL);
 			break;
@@ -201,7 +200,7 @@ fn_index(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		case V_STR:
 			if (k->k != V_NUM || !is_int(idx))
 				return tmpl_cerr(x, c, "cannot index %s with type %s",
-					    tmpl_type_name(v), tmpl_type_name(*k));
+						 tmpl_type_name(v), tmpl_type_name(*k));
 			if (idx < 0 || idx >= (double)(v.k == V_STR ? v.len :
 						       tmpl_jcount(v.j)))
 				return tmpl_cerr(x, c, "index out of range: %.0f", idx);
@@ -212,7 +211,7 @@ fn_index(struct exec *x, const struct call *c, const struct val *a, size_t n,
 			break;
 		default:
 			return tmpl_cerr(x, c, "can't index item of type %s",
-				    tmpl_go_type(v));
+					 tmpl_go_type(v));
 		}
 	}
 	*out = v;
@@ -478,7 +477,7 @@ fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		return rc;
 	if (a[1].k != V_LIST)
 		return tmpl_cerr(x, c, "argument 2 must be a list, not %s",
-			    tmpl_type_name(a[1]));
+				 tmpl_type_name(a[1]));
 	for (it = a[1].j ? a[1].j->child : NULL; it != NULL; it = it->next, i++) {
 		struct val v = tmpl_to_val(it);
 
@@ -491,7 +490,7 @@ fn_join(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		else {
 			buf_free(&b);
 			return tmpl_cerr(x, c, "element %zu is a %s, not a string",
-				    i + 1, tmpl_type_name(v));
+					 i + 1, tmpl_type_name(v));
 		}
 	}
 	return tmpl_fn_result(x, c, &b, out);

@@ -23,10 +23,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -36,7 +34,7 @@
 
 int
 tmpl_fn_env(struct exec *x, const struct call *c, const struct val *a, size_t n,
-       struct val *out)
+	    struct val *out)
 {
 	const char *name, *v;
 	int rc = tmpl_arg_cstr(x, c, a, 0, &name);
@@ -52,7 +50,7 @@ tmpl_fn_env(struct exec *x, const struct call *c, const struct val *a, size_t n,
 /* file PATH: the whole file, at most TMPL_MAX_FILE bytes. */
 int
 tmpl_fn_file(struct exec *x, const struct call *c, const struct val *a, size_t n,
-	struct val *out)
+	     struct val *out)
 {
 	const char *path;
 	char *buf = NULL;
@@ -115,7 +113,7 @@ static const char b64[] =
 
 int
 tmpl_fn_base64Encode(struct exec *x, const struct call *c, const struct val *a,
-		size_t n, struct val *out)
+		     size_t n, struct val *out)
 {
 	unsigned char enc[B64_CHUNK / 3 * 4 + 1];	/* and EVP's NUL */
 	struct buf b = tmpl_fn_buf(x);
@@ -249,7 +247,7 @@ b64_decode(struct buf *b, const char *s, size_t ndata, size_t npad)
 /* The error names the offset of the bad byte, never the data. */
 int
 tmpl_fn_base64Decode(struct exec *x, const struct call *c, const struct val *a,
-		size_t n, struct val *out)
+		     size_t n, struct val *out)
 {
 	struct buf b = tmpl_fn_buf(x);
 	const char *s;
@@ -270,7 +268,7 @@ tmpl_fn_base64Decode(struct exec *x, const struct call *c, const struct val *a,
 
 int
 tmpl_fn_sha256Hex(struct exec *x, const struct call *c, const struct val *a,
-	     size_t n, struct val *out)
+		  size_t n, struct val *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
@@ -295,7 +293,7 @@ tmpl_fn_sha256Hex(struct exec *x, const struct call *c, const struct val *a,
  */
 int
 tmpl_fn_writeToFile(struct exec *x, const struct call *c, const struct val *a,
-	       size_t n, struct val *out)
+		    size_t n, struct val *out)
 {
 	const char *path, *owner, *group, *perms, *flags = "", *content;
 	char perr_[TMPL_MSG_MAX] = "", *withnl = NULL;
@@ -459,7 +457,7 @@ make_pki(struct exec *x, const cJSON *envelope, struct val *out)
  */
 int
 tmpl_fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t n,
-	 struct val *out)
+	      struct val *out)
 {
 	const char *kind = c->fn->name, *path, **kv = NULL;
 	const cJSON *res = NULL;
@@ -494,7 +492,7 @@ tmpl_fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t 
 		eq = memchr(s, '=', len);
 		if (eq == NULL)
 			return tmpl_cerr(x, c, "argument %zu is not a key=value pair",
-				    i + 1);
+					 i + 1);
 		d = malloc(len + 1);
 		if (d == NULL || tmpl_keep(x, d) != 0)
 			return tmpl_xoom(x);

@@ -155,7 +155,7 @@ tmpl_json_val(struct buf *b, struct val v, int pretty, int depth)
 			json_str(b, v.st->f[i].go, strlen(v.st->f[i].go));
 			buf_puts(b, pretty ? ": " : ":");
 			rc = tmpl_json_val(b, tmpl_sfield_val(v.j, &v.st->f[i]), pretty,
-				      depth + 1);
+					   depth + 1);
 		}
 		json_nl(b, pretty, depth);
 		buf_putc(b, '}');

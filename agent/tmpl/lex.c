@@ -542,7 +542,7 @@ lex_number(struct parser *p, size_t *pos, int space)
 		while (is_alnum(uc(p, e)) || uc(p, e) == '.')
 			e++;
 		return tmpl_perr(p, s, "bad number syntax: %.*s",
-			    (int)((e - s) > 40 ? 40 : (e - s)), p->src + s);
+				 (int)((e - s) > 40 ? 40 : (e - s)), p->src + s);
 	}
 	t = emit(p, T_NUMBER, s, e - s, space);
 	if (t == NULL)

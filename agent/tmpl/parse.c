@@ -97,7 +97,7 @@ unexpected(struct parser *p, const struct tok *t, const char *ctx,
 	char buf[64];
 
 	return tmpl_perr(p, t->off, "unexpected %s in %s%s", tdesc(p, t, buf, sizeof(buf)),
-		    ctx, extra);
+			 ctx, extra);
 }
 
 
@@ -204,7 +204,7 @@ parse_operand(struct parser *p, struct arg **out)
 		a->type = A_PIPE;
 		if (++p->depth > TMPL_MAX_DEPTH)
 			return tmpl_perr(p, t->off, "nesting deeper than %d",
-				    TMPL_MAX_DEPTH);
+					 TMPL_MAX_DEPTH);
 		rc = parse_pipeline(p, "parenthesized pipeline", T_RPAREN, 0,
 				    &a->pipe);
 		p->depth--;
@@ -243,7 +243,7 @@ check_arity(struct parser *p, const struct arg *a, size_t got)
 	else
 		snprintf(want, sizeof(want), "%d or %d", f->min, f->max);
 	return tmpl_perr_lc(p, a->line, a->col,
-		       "wrong number of args for %s: want %s got %zu", f->name,
+			    "wrong number of args for %s: want %s got %zu", f->name,
 		       want, got);
 }
 
@@ -290,7 +290,7 @@ parse_command(struct parser *p, enum tok_type end, size_t stage,
 		if (a != NULL && t->space)
 			continue;
 		return tmpl_perr(p, t->off, "unexpected %s in operand",
-			    tdesc(p, t, buf, sizeof(buf)));
+				 tdesc(p, t, buf, sizeof(buf)));
 	}
 	a0 = c->args[0];
 	if (a0->type == A_NIL)
@@ -301,11 +301,11 @@ parse_command(struct parser *p, enum tok_type end, size_t stage,
 			return rc;
 	} else if (stage > 0 && arg_is_literal(a0)) {
 		return tmpl_perr_lc(p, a0->line, a0->col,
-			       "non executable command in pipeline stage %zu",
+				    "non executable command in pipeline stage %zu",
 			       stage + 1);
 	} else if (stage > 0 || c->nargs > 1) {
 		return tmpl_perr_lc(p, a0->line, a0->col,
-			       "can't give argument to non-function");
+				    "can't give argument to non-function");
 	}
 	/* A function named as an argument is called with no arguments. */
 	for (i = 1; i < c->nargs; i++) {
@@ -338,7 +338,7 @@ parse_pipeline(struct parser *p, const char *ctx, enum tok_type end,
 		if (t1->type == T_ASSIGN) {
 			if (!var_known(p, t->s))
 				return tmpl_perr(p, t->off, "undefined variable \"%s\"",
-					    t->s);
+						 t->s);
 			pp->assign = 1;
 		} else if (var_push(p, t->s) != 0) {
 			return -ENOMEM;
@@ -415,7 +415,7 @@ missing_end(struct parser *p, const struct tok *at, const char *kind,
 	    const struct node *n)
 {
 	return tmpl_perr(p, at->off, "unexpected EOF: missing %send%s for %s%s%s at %d:%d",
-		    p->ld, p->rd, p->ld, kind, p->rd, n->line, n->col);
+			 p->ld, p->rd, p->ld, kind, p->rd, n->line, n->col);
 }
 
 /*
@@ -609,7 +609,7 @@ tmpl_parse(const char *name, const char *text, const char *ldelim,
 		rc = parse_list(&p, &t->root, &why, &at);
 	if (rc == 0 && why != TERM_EOF)
 		rc = tmpl_perr(&p, at->off, "unexpected %s%s%s", ldelim,
-			  why == TERM_END ? "end" : "else", rdelim);
+			       why == TERM_END ? "end" : "else", rdelim);
 out:
 	free(p.toks);
 	free(p.lines);

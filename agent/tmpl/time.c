@@ -160,7 +160,7 @@ go_time(struct buf *b, const char *l, size_t n, const struct tm *tm)
 /* timestamp [LAYOUT]: RFC 3339 by default, "unix" for seconds. */
 int
 tmpl_fn_timestamp(struct exec *x, const struct call *c, const struct val *a,
-	     size_t n, struct val *out)
+		  size_t n, struct val *out)
 {
 	static const char rfc3339[] = "2006-01-02T15:04:05Z07:00";
 	struct buf b = tmpl_fn_buf(x);

@@ -392,10 +392,10 @@ void tmpl_trim_space(const char **s, size_t *len);
 /* ------------------------------------------------------------------ */
 /* The function table (funcs.c)                                        */
 
-struct exec;
-struct call;
-struct val;
-
+/*
+ * A function gets its N arguments at A, none of them pending, and sets
+ * *OUT; 0, or a negative errno with the message set (tmpl_cerr, ...).
+ */
 typedef int (*fn_impl)(struct exec *x, const struct call *c,
 		       const struct val *a, size_t n, struct val *out);
 
