@@ -1,10 +1,11 @@
 /*
- * Unit tests for tmpl.c: Go text/template syntax and printing, every
- * function, consul-template's view of Vault data, errors with their
- * positions (and never a secret in them), one-pass dependency
- * registration, and a corpus of real-world Vault Agent templates under
- * test/unit/tmpl_corpus/ (NAME.tpl, NAME.data.json, NAME.expected and,
- * for writeToFile, NAME.writes).
+ * Unit tests for the template engine (agent/tmpl/, through its API in
+ * tmpl.h): Go text/template syntax and printing, every function,
+ * consul-template's view of Vault data, errors with their positions (and
+ * never a secret in them), one-pass dependency registration, and a
+ * corpus of real-world Vault Agent templates under test/unit/tmpl_corpus/
+ * (NAME.tpl, NAME.data.json, NAME.expected and, for writeToFile,
+ * NAME.writes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
