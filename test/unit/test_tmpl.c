@@ -1,10 +1,11 @@
 /*
- * Unit tests for tmpl.c: Go text/template syntax and printing, every
- * function, consul-template's view of Vault data, errors with their
- * positions (and never a secret in them), one-pass dependency
- * registration, and a corpus of real-world Vault Agent templates under
- * test/unit/tmpl_corpus/ (NAME.tpl, NAME.data.json, NAME.expected and,
- * for writeToFile, NAME.writes).
+ * Unit tests for the template engine (agent/tmpl/, through its API in
+ * tmpl.h): Go text/template syntax and printing, every function,
+ * consul-template's view of Vault data, errors with their positions (and
+ * never a secret in them), one-pass dependency registration, and a
+ * corpus of real-world Vault Agent templates under test/unit/tmpl_corpus/
+ * (NAME.tpl, NAME.data.json, NAME.expected and, for writeToFile,
+ * NAME.writes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -659,6 +660,74 @@ test_base64Decode_of_invalid_input_is_an_error(void **state)
 			"t.tpl:1:4: base64Decode: illegal base64 data at input byte 8");
 }
 
+/*
+ * Go's base64.StdEncoding where OpenSSL's decoder differs: padding is
+ * required and counted, newlines are skipped anywhere (even between the
+ * two "="), other white space and "-" are errors wherever they are, and
+ * non-zero bits under the padding are ignored (Go's non-strict mode).
+ */
+static void
+test_base64Decode_follows_go_on_padding_and_newlines(void **state)
+{
+	(void)state;
+	expect("{{ base64Decode \"aGVsbA==\" }}|{{ base64Decode \"aGVsbA=\\n=\" }}|"
+	       "{{ base64Decode \"\\naGVs\\r\\nbG8=\\r\\n\" }}|{{ base64Decode \"\" }}|"
+	       "{{ base64Decode \"\\n\\r\\n\" }}|{{ base64Decode \"aGVsbB==\" }}|"
+	       "{{ base64Decode \"aGVsbG8K\" | len }}",
+	       "hell|hell|hello|||hell|6");
+}
+
+static void
+test_base64Decode_errors_name_the_offset_go_names(void **state)
+{
+	static const struct {
+		const char *in;		/* a template string literal */
+		int at;
+	} cases[] = {
+		{"aGVs=G8=", 4},	/* "=" starting a quantum */
+		{"aGVsb=8=", 5},	/* "=" second in a quantum */
+		{"aG=s", 2},		/* one "=" where two are due */
+		{"aGVsbA=", 7},		/* ... and the input ends */
+		{"aGVsbA=\\n", 8},	/* ... after a newline */
+		{"aGVsbA", 4},		/* no padding at all */
+		{"a", 0},
+		{"====", 0},
+		{"aGVsbA==aGVs", 8},	/* data after the padding */
+		{"aGVsbA==\\n=", 9},
+		{" aGVs", 0},		/* OpenSSL would skip white space */
+		{"aGVs ", 4},
+		{"aGVs\\tbG8=", 4},
+		{"aGVs-", 4},		/* OpenSSL's end-of-data marker */
+		{"aGV_", 3},		/* the URL alphabet is not Std */
+		{"aG\\x00s", 2},
+		{"aGVs\\xffbG8=", 4},
+	};
+	char src[128], want[160];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(src, sizeof(src), "{{ base64Decode \"%s\" }}", cases[i].in);
+		snprintf(want, sizeof(want), "t.tpl:1:4: base64Decode: illegal "
+			 "base64 data at input byte %d", cases[i].at);
+		expect_exec_err(src, want);
+	}
+}
+
+/* OpenSSL is called on chunks of whole quanta; nothing shows at the seams. */
+static void
+test_base64_round_trips_strings_longer_than_a_chunk(void **state)
+{
+	(void)state;
+	expect("{{ $s := printf \"%03071d|%03072d|%03073d|%06145d\" 1 2 3 4 }}"
+	       "{{ eq ($s | base64Encode | base64Decode) $s }} "
+	       "{{ eq (base64Encode $s | replaceAll \"A\" \"A\\r\\n\" | base64Decode) $s }} "
+	       "{{ printf \"%03072d\" 0 | base64Encode | len }} "
+	       "{{ printf \"%04000d\" 5 | base64Encode | sha256Hex }}",
+	       "true true 4096 "
+	       "a2ff97c3a11cc36cad622797c63280f15fd4f206d76c1324e45c153214052e38");
+}
+
 static void
 test_sha256Hex(void **state)
 {
@@ -1244,6 +1313,9 @@ main(void)
 		T(test_base64_encodes_and_decodes),
 		T(test_base64Decode_output_may_hold_nul_bytes),
 		T(test_base64Decode_of_invalid_input_is_an_error),
+		T(test_base64Decode_follows_go_on_padding_and_newlines),
+		T(test_base64Decode_errors_name_the_offset_go_names),
+		T(test_base64_round_trips_strings_longer_than_a_chunk),
 		T(test_sha256Hex),
 		T(test_toJSON_sorts_keys_and_escapes_html_like_go),
 		T(test_timestamp_formats_now_with_go_layouts),
