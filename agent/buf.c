@@ -27,12 +27,14 @@ limit(const struct buf *b)
 static int
 reserve(struct buf *b, size_t n)
 {
-	size_t need, cap;
+	size_t need, cap, most;
 	char *s;
 
 	if (b->err)
 		return b->err;
-	if (n > limit(b) - b->len) {
+	/* The text and its NUL must fit in a size_t, whatever the cap. */
+	most = limit(b) < SIZE_MAX ? limit(b) + 1 : SIZE_MAX;
+	if (n > limit(b) - b->len || n >= most - b->len) {
 		b->err = -E2BIG;
 		return b->err;
 	}
@@ -42,8 +44,8 @@ reserve(struct buf *b, size_t n)
 	cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	if (cap > limit(b) + 1)
-		cap = limit(b) + 1;
+	if (cap > most)
+		cap = most;
 	if (b->secret) {
 		s = malloc(cap);
 		if (s != NULL && b->s != NULL) {

@@ -79,6 +79,18 @@ test_the_cap_is_an_error_that_sticks(void **state)
 }
 
 static void
+test_a_cap_of_size_max_does_not_wrap(void **state)
+{
+	struct buf b = BUF_INIT(SIZE_MAX);
+
+	(void)state;
+	assert_int_equal(buf_puts(&b, "fits"), 0);
+	assert_string_equal(b.s, "fits");
+	assert_int_equal(buf_append(&b, "x", SIZE_MAX - 2), -E2BIG);
+	buf_free(&b);
+}
+
+static void
 test_take_of_an_empty_buffer_is_an_empty_string(void **state)
 {
 	struct buf b = BUF_INIT(0);
@@ -130,6 +142,7 @@ main(void)
 		cmocka_unit_test(test_appends_keep_text_nul_terminated_and_counted),
 		cmocka_unit_test(test_growth_past_the_first_block_keeps_every_byte),
 		cmocka_unit_test(test_the_cap_is_an_error_that_sticks),
+		cmocka_unit_test(test_a_cap_of_size_max_does_not_wrap),
 		cmocka_unit_test(test_take_of_an_empty_buffer_is_an_empty_string),
 		cmocka_unit_test(test_quoted_escapes_what_prometheus_label_values_need),
 		cmocka_unit_test(test_a_secret_buffer_grows_and_wipes),
