@@ -252,6 +252,19 @@ verify(const struct cert *c, const char *cert, const char *key,
 	return rc;
 }
 
+/* verify() for what is on disk already: see x509_check_kept(). */
+static int
+verify_kept(const struct cert *c, const char *cert, const char *key,
+	    const char *chain, const char *anchor, struct x509_info *info,
+	    char *err, size_t errlen)
+{
+	int rc = x509_check_kept(cert, key, chain, anchor, &c->names, err, errlen);
+
+	if (rc == 0)
+		rc = x509_cert_info(cert, info, err, errlen);
+	return rc;
+}
+
 static const char *
 json_str(const cJSON *obj, const char *key)
 {
@@ -847,8 +860,8 @@ adopt_entry(struct cert *c)
 	}
 	/* Without the intermediates on disk the chain cannot be checked
 	 * offline; the key, the validity and the names still are. */
-	if (verify(c, l.cert, l.key, l.chain, l.chain ? l.ca : NULL, &info, err,
-		   sizeof(err)) != 0) {
+	if (verify_kept(c, l.cert, l.key, l.chain, l.chain ? l.ca : NULL, &info,
+			err, sizeof(err)) != 0) {
 		log_warn("certs", "%s: the files on disk will be replaced: %s",
 			 c->name, err);
 		goto out;
@@ -1097,7 +1110,7 @@ adopt_template(struct cert *c, const struct certs_tcall *tc)
 		buf_free(&anchor);
 	}
 	if (cert == NULL || key == NULL ||
-	    verify(c, cert, key, chain.s, anchor.s, &info, err, sizeof(err)) != 0) {
+	    verify_kept(c, cert, key, chain.s, anchor.s, &info, err, sizeof(err)) != 0) {
 		log_info("templates", "%s: the certificate on disk cannot be kept; "
 				      "issuing", c->name);
 		secret_json_free(env);

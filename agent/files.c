@@ -405,7 +405,18 @@ files_set_commit(struct files_set *s, char *err, size_t errlen)
 		}
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		rc = fsync_dir(s->items[i].path);
+		/* Each directory once: a set usually lives in one. */
+		const char *path = s->items[i].path, *slash = strrchr(path, '/');
+		size_t dlen = slash ? (size_t)(slash - path) : 0, j;
+		for (j = 0; j < i; j++) {
+			const char *q = s->items[j].path, *qs = strrchr(q, '/');
+			if ((qs ? (size_t)(qs - q) : 0) == dlen &&
+			    strncmp(q, path, dlen) == 0)
+				break;
+		}
+		if (j < i)
+			continue;
+		rc = fsync_dir(path);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: fsync of directory: %s",
 				 s->items[i].path, strerror(-rc));

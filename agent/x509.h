@@ -111,6 +111,18 @@ int x509_check_bundle(const char *cert_pem, const char *key_pem,
 		      size_t errlen);
 
 /*
+ * x509_check_bundle() for material the agent wrote itself and reads back
+ * on start: the key must be the certificate's (their public halves are
+ * equal), but its private half is not proven by a computation (an EC
+ * point multiplication, an RSA signature), which on a restart is the
+ * larger part of the work.  New material from Vault always gets the
+ * whole check before it is written.
+ */
+int x509_check_kept(const char *cert_pem, const char *key_pem,
+		    const char *chain_pem, const char *anchor_pem,
+		    const struct x509_names *names, char *err, size_t errlen);
+
+/*
  * Generate a private key: TYPE "rsa" (BITS 2048, 3072, 4096 or 8192),
  * "ec" (256, 384 or 521) or "ed25519" (BITS ignored); BITS 0 picks the
  * default (rsa 2048, ec 256).  *KEY_PEM is set to malloc'd PKCS#8 PEM;

@@ -1402,6 +1402,35 @@ test_check_bundle_reports_the_first_failure_with_its_cause(void **state)
 }
 
 static void
+test_check_kept_refuses_another_key_and_checks_the_rest(void **state)
+{
+	const char *dns[] = {"svc.example.com"};
+	struct x509_names names = {"svc.example.com", dns, 1, NULL, 0};
+	char err[512];
+
+	(void)state;
+	assert_int_equal(x509_check_kept(pki.leaf_ec.cert_pem, pki.leaf_ec.key_pem,
+					 pki.inter.cert_pem, pki.root.cert_pem,
+					 &names, err, sizeof(err)),
+			 0);
+	assert_int_equal(x509_check_kept(pki.leaf_ec.cert_pem, pki.leaf_ec2.key_pem,
+					 pki.inter.cert_pem, pki.root.cert_pem,
+					 &names, err, sizeof(err)),
+			 -EINVAL);
+	assert_err_has(err, "does not belong");
+	assert_no_key_material(err, pki.leaf_ec2.key_pem);
+	assert_int_equal(x509_check_kept(pki.expired.cert_pem, pki.expired.key_pem,
+					 NULL, NULL, NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_err_has(err, "expired at");
+	assert_int_equal(x509_check_kept(pki.leaf_ec.cert_pem, pki.leaf_ec.key_pem,
+					 pki.inter.cert_pem, pki.other_root.cert_pem,
+					 NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_err_has(err, "does not verify");
+}
+
+static void
 test_check_bundle_forgives_small_clock_skew_only(void **state)
 {
 	char err[512];
@@ -1540,6 +1569,7 @@ main(void)
 		cmocka_unit_test(test_check_bundle_accepts_a_good_bundle),
 		cmocka_unit_test(
 			test_check_bundle_reports_the_first_failure_with_its_cause),
+		cmocka_unit_test(test_check_kept_refuses_another_key_and_checks_the_rest),
 		cmocka_unit_test(
 			test_check_bundle_forgives_small_clock_skew_only),
 		cmocka_unit_test(
