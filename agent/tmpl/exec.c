@@ -24,6 +24,7 @@
 #include "tmpl_int.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -111,10 +112,14 @@ tmpl_keep_json(struct exec *x, cJSON *j)
 	return 0;
 }
 
+/* Results may be secrets (a password, a key): their copies are wiped. */
 struct buf
 tmpl_fn_buf(const struct exec *x)
 {
-	return (struct buf)BUF_INIT(x->max);
+	struct buf b = BUF_INIT(x->max);
+
+	b.secret = 1;
+	return b;
 }
 
 /* The buffer's error tells the cap (-E2BIG) from a failed allocation. */
@@ -496,11 +501,7 @@ tmpl_execute(const struct tmpl *t, const struct tmpl_env *env, char **out,
 	x.err = err;
 	x.errlen = errlen;
 	x.max = x.env->max_output ? x.env->max_output : TMPL_MAX_OUT;
-	/* buf.c's growth cannot take a cap of SIZE_MAX (cap + 1 wraps);
-	 * no output comes near SIZE_MAX - 1 bytes anyway. */
-	if (x.max > SIZE_MAX - 1)
-		x.max = SIZE_MAX - 1;
-	x.out = (struct buf)BUF_INIT(x.max);
+	x.out = tmpl_fn_buf(&x);
 	rc = vpush(&x, "$", vnil());
 	if (rc == 0)
 		rc = walk(&x, vnil(), t->root);
@@ -512,10 +513,11 @@ tmpl_execute(const struct tmpl *t, const struct tmpl_env *env, char **out,
 			rc = tmpl_xoom(&x);
 	}
 	buf_free(&x.out);
+	/* What the execution made holds the data it rendered: wiped. */
 	for (i = 0; i < x.nmem; i++)
-		free(x.mem[i]);
+		secret_free_len(x.mem[i], malloc_usable_size(x.mem[i]));
 	for (i = 0; i < x.njs; i++)
-		cJSON_Delete(x.js[i]);
+		secret_json_free(x.js[i]);
 	free(x.mem);
 	free(x.js);
 	free(x.vars);
