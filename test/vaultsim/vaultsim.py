@@ -1137,6 +1137,17 @@ class Server(ThreadingHTTPServer):
                                             do_handshake_on_connect=False)
         return sock, addr
 
+    def shutdown_request(self, request):
+        if isinstance(request, ssl.SSLSocket):
+            # Go's tls.Conn.Close sends close_notify and closes without
+            # waiting for the peer's; a non-blocking unwrap does the same.
+            try:
+                request.settimeout(0.0)
+                request.unwrap()
+            except (OSError, ValueError):
+                pass
+        super().shutdown_request(request)
+
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout, TimeoutError,
@@ -1154,11 +1165,13 @@ _VERIFY_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 _accept_all = _VERIFY_CB(lambda ok, store: 1)
 
 
-def install_accept_any_client_cert(ctx):
-    """Set SSL_CTX_set_verify(SSL_VERIFY_PEER, accept-all). Returns True if done."""
+def _ssl_ctx_handle(ctx):
+    """(libssl, SSL_CTX*) of an ssl.SSLContext whose verify mode is CERT_OPTIONAL,
+    or (None, None). The verify mode read back through the pointer checks that
+    the pointer really is the context's SSL_CTX."""
     try:
         if sys.implementation.name != "cpython":
-            return False
+            return None, None
         libssl = None
         for name in ("libssl.so.3", "libssl.so.1.1", "libssl.so"):
             try:
@@ -1167,19 +1180,65 @@ def install_accept_any_client_cert(ctx):
             except OSError:
                 continue
         if libssl is None:
-            return False
+            return None, None
         # PySSLContext { PyObject_HEAD; SSL_CTX *ctx; ... }
         ptr = ctypes.c_void_p.from_address(id(ctx) + 2 * ctypes.sizeof(ctypes.c_void_p)).value
         libssl.SSL_CTX_get_verify_mode.restype = ctypes.c_int
         libssl.SSL_CTX_get_verify_mode.argtypes = [ctypes.c_void_p]
         if libssl.SSL_CTX_get_verify_mode(ptr) != 1:   # SSL_VERIFY_PEER after CERT_OPTIONAL
-            return False
+            return None, None
+        return libssl, ptr
+    except Exception:
+        return None, None
+
+
+def install_accept_any_client_cert(ctx):
+    """Set SSL_CTX_set_verify(SSL_VERIFY_PEER, accept-all). Returns True if done."""
+    libssl, ptr = _ssl_ctx_handle(ctx)
+    if libssl is None:
+        return False
+    try:
         libssl.SSL_CTX_set_verify.restype = None
         libssl.SSL_CTX_set_verify.argtypes = [ctypes.c_void_p, ctypes.c_int, _VERIFY_CB]
         libssl.SSL_CTX_set_verify(ptr, 1, _accept_all)
         return True
     except Exception:
         return False
+
+
+# Session resumption as Go's crypto/tls server (Vault's listener) does it:
+# session tickets in TLS 1.2 and 1.3, valid for up to 7 days
+# (maxSessionTicketLifetime), and no server-side session-ID cache (Go has
+# none, so a TLS 1.2 client that offers only a session ID gets a full
+# handshake). A resumed session carries the peer certificate of the full
+# handshake it came from, in OpenSSL as in Go.
+SSL_CTRL_SET_SESS_CACHE_MODE = 44
+SSL_SESS_CACHE_OFF = 0
+TICKET_LIFETIME = 7 * 86400
+
+
+def configure_session_resumption(ctx):
+    """Tickets on, session-ID cache off, 7 day lifetime. Returns a description
+    for ready.json: "tickets" when done as Go does, else what OpenSSL does."""
+    ctx.options &= ~ssl.OP_NO_TICKET
+    if hasattr(ssl, "OP_NO_RENEGOTIATION"):
+        # Go's server never renegotiates and refuses a client's attempt, so
+        # a connection's client certificate is the one of its handshake.
+        ctx.options |= ssl.OP_NO_RENEGOTIATION
+    libssl, ptr = _ssl_ctx_handle(ctx)
+    if libssl is None:
+        return "tickets+session-id-cache"
+    try:
+        libssl.SSL_CTX_ctrl.restype = ctypes.c_long
+        libssl.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long,
+                                        ctypes.c_void_p]
+        libssl.SSL_CTX_ctrl(ptr, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, None)
+        libssl.SSL_CTX_set_timeout.restype = ctypes.c_long
+        libssl.SSL_CTX_set_timeout.argtypes = [ctypes.c_void_p, ctypes.c_long]
+        libssl.SSL_CTX_set_timeout(ptr, TICKET_LIFETIME)
+        return "tickets"
+    except Exception:
+        return "tickets+session-id-cache"
 
 
 def make_tls(dirpath, server_names, ca_from=None, cert_mode="auto"):
@@ -1224,8 +1283,9 @@ def make_tls(dirpath, server_names, ca_from=None, cert_mode="auto"):
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert_path, key_path)
     ctx.verify_mode = ssl.CERT_OPTIONAL
+    resumption = configure_session_resumption(ctx)
     mode = "any" if cert_mode == "auto" and install_accept_any_client_cert(ctx) else "ca"
-    return ctx, ca_path, mode
+    return ctx, ca_path, mode, resumption
 
 
 # ==========================================================================
@@ -1253,7 +1313,7 @@ def main(argv=None):
 
     names = [n.strip() for n in (args.server_name or "localhost,127.0.0.1").split(",")
              if n.strip()]
-    ssl_ctx, ca_path, tls_mode = make_tls(args.dir, names, args.tls_ca_from,
+    ssl_ctx, ca_path, tls_mode, tls_resumption = make_tls(args.dir, names, args.tls_ca_from,
                                           args.client_cert_mode)
 
     sim = Sim(token_style=args.token_style)
@@ -1304,6 +1364,7 @@ def main(argv=None):
         "dir": os.path.abspath(args.dir),
         "pki_root": os.path.abspath(os.path.join(args.dir, "pki-root.pem")),
         "client_cert_verification": tls_mode,
+        "tls_session_resumption": tls_resumption,
         "version": VERSION,
     }
     write_file(os.path.join(args.dir, "ready.json"), (json.dumps(ready, indent=1) + "\n")
