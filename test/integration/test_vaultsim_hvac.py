@@ -725,3 +725,61 @@ def test_mount_new_engines(vs):
     assert vs.api("POST", "sys/auth/approle2", {"type": "approle"})[0] == 204
     rid, sid = vs.approle("r2", mount="approle2", token_policies="app")
     assert vs.approle_login(rid, sid, mount="approle2")["policies"] == ["app", "default"]
+
+
+# --------------------------------------------------------------------------
+# response wrapping
+
+def test_wrapped_secret_id_unwraps_once(vs):
+    vs.approle("app-wrapped", token_policies="app")
+    root = client(vs, token=vs.root_token)
+    resp = root.write("auth/approle/role/app-wrapped/secret-id", wrap_ttl="60s")
+    info = resp["wrap_info"]
+    assert resp["data"] is None and resp["auth"] is None
+    assert info["ttl"] == 60 and info["creation_path"] == "auth/approle/role/app-wrapped/secret-id"
+    assert info["token"].startswith("hvs.") and info["accessor"]
+    # first party: the wrapping token itself unwraps
+    unwrapped = client(vs, token=info["token"]).sys.unwrap()
+    secret_id = unwrapped["data"]["secret_id"]
+    assert unwrapped["data"]["secret_id_accessor"] == info["wrapped_accessor"]
+    role_id = root.read("auth/approle/role/app-wrapped/role-id")["data"]["role_id"]
+    login = client(vs).auth.approle.login(role_id=role_id, secret_id=secret_id)
+    assert login["auth"]["policies"] == ["app", "default"]
+    # single use
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="wrapping token is not valid or does not exist"):
+        root.sys.unwrap(token=info["token"])
+
+
+def test_wrapped_kv_read_unwrapped_by_another_token(vs):
+    vs.kv_put("app/wrapped", {"password": "s3cr3t"})
+    c = app_client(vs, role="app-wrap-kv")
+    resp = c.read("secret/data/app/wrapped", wrap_ttl=120)
+    assert resp["data"] is None and resp["wrap_info"]["ttl"] == 120
+    assert "wrapped_accessor" not in resp["wrap_info"]
+    other = app_client(vs, role="app-unwrapper")      # default policy allows sys/wrapping/unwrap
+    inner = other.sys.unwrap(token=resp["wrap_info"]["token"])
+    assert inner["data"]["data"] == {"password": "s3cr3t"}
+    assert inner["request_id"] == resp["request_id"]
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="wrapping token is not valid or does not exist"):
+        other.sys.unwrap(token=resp["wrap_info"]["token"])
+
+
+def test_wrapped_token_create_has_wrapped_accessor(vs):
+    root = client(vs, token=vs.root_token)
+    resp = root.auth.token.create(policies=["app"], ttl="10m", wrap_ttl="5m")
+    assert resp["auth"] is None and resp["wrap_info"]["ttl"] == 300
+    inner = root.sys.unwrap(token=resp["wrap_info"]["token"])
+    assert inner["auth"]["accessor"] == resp["wrap_info"]["wrapped_accessor"]
+    assert client(vs, token=inner["auth"]["client_token"]).is_authenticated()
+
+
+def test_wrapping_token_expires_with_the_clock(fresh):
+    root = client(fresh, token=fresh.root_token)
+    fresh.kv_put("ttl", {"v": "1"})
+    resp = root.read("secret/data/ttl", wrap_ttl="30s")
+    fresh.advance(31)
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="wrapping token is not valid or does not exist"):
+        root.sys.unwrap(token=resp["wrap_info"]["token"])

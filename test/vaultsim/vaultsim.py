@@ -33,9 +33,10 @@ from cryptography.hazmat.primitives.asymmetric import ec              # noqa: E4
 
 import vs_backends as B                                                # noqa: E402
 import vs_pki as P                                                     # noqa: E402
+import vs_wrapping as W                                                # noqa: E402
 from vs_core import (ACL, DEFAULT_POLICY, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL,  # noqa: E402
                      Clock, Lease, Policy, Response, Token, VaultError, bad_request,
-                     calculate_ttl, envelope, new_token_id, new_uuid, no_content,
+                     calculate_ttl, envelope, go_json, new_token_id, new_uuid, no_content,
                      parse_duration, permission_denied, rand_base62, rfc3339,
                      sanitize_policies)
 
@@ -293,6 +294,10 @@ class Sim:
         if self.tokens.pop(tok.id, None) is None:
             return
         self.accessors.pop(tok.accessor, None)
+        # A token's cubbyhole goes with it.
+        cubby = self.mounts.get("cubbyhole/")
+        if cubby is not None:
+            cubby.backend.data.pop(tok.id, None)
         for lease in list(self.leases.values()):
             if lease.token_id == tok.id:
                 self.revoke_lease(lease)
@@ -309,6 +314,8 @@ class Sim:
             return ACL([])
         if tok.is_root():
             return ACL(["root"])
+        if tok.policies == [W.RESPONSE_WRAPPING]:
+            return ACL([W.RESPONSE_WRAPPING_POLICY])
         return ACL([self.policies.get(p) for p in tok.policies])
 
     def renew_token(self, tok, req):
@@ -510,32 +517,6 @@ DEFAULT_FAULT_MESSAGES = {
     503: "Vault is sealed",
     504: "context deadline exceeded",
 }
-
-
-def _sorted_maps(v):
-    if isinstance(v, dict):
-        return {k: _sorted_maps(v[k]) for k in sorted(v)}
-    if isinstance(v, list):
-        return [_sorted_maps(x) for x in v]
-    return v
-
-
-def go_json(body):
-    """Encode like Go's json.Encoder as Vault uses it: compact, HTML-escaped,
-    trailing newline; map values ("data", "metadata"...) have sorted keys while
-    the envelope keeps Vault's struct field order."""
-    if isinstance(body, dict) and "request_id" in body:
-        body = dict(body)
-        for k in ("data", "wrap_info"):
-            if body.get(k) is not None:
-                body[k] = _sorted_maps(body[k])
-        if isinstance(body.get("auth"), dict) and body["auth"].get("metadata"):
-            body["auth"] = dict(body["auth"])
-            body["auth"]["metadata"] = _sorted_maps(body["auth"]["metadata"])
-    s = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    s = (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-    return (s + "\n").encode("utf-8")
 
 
 class Fault:
@@ -863,6 +844,10 @@ class Handler(BaseHTTPRequestHandler):
             loc = sim.standby_redirect.rstrip("/") + path + ("?" + query if query else "")
             return Response(307, None, headers={"Location": loc})
 
+        # requestWrapInfo runs while the HTTP request is turned into a logical
+        # one: a bad header is a 400 before anything else.
+        wrap_ttl = W.parse_wrap_ttl(self.headers.get("X-Vault-Wrap-TTL"))
+
         if sim.sealed or not sim.initialized:
             raise VaultError(503, ["Vault is sealed"])
         if op == "head":
@@ -902,8 +887,13 @@ class Handler(BaseHTTPRequestHandler):
         req.headers = self.headers
         req.client_token = token_str
         req.token = None
+        req.wrap_ttl = wrap_ttl
+        req.mount = None
 
         with sim.lock:
+            if logical in W.VALIDATED_PATHS:
+                # Core checks the wrapping token before the request's own token.
+                W.validate(sim, data, token_str)
             mount, sub, is_auth = sim.resolve(logical)
             req.mount = mount
             req.sub = sub
@@ -939,9 +929,18 @@ class Handler(BaseHTTPRequestHandler):
             finally:
                 if last_use and req.token is not None:
                     sim.revoke_token(req.token)
+            if getattr(resp, "wrapped", False):
+                return resp
             if isinstance(resp.body, dict) and "mount_type" in resp.body and \
                     not resp.body["mount_type"]:
                 resp.body["mount_type"] = mount.type if mount.type != "system" else "system"
+            if logical == "cubbyhole/response" and req.token is not None and \
+                    req.token.policies == [W.RESPONSE_WRAPPING] and isinstance(resp.body, dict) \
+                    and "request_id" in resp.body:
+                resp.body["warnings"] = (resp.body.get("warnings") or []) + \
+                    [W.CUBBYHOLE_RESPONSE_WARNING]
+            if wrap_ttl and W.wrappable(resp):
+                resp = W.wrap(sim, req, resp, wrap_ttl)
             return resp
 
     def health(self, qs):
