@@ -783,3 +783,68 @@ def test_wrapping_token_expires_with_the_clock(fresh):
     with pytest.raises(hvac.exceptions.InvalidRequest,
                        match="wrapping token is not valid or does not exist"):
         root.sys.unwrap(token=resp["wrap_info"]["token"])
+
+
+# --------------------------------------------------------------------------
+# auth: kubernetes (against the harness's TokenReview stand-in)
+
+@pytest.fixture(scope="module")
+def kube(vs):
+    k8s = vs.kubernetes_setup(configure=False)
+    root = client(vs, token=vs.root_token)
+    root.auth.kubernetes.configure(kubernetes_host=k8s.url, kubernetes_ca_cert=k8s.ca_pem,
+                                   token_reviewer_jwt=k8s.reviewer_jwt)
+    return k8s
+
+
+def test_kubernetes_configure_and_roles(vs, kube):
+    root = client(vs, token=vs.root_token)
+    conf = root.auth.kubernetes.read_config()
+    assert conf["kubernetes_host"] == kube.url and conf["token_reviewer_jwt_set"] is True
+    assert conf["kubernetes_ca_cert"] == kube.ca_pem
+    root.auth.kubernetes.create_role("k8s-app", bound_service_account_names=["app"],
+                                     bound_service_account_namespaces=["default"],
+                                     policies=["app"], ttl="1h", max_ttl="4h")
+    role = root.auth.kubernetes.read_role("k8s-app")
+    assert role["bound_service_account_names"] == ["app"]
+    assert role["bound_service_account_namespaces"] == ["default"]
+    assert role["token_policies"] == role["policies"] == ["app"]
+    assert role["token_ttl"] == role["ttl"] == 3600 and role["token_max_ttl"] == 14400
+    assert "k8s-app" in root.auth.kubernetes.list_roles()["keys"]
+    root.auth.kubernetes.delete_role("k8s-app")
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        root.auth.kubernetes.read_role("k8s-app")
+
+
+def test_kubernetes_login(vs, kube):
+    root = client(vs, token=vs.root_token)
+    root.auth.kubernetes.create_role("k8s-login", bound_service_account_names=["app"],
+                                     bound_service_account_namespaces=["default"],
+                                     policies=["app"], ttl="1h")
+    c = client(vs)
+    resp = c.auth.kubernetes.login("k8s-login", kube.mint("default", "app", uid="uid-1"))
+    auth = resp["auth"]
+    assert c.is_authenticated()
+    assert auth["policies"] == ["app", "default"] and auth["lease_duration"] == 3600
+    assert auth["metadata"]["service_account_uid"] == "uid-1"
+    assert auth["metadata"]["role"] == "k8s-login"
+    look = c.auth.token.lookup_self()["data"]
+    assert look["path"] == "auth/kubernetes/login"
+    assert look["display_name"] == "kubernetes-default-app"
+    c.secrets.kv.v2.create_or_update_secret(path="app/from-k8s", secret={"a": "b"})
+
+
+def test_kubernetes_login_errors(vs, kube):
+    root = client(vs, token=vs.root_token)
+    root.auth.kubernetes.create_role("k8s-strict", bound_service_account_names=["app"],
+                                     bound_service_account_namespaces=["prod"])
+    with pytest.raises(hvac.exceptions.Forbidden, match="namespace not authorized"):
+        client(vs).auth.kubernetes.login("k8s-strict", kube.mint("default", "app"))
+    with pytest.raises(hvac.exceptions.Forbidden, match="service account name not authorized"):
+        client(vs).auth.kubernetes.login("k8s-strict", kube.mint("prod", "other"))
+    revoked = kube.mint("prod", "app")
+    kube.set(revoked, authenticated=False)
+    with pytest.raises(hvac.exceptions.Forbidden, match="permission denied"):
+        client(vs).auth.kubernetes.login("k8s-strict", revoked)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match='invalid role name "missing"'):
+        client(vs).auth.kubernetes.login("missing", kube.mint("prod", "app"))

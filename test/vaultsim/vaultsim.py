@@ -31,6 +31,7 @@ from cryptography import x509                                          # noqa: E
 from cryptography.hazmat.primitives import serialization              # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec              # noqa: E402
 
+import vs_auth as A                                                    # noqa: E402
 import vs_backends as B                                                # noqa: E402
 import vs_pki as P                                                     # noqa: E402
 import vs_wrapping as W                                                # noqa: E402
@@ -128,6 +129,8 @@ class Sim:
         self.pki_opts = {"chain_includes_root": True}
         self.dir = None
         self.self_addr = ""
+        self.verbose = False
+        self.entities = {}        # (auth mount accessor, alias name) -> entity id
 
         self.add_mount("sys/", "system", description="system endpoints used for control, "
                        "policy and debugging")
@@ -135,6 +138,7 @@ class Sim:
         self.add_auth_mount("token/", "token", description="token based credentials")
         self.add_auth_mount("approle/", "approle")
         self.add_auth_mount("cert/", "cert")
+        self.add_auth_mount("kubernetes/", "kubernetes")
         self.add_mount("secret/", "kv", options={"version": "2"},
                        description="key/value secret storage")
         self.add_mount("kv/", "kv", options={"version": "1"})
@@ -192,6 +196,8 @@ class Sim:
             m.backend = B.AppRoleBackend(self, m)
         elif mtype == "cert":
             m.backend = B.CertBackend(self, m)
+        elif mtype == "kubernetes":
+            m.backend = A.KubernetesBackend(self, m)
         else:
             raise bad_request("plugin not found in the catalog: %s" % mtype)
         self.auth_mounts[path] = m
@@ -222,7 +228,7 @@ class Sim:
                      num_uses=0, renewable=True, meta=None, display_name="token",
                      path="auth/token/create", auth_mount=None, auth_type="token",
                      parent=None, orphan=True, no_expiry=False, internal=None,
-                     entity_id=""):
+                     entity_id="", alias=None, group_aliases=None):
         now = self.now()
         warnings = []
         mount = auth_mount or self.auth_mounts["token/"]
@@ -249,12 +255,19 @@ class Sim:
                     entity_id=entity_id, auth_mount=mount.path, auth_type=auth_type,
                     internal=internal or {}, mount_max=mount.max_ttl(),
                     mount_default=mount.default_ttl())
+        if alias:
+            tok.alias = dict(alias, mount_accessor=mount.accessor, mount_type=mount.type,
+                             mount_path="auth/" + mount.path)
+            tok.group_aliases = list(group_aliases or [])
         self.tokens[tid] = tok
         self.accessors[acc] = tid
         self.issued_tokens.append(tok)
         return tok, warnings
 
-    def login_token(self, mount, entry, path, display_name, meta, internal, auth_type):
+    def login_token(self, mount, entry, path, display_name, meta, internal, auth_type,
+                    alias=None, group_aliases=None):
+        """A login's token. alias {"name", "metadata"}: the entity alias, as
+        Vault's identity store keeps it: one entity per (mount, alias name)."""
         pols = sanitize_policies(list(entry.get("token_policies", [])),
                                  add_default=not entry.get("token_no_default_policy", False))
         if entry.get("token_no_default_policy", False):
@@ -267,7 +280,21 @@ class Sim:
             explicit_max_ttl=entry.get("token_explicit_max_ttl", 0),
             num_uses=entry.get("token_num_uses", 0), renewable=True, meta=meta,
             display_name=display_name, path=path, auth_mount=mount, auth_type=auth_type,
-            orphan=True, internal=internal, entity_id=new_uuid())
+            orphan=True, internal=internal, entity_id=self.entity_for(mount, alias),
+            alias=alias, group_aliases=group_aliases)
+
+    def entity_for(self, mount, alias):
+        if not alias:
+            return new_uuid()
+        key = (mount.accessor, alias["name"])
+        if key not in self.entities:
+            self.entities[key] = new_uuid()
+        return self.entities[key]
+
+    def log(self, msg):
+        """A line in the process log (verbose only; never a token or a JWT)."""
+        if self.verbose:
+            sys.stderr.write("vaultsim: %s\n" % msg)
 
     def lookup_token(self, tid):
         tok = self.tokens.get(tid or "")
@@ -1332,6 +1359,7 @@ def main(argv=None):
 
     Handler.sim = sim
     Handler.verbose = args.verbose
+    sim.verbose = args.verbose
     host = "127.0.0.1" if args.host == "localhost" else args.host
     http_srv = Server((host, args.http_port), Handler)
     https_srv = Server((host, args.https_port), Handler, ssl_ctx=ssl_ctx)

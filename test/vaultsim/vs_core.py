@@ -367,6 +367,8 @@ class Token:
         self.mount_default = kw.get("mount_default", SYSTEM_DEFAULT_TTL)
         self.lease_id = kw.get("lease_id", "")
         self.type = "service"
+        self.alias = None           # entity alias of a login token
+        self.group_aliases = []
 
     def is_root(self):
         return self.policies == ["root"]
@@ -435,6 +437,9 @@ class Token:
             "num_uses": self.num_uses,
             "meta": self.meta,
             "orphan": self.orphan,
+            "entity_id": self.entity_id,
+            "alias": self.alias,
+            "group_aliases": list(self.group_aliases),
         }
 
 
