@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "vaultsim"))
 
 from harness import Vaultsim                                            # noqa: E402
+from standins import JWTIssuer as JWTIssuerForTest                      # noqa: E402
 
 UTC = datetime.timezone.utc
 
@@ -848,3 +849,71 @@ def test_kubernetes_login_errors(vs, kube):
         client(vs).auth.kubernetes.login("k8s-strict", revoked)
     with pytest.raises(hvac.exceptions.InvalidRequest, match='invalid role name "missing"'):
         client(vs).auth.kubernetes.login("missing", kube.mint("prod", "app"))
+
+
+# --------------------------------------------------------------------------
+# auth: jwt
+
+@pytest.fixture(scope="module")
+def jwt_issuer(vs):
+    iss = vs.jwt_setup(key_type="ec", configure=False, bound_issuer="https://issuer.test")
+    client(vs, token=vs.root_token).auth.jwt.configure(
+        jwt_validation_pubkeys=[iss.public_key_pem], bound_issuer="https://issuer.test")
+    return iss
+
+
+def test_jwt_configure_and_roles(vs, jwt_issuer):
+    root = client(vs, token=vs.root_token)
+    conf = root.auth.jwt.read_config()["data"]
+    assert conf["bound_issuer"] == "https://issuer.test"
+    assert conf["jwt_validation_pubkeys"] == [jwt_issuer.public_key_pem.strip()]
+    root.auth.jwt.create_role("jwt-ci", user_claim="sub", allowed_redirect_uris=[],
+                              role_type="jwt", bound_audiences=["vault"],
+                              bound_claims={"repo": ["app", "web"]},
+                              claim_mappings={"repo": "repository"}, token_policies=["app"],
+                              token_ttl="30m")
+    role = root.auth.jwt.read_role("jwt-ci")["data"]
+    assert role["role_type"] == "jwt" and role["bound_audiences"] == ["vault"]
+    assert role["bound_claims"] == {"repo": ["app", "web"]}
+    assert role["claim_mappings"] == {"repo": "repository"}
+    assert role["token_policies"] == ["app"] and role["token_ttl"] == 1800
+    assert "jwt-ci" in root.auth.jwt.list_roles()["data"]["keys"]
+
+
+def test_jwt_login(vs, jwt_issuer):
+    root = client(vs, token=vs.root_token)
+    root.auth.jwt.create_role("jwt-login", user_claim="sub", allowed_redirect_uris=[],
+                              role_type="jwt", bound_audiences=["vault"],
+                              claim_mappings={"repo": "repository"}, token_policies=["app"],
+                              token_ttl="30m")
+    c = client(vs)
+    resp = c.auth.jwt.jwt_login("jwt-login", jwt_issuer.token(sub="ci-42", aud="vault",
+                                                               repo="app"))
+    auth = resp["auth"]
+    assert c.is_authenticated()
+    assert auth["policies"] == ["app", "default"] and auth["lease_duration"] == 1800
+    assert auth["metadata"] == {"repository": "app", "role": "jwt-login"}
+    look = c.auth.token.lookup_self()["data"]
+    assert look["path"] == "auth/jwt/login" and look["display_name"] == "jwt-ci-42"
+
+
+def test_jwt_login_errors(vs, jwt_issuer, tmp_path):
+    root = client(vs, token=vs.root_token)
+    root.auth.jwt.create_role("jwt-strict", user_claim="sub", allowed_redirect_uris=[],
+                              role_type="jwt", bound_audiences=["vault"],
+                              bound_claims={"sub": "deployer"})
+    c = client(vs)
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match=r"error validating token: invalid audience \(aud\) claim: "
+                             "audience claim does not match any expected audience"):
+        c.auth.jwt.jwt_login("jwt-strict", jwt_issuer.token(sub="deployer", aud="other"))
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match='error validating claims: claim "sub" does not match any '
+                             'associated bound claim values'):
+        c.auth.jwt.jwt_login("jwt-strict", jwt_issuer.token(sub="intruder", aud="vault"))
+    stranger = JWTIssuerForTest(tmp_path, issuer="https://issuer.test")
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="no known key successfully validated the token signature"):
+        c.auth.jwt.jwt_login("jwt-strict", stranger.token(sub="deployer", aud="vault"))
+    with pytest.raises(hvac.exceptions.InvalidRequest, match='role "missing" could not be found'):
+        c.auth.jwt.jwt_login("missing", jwt_issuer.token(sub="deployer", aud="vault"))

@@ -410,6 +410,36 @@ class Vaultsim:
             self._ok("POST", "auth/%s/config" % mount, params)
         return k8s
 
+    def jwt_setup(self, mount="jwt", key_type="rsa", bound_issuer=None, keys="pubkeys",
+                  configure=True, **config):
+        """A JWT issuer (RSA or EC P-256 key) and auth/<mount>/config trusting it:
+        keys="pubkeys" (jwt_validation_pubkeys), "jwks" (jwks_url + jwks_ca_pem
+        of an HTTPS server the issuer runs) or "discovery" (oidc_discovery_url);
+        bound_issuer is set in the config and as the tokens' iss.
+
+        Returns the issuer: .public_key_pem, .token(sub=..., aud=..., ttl=300,
+        **claims) (iat/nbf/exp by vaultsim's clock), .sign(claims, alg=,
+        kid=, header=), .key, .kid, .url and .ca_pem when serving."""
+        from standins import JWTIssuer
+        iss = JWTIssuer(os.path.join(self.dir, "jwt-" + mount.replace("/", "_")),
+                        key_type=key_type, issuer=bound_issuer, clock=self.sim_now)
+        if keys != "pubkeys":
+            iss.serve()
+            self._standins.append(iss)
+        if configure:
+            params = {}
+            if keys == "pubkeys":
+                params["jwt_validation_pubkeys"] = [iss.public_key_pem]
+            elif keys == "jwks":
+                params.update(jwks_url=iss.url + "/keys", jwks_ca_pem=iss.ca_pem)
+            elif keys == "discovery":
+                params.update(oidc_discovery_url=iss.issuer, oidc_discovery_ca_pem=iss.ca_pem)
+            if bound_issuer or keys == "discovery":
+                params["bound_issuer"] = iss.issuer
+            params.update(config)
+            self._ok("POST", "auth/%s/config" % mount, params)
+        return iss
+
 
 def _parse(data):
     if not data:

@@ -139,6 +139,7 @@ class Sim:
         self.add_auth_mount("approle/", "approle")
         self.add_auth_mount("cert/", "cert")
         self.add_auth_mount("kubernetes/", "kubernetes")
+        self.add_auth_mount("jwt/", "jwt")
         self.add_mount("secret/", "kv", options={"version": "2"},
                        description="key/value secret storage")
         self.add_mount("kv/", "kv", options={"version": "1"})
@@ -198,6 +199,8 @@ class Sim:
             m.backend = B.CertBackend(self, m)
         elif mtype == "kubernetes":
             m.backend = A.KubernetesBackend(self, m)
+        elif mtype in ("jwt", "oidc"):
+            m.backend = A.JWTBackend(self, m)
         else:
             raise bad_request("plugin not found in the catalog: %s" % mtype)
         self.auth_mounts[path] = m

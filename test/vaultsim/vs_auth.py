@@ -1,4 +1,4 @@
-"""vaultsim auth methods that check a JWT: kubernetes.
+"""vaultsim auth methods that check a JWT: kubernetes and jwt (oidc).
 
 kubernetes follows hashicorp/vault-plugin-auth-kubernetes v0.19 (Vault 1.17):
 path_config.go, path_role.go, path_login.go, token_review.go. jwt follows
@@ -491,3 +491,450 @@ def token_review(config, jwt, want_aud):
     if parts[0] != "system" or parts[1] != "serviceaccount":
         raise ReviewError("lookup failed: username returned is not a service account")
     return parts[3], parts[2], str(user.get("uid") or "")
+
+
+# ==========================================================================
+# auth/jwt/ (also mounted as type "oidc")
+
+BOUND_CLAIMS_TYPES = ("string", "glob")
+
+
+class JWTBackend:
+    type = "jwt"
+
+    def __init__(self, sim, mount):
+        self.sim = sim
+        self.mount = mount
+        self.config = None
+        self.roles = {}
+        self.keysets = None
+
+    def unauthenticated(self, req):
+        return req.sub in ("login", "oidc/auth_url", "oidc/callback")
+
+    def write_op(self, req):
+        m = re.match(r"^role/([^/]+)$", req.sub)
+        if m:
+            return "update" if m.group(1).lower() in self.roles else "create"
+        return "update"
+
+    def handle(self, req):
+        s, op = req.sub.rstrip("/") if req.op == "list" else req.sub, req.op
+        write = op in ("update", "create")
+        if s == "login":
+            if not write:
+                raise unsupported()
+            return self._login(req)
+        if s == "config":
+            if op == "read":
+                return self._config_read()
+            if write:
+                return self._config_write(req)
+            raise unsupported()
+        if s == "role" and op == "list":
+            return _list_response(sorted(self.roles))
+        m = re.match(r"^role/([^/]+)$", s)
+        if m:
+            return self._role(req, m.group(1).lower())
+        raise unsupported()
+
+    # ---- fetching (without the request lock)
+
+    def _fetch(self, url, ca_pem):
+        with self.sim.unlocked():
+            return J.https_request("GET", url, ca_pem=ca_pem or None)
+
+    def _discover(self, issuer, ca_pem):
+        """cap jwt.NewOIDCDiscoveryKeySet: the discovery document's jwks_uri."""
+        status, body = self._fetch(issuer.rstrip("/") + "/.well-known/openid-configuration",
+                                   ca_pem)
+        if status != 200:
+            raise J.JoseError("%d: %s" % (status, body.decode("utf-8", "replace")))
+        try:
+            doc = json.loads(body)
+        except ValueError as e:
+            raise J.JoseError("failed to decode OIDC discovery document: %s" % e)
+        if doc.get("issuer") != issuer:
+            raise J.JoseError('issuer did not match the returned issuer, expected "%s" got "%s"'
+                              % (issuer, doc.get("issuer")))
+        return J.RemoteKeySet(doc.get("jwks_uri") or "", ca_pem, self._fetch)
+
+    # ---- config
+
+    def _config_read(self):
+        c = self.config
+        if c is None:
+            raise not_found()
+        return envelope({k: copy.deepcopy(c[k]) for k in (
+            "oidc_discovery_url", "oidc_discovery_ca_pem", "oidc_client_id",
+            "oidc_response_mode", "oidc_response_types", "default_role",
+            "jwt_validation_pubkeys", "jwt_supported_algs", "jwks_url", "jwks_pairs",
+            "jwks_ca_pem", "bound_issuer", "provider_config", "namespace_in_state")})
+
+    def _config_write(self, req):
+        d = req.data
+        c = {
+            "oidc_discovery_url": _string_field(d, "oidc_discovery_url"),
+            "oidc_discovery_ca_pem": _string_field(d, "oidc_discovery_ca_pem"),
+            "oidc_client_id": _string_field(d, "oidc_client_id"),
+            "oidc_client_secret": _string_field(d, "oidc_client_secret"),
+            "oidc_response_mode": _string_field(d, "oidc_response_mode"),
+            "oidc_response_types": parse_str_list(d.get("oidc_response_types")),
+            "jwks_url": _string_field(d, "jwks_url"),
+            "jwks_pairs": list(d.get("jwks_pairs") or []),
+            "jwks_ca_pem": _string_field(d, "jwks_ca_pem"),
+            "default_role": _string_field(d, "default_role").lower(),
+            "jwt_validation_pubkeys": parse_str_list(d.get("jwt_validation_pubkeys")),
+            "jwt_supported_algs": parse_str_list(d.get("jwt_supported_algs")),
+            "bound_issuer": _string_field(d, "bound_issuer"),
+            "provider_config": dict(d.get("provider_config") or {}),
+        }
+        if "namespace_in_state" in d:
+            c["namespace_in_state"] = parse_bool(d["namespace_in_state"], False,
+                                                 "namespace_in_state")
+        else:
+            c["namespace_in_state"] = True if self.config is None else \
+                self.config["namespace_in_state"]
+        methods = sum([bool(c["oidc_discovery_url"]), bool(c["jwt_validation_pubkeys"]),
+                       bool(c["jwks_url"]), bool(c["jwks_pairs"])])
+        keys = []
+        if methods != 1:
+            raise bad_request("exactly one of 'jwt_validation_pubkeys', 'jwks_url', "
+                              "'jwks_pairs' or 'oidc_discovery_url' must be set")
+        if bool(c["oidc_client_id"]) != bool(c["oidc_client_secret"]):
+            raise bad_request("both 'oidc_client_id' and 'oidc_client_secret' must be set for "
+                              "OIDC")
+        if c["oidc_discovery_url"]:
+            try:
+                self._discover(c["oidc_discovery_url"], c["oidc_discovery_ca_pem"])
+            except (J.JoseError, OSError, ValueError) as e:
+                self.sim.log("error checking oidc discovery URL: %s" % e)
+                raise bad_request("error checking oidc discovery URL")
+        elif c["oidc_client_id"]:
+            raise bad_request("'oidc_discovery_url' must be set for OIDC")
+        elif c["jwks_ca_pem"] and c["jwks_pairs"]:
+            raise bad_request("CA PEMs must be provided as part of the 'jwks_pairs' when using "
+                              "multiple JWKS URLs")
+        elif c["jwks_pairs"] and c["bound_issuer"]:
+            raise bad_request("Bound issuer is not supported for use with 'jwks_pairs'")
+        elif c["jwks_url"]:
+            self._check_jwks_url(c["jwks_url"], c["jwks_ca_pem"])
+        elif c["jwks_pairs"]:
+            for url, ca in self._pairs(c["jwks_pairs"]):
+                self._check_jwks_url(url, ca)
+        else:
+            for pem in c["jwt_validation_pubkeys"]:
+                try:
+                    keys.append(J.parse_public_key_pem(pem))
+                except J.JoseError as e:
+                    raise bad_request("error parsing public key: %s" % e)
+        for alg in c["jwt_supported_algs"]:
+            if alg not in J.ALL_ALGS:
+                raise bad_request('invalid jwt_supported_algs: unsupported signing algorithm '
+                                  '"%s"' % alg)
+        if any(t not in ("code", "id_token") for t in c["oidc_response_types"]):
+            raise bad_request("invalid response_types [%s]. 'code' and 'id_token' are allowed"
+                              % " ".join(c["oidc_response_types"]))
+        mode = c["oidc_response_mode"]
+        if mode in ("", "query"):
+            if "id_token" in c["oidc_response_types"]:
+                raise bad_request("query response_mode may not be used with an id_token "
+                                  "response_type")
+        elif mode != "form_post":
+            raise bad_request('invalid response_mode: "%s"' % mode)
+        if c["provider_config"]:
+            prov = c["provider_config"].get("provider")
+            if not prov:
+                raise bad_request("invalid provider_config: 'provider' field not found in "
+                                  "provider_config")
+            # azure, gsuite, ibmisam and secureauth are not modelled.
+            raise bad_request('invalid provider_config: provider "%s" not found in custom '
+                              'providers' % prov)
+        c["keys"] = keys
+        self.config = c
+        self.keysets = None
+        return no_content()
+
+    def _pairs(self, pairs):
+        out = []
+        for p in pairs:
+            if not isinstance(p, dict) or not isinstance(p.get("jwks_url"), str):
+                raise bad_request("invalid jwks_pairs: each pair needs a 'jwks_url' string")
+            out.append((p["jwks_url"], p.get("jwks_ca_pem") or ""))
+        return out
+
+    def _check_jwks_url(self, url, ca_pem):
+        """validateJWKSURL: the keys must be fetchable."""
+        if ca_pem and "-----BEGIN " not in ca_pem:
+            raise bad_request("error checking jwks_ca_pem")
+        try:
+            J.RemoteKeySet(url, ca_pem, self._fetch)._remote()
+        except J.JoseError as e:
+            self.sim.log("error checking jwks URL %s: %s" % (url, e))
+            raise bad_request("error checking jwks URL %s" % url)
+
+    def _keysets(self):
+        if self.keysets is not None:
+            return self.keysets
+        c = self.config
+        if c["keys"]:
+            ks = [J.StaticKeySet(c["keys"])]
+        elif c["jwks_url"]:
+            ks = [J.RemoteKeySet(c["jwks_url"], c["jwks_ca_pem"], self._fetch)]
+        elif c["jwks_pairs"]:
+            ks = [J.RemoteKeySet(u, ca, self._fetch) for u, ca in self._pairs(c["jwks_pairs"])]
+        elif c["oidc_discovery_url"] and not c["oidc_client_id"]:
+            try:
+                ks = [self._discover(c["oidc_discovery_url"], c["oidc_discovery_ca_pem"])]
+            except (J.JoseError, OSError, ValueError) as e:
+                raise bad_request("error configuring token validator: keyset configuration "
+                                  "error: %s" % e)
+        else:
+            raise bad_request("error configuring token validator: unsupported config type")
+        self.keysets = ks
+        return ks
+
+    # ---- roles
+
+    def _role(self, req, name):
+        op = req.op
+        if op == "read":
+            r = self.roles.get(name)
+            if r is None:
+                raise not_found()
+            d = {k: copy.deepcopy(r[k]) for k in (
+                "role_type", "expiration_leeway", "not_before_leeway", "clock_skew_leeway",
+                "bound_audiences", "bound_subject", "bound_claims_type", "bound_claims",
+                "claim_mappings", "user_claim", "user_claim_json_pointer", "groups_claim",
+                "allowed_redirect_uris", "oidc_scopes", "verbose_oidc_logging", "max_age")}
+            return envelope(role_token_data(r, d))
+        if op == "delete":
+            self.roles.pop(name, None)
+            return no_content()
+        if op not in ("create", "update"):
+            raise unsupported()
+        d = req.data
+        r = copy.deepcopy(self.roles.get(name))
+        if r is None:
+            if op == "update":
+                raise VaultError(500, ["role entry not found during update operation"])
+            r = new_role_entry()
+            r.update({"role_type": "", "expiration_leeway": 0, "not_before_leeway": 0,
+                      "clock_skew_leeway": 0, "bound_audiences": None, "bound_subject": "",
+                      "bound_claims_type": "string", "bound_claims": None,
+                      "claim_mappings": None, "user_claim": "", "user_claim_json_pointer": False,
+                      "groups_claim": "", "oidc_scopes": None, "allowed_redirect_uris": None,
+                      "verbose_oidc_logging": False, "max_age": 0})
+        role_type = _string_field(d, "role_type") or "oidc"
+        if role_type not in ("jwt", "oidc"):
+            raise bad_request("invalid 'role_type': %s" % role_type)
+        r["role_type"] = role_type
+        parse_role_token_fields(r, d)
+        for k in ("expiration_leeway", "not_before_leeway", "clock_skew_leeway"):
+            if k in d:
+                r[k] = parse_duration(d[k], k)
+        if "bound_audiences" in d:
+            r["bound_audiences"] = parse_str_list(d["bound_audiences"])
+        if "bound_subject" in d:
+            r["bound_subject"] = _string_field(d, "bound_subject")
+        if "verbose_oidc_logging" in d:
+            r["verbose_oidc_logging"] = parse_bool(d["verbose_oidc_logging"], False,
+                                                   "verbose_oidc_logging")
+        if "max_age" in d:
+            r["max_age"] = parse_duration(d["max_age"], "max_age")
+        bct = _string_field(d, "bound_claims_type") or "string"
+        if bct not in BOUND_CLAIMS_TYPES:
+            raise bad_request("invalid 'bound_claims_type': %s" % bct)
+        r["bound_claims_type"] = bct
+        if "bound_claims" in d:
+            bc = d["bound_claims"]
+            if bc is None or bc == "":
+                bc = {}
+            if not isinstance(bc, dict):
+                raise bad_request('error converting input %s for field "bound_claims"'
+                                  % J.go_fmt(bc))
+            bc = {k: _request_value(v) for k, v in bc.items()}
+            if bct == "glob":
+                for v in bc.values():
+                    vals, ok = J.normalize_list(v)
+                    if not ok:
+                        raise bad_request("claim is not a string or list: %s" % J.go_fmt(v))
+                    for x in vals:
+                        if not isinstance(x, str) or isinstance(x, J.Num):
+                            raise bad_request("claim is not a string: %s" % J.go_fmt(x))
+            r["bound_claims"] = bc
+        if "claim_mappings" in d:
+            cm = d["claim_mappings"] or {}
+            if not isinstance(cm, dict):
+                raise bad_request('error converting input %s for field "claim_mappings"'
+                                  % J.go_fmt(cm))
+            cm = {str(k): J.go_fmt(v) if not isinstance(v, str) else v for k, v in cm.items()}
+            targets = set()
+            for target in (cm[k] for k in sorted(cm)):
+                if target == "role":
+                    raise bad_request('metadata key "role" is reserved and may not be a mapping '
+                                      'destination')
+                if target in targets:
+                    raise bad_request('multiple keys are mapped to metadata key "%s"' % target)
+                targets.add(target)
+            r["claim_mappings"] = cm
+        if "user_claim" in d:
+            r["user_claim"] = _string_field(d, "user_claim")
+        if r["user_claim"] == "":
+            raise bad_request("a user claim must be defined on the role")
+        if "user_claim_json_pointer" in d:
+            r["user_claim_json_pointer"] = parse_bool(d["user_claim_json_pointer"], False,
+                                                      "user_claim_json_pointer")
+        if "groups_claim" in d:
+            r["groups_claim"] = _string_field(d, "groups_claim")
+        if "oidc_scopes" in d:
+            r["oidc_scopes"] = parse_str_list(d["oidc_scopes"])
+        if "allowed_redirect_uris" in d:
+            r["allowed_redirect_uris"] = parse_str_list(d["allowed_redirect_uris"])
+        if role_type == "oidc" and not r["allowed_redirect_uris"]:
+            raise bad_request("'allowed_redirect_uris' must be set if 'role_type' is 'oidc' or "
+                              "unspecified.")
+        if role_type != "oidc" and not (r["bound_audiences"] or r["token_bound_cidrs"] or
+                                        r["bound_subject"] or r["bound_claims"]):
+            raise bad_request("must have at least one bound constraint when creating/updating "
+                              "a role")
+        if r["token_max_ttl"] > 0 and r["token_ttl"] > r["token_max_ttl"]:
+            raise bad_request("ttl should not be greater than max ttl")
+        warnings = []
+        if r["token_max_ttl"] > self.mount.max_ttl():
+            warnings.append("token max ttl is greater than the system or backend mount's "
+                            "maximum TTL value; issued tokens' max TTL value will be truncated")
+        if r["verbose_oidc_logging"]:
+            warnings.append("verbose_oidc_logging has been enabled for this role. This is not "
+                            "recommended in production since sensitive information may be "
+                            "present in OIDC responses.")
+        self.roles[name] = r
+        if warnings:
+            return envelope(None, warnings=warnings)
+        return no_content()
+
+    # ---- login
+
+    def _login(self, req):
+        c = self.config
+        if c is None:
+            raise bad_request("could not load configuration")
+        d = req.data
+        role_name = _string_field(d, "role").lower() or c["default_role"]
+        if role_name == "":
+            raise bad_request("missing role")
+        role = self.roles.get(role_name)
+        if role is None:
+            raise bad_request('role "%s" could not be found' % role_name)
+        role = copy.deepcopy(role)
+        if role["role_type"] == "oidc":
+            raise bad_request("role with oidc role_type is not allowed")
+        token = _string_field(d, "jwt")
+        if token == "":
+            raise bad_request("missing token")
+        keysets = self._keysets()
+        expected = J.Expected(issuer=c["bound_issuer"], subject=role["bound_subject"],
+                              audiences=role["bound_audiences"],
+                              algorithms=c["jwt_supported_algs"] or J.ALL_ALGS,
+                              not_before_leeway=role["not_before_leeway"],
+                              expiration_leeway=role["expiration_leeway"],
+                              clock_skew_leeway=role["clock_skew_leeway"], now=self.sim.now())
+        try:
+            claims = J.validate(keysets, token, expected)
+        except J.JoseError as e:
+            raise bad_request("error validating token: %s" % e)
+        if not role["bound_audiences"]:
+            aud = J.get_claim(claims, "aud")
+            if (isinstance(aud, list) and aud) or (isinstance(aud, str) and aud != ""):
+                raise bad_request("audience claim found in JWT but no audiences bound to the "
+                                  "role")
+        alias, groups = self._identity(claims, role_name, role)
+        err = validate_bound_claims(role["bound_claims_type"], role["bound_claims"] or {},
+                                    claims)
+        if err:
+            raise bad_request("error validating claims: %s" % err)
+        tok, warnings = self.sim.login_token(
+            mount=self.mount, entry=role, path="auth/%slogin" % self.mount.path,
+            display_name=display_name(self.mount, alias["name"]), meta=dict(alias["metadata"]),
+            internal={"role": role_name}, auth_type=self.mount.type, alias=alias,
+            group_aliases=groups)
+        return envelope(None, auth=tok.auth_block(lease_duration=tok.creation_ttl),
+                        warnings=warnings, mount_type=self.mount.type)
+
+    def _identity(self, claims, role_name, role):
+        """createIdentity: the alias from user_claim, metadata from
+        claim_mappings (+ role), group aliases from groups_claim."""
+        uc = role["user_claim"]
+        raw = J.get_claim(claims, uc) if role["user_claim_json_pointer"] else claims.get(uc)
+        if raw is None:
+            raise bad_request('claim "%s" not found in token' % uc)
+        if not isinstance(raw, str) or isinstance(raw, J.Num):
+            raise bad_request('claim "%s" could not be converted to string' % uc)
+        meta = {}
+        for source in sorted(role["claim_mappings"] or {}):
+            v = J.get_claim(claims, source)
+            if v is not None:
+                if not isinstance(v, str) or isinstance(v, J.Num):
+                    raise bad_request("error converting claim '%s' to string" % source)
+                meta[role["claim_mappings"][source]] = v
+        meta["role"] = role_name
+        groups = []
+        gc = role["groups_claim"]
+        if gc:
+            graw = J.get_claim(claims, gc)
+            if graw is None:
+                raise bad_request('failed to fetch groups: "%s" claim not found in token' % gc)
+            vals, ok = J.normalize_list(graw)
+            if not ok:
+                raise bad_request('"%s" claim could not be converted to string list' % gc)
+            for g in vals:
+                if not isinstance(g, str) or isinstance(g, J.Num):
+                    raise bad_request("value %s in groups claim could not be parsed as string"
+                                      % J.go_fmt(g))
+                if g:
+                    groups.append({"name": g})
+        return {"name": raw, "metadata": meta}, groups
+
+    def renew_params(self, tok, req):
+        return _renew(self, tok, "jwt")
+
+
+def _request_value(v):
+    """A bound claim value as Vault decodes a request body (UseNumber)."""
+    if isinstance(v, list):
+        return [_request_value(x) for x in v]
+    return J.go_number(v)
+
+
+def validate_bound_claims(claims_type, bound, claims):
+    """validateBoundClaims; returns the error text or None. Go ranges over a
+    map in random order; vaultsim checks the claims in sorted order."""
+    globs = claims_type == "glob"
+    for name in sorted(bound):
+        actual = J.get_claim(claims, name)
+        if actual is None:
+            return 'claim "%s" is missing' % name
+        acts, ok = J.normalize_list(actual)
+        if not ok:
+            return "received claim is not a string, bool, int or list: %s" % J.go_fmt(actual)
+        exps, ok = J.normalize_list(bound[name])
+        if not ok:
+            return "bound claim is not a string, bool, int or list: %s" % J.go_fmt(bound[name])
+        found = False
+        for e in exps:
+            for a in acts:
+                if globs:
+                    if not isinstance(e, str) or isinstance(e, J.Num):
+                        return "received claim is not a glob string: %s" % J.go_fmt(e)
+                    if isinstance(a, str) and not isinstance(a, J.Num) and J.go_glob(e, a):
+                        found = True
+                elif J.go_value_key(a) == J.go_value_key(e):
+                    found = True
+                if found:
+                    break
+            if found:
+                break
+        if not found:
+            return 'claim "%s" does not match any associated bound claim values' % name
+    return None
+

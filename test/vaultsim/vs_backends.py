@@ -323,7 +323,7 @@ class SysBackend:
         if op in ("update", "create"):
             d = req.data
             mtype = d.get("type") or ""
-            if mtype not in ("approle", "cert", "token", "kubernetes"):
+            if mtype not in ("approle", "cert", "token", "kubernetes", "jwt", "oidc"):
                 raise bad_request("plugin not found in the catalog: %s" % mtype)
             if path in sim.auth_mounts:
                 raise bad_request("path is already in use at auth/%s" % path)
