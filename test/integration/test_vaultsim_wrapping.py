@@ -221,10 +221,10 @@ def test_response_wrapping_policy_is_immutable(vs):
 def test_wrap_ttl_runs_on_the_simulated_clock(fresh):
     fresh.kv_put("w/clock", {"k": "v"})
     wt = wrapped(fresh, "GET", "secret/data/w/clock", ttl="60s")["wrap_info"]["token"]
-    fresh.advance(59)
+    fresh.advance(50)
     st, body = fresh.api("POST", "sys/wrapping/lookup", {"token": wt}, token=None)
     assert st == 200 and body["data"]["creation_ttl"] == 60
-    fresh.advance(2)
+    fresh.advance(15)
     st, body = fresh.api("POST", "sys/wrapping/unwrap", {"token": wt})
     assert st == 400 and body == {"errors": ["wrapping token is not valid or does not exist"]}
     assert wt not in [t["token"] for t in fresh.tokens()]

@@ -281,14 +281,8 @@ class KubernetesBackend:
         if not r["namespaces"] and not r["namespace_selector"]:
             raise bad_request('"bound_service_account_namespaces" can not be empty if '
                               '"bound_service_account_namespace_selector" is not set')
-        if r["namespace_selector"]:
-            try:
-                sel = json.loads(r["namespace_selector"])
-                if not isinstance(sel, dict):
-                    raise ValueError()
-            except ValueError:
-                raise bad_request('invalid "bound_service_account_namespace_selector" '
-                                  'configured')
+        if r["namespace_selector"] and not _label_selector_ok(r["namespace_selector"]):
+            raise bad_request('invalid "bound_service_account_namespace_selector" configured')
         if len(r["namespaces"]) > 1 and "*" in r["namespaces"]:
             raise bad_request('can not mix "*" with values')
         if "audience" in d:
@@ -389,6 +383,20 @@ class KubernetesBackend:
 
     def renew_params(self, tok, req):
         return _renew(self, tok, "kubernetes")
+
+
+def _label_selector_ok(text):
+    """A LabelSelector as JSON or YAML (matchLabels / matchExpressions). YAML
+    is only checked for being a mapping of those keys."""
+    try:
+        sel = json.loads(text)
+        return isinstance(sel, dict) and set(sel) <= {"matchLabels", "matchExpressions"}
+    except ValueError:
+        keys = [ln.split(":", 1)[0].strip() for ln in text.splitlines()
+                if ln.strip() and not ln.startswith((" ", "\t", "-"))]
+        return bool(keys) and all(":" in ln for ln in text.splitlines()
+                                  if ln.strip() and not ln.startswith((" ", "\t", "-"))) \
+            and set(keys) <= {"matchLabels", "matchExpressions"}
 
 
 class ServiceAccount:
