@@ -396,3 +396,10 @@ def test_namespace_selector_is_stored_and_validated(vs, k8s):
                        "bound_service_account_namespace_selector": "[1, 2]"})
     assert st == 400
     assert body == {"errors": ['invalid "bound_service_account_namespace_selector" configured']}
+
+
+def test_plugin_versions_in_mount_listing(vs):
+    st, body = vs.api("GET", "sys/auth")
+    assert body["data"]["kubernetes/"]["running_plugin_version"] == "v0.19.0+builtin"
+    assert body["data"]["jwt/"]["running_plugin_version"] == "v0.20.3+builtin"
+    assert body["data"]["approle/"]["running_plugin_version"] == "v1.17.0+builtin.vault"

@@ -44,6 +44,11 @@ from vs_core import (ACL, DEFAULT_POLICY, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL,  #
 VERSION = "1.17.0+vaultsim"
 CLUSTER_NAME = "vaultsim-cluster"
 
+# Plugins built into Vault 1.17.0 from their own repositories report their
+# own version; the ones in Vault's tree report Vault's (+builtin.vault).
+BUILTIN_PLUGIN_VERSIONS = {"kubernetes": "v0.19.0+builtin", "jwt": "v0.20.3+builtin",
+                           "oidc": "v0.20.3+builtin"}
+
 
 # ==========================================================================
 # Mounts
@@ -86,7 +91,8 @@ class Mount:
             "seal_wrap": False,
             "external_entropy_access": False,
             "plugin_version": "",
-            "running_plugin_version": "v" + VERSION.split("+")[0] + "+builtin.vault",
+            "running_plugin_version": BUILTIN_PLUGIN_VERSIONS.get(
+                self.type, "v" + VERSION.split("+")[0] + "+builtin.vault"),
             "running_sha256": "",
             "deprecation_status": "supported",
         }

@@ -1,9 +1,9 @@
 """vaultsim auth methods that check a JWT: kubernetes and jwt (oidc).
 
-kubernetes follows hashicorp/vault-plugin-auth-kubernetes v0.19 (Vault 1.17):
-path_config.go, path_role.go, path_login.go, token_review.go. jwt follows
-hashicorp/vault-plugin-auth-jwt v0.21: path_config.go, path_role.go,
-path_login.go, claims.go. JWT validation is vs_jwt's model of hashicorp/cap.
+kubernetes follows hashicorp/vault-plugin-auth-kubernetes v0.19.0 (the one in
+Vault 1.17.0): path_config.go, path_role.go, path_login.go, token_review.go.
+jwt follows hashicorp/vault-plugin-auth-jwt v0.20.3 (Vault 1.17.0; v0.21.0 has
+the same code): path_config.go, path_role.go, path_login.go, claims.go. JWT validation is vs_jwt's model of hashicorp/cap.
 Times in JWTs are checked against the simulated clock (Vault's clock).
 """
 
