@@ -22,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "vaultsim"))
 
 from harness import Vaultsim                                            # noqa: E402
+from standins import JWTIssuer as JWTIssuerForTest                      # noqa: E402
 
 UTC = datetime.timezone.utc
 
@@ -725,3 +726,194 @@ def test_mount_new_engines(vs):
     assert vs.api("POST", "sys/auth/approle2", {"type": "approle"})[0] == 204
     rid, sid = vs.approle("r2", mount="approle2", token_policies="app")
     assert vs.approle_login(rid, sid, mount="approle2")["policies"] == ["app", "default"]
+
+
+# --------------------------------------------------------------------------
+# response wrapping
+
+def test_wrapped_secret_id_unwraps_once(vs):
+    vs.approle("app-wrapped", token_policies="app")
+    root = client(vs, token=vs.root_token)
+    resp = root.write("auth/approle/role/app-wrapped/secret-id", wrap_ttl="60s")
+    info = resp["wrap_info"]
+    assert resp["data"] is None and resp["auth"] is None
+    assert info["ttl"] == 60 and info["creation_path"] == "auth/approle/role/app-wrapped/secret-id"
+    assert info["token"].startswith("hvs.") and info["accessor"]
+    # first party: the wrapping token itself unwraps
+    unwrapped = client(vs, token=info["token"]).sys.unwrap()
+    secret_id = unwrapped["data"]["secret_id"]
+    assert unwrapped["data"]["secret_id_accessor"] == info["wrapped_accessor"]
+    role_id = root.read("auth/approle/role/app-wrapped/role-id")["data"]["role_id"]
+    login = client(vs).auth.approle.login(role_id=role_id, secret_id=secret_id)
+    assert login["auth"]["policies"] == ["app", "default"]
+    # single use
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="wrapping token is not valid or does not exist"):
+        root.sys.unwrap(token=info["token"])
+
+
+def test_wrapped_kv_read_unwrapped_by_another_token(vs):
+    vs.kv_put("app/wrapped", {"password": "s3cr3t"})
+    c = app_client(vs, role="app-wrap-kv")
+    resp = c.read("secret/data/app/wrapped", wrap_ttl=120)
+    assert resp["data"] is None and resp["wrap_info"]["ttl"] == 120
+    assert "wrapped_accessor" not in resp["wrap_info"]
+    other = app_client(vs, role="app-unwrapper")      # default policy allows sys/wrapping/unwrap
+    inner = other.sys.unwrap(token=resp["wrap_info"]["token"])
+    assert inner["data"]["data"] == {"password": "s3cr3t"}
+    assert inner["request_id"] == resp["request_id"]
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="wrapping token is not valid or does not exist"):
+        other.sys.unwrap(token=resp["wrap_info"]["token"])
+
+
+def test_wrapped_token_create_has_wrapped_accessor(vs):
+    root = client(vs, token=vs.root_token)
+    resp = root.auth.token.create(policies=["app"], ttl="10m", wrap_ttl="5m")
+    assert resp["auth"] is None and resp["wrap_info"]["ttl"] == 300
+    inner = root.sys.unwrap(token=resp["wrap_info"]["token"])
+    assert inner["auth"]["accessor"] == resp["wrap_info"]["wrapped_accessor"]
+    assert client(vs, token=inner["auth"]["client_token"]).is_authenticated()
+
+
+def test_wrapping_token_expires_with_the_clock(fresh):
+    root = client(fresh, token=fresh.root_token)
+    fresh.kv_put("ttl", {"v": "1"})
+    resp = root.read("secret/data/ttl", wrap_ttl="30s")
+    fresh.advance(31)
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="wrapping token is not valid or does not exist"):
+        root.sys.unwrap(token=resp["wrap_info"]["token"])
+
+
+# --------------------------------------------------------------------------
+# auth: kubernetes (against the harness's TokenReview stand-in)
+
+@pytest.fixture(scope="module")
+def kube(vs):
+    k8s = vs.kubernetes_setup(configure=False)
+    root = client(vs, token=vs.root_token)
+    root.auth.kubernetes.configure(kubernetes_host=k8s.url, kubernetes_ca_cert=k8s.ca_pem,
+                                   token_reviewer_jwt=k8s.reviewer_jwt)
+    return k8s
+
+
+def test_kubernetes_configure_and_roles(vs, kube):
+    root = client(vs, token=vs.root_token)
+    conf = root.auth.kubernetes.read_config()
+    assert conf["kubernetes_host"] == kube.url and conf["token_reviewer_jwt_set"] is True
+    assert conf["kubernetes_ca_cert"] == kube.ca_pem
+    root.auth.kubernetes.create_role("k8s-app", bound_service_account_names=["app"],
+                                     bound_service_account_namespaces=["default"],
+                                     policies=["app"], ttl="1h", max_ttl="4h")
+    role = root.auth.kubernetes.read_role("k8s-app")
+    assert role["bound_service_account_names"] == ["app"]
+    assert role["bound_service_account_namespaces"] == ["default"]
+    assert role["token_policies"] == role["policies"] == ["app"]
+    assert role["token_ttl"] == role["ttl"] == 3600 and role["token_max_ttl"] == 14400
+    assert "k8s-app" in root.auth.kubernetes.list_roles()["keys"]
+    root.auth.kubernetes.delete_role("k8s-app")
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        root.auth.kubernetes.read_role("k8s-app")
+
+
+def test_kubernetes_login(vs, kube):
+    root = client(vs, token=vs.root_token)
+    root.auth.kubernetes.create_role("k8s-login", bound_service_account_names=["app"],
+                                     bound_service_account_namespaces=["default"],
+                                     policies=["app"], ttl="1h")
+    c = client(vs)
+    resp = c.auth.kubernetes.login("k8s-login", kube.mint("default", "app", uid="uid-1"))
+    auth = resp["auth"]
+    assert c.is_authenticated()
+    assert auth["policies"] == ["app", "default"] and auth["lease_duration"] == 3600
+    assert auth["metadata"]["service_account_uid"] == "uid-1"
+    assert auth["metadata"]["role"] == "k8s-login"
+    look = c.auth.token.lookup_self()["data"]
+    assert look["path"] == "auth/kubernetes/login"
+    assert look["display_name"] == "kubernetes-default-app"
+    c.secrets.kv.v2.create_or_update_secret(path="app/from-k8s", secret={"a": "b"})
+
+
+def test_kubernetes_login_errors(vs, kube):
+    root = client(vs, token=vs.root_token)
+    root.auth.kubernetes.create_role("k8s-strict", bound_service_account_names=["app"],
+                                     bound_service_account_namespaces=["prod"])
+    with pytest.raises(hvac.exceptions.Forbidden, match="namespace not authorized"):
+        client(vs).auth.kubernetes.login("k8s-strict", kube.mint("default", "app"))
+    with pytest.raises(hvac.exceptions.Forbidden, match="service account name not authorized"):
+        client(vs).auth.kubernetes.login("k8s-strict", kube.mint("prod", "other"))
+    revoked = kube.mint("prod", "app")
+    kube.set(revoked, authenticated=False)
+    with pytest.raises(hvac.exceptions.Forbidden, match="permission denied"):
+        client(vs).auth.kubernetes.login("k8s-strict", revoked)
+    with pytest.raises(hvac.exceptions.InvalidRequest, match='invalid role name "missing"'):
+        client(vs).auth.kubernetes.login("missing", kube.mint("prod", "app"))
+
+
+# --------------------------------------------------------------------------
+# auth: jwt
+
+@pytest.fixture(scope="module")
+def jwt_issuer(vs):
+    iss = vs.jwt_setup(key_type="ec", configure=False, bound_issuer="https://issuer.test")
+    client(vs, token=vs.root_token).auth.jwt.configure(
+        jwt_validation_pubkeys=[iss.public_key_pem], bound_issuer="https://issuer.test")
+    return iss
+
+
+def test_jwt_configure_and_roles(vs, jwt_issuer):
+    root = client(vs, token=vs.root_token)
+    conf = root.auth.jwt.read_config()["data"]
+    assert conf["bound_issuer"] == "https://issuer.test"
+    assert conf["jwt_validation_pubkeys"] == [jwt_issuer.public_key_pem.strip()]
+    root.auth.jwt.create_role("jwt-ci", user_claim="sub", allowed_redirect_uris=[],
+                              role_type="jwt", bound_audiences=["vault"],
+                              bound_claims={"repo": ["app", "web"]},
+                              claim_mappings={"repo": "repository"}, token_policies=["app"],
+                              token_ttl="30m")
+    role = root.auth.jwt.read_role("jwt-ci")["data"]
+    assert role["role_type"] == "jwt" and role["bound_audiences"] == ["vault"]
+    assert role["bound_claims"] == {"repo": ["app", "web"]}
+    assert role["claim_mappings"] == {"repo": "repository"}
+    assert role["token_policies"] == ["app"] and role["token_ttl"] == 1800
+    assert "jwt-ci" in root.auth.jwt.list_roles()["data"]["keys"]
+
+
+def test_jwt_login(vs, jwt_issuer):
+    root = client(vs, token=vs.root_token)
+    root.auth.jwt.create_role("jwt-login", user_claim="sub", allowed_redirect_uris=[],
+                              role_type="jwt", bound_audiences=["vault"],
+                              claim_mappings={"repo": "repository"}, token_policies=["app"],
+                              token_ttl="30m")
+    c = client(vs)
+    resp = c.auth.jwt.jwt_login("jwt-login", jwt_issuer.token(sub="ci-42", aud="vault",
+                                                               repo="app"))
+    auth = resp["auth"]
+    assert c.is_authenticated()
+    assert auth["policies"] == ["app", "default"] and auth["lease_duration"] == 1800
+    assert auth["metadata"] == {"repository": "app", "role": "jwt-login"}
+    look = c.auth.token.lookup_self()["data"]
+    assert look["path"] == "auth/jwt/login" and look["display_name"] == "jwt-ci-42"
+
+
+def test_jwt_login_errors(vs, jwt_issuer, tmp_path):
+    root = client(vs, token=vs.root_token)
+    root.auth.jwt.create_role("jwt-strict", user_claim="sub", allowed_redirect_uris=[],
+                              role_type="jwt", bound_audiences=["vault"],
+                              bound_claims={"sub": "deployer"})
+    c = client(vs)
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match=r"error validating token: invalid audience \(aud\) claim: "
+                             "audience claim does not match any expected audience"):
+        c.auth.jwt.jwt_login("jwt-strict", jwt_issuer.token(sub="deployer", aud="other"))
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match='error validating claims: claim "sub" does not match any '
+                             'associated bound claim values'):
+        c.auth.jwt.jwt_login("jwt-strict", jwt_issuer.token(sub="intruder", aud="vault"))
+    stranger = JWTIssuerForTest(tmp_path, issuer="https://issuer.test")
+    with pytest.raises(hvac.exceptions.InvalidRequest,
+                       match="no known key successfully validated the token signature"):
+        c.auth.jwt.jwt_login("jwt-strict", stranger.token(sub="deployer", aud="vault"))
+    with pytest.raises(hvac.exceptions.InvalidRequest, match='role "missing" could not be found'):
+        c.auth.jwt.jwt_login("missing", jwt_issuer.token(sub="deployer", aud="vault"))

@@ -56,6 +56,7 @@ class Vaultsim:
         self.ready = None
         self._client_ca = None
         self._log = None
+        self._standins = []
 
     # ---- lifecycle
 
@@ -104,6 +105,9 @@ class Vaultsim:
         raise VaultsimError("vaultsim did not become ready within %ss" % self.startup_timeout)
 
     def stop(self, timeout=10):
+        for s in self._standins:
+            s.stop()
+        self._standins = []
         if self.proc is None:
             return
         if self.proc.poll() is None:
@@ -258,6 +262,10 @@ class Vaultsim:
         spec = {"all": True} if all else ({"token": token} if token else {"accessor": accessor})
         return self._admin_ok("POST", "revoke", spec)
 
+    def sim_now(self):
+        """vaultsim's simulated clock (seconds since the epoch)."""
+        return self._admin_ok("GET", "clock")["now"]
+
     def pki_config(self, **opts):
         """chain_includes_root=bool, ttl=seconds (new intermediate), key_type, key_bits,
         leaf_not_after_behavior."""
@@ -375,6 +383,62 @@ class Vaultsim:
     def token(self, **params):
         """auth/token/create with the root token; returns the auth block."""
         return self._ok("POST", "auth/token/create", params)["auth"]
+
+    def kubernetes_setup(self, mount="kubernetes", reviewer=True, configure=True, **config):
+        """Start a TokenReview stand-in (stopped with this instance) and point
+        auth/<mount>/config at it: kubernetes_host, kubernetes_ca_cert,
+        disable_local_ca_jwt=true and, with reviewer=True, token_reviewer_jwt
+        (a token of kube-system/vault-auth); config overrides any of them.
+
+        Returns the stand-in: .url, .ca_path, .ca_pem, .public_key_pem,
+        .reviewer_jwt, .mint(namespace, name, uid=None, audiences=[...],
+        ttl=3600, legacy=False, ...) -> JWT (timed by vaultsim's clock and
+        authenticated by the stand-in's table), .set(jwt, authenticated=False,
+        username=..., uid=..., audiences=..., can_review=...), .add(token, ...),
+        .reviews (what vaultsim asked)."""
+        from standins import TokenReviewStandIn
+        k8s = TokenReviewStandIn(os.path.join(self.dir, "k8s-" + mount.replace("/", "_")),
+                                 clock=self.sim_now).start()
+        self._standins.append(k8s)
+        k8s.reviewer_jwt = k8s.mint("kube-system", "vault-auth") if reviewer else None
+        if configure:
+            params = {"kubernetes_host": k8s.url, "kubernetes_ca_cert": k8s.ca_pem,
+                      "disable_local_ca_jwt": True}
+            if reviewer:
+                params["token_reviewer_jwt"] = k8s.reviewer_jwt
+            params.update(config)
+            self._ok("POST", "auth/%s/config" % mount, params)
+        return k8s
+
+    def jwt_setup(self, mount="jwt", key_type="rsa", bound_issuer=None, keys="pubkeys",
+                  configure=True, **config):
+        """A JWT issuer (RSA or EC P-256 key) and auth/<mount>/config trusting it:
+        keys="pubkeys" (jwt_validation_pubkeys), "jwks" (jwks_url + jwks_ca_pem
+        of an HTTPS server the issuer runs) or "discovery" (oidc_discovery_url);
+        bound_issuer is set in the config and as the tokens' iss.
+
+        Returns the issuer: .public_key_pem, .token(sub=..., aud=..., ttl=300,
+        **claims) (iat/nbf/exp by vaultsim's clock), .sign(claims, alg=,
+        kid=, header=), .key, .kid, .url and .ca_pem when serving."""
+        from standins import JWTIssuer
+        iss = JWTIssuer(os.path.join(self.dir, "jwt-" + mount.replace("/", "_")),
+                        key_type=key_type, issuer=bound_issuer, clock=self.sim_now)
+        if keys != "pubkeys":
+            iss.serve()
+            self._standins.append(iss)
+        if configure:
+            params = {}
+            if keys == "pubkeys":
+                params["jwt_validation_pubkeys"] = [iss.public_key_pem]
+            elif keys == "jwks":
+                params.update(jwks_url=iss.url + "/keys", jwks_ca_pem=iss.ca_pem)
+            elif keys == "discovery":
+                params.update(oidc_discovery_url=iss.issuer, oidc_discovery_ca_pem=iss.ca_pem)
+            if bound_issuer or keys == "discovery":
+                params["bound_issuer"] = iss.issuer
+            params.update(config)
+            self._ok("POST", "auth/%s/config" % mount, params)
+        return iss
 
 
 def _parse(data):

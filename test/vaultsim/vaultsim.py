@@ -31,16 +31,23 @@ from cryptography import x509                                          # noqa: E
 from cryptography.hazmat.primitives import serialization              # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec              # noqa: E402
 
+import vs_auth as A                                                    # noqa: E402
 import vs_backends as B                                                # noqa: E402
 import vs_pki as P                                                     # noqa: E402
+import vs_wrapping as W                                                # noqa: E402
 from vs_core import (ACL, DEFAULT_POLICY, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL,  # noqa: E402
                      Clock, Lease, Policy, Response, Token, VaultError, bad_request,
-                     calculate_ttl, envelope, new_token_id, new_uuid, no_content,
+                     calculate_ttl, envelope, go_json, new_token_id, new_uuid, no_content,
                      parse_duration, permission_denied, rand_base62, rfc3339,
                      sanitize_policies)
 
 VERSION = "1.17.0+vaultsim"
 CLUSTER_NAME = "vaultsim-cluster"
+
+# Plugins built into Vault 1.17.0 from their own repositories report their
+# own version; the ones in Vault's tree report Vault's (+builtin.vault).
+BUILTIN_PLUGIN_VERSIONS = {"kubernetes": "v0.19.0+builtin", "jwt": "v0.20.3+builtin",
+                           "oidc": "v0.20.3+builtin"}
 
 
 # ==========================================================================
@@ -84,7 +91,8 @@ class Mount:
             "seal_wrap": False,
             "external_entropy_access": False,
             "plugin_version": "",
-            "running_plugin_version": "v" + VERSION.split("+")[0] + "+builtin.vault",
+            "running_plugin_version": BUILTIN_PLUGIN_VERSIONS.get(
+                self.type, "v" + VERSION.split("+")[0] + "+builtin.vault"),
             "running_sha256": "",
             "deprecation_status": "supported",
         }
@@ -127,6 +135,8 @@ class Sim:
         self.pki_opts = {"chain_includes_root": True}
         self.dir = None
         self.self_addr = ""
+        self.verbose = False
+        self.entities = {}        # (auth mount accessor, alias name) -> entity id
 
         self.add_mount("sys/", "system", description="system endpoints used for control, "
                        "policy and debugging")
@@ -134,6 +144,8 @@ class Sim:
         self.add_auth_mount("token/", "token", description="token based credentials")
         self.add_auth_mount("approle/", "approle")
         self.add_auth_mount("cert/", "cert")
+        self.add_auth_mount("kubernetes/", "kubernetes")
+        self.add_auth_mount("jwt/", "jwt")
         self.add_mount("secret/", "kv", options={"version": "2"},
                        description="key/value secret storage")
         self.add_mount("kv/", "kv", options={"version": "1"})
@@ -191,6 +203,10 @@ class Sim:
             m.backend = B.AppRoleBackend(self, m)
         elif mtype == "cert":
             m.backend = B.CertBackend(self, m)
+        elif mtype == "kubernetes":
+            m.backend = A.KubernetesBackend(self, m)
+        elif mtype in ("jwt", "oidc"):
+            m.backend = A.JWTBackend(self, m)
         else:
             raise bad_request("plugin not found in the catalog: %s" % mtype)
         self.auth_mounts[path] = m
@@ -221,7 +237,7 @@ class Sim:
                      num_uses=0, renewable=True, meta=None, display_name="token",
                      path="auth/token/create", auth_mount=None, auth_type="token",
                      parent=None, orphan=True, no_expiry=False, internal=None,
-                     entity_id=""):
+                     entity_id="", alias=None, group_aliases=None):
         now = self.now()
         warnings = []
         mount = auth_mount or self.auth_mounts["token/"]
@@ -248,12 +264,19 @@ class Sim:
                     entity_id=entity_id, auth_mount=mount.path, auth_type=auth_type,
                     internal=internal or {}, mount_max=mount.max_ttl(),
                     mount_default=mount.default_ttl())
+        if alias:
+            tok.alias = dict(alias, mount_accessor=mount.accessor, mount_type=mount.type,
+                             mount_path="auth/" + mount.path)
+            tok.group_aliases = list(group_aliases or [])
         self.tokens[tid] = tok
         self.accessors[acc] = tid
         self.issued_tokens.append(tok)
         return tok, warnings
 
-    def login_token(self, mount, entry, path, display_name, meta, internal, auth_type):
+    def login_token(self, mount, entry, path, display_name, meta, internal, auth_type,
+                    alias=None, group_aliases=None):
+        """A login's token. alias {"name", "metadata"}: the entity alias, as
+        Vault's identity store keeps it: one entity per (mount, alias name)."""
         pols = sanitize_policies(list(entry.get("token_policies", [])),
                                  add_default=not entry.get("token_no_default_policy", False))
         if entry.get("token_no_default_policy", False):
@@ -266,7 +289,21 @@ class Sim:
             explicit_max_ttl=entry.get("token_explicit_max_ttl", 0),
             num_uses=entry.get("token_num_uses", 0), renewable=True, meta=meta,
             display_name=display_name, path=path, auth_mount=mount, auth_type=auth_type,
-            orphan=True, internal=internal, entity_id=new_uuid())
+            orphan=True, internal=internal, entity_id=self.entity_for(mount, alias),
+            alias=alias, group_aliases=group_aliases)
+
+    def entity_for(self, mount, alias):
+        if not alias:
+            return new_uuid()
+        key = (mount.accessor, alias["name"])
+        if key not in self.entities:
+            self.entities[key] = new_uuid()
+        return self.entities[key]
+
+    def log(self, msg):
+        """A line in the process log (verbose only; never a token or a JWT)."""
+        if self.verbose:
+            sys.stderr.write("vaultsim: %s\n" % msg)
 
     def lookup_token(self, tid):
         tok = self.tokens.get(tid or "")
@@ -293,6 +330,10 @@ class Sim:
         if self.tokens.pop(tok.id, None) is None:
             return
         self.accessors.pop(tok.accessor, None)
+        # A token's cubbyhole goes with it.
+        cubby = self.mounts.get("cubbyhole/")
+        if cubby is not None:
+            cubby.backend.data.pop(tok.id, None)
         for lease in list(self.leases.values()):
             if lease.token_id == tok.id:
                 self.revoke_lease(lease)
@@ -309,6 +350,8 @@ class Sim:
             return ACL([])
         if tok.is_root():
             return ACL(["root"])
+        if tok.policies == [W.RESPONSE_WRAPPING]:
+            return ACL([W.RESPONSE_WRAPPING_POLICY])
         return ACL([self.policies.get(p) for p in tok.policies])
 
     def renew_token(self, tok, req):
@@ -510,32 +553,6 @@ DEFAULT_FAULT_MESSAGES = {
     503: "Vault is sealed",
     504: "context deadline exceeded",
 }
-
-
-def _sorted_maps(v):
-    if isinstance(v, dict):
-        return {k: _sorted_maps(v[k]) for k in sorted(v)}
-    if isinstance(v, list):
-        return [_sorted_maps(x) for x in v]
-    return v
-
-
-def go_json(body):
-    """Encode like Go's json.Encoder as Vault uses it: compact, HTML-escaped,
-    trailing newline; map values ("data", "metadata"...) have sorted keys while
-    the envelope keeps Vault's struct field order."""
-    if isinstance(body, dict) and "request_id" in body:
-        body = dict(body)
-        for k in ("data", "wrap_info"):
-            if body.get(k) is not None:
-                body[k] = _sorted_maps(body[k])
-        if isinstance(body.get("auth"), dict) and body["auth"].get("metadata"):
-            body["auth"] = dict(body["auth"])
-            body["auth"]["metadata"] = _sorted_maps(body["auth"]["metadata"])
-    s = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    s = (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-    return (s + "\n").encode("utf-8")
 
 
 class Fault:
@@ -863,6 +880,10 @@ class Handler(BaseHTTPRequestHandler):
             loc = sim.standby_redirect.rstrip("/") + path + ("?" + query if query else "")
             return Response(307, None, headers={"Location": loc})
 
+        # requestWrapInfo runs while the HTTP request is turned into a logical
+        # one: a bad header is a 400 before anything else.
+        wrap_ttl = W.parse_wrap_ttl(self.headers.get("X-Vault-Wrap-TTL"))
+
         if sim.sealed or not sim.initialized:
             raise VaultError(503, ["Vault is sealed"])
         if op == "head":
@@ -902,8 +923,13 @@ class Handler(BaseHTTPRequestHandler):
         req.headers = self.headers
         req.client_token = token_str
         req.token = None
+        req.wrap_ttl = wrap_ttl
+        req.mount = None
 
         with sim.lock:
+            if logical in W.VALIDATED_PATHS:
+                # Core checks the wrapping token before the request's own token.
+                W.validate(sim, data, token_str)
             mount, sub, is_auth = sim.resolve(logical)
             req.mount = mount
             req.sub = sub
@@ -939,9 +965,18 @@ class Handler(BaseHTTPRequestHandler):
             finally:
                 if last_use and req.token is not None:
                     sim.revoke_token(req.token)
+            if getattr(resp, "wrapped", False):
+                return resp
             if isinstance(resp.body, dict) and "mount_type" in resp.body and \
                     not resp.body["mount_type"]:
                 resp.body["mount_type"] = mount.type if mount.type != "system" else "system"
+            if logical == "cubbyhole/response" and req.token is not None and \
+                    req.token.policies == [W.RESPONSE_WRAPPING] and isinstance(resp.body, dict) \
+                    and "request_id" in resp.body:
+                resp.body["warnings"] = (resp.body.get("warnings") or []) + \
+                    [W.CUBBYHOLE_RESPONSE_WARNING]
+            if wrap_ttl and W.wrappable(resp):
+                resp = W.wrap(sim, req, resp, wrap_ttl)
             return resp
 
     def health(self, qs):
@@ -1137,6 +1172,17 @@ class Server(ThreadingHTTPServer):
                                             do_handshake_on_connect=False)
         return sock, addr
 
+    def shutdown_request(self, request):
+        if isinstance(request, ssl.SSLSocket):
+            # Go's tls.Conn.Close sends close_notify and closes without
+            # waiting for the peer's; a non-blocking unwrap does the same.
+            try:
+                request.settimeout(0.0)
+                request.unwrap()
+            except (OSError, ValueError):
+                pass
+        super().shutdown_request(request)
+
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
         if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout, TimeoutError,
@@ -1154,11 +1200,13 @@ _VERIFY_CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
 _accept_all = _VERIFY_CB(lambda ok, store: 1)
 
 
-def install_accept_any_client_cert(ctx):
-    """Set SSL_CTX_set_verify(SSL_VERIFY_PEER, accept-all). Returns True if done."""
+def _ssl_ctx_handle(ctx):
+    """(libssl, SSL_CTX*) of an ssl.SSLContext whose verify mode is CERT_OPTIONAL,
+    or (None, None). The verify mode read back through the pointer checks that
+    the pointer really is the context's SSL_CTX."""
     try:
         if sys.implementation.name != "cpython":
-            return False
+            return None, None
         libssl = None
         for name in ("libssl.so.3", "libssl.so.1.1", "libssl.so"):
             try:
@@ -1167,19 +1215,65 @@ def install_accept_any_client_cert(ctx):
             except OSError:
                 continue
         if libssl is None:
-            return False
+            return None, None
         # PySSLContext { PyObject_HEAD; SSL_CTX *ctx; ... }
         ptr = ctypes.c_void_p.from_address(id(ctx) + 2 * ctypes.sizeof(ctypes.c_void_p)).value
         libssl.SSL_CTX_get_verify_mode.restype = ctypes.c_int
         libssl.SSL_CTX_get_verify_mode.argtypes = [ctypes.c_void_p]
         if libssl.SSL_CTX_get_verify_mode(ptr) != 1:   # SSL_VERIFY_PEER after CERT_OPTIONAL
-            return False
+            return None, None
+        return libssl, ptr
+    except Exception:
+        return None, None
+
+
+def install_accept_any_client_cert(ctx):
+    """Set SSL_CTX_set_verify(SSL_VERIFY_PEER, accept-all). Returns True if done."""
+    libssl, ptr = _ssl_ctx_handle(ctx)
+    if libssl is None:
+        return False
+    try:
         libssl.SSL_CTX_set_verify.restype = None
         libssl.SSL_CTX_set_verify.argtypes = [ctypes.c_void_p, ctypes.c_int, _VERIFY_CB]
         libssl.SSL_CTX_set_verify(ptr, 1, _accept_all)
         return True
     except Exception:
         return False
+
+
+# Session resumption as Go's crypto/tls server (Vault's listener) does it:
+# session tickets in TLS 1.2 and 1.3, valid for up to 7 days
+# (maxSessionTicketLifetime), and no server-side session-ID cache (Go has
+# none, so a TLS 1.2 client that offers only a session ID gets a full
+# handshake). A resumed session carries the peer certificate of the full
+# handshake it came from, in OpenSSL as in Go.
+SSL_CTRL_SET_SESS_CACHE_MODE = 44
+SSL_SESS_CACHE_OFF = 0
+TICKET_LIFETIME = 7 * 86400
+
+
+def configure_session_resumption(ctx):
+    """Tickets on, session-ID cache off, 7 day lifetime. Returns a description
+    for ready.json: "tickets" when done as Go does, else what OpenSSL does."""
+    ctx.options &= ~ssl.OP_NO_TICKET
+    if hasattr(ssl, "OP_NO_RENEGOTIATION"):
+        # Go's server never renegotiates and refuses a client's attempt, so
+        # a connection's client certificate is the one of its handshake.
+        ctx.options |= ssl.OP_NO_RENEGOTIATION
+    libssl, ptr = _ssl_ctx_handle(ctx)
+    if libssl is None:
+        return "tickets+session-id-cache"
+    try:
+        libssl.SSL_CTX_ctrl.restype = ctypes.c_long
+        libssl.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long,
+                                        ctypes.c_void_p]
+        libssl.SSL_CTX_ctrl(ptr, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF, None)
+        libssl.SSL_CTX_set_timeout.restype = ctypes.c_long
+        libssl.SSL_CTX_set_timeout.argtypes = [ctypes.c_void_p, ctypes.c_long]
+        libssl.SSL_CTX_set_timeout(ptr, TICKET_LIFETIME)
+        return "tickets"
+    except Exception:
+        return "tickets+session-id-cache"
 
 
 def make_tls(dirpath, server_names, ca_from=None, cert_mode="auto"):
@@ -1224,8 +1318,9 @@ def make_tls(dirpath, server_names, ca_from=None, cert_mode="auto"):
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert_path, key_path)
     ctx.verify_mode = ssl.CERT_OPTIONAL
+    resumption = configure_session_resumption(ctx)
     mode = "any" if cert_mode == "auto" and install_accept_any_client_cert(ctx) else "ca"
-    return ctx, ca_path, mode
+    return ctx, ca_path, mode, resumption
 
 
 # ==========================================================================
@@ -1253,7 +1348,7 @@ def main(argv=None):
 
     names = [n.strip() for n in (args.server_name or "localhost,127.0.0.1").split(",")
              if n.strip()]
-    ssl_ctx, ca_path, tls_mode = make_tls(args.dir, names, args.tls_ca_from,
+    ssl_ctx, ca_path, tls_mode, tls_resumption = make_tls(args.dir, names, args.tls_ca_from,
                                           args.client_cert_mode)
 
     sim = Sim(token_style=args.token_style)
@@ -1273,6 +1368,7 @@ def main(argv=None):
 
     Handler.sim = sim
     Handler.verbose = args.verbose
+    sim.verbose = args.verbose
     host = "127.0.0.1" if args.host == "localhost" else args.host
     http_srv = Server((host, args.http_port), Handler)
     https_srv = Server((host, args.https_port), Handler, ssl_ctx=ssl_ctx)
@@ -1304,6 +1400,7 @@ def main(argv=None):
         "dir": os.path.abspath(args.dir),
         "pki_root": os.path.abspath(os.path.join(args.dir, "pki-root.pem")),
         "client_cert_verification": tls_mode,
+        "tls_session_resumption": tls_resumption,
         "version": VERSION,
     }
     write_file(os.path.join(args.dir, "ready.json"), (json.dumps(ready, indent=1) + "\n")

@@ -101,7 +101,8 @@ def token_fields_data(entry):
 # ==========================================================================
 # sys/
 
-SYS_UNAUTH = {"health", "seal-status", "leader", "init", "internal/ui/mounts"}
+SYS_UNAUTH = {"health", "seal-status", "leader", "init", "internal/ui/mounts",
+              "wrapping/lookup"}
 
 KV_WARNING = ("Invalid path for a versioned K/V secrets engine. See the API docs for the "
               "appropriate API endpoints to use. If using the Vault CLI, use 'vault kv %s' "
@@ -227,6 +228,11 @@ class SysBackend:
             return self._ui_mount(req, m.group(1))
         if s == "internal/ui/resultant-acl" and op == "read":
             return envelope({"root": req.token is not None and req.token.is_root()})
+        # ---- response wrapping
+        m = re.match(r"^wrapping/(wrap|unwrap|lookup|rewrap)$", s)
+        if m:
+            import vs_wrapping
+            return vs_wrapping.handle(sim, req, m.group(1))
         if s == "health":
             raise unsupported()
         raise VaultError(404, ['no handler for route "sys/%s". route entry not found.' % s])
@@ -248,8 +254,8 @@ class SysBackend:
                 resp.body.update(data)
             return resp
         if op in ("update", "create"):
-            if name == "root":
-                raise bad_request('cannot update "root" policy')
+            if name in ("root", "response-wrapping", "control-group"):
+                raise bad_request('cannot update "%s" policy' % name)
             text = req.data.get("policy")
             if text is None:
                 text = req.data.get("rules")
@@ -263,7 +269,7 @@ class SysBackend:
             sim.policies[name] = Policy(name, text)
             return no_content()
         if op == "delete":
-            if name in ("root", "default"):
+            if name in ("root", "default", "response-wrapping", "control-group"):
                 raise bad_request('cannot delete "%s" policy' % name)
             sim.policies.pop(name, None)
             return no_content()
@@ -317,7 +323,7 @@ class SysBackend:
         if op in ("update", "create"):
             d = req.data
             mtype = d.get("type") or ""
-            if mtype not in ("approle", "cert", "token"):
+            if mtype not in ("approle", "cert", "token", "kubernetes", "jwt", "oidc"):
                 raise bad_request("plugin not found in the catalog: %s" % mtype)
             if path in sim.auth_mounts:
                 raise bad_request("path is already in use at auth/%s" % path)

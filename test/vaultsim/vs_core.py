@@ -91,6 +91,32 @@ def raw(status, payload, content_type):
     return Response(status, payload, content_type=content_type)
 
 
+def _sorted_maps(v):
+    if isinstance(v, dict):
+        return {k: _sorted_maps(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [_sorted_maps(x) for x in v]
+    return v
+
+
+def go_json(body):
+    """Encode like Go's json.Encoder as Vault uses it: compact, HTML-escaped,
+    trailing newline; map values ("data", "metadata"...) have sorted keys while
+    the envelope keeps Vault's struct field order."""
+    if isinstance(body, dict) and "request_id" in body:
+        body = dict(body)
+        # data is a map (sorted keys); wrap_info and auth are structs.
+        if body.get("data") is not None:
+            body["data"] = _sorted_maps(body["data"])
+        if isinstance(body.get("auth"), dict) and body["auth"].get("metadata"):
+            body["auth"] = dict(body["auth"])
+            body["auth"]["metadata"] = _sorted_maps(body["auth"]["metadata"])
+    s = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    s = (s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+         .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    return (s + "\n").encode("utf-8")
+
+
 # --------------------------------------------------------------------------
 # Random identifiers
 
@@ -341,6 +367,8 @@ class Token:
         self.mount_default = kw.get("mount_default", SYSTEM_DEFAULT_TTL)
         self.lease_id = kw.get("lease_id", "")
         self.type = "service"
+        self.alias = None           # entity alias of a login token
+        self.group_aliases = []
 
     def is_root(self):
         return self.policies == ["root"]
@@ -409,6 +437,9 @@ class Token:
             "num_uses": self.num_uses,
             "meta": self.meta,
             "orphan": self.orphan,
+            "entity_id": self.entity_id,
+            "alias": self.alias,
+            "group_aliases": list(self.group_aliases),
         }
 
 
