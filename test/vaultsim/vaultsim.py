@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec              # noqa: E4
 
 import vs_auth as A                                                    # noqa: E402
 import vs_backends as B                                                # noqa: E402
+import vs_faults as F                                                  # noqa: E402
 import vs_pki as P                                                     # noqa: E402
 import vs_wrapping as W                                                # noqa: E402
 from vs_core import (ACL, DEFAULT_POLICY, SYSTEM_DEFAULT_TTL, SYSTEM_MAX_TTL,  # noqa: E402
@@ -570,6 +571,11 @@ class Fault:
         self.drop = bool(spec.get("drop"))
         self.malformed = bool(spec.get("malformed"))
         self.huge_bytes = spec.get("huge_bytes")
+        # Faults on the real answer: the request is handled, then its
+        # answer is changed or sent badly.
+        self.pki = spec.get("pki")
+        self.slow_body_ms = int(spec.get("slow_body_ms") or 0)
+        self.cut_body = bool(spec.get("cut_body"))
         self.scheme = spec.get("scheme")
         self.hits = 0
 
@@ -801,11 +807,38 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:
             traceback.print_exc()
             resp = Response(500, {"errors": ["internal error: %s" % e]})
+        if fault is not None and fault.pki and resp.status == 200:
+            F.corrupt_pki(resp.body, fault.pki)
         entry["status"] = resp.status
         if isinstance(resp.body, dict):
             entry["request_id"] = resp.body.get("request_id")
         self.record(entry)
+        if fault is not None and (fault.slow_body_ms or fault.cut_body):
+            self.write_badly(resp, fault)
+            return
         self.write_response(resp, head=method == "HEAD")
+
+    def write_badly(self, resp, fault):
+        """The answer with its body cut in half (the connection closes
+        there), or trickled out a 64-byte piece every slow_body_ms."""
+        payload = go_json(resp.body) if isinstance(resp.body, (dict, list)) else (resp.body or b"")
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type or "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        try:
+            if fault.cut_body:
+                self.wfile.write(payload[:len(payload) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.request.shutdown(socket.SHUT_RDWR)
+                return
+            for i in range(0, len(payload), 64):
+                self.wfile.write(payload[i:i + 64])
+                self.wfile.flush()
+                time.sleep(fault.slow_body_ms / 1000.0)
+        except OSError:
+            self.close_connection = True
 
     def write_huge(self, n):
         prefix = b'{"request_id":"%s","data":{"pad":"' % new_uuid().encode()
@@ -1047,8 +1080,11 @@ class Handler(BaseHTTPRequestHandler):
                     for spec in specs:
                         sim.fault_seq += 1
                         f = Fault(spec, sim.fault_seq)
+                        if f.pki is not None and f.pki not in F.PKI_FAULTS:
+                            raise bad_request("pki must be one of %s" % ", ".join(F.PKI_FAULTS))
                         if f.status is None and not (f.delay_ms or f.drop or f.malformed or
-                                                     f.huge_bytes is not None):
+                                                     f.huge_bytes is not None or f.pki or
+                                                     f.slow_body_ms or f.cut_body):
                             raise bad_request("a fault needs status, delay_ms, drop, malformed "
                                               "or huge_bytes")
                         sim.faults.append(f)
