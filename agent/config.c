@@ -33,6 +33,7 @@
  *   all it built, so callers only ever see a complete, validated config.
  */
 #include "config.h"
+#include "buf.h"
 #include "window.h"
 
 #include <assert.h>
@@ -58,6 +59,7 @@
 #define CFG_PATH_MAX	256		/* longest key path shown */
 #define CFG_SHOW_MAX	60		/* longest value echoed in a message */
 #define CFG_WHY_MAX	256
+#define CFG_MAX_VALUE	CFG_MAX_FILE	/* bytes of one value, ${ENV} expanded */
 
 #define MS_SEC	1000ULL
 #define MS_MIN	(60 * MS_SEC)
@@ -411,37 +413,6 @@ free_records(struct loader *ld)
 }
 
 /* ------------------------------------------------------------------ */
-/* Growable string, for ${ENV} expansion */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static int
-sbuf_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (n > SIZE_MAX - b->len - 1)
-		return -ENOMEM;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap = cap > SIZE_MAX / 2 ? b->len + n + 1 : cap * 2;
-		p = realloc(b->p, cap);
-		if (p == NULL)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* Scalar parsers.  Their messages never contain the value. */
 
 static int
@@ -478,15 +449,14 @@ static int
 expand_env(const char *s, char **out, struct expand *x, char *why,
 	   size_t whylen)
 {
-	struct sbuf b = { NULL, 0, 0 };
+	struct buf b = BUF_INIT(CFG_MAX_VALUE);
 	const char *p = s;
+	size_t len;
 	int rc = 0;
 
 	*out = NULL;
 	x->tainted = 0;
 	x->vars[0] = '\0';
-	if (sbuf_add(&b, "", 0) < 0)
-		return -ENOMEM;
 	while (*p) {
 		const char *dollar = strchr(p, '$');
 		const char *name, *end, *def = NULL, *value;
@@ -494,14 +464,14 @@ expand_env(const char *s, char **out, struct expand *x, char *why,
 		size_t namelen, deflen = 0;
 
 		if (dollar == NULL) {
-			rc = sbuf_add(&b, p, strlen(p));
+			rc = buf_puts(&b, p);
 			break;
 		}
-		rc = sbuf_add(&b, p, (size_t)(dollar - p));
+		rc = buf_append(&b, p, (size_t)(dollar - p));
 		if (rc < 0)
 			break;
 		if (dollar[1] == '$') {
-			rc = sbuf_add(&b, "$", 1);
+			rc = buf_putc(&b, '$');
 			if (rc < 0)
 				break;
 			p = dollar + 2;
@@ -562,7 +532,7 @@ expand_env(const char *s, char **out, struct expand *x, char *why,
 			char token[sizeof(namebuf) + 3];
 			size_t tlen;
 
-			rc = sbuf_add(&b, value, strlen(value));
+			rc = buf_puts(&b, value);
 			x->tainted = 1;
 			snprintf(token, sizeof(token), "${%s}", namebuf);
 			tlen = strlen(token);
@@ -575,7 +545,7 @@ expand_env(const char *s, char **out, struct expand *x, char *why,
 		} else if (def) {
 			/* Copy the default, turning $$ into $. */
 			for (size_t i = 0; i < deflen && rc == 0; i++) {
-				rc = sbuf_add(&b, def + i, 1);
+				rc = buf_putc(&b, def[i]);
 				if (def[i] == '$')
 					i++;
 			}
@@ -590,13 +560,20 @@ expand_env(const char *s, char **out, struct expand *x, char *why,
 		p = end + 1;
 	}
 out:
+	if (rc == 0) {
+		*out = buf_take(&b, &len);
+		if (*out == NULL)
+			rc = -ENOMEM;
+	}
 	if (rc == -ENOMEM)
 		set_why(why, whylen, "out of memory");
+	else if (rc == -E2BIG)
+		snprintf(why, whylen, "is longer than %d bytes once its "
+			 "variables are expanded", CFG_MAX_VALUE);
 	if (rc < 0) {
-		free(b.p);
+		buf_free(&b);
 		return rc;
 	}
-	*out = b.p;
 	return 0;
 }
 

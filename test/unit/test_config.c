@@ -599,6 +599,43 @@ test_env_expansion_rejects_missing_variable_and_bad_syntax(void **state)
 	}
 }
 
+/* The expanded text is capped like every other buffer: a value that
+ * names a large variable many times is an error, not unbounded growth. */
+static void
+test_env_expansion_is_capped_at_the_value_limit(void **state)
+{
+	size_t mib = 1024 * 1024, n = CFG_MAX_VALUE / mib;
+	char *big = malloc(mib + 1), *in = malloc(10 * (n + 1) + 1), *s;
+	char err[256];
+
+	(void)state;
+	assert_non_null(big);
+	assert_non_null(in);
+	memset(big, 'x', mib);
+	big[mib] = '\0';
+	setenv("CT_BIG", big, 1);
+	free(big);
+	in[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		memcpy(in + 9 * i, "${CT_BIG}", 10);
+	/* Exactly at the limit is still a value... */
+	s = config_expand_env(in, err, sizeof(err));
+	if (s == NULL)
+		fail_msg("%zu MiB: %s", n, err);
+	assert_int_equal(strlen(s), CFG_MAX_VALUE);
+	free(s);
+	/* ...one byte more is refused, without echoing the text. */
+	memcpy(in + 9 * n, "$$", 3);
+	err[0] = '\0';
+	s = config_expand_env(in, err, sizeof(err));
+	assert_null(s);
+	if (strstr(err, "is longer than") == NULL)
+		fail_msg("error \"%s\" lacks \"is longer than\"", err);
+	assert_no_text(err, "xxx");
+	free(in);
+	unsetenv("CT_BIG");
+}
+
 static void
 test_env_values_fill_every_scalar_type(void **state)
 {
@@ -1551,6 +1588,7 @@ main(void)
 		T(test_bool_accepts_yaml11_words_in_any_case),
 		T(test_env_expansion_substitutes_defaults_and_escapes),
 		T(test_env_expansion_rejects_missing_variable_and_bad_syntax),
+		T(test_env_expansion_is_capped_at_the_value_limit),
 		T(test_env_values_fill_every_scalar_type),
 		T(test_missing_env_variable_names_variable_and_position),
 		T(test_env_value_failing_validation_is_not_echoed),
