@@ -5,25 +5,25 @@
  * directory, so no test depends on the current directory and each test
  * shows its YAML next to the line and column it asserts.
  *
- * The module's source is included here, with its exported names renamed
- * so they do not clash with the agent's config.o that the Makefile also
- * links.  That gives the tests the static tables and the generic walker,
- * so the list and map section types (which the real configuration does
- * not use yet) are driven through a test-only table below.
+ * Besides config.h, the tests use the module's internal header,
+ * config_int.h, and link the objects the Makefile builds.  That gives
+ * them the table types and the engine's cfg_load(), which takes any root
+ * table, so the generic list and map section types are also driven
+ * through a test-only table below.
  */
-#define config_load tc_config_load
-#define config_free tc_config_free
-#define config_check_reload tc_config_check_reload
-#define config_parse_duration tc_config_parse_duration
-#define config_parse_mode tc_config_parse_mode
-#define config_expand_env tc_config_expand_env
-#include "config.c"
+#include "config.h"
+#include "config/config_int.h"
+#include "log.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -1355,7 +1355,7 @@ test_list_and_map_sections_parse_with_item_defaults(void **state)
 	assert_int_equal(r.hooks[0].enabled, 1);
 	assert_string_equal(r.hooks[1].name, "pg");
 	assert_int_equal(r.hooks[1].enabled, 0);
-	free_fields(&t_root_section, &r);
+	cfg_free_fields(&t_root_section, &r);
 	assert_null(r.certs);
 	assert_int_equal(r.n_hooks, 0);
 }
@@ -1397,7 +1397,7 @@ test_list_and_map_errors_carry_item_paths(void **state)
 			"11)");
 	assert_error_at(fx, 13, 7, "hooks.pg: expected a mapping, found a list");
 	assert_int_equal(count_lines(fx->err), 8);
-	free_fields(&t_root_section, &r);
+	cfg_free_fields(&t_root_section, &r);
 }
 
 static void
@@ -1426,7 +1426,7 @@ test_alias_expansion_is_bounded(void **state)
 	if (strstr(fx->err, "more than 100000 YAML nodes") == NULL)
 		fail_msg("no node limit error: %s", fx->err);
 	assert_int_equal(count_lines(fx->err), 1);
-	free_fields(&t_root_section, &r);
+	cfg_free_fields(&t_root_section, &r);
 }
 
 

@@ -33,6 +33,7 @@
  *   all it built, so callers only ever see a complete, validated config.
  */
 #include "config.h"
+#include "config_int.h"
 #include "buf.h"
 #include "window.h"
 
@@ -51,96 +52,9 @@
 
 #include "log.h"
 
-#define CFG_MAX_FILE	(16 * 1024 * 1024)	/* bytes of YAML we agree to read */
-#define CFG_MAX_VISITS	100000		/* nodes walked, aliases included, or */
-					/* one per byte of a larger file */
-#define CFG_MAX_ITEMS	4096		/* list length when a table sets none */
-#define CFG_MAX_KEYS	64		/* entries in one section table */
-#define CFG_PATH_MAX	256		/* longest key path shown */
-#define CFG_SHOW_MAX	60		/* longest value echoed in a message */
-#define CFG_WHY_MAX	256
-#define CFG_MAX_VALUE	CFG_MAX_FILE	/* bytes of one value, ${ENV} expanded */
-
-#define MS_SEC	1000ULL
-#define MS_MIN	(60 * MS_SEC)
-#define MS_HOUR	(60 * MS_MIN)
-#define MS_DAY	(24 * MS_HOUR)
-#define MIB	(1024ULL * 1024)
-
-enum cfg_type {
-	CFG_STRING,		/* char *; may be empty */
-	CFG_PATH,		/* char *; must not be empty */
-	CFG_BOOL,		/* int, 0 or 1 */
-	CFG_DURATION,		/* uint64_t milliseconds */
-	CFG_MODE,		/* unsigned; a quoted octal string */
-	CFG_ENUM,		/* int-sized enum, from a list of words */
-	CFG_UINT,		/* uint64_t */
-	CFG_RATIO,		/* double in [min, max] parts per million; 0.8 or 80% */
-	CFG_STRINGLIST,		/* char ** at offset, size_t at count_offset */
-	CFG_SECTION,		/* nested mapping; its fields at base + offset */
-	CFG_LIST_OF_SECTION,	/* array of section->size items + count */
-	CFG_MAP_OF_SECTION,	/* same, each item's name at name_offset */
-};
-
-enum {
-	CFG_REQUIRED = 0x1,	/* the key must be present (and not null) */
-	CFG_RELOAD = 0x2,	/* a SIGHUP reload may change it */
-	CFG_LIST_ONLY = 0x4,	/* STRINGLIST: a lone string is an error */
-};
-
-struct loader;
-
-struct cfg_enum {
-	const char *name;
-	int value;
-};
-
-struct cfg_section;
-
-/*
- * One key.  min/max bound the value for UINT, DURATION (in ms) and MODE,
- * and the number of items for STRINGLIST and the list/map types (max 0
- * means CFG_MAX_ITEMS).  def is parsed like a value from the file.
- */
-struct cfg_entry {
-	const char *key;
-	enum cfg_type type;
-	unsigned flags;
-	size_t offset;
-	size_t count_offset;
-	uint64_t min, max;
-	const char *def;
-	const struct cfg_enum *values;		/* ENUM, NULL-terminated */
-	int (*parse)(const char *s, int *out);	/* ENUM: replaces values */
-	const char *(*check)(const char *s);	/* STRING, PATH, list items */
-	const struct cfg_section *section;	/* the three section types */
-	const char *help;
-};
-
-/*
- * A table of keys.  size and name_offset describe one item when the
- * section is the element of a LIST_OF_SECTION or MAP_OF_SECTION; check
- * runs after the section's mapping has been read (always, for the root)
- * and does the cross-field validation.
- */
-struct cfg_section {
-	const struct cfg_entry *entries;
-	size_t n_entries;
-	size_t size;
-	int named;
-	size_t name_offset;	/* char *, when named */
-	void (*check)(struct loader *ld, void *obj, const char *path);
-};
-
 #define SECTION(tab, chk) \
 	{ (tab), sizeof(tab) / sizeof((tab)[0]), 0, 0, 0, (chk) }
 
-/*
- * offsetof() that fails to compile unless the member has the type the
- * entry's kind stores through, so a table row cannot silently write a
- * uint64_t into an int.
- */
-#define CFG_OFF(T, m, type) _Generic(((T *)0)->m, type: offsetof(T, m))
 #define C_OFF(m, type) CFG_OFF(struct config, m, type)
 
 /* ENUM fields are written through an int *. */
@@ -148,33 +62,6 @@ _Static_assert(sizeof(enum auth_method) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum log_format_cfg) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cert_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cert_key_type) == sizeof(int), "enum size");
-
-/* Where a key was set, for cross-field messages and duplicate checks. */
-struct mark_rec {
-	char *path;
-	const void *field;	/* NULL for a section */
-	yaml_mark_t key;
-	yaml_mark_t value;
-	int tainted;		/* took text from the environment */
-	int bad;		/* present but invalid: skip cross checks */
-};
-
-struct loader {
-	const char *file;
-	yaml_document_t *doc;
-	const struct cfg_section *root;
-	char *err;
-	size_t errlen;
-	size_t used;		/* bytes of err in use, without the NUL */
-	size_t n_errors;
-	size_t n_dropped;	/* errors that did not fit in err */
-	struct mark_rec *recs;
-	size_t n_recs, cap_recs;
-	size_t visits;
-	size_t max_visits;	/* CFG_MAX_VISITS, or the file's size */
-	int stopped;		/* node cap hit: stop walking */
-	int oom;
-};
 
 /* What ${...} expansion did to one value. */
 struct expand {
@@ -2170,15 +2057,13 @@ free_strlist(char ***list, size_t *n)
 	*n = 0;
 }
 
-static void free_fields(const struct cfg_section *sec, void *base);
-
 static void
 free_items(const struct cfg_section *sec, void **items, size_t *n)
 {
 	for (size_t i = 0; i < *n; i++) {
 		void *item = (char *)*items + i * sec->size;
 
-		free_fields(sec, item);
+		cfg_free_fields(sec, item);
 		if (sec->named)
 			free(*(char **)field_at(item, sec->name_offset));
 	}
@@ -2187,8 +2072,8 @@ free_items(const struct cfg_section *sec, void **items, size_t *n)
 	*n = 0;
 }
 
-static void
-free_fields(const struct cfg_section *sec, void *base)
+void
+cfg_free_fields(const struct cfg_section *sec, void *base)
 {
 	for (size_t i = 0; i < sec->n_entries; i++) {
 		const struct cfg_entry *e = &sec->entries[i];
@@ -2204,7 +2089,7 @@ free_fields(const struct cfg_section *sec, void *base)
 			free_strlist(field, field_at(base, e->count_offset));
 			break;
 		case CFG_SECTION:
-			free_fields(e->section, field);
+			cfg_free_fields(e->section, field);
 			break;
 		case CFG_LIST_OF_SECTION:
 		case CFG_MAP_OF_SECTION:
@@ -2501,7 +2386,7 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 static void
 drop_item(const struct cfg_section *sec, void *obj)
 {
-	free_fields(sec, obj);
+	cfg_free_fields(sec, obj);
 	if (sec->named)
 		free(*(char **)field_at(obj, sec->name_offset));
 	memset(obj, 0, sec->size);
@@ -3255,11 +3140,8 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p, const char *buf,
 		report(ld, line, col, NULL, "malformed YAML: %s", problem);
 }
 
-/*
- * Load FILE into OBJ, whose layout ROOT describes.  OBJ must be zeroed;
- * on failure it may hold a partial result that free_fields() releases.
- */
-static int
+/* config_int.h has the contract. */
+int
 cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	 char *err, size_t errlen)
 {
@@ -3383,7 +3265,7 @@ config_free(struct config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	free_fields(&root_section, cfg);
+	cfg_free_fields(&root_section, cfg);
 	free(cfg->source);
 	free(cfg);
 }
