@@ -163,4 +163,31 @@ int cfg_load(const struct cfg_section *root, const char *file, void *obj,
 /* Free what the fields of SEC at BASE hold, and clear them. */
 void cfg_free_fields(const struct cfg_section *sec, void *base);
 
+/* ------------------------------------------------------------------ */
+/* table.c: the tables */
+
+/* The whole file: struct config. */
+extern const struct cfg_section cfg_root_section;
+
+/* Word lists the cross-field checks name values by. */
+extern const struct cfg_enum cfg_auth_methods[];
+extern const struct cfg_enum cfg_cert_modes[];
+extern const struct cfg_enum cfg_cert_key_types[];
+extern const char *const cfg_file_kinds[];	/* names under files: */
+
+/* 1 if S is one of the NULL-terminated WORDS. */
+int cfg_word_in(const char *s, const char *const *words);
+
+/* NULL, or why S is no name for a certificate or a hook. */
+const char *cfg_check_cert_name(const char *s);
+
+/* ------------------------------------------------------------------ */
+/* check.c: the cross-field checks the tables name per section */
+
+void cfg_check_root(struct loader *ld, void *obj, const char *path);
+void cfg_check_cert(struct loader *ld, void *obj, const char *path);
+void cfg_check_template(struct loader *ld, void *obj, const char *path);
+void cfg_check_wait(struct loader *ld, void *obj, const char *path);
+void cfg_check_hook(struct loader *ld, void *obj, const char *path);
+
 #endif
