@@ -163,6 +163,50 @@ int cfg_load(const struct cfg_section *root, const char *file, void *obj,
 /* Free what the fields of SEC at BASE hold, and clear them. */
 void cfg_free_fields(const struct cfg_section *sec, void *base);
 
+/* A yaml_mark_t as the 1-based LINE, COL arguments of cfg_report(). */
+#define CFG_AT(m) ((m).line + 1), ((m).column + 1)
+
+/*
+ * Add one error, "file:line:col: path: message".  LINE and COL are
+ * 1-based; LINE 0 means the problem has no position.  PATH NULL or ""
+ * leaves the key out.
+ */
+void cfg_report(struct loader *ld, size_t line, size_t col, const char *path,
+		const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Report "out of memory", once per load, and remember it. */
+void cfg_out_of_memory(struct loader *ld);
+
+/* Key paths for messages, cut short if longer than LEN. */
+void cfg_path_printf(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void cfg_join_path(char *out, size_t len, const char *parent,
+		   const char *key);
+
+/*
+ * The records of where keys were set: the latest of FIELD (a scalar or
+ * string list, by its address in the struct), or of the section, list
+ * item or map entry at PATH.  NULL if the file did not set it.
+ */
+const struct mark_rec *cfg_find_field(const struct loader *ld,
+				      const void *field);
+const struct mark_rec *cfg_find_path(const struct loader *ld,
+				     const char *path);
+
+/* The key of FIELD if the file set it, else of SECTION, else 1:1. */
+yaml_mark_t cfg_where(const struct loader *ld, const void *field,
+		      const char *section);
+
+/* The key path FIELD was read at ("certificates[3].name"), or FALLBACK. */
+const char *cfg_field_path(const struct loader *ld, const void *field,
+			   const char *fallback);
+
+/* Edit distance of two short keys, case-insensitive (SIZE_MAX if long). */
+size_t cfg_key_distance(const char *a, const char *b);
+
+/* "1h30m", "500ms", "0s": the inverse of config_parse_duration(). */
+void cfg_format_duration(uint64_t ms, char *buf, size_t len);
+
 /* ------------------------------------------------------------------ */
 /* table.c: the tables */
 

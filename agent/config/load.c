@@ -79,17 +79,13 @@ append_line(struct loader *ld, const char *line)
 	ld->used += len;
 }
 
-static void report(struct loader *ld, size_t line, size_t col,
-		   const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
 /*
  * Add one error.  LINE and COL are 1-based; LINE 0 means the problem has
  * no position (the file could not be read).  Control characters, which a
  * quoted YAML key may contain, are shown as '?'.
  */
-static void
-report(struct loader *ld, size_t line, size_t col, const char *path,
+void
+cfg_report(struct loader *ld, size_t line, size_t col, const char *path,
        const char *fmt, ...)
 {
 	char msg[512], out[1024];
@@ -125,13 +121,11 @@ report(struct loader *ld, size_t line, size_t col, const char *path,
 	append_line(ld, out);
 }
 
-#define AT(m) ((m).line + 1), ((m).column + 1)
-
-static void
-out_of_memory(struct loader *ld)
+void
+cfg_out_of_memory(struct loader *ld)
 {
 	if (!ld->oom)
-		report(ld, 0, 0, NULL, "out of memory");
+		cfg_report(ld, 0, 0, NULL, "out of memory");
 	ld->oom = 1;
 }
 
@@ -168,15 +162,12 @@ finish_errors(struct loader *ld)
 /* ------------------------------------------------------------------ */
 /* Where keys were set */
 
-static void path_printf(char *out, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /*
  * Build a key path.  A path longer than the buffer (only a hostile file
  * has one) is cut short: it is for messages, not for lookups of real keys.
  */
-static void
-path_printf(char *out, size_t len, const char *fmt, ...)
+void
+cfg_path_printf(char *out, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -186,13 +177,13 @@ path_printf(char *out, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void
-join_path(char *out, size_t len, const char *parent, const char *key)
+void
+cfg_join_path(char *out, size_t len, const char *parent, const char *key)
 {
 	if (*parent)
-		path_printf(out, len, "%s.%s", parent, key);
+		cfg_path_printf(out, len, "%s.%s", parent, key);
 	else
-		path_printf(out, len, "%s", key);
+		cfg_path_printf(out, len, "%s", key);
 }
 
 /*
@@ -211,7 +202,7 @@ record(struct loader *ld, const char *path, const void *field,
 		struct mark_rec *n = realloc(ld->recs, cap * sizeof(*n));
 
 		if (n == NULL) {
-			out_of_memory(ld);
+			cfg_out_of_memory(ld);
 			return NULL;
 		}
 		ld->recs = n;
@@ -221,7 +212,7 @@ record(struct loader *ld, const char *path, const void *field,
 	memset(r, 0, sizeof(*r));
 	r->path = strdup(path);
 	if (r->path == NULL) {
-		out_of_memory(ld);
+		cfg_out_of_memory(ld);
 		return NULL;
 	}
 	r->field = field;
@@ -231,8 +222,8 @@ record(struct loader *ld, const char *path, const void *field,
 	return r;
 }
 
-static const struct mark_rec *
-find_field(const struct loader *ld, const void *field)
+const struct mark_rec *
+cfg_find_field(const struct loader *ld, const void *field)
 {
 	for (size_t i = ld->n_recs; i > 0; i--) {
 		if (ld->recs[i - 1].field == field)
@@ -241,8 +232,8 @@ find_field(const struct loader *ld, const void *field)
 	return NULL;
 }
 
-static const struct mark_rec *
-find_path(const struct loader *ld, const char *path)
+const struct mark_rec *
+cfg_find_path(const struct loader *ld, const char *path)
 {
 	for (size_t i = ld->n_recs; i > 0; i--) {
 		if (ld->recs[i - 1].field == NULL &&
@@ -253,14 +244,14 @@ find_path(const struct loader *ld, const char *path)
 }
 
 /* The key of FIELD if the file set it, else of SECTION, else 1:1. */
-static yaml_mark_t
-where(const struct loader *ld, const void *field, const char *section)
+yaml_mark_t
+cfg_where(const struct loader *ld, const void *field, const char *section)
 {
-	const struct mark_rec *r = field ? find_field(ld, field) : NULL;
+	const struct mark_rec *r = field ? cfg_find_field(ld, field) : NULL;
 	yaml_mark_t none = { 0, 0, 0 };
 
 	if (r == NULL && section)
-		r = find_path(ld, section);
+		r = cfg_find_path(ld, section);
 	return r ? r->key : none;
 }
 
@@ -270,10 +261,10 @@ where(const struct loader *ld, const void *field, const char *section)
  * index of a kept item differs from its place in the file; the record
  * knows the place.
  */
-static const char *
-field_path(const struct loader *ld, const void *field, const char *fallback)
+const char *
+cfg_field_path(const struct loader *ld, const void *field, const char *fallback)
 {
-	const struct mark_rec *r = find_field(ld, field);
+	const struct mark_rec *r = cfg_find_field(ld, field);
 
 	return r ? r->path : fallback;
 }
@@ -673,8 +664,8 @@ parse_ratio(const char *s, uint64_t *ppm, const char **why)
 }
 
 /* "1h30m", "500ms", "0ms": the inverse of parse_duration, for messages. */
-static void
-format_duration(uint64_t ms, char *buf, size_t len)
+void
+cfg_format_duration(uint64_t ms, char *buf, size_t len)
 {
 	size_t used = 0;
 
@@ -696,16 +687,6 @@ format_duration(uint64_t ms, char *buf, size_t len)
 			return;
 		used += (size_t)w;
 	}
-}
-
-static const char *
-enum_name(const struct cfg_enum *values, int value)
-{
-	for (; values && values->name; values++) {
-		if (values->value == value)
-			return values->name;
-	}
-	return "?";
 }
 
 static void
@@ -807,8 +788,8 @@ check_range(const struct cfg_entry *e, uint64_t v, char *why, size_t whylen)
 	if (v >= e->min && v <= e->max)
 		return 0;
 	if (e->type == CFG_DURATION) {
-		format_duration(e->min, lo, sizeof(lo));
-		format_duration(e->max, hi, sizeof(hi));
+		cfg_format_duration(e->min, lo, sizeof(lo));
+		cfg_format_duration(e->max, hi, sizeof(hi));
 	} else if (e->type == CFG_MODE) {
 		snprintf(lo, sizeof(lo), "%04llo", (unsigned long long)e->min);
 		snprintf(hi, sizeof(hi), "%04llo", (unsigned long long)e->max);
@@ -969,14 +950,14 @@ report_value(struct loader *ld, yaml_mark_t m, const char *path,
 	char shown[CFG_SHOW_MAX + 4];
 
 	if (x->tainted) {
-		report(ld, AT(m), path, "the value from %s %s", x->vars, why);
+		cfg_report(ld, CFG_AT(m), path, "the value from %s %s", x->vars, why);
 		return;
 	}
 	if (strlen(text) > CFG_SHOW_MAX)
 		snprintf(shown, sizeof(shown), "%.*s...", CFG_SHOW_MAX, text);
 	else
 		snprintf(shown, sizeof(shown), "%s", text);
-	report(ld, AT(m), path, "'%s' %s", shown, why);
+	cfg_report(ld, CFG_AT(m), path, "'%s' %s", shown, why);
 }
 
 /*
@@ -992,16 +973,16 @@ scalar_text(struct loader *ld, const yaml_node_t *v, const char *path,
 	int rc;
 
 	if (strlen(raw) != v->data.scalar.length) {
-		report(ld, AT(v->start_mark), path, "contains a NUL byte");
+		cfg_report(ld, CFG_AT(v->start_mark), path, "contains a NUL byte");
 		return NULL;
 	}
 	rc = expand_env(raw, &text, x, why, sizeof(why));
 	if (rc == -ENOMEM) {
-		out_of_memory(ld);
+		cfg_out_of_memory(ld);
 		return NULL;
 	}
 	if (rc < 0) {
-		report(ld, AT(v->start_mark), path, "%s", why);
+		cfg_report(ld, CFG_AT(v->start_mark), path, "%s", why);
 		return NULL;
 	}
 	return text;
@@ -1014,7 +995,7 @@ visit(struct loader *ld, const yaml_node_t *n)
 		return -1;
 	if (++ld->visits <= ld->max_visits)
 		return 0;
-	report(ld, AT(n->start_mark), NULL, "more than %zu YAML nodes (after "
+	cfg_report(ld, CFG_AT(n->start_mark), NULL, "more than %zu YAML nodes (after "
 	       "expanding aliases); giving up", ld->max_visits);
 	ld->stopped = 1;
 	return -1;
@@ -1040,17 +1021,17 @@ apply_defaults(struct loader *ld, const struct cfg_section *sec, void *base)
 		if (e->type == CFG_STRINGLIST || e->type == CFG_LIST_OF_SECTION ||
 		    e->type == CFG_MAP_OF_SECTION) {
 			/* Lists start empty; a default would be a table bug. */
-			report(ld, 0, 0, e->key, "internal error: a list "
+			cfg_report(ld, 0, 0, e->key, "internal error: a list "
 			       "cannot have a default");
 			continue;
 		}
 		text = strdup(e->def);
 		if (text == NULL) {
-			out_of_memory(ld);
+			cfg_out_of_memory(ld);
 			return;
 		}
 		if (parse_typed(e, &text, 1, field, why, sizeof(why)) < 0)
-			report(ld, 0, 0, e->key, "internal error: default "
+			cfg_report(ld, 0, 0, e->key, "internal error: default "
 			       "'%s' %s", e->def, why);
 		free(text);
 	}
@@ -1115,8 +1096,8 @@ cfg_free_fields(const struct cfg_section *sec, void *base)
 /* Unknown keys */
 
 /* Optimal string alignment distance, case-insensitive, short keys only. */
-static size_t
-key_distance(const char *a, const char *b)
+size_t
+cfg_key_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), d[33][33];
 
@@ -1159,7 +1140,7 @@ closest_key(const struct cfg_section *sec, const char *key)
 
 	for (size_t i = 0; i < sec->n_entries; i++) {
 		const char *cand = sec->entries[i].key;
-		size_t d = key_distance(key, cand), limit = strlen(cand) / 3;
+		size_t d = cfg_key_distance(key, cand), limit = strlen(cand) / 3;
 
 		if (limit < 1)
 			limit = 1;
@@ -1190,7 +1171,7 @@ find_elsewhere(const struct cfg_section *sec, const char *prefix,
 		const struct cfg_entry *e = &sec->entries[i];
 		char path[CFG_PATH_MAX];
 
-		join_path(path, sizeof(path), prefix, e->key);
+		cfg_join_path(path, sizeof(path), prefix, e->key);
 		if (sec != skip && strcmp(e->key, key) == 0) {
 			snprintf(out, outlen, "%s", path);
 			return 1;
@@ -1211,17 +1192,17 @@ unknown_key(struct loader *ld, const struct cfg_section *sec,
 	size_t used = 0;
 
 	if (strcmp(key, "<<") == 0) {
-		report(ld, AT(k->start_mark), path, "YAML merge keys are not "
+		cfg_report(ld, CFG_AT(k->start_mark), path, "YAML merge keys are not "
 		       "supported");
 		return;
 	}
 	if (near) {
-		report(ld, AT(k->start_mark), path, "unknown key; did you mean "
+		cfg_report(ld, CFG_AT(k->start_mark), path, "unknown key; did you mean "
 		       "'%s'?", near);
 		return;
 	}
 	if (find_elsewhere(ld->root, "", key, sec, other, sizeof(other))) {
-		report(ld, AT(k->start_mark), path, "unknown key here; did "
+		cfg_report(ld, CFG_AT(k->start_mark), path, "unknown key here; did "
 		       "you mean '%s'?", other);
 		return;
 	}
@@ -1234,7 +1215,7 @@ unknown_key(struct loader *ld, const struct cfg_section *sec,
 			break;
 		used += (size_t)w;
 	}
-	report(ld, AT(k->start_mark), path, "unknown key (known keys here: "
+	cfg_report(ld, CFG_AT(k->start_mark), path, "unknown key (known keys here: "
 	       "%s)", list);
 }
 
@@ -1269,10 +1250,10 @@ set_scalar(struct loader *ld, const struct cfg_entry *e, void *base,
 
 		enum_list(e->values, list, sizeof(list));
 		if (e->type == CFG_ENUM)
-			report(ld, AT(v->start_mark), path, "expected one of "
+			cfg_report(ld, CFG_AT(v->start_mark), path, "expected one of "
 			       "%s, found %s", list, node_what(v));
 		else
-			report(ld, AT(v->start_mark), path, "expected %s, "
+			cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, "
 			       "found %s", type_what(e), node_what(v));
 		r->bad = 1;
 		return;
@@ -1309,7 +1290,7 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 		return;
 	ri = ld->n_recs - 1;	/* r moves when the items are recorded */
 	if (v->type == YAML_SCALAR_NODE && (e->flags & CFG_LIST_ONLY)) {
-		report(ld, AT(v->start_mark), path, "expected a list of "
+		cfg_report(ld, CFG_AT(v->start_mark), path, "expected a list of "
 		       "strings, found a scalar (%s)", e->help);
 		r->bad = 1;
 		return;
@@ -1319,13 +1300,13 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 		items = v->data.sequence.items.start;
 		n = (size_t)(v->data.sequence.items.top - items);
 	} else {
-		report(ld, AT(v->start_mark), path, "expected %s, found %s",
+		cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, found %s",
 		       type_what(e), node_what(v));
 		r->bad = 1;
 		return;
 	}
 	if (n < e->min || n > max) {
-		report(ld, AT(v->start_mark), path, "has %zu item%s; expected "
+		cfg_report(ld, CFG_AT(v->start_mark), path, "has %zu item%s; expected "
 		       "%llu to %llu", n, n == 1 ? "" : "s",
 		       (unsigned long long)e->min, (unsigned long long)max);
 		r->bad = 1;
@@ -1333,7 +1314,7 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 	}
 	list = calloc(n ? n : 1, sizeof(*list));
 	if (list == NULL) {
-		out_of_memory(ld);
+		cfg_out_of_memory(ld);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1346,11 +1327,11 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 			break;
 		}
 		if (items)
-			path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+			cfg_path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
 		else
-			path_printf(ipath, sizeof(ipath), "%s", path);
+			cfg_path_printf(ipath, sizeof(ipath), "%s", path);
 		if (item->type != YAML_SCALAR_NODE || is_null(item)) {
-			report(ld, AT(item->start_mark), ipath, "expected a "
+			cfg_report(ld, CFG_AT(item->start_mark), ipath, "expected a "
 			       "string, found %s", is_null(item) ? "null" :
 			       node_what(item));
 			ok = 0;
@@ -1418,7 +1399,7 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 	if (r == NULL)
 		return;
 	if (v->type != YAML_SEQUENCE_NODE) {
-		report(ld, AT(v->start_mark), path, "expected %s, found %s",
+		cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, found %s",
 		       type_what(e), node_what(v));
 		r->bad = 1;
 		return;
@@ -1426,7 +1407,7 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 	items = v->data.sequence.items.start;
 	n = (size_t)(v->data.sequence.items.top - items);
 	if (n < e->min || n > max) {
-		report(ld, AT(v->start_mark), path, "has %zu item%s; expected "
+		cfg_report(ld, CFG_AT(v->start_mark), path, "has %zu item%s; expected "
 		       "%llu to %llu", n, n == 1 ? "" : "s",
 		       (unsigned long long)e->min, (unsigned long long)max);
 		r->bad = 1;
@@ -1435,7 +1416,7 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 	/* Allocated once, at its final size: records point into it. */
 	arr = calloc(n ? n : 1, sec->size);
 	if (arr == NULL) {
-		out_of_memory(ld);
+		cfg_out_of_memory(ld);
 		return;
 	}
 	free_items(sec, field, count);
@@ -1446,11 +1427,11 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 		void *obj = arr + *count * sec->size;
 		char ipath[CFG_PATH_MAX];
 
-		path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		cfg_path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
 		if (item == NULL || visit(ld, item) < 0)
 			return;
 		if (item->type != YAML_MAPPING_NODE) {
-			report(ld, AT(item->start_mark), ipath, "expected a "
+			cfg_report(ld, CFG_AT(item->start_mark), ipath, "expected a "
 			       "mapping, found %s", is_null(item) ? "null" :
 			       node_what(item));
 			r->bad = 1;
@@ -1488,7 +1469,7 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 	if (r == NULL)
 		return;
 	if (v->type != YAML_MAPPING_NODE) {
-		report(ld, AT(v->start_mark), path, "expected %s, found %s",
+		cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, found %s",
 		       type_what(e), node_what(v));
 		r->bad = 1;
 		return;
@@ -1496,7 +1477,7 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 	pairs = v->data.mapping.pairs.start;
 	n = (size_t)(v->data.mapping.pairs.top - pairs);
 	if (n < e->min || n > max) {
-		report(ld, AT(v->start_mark), path, "has %zu entr%s; expected "
+		cfg_report(ld, CFG_AT(v->start_mark), path, "has %zu entr%s; expected "
 		       "%llu to %llu", n, n == 1 ? "y" : "ies",
 		       (unsigned long long)e->min, (unsigned long long)max);
 		r->bad = 1;
@@ -1504,7 +1485,7 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 	}
 	arr = calloc(n ? n : 1, sec->size);
 	if (arr == NULL) {
-		out_of_memory(ld);
+		cfg_out_of_memory(ld);
 		return;
 	}
 	free_items(sec, field, count);
@@ -1523,21 +1504,21 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 		    visit(ld, nv) < 0)
 			return;
 		if (nk->type != YAML_SCALAR_NODE || is_null(nk)) {
-			report(ld, AT(nk->start_mark), path, "a name must be a "
+			cfg_report(ld, CFG_AT(nk->start_mark), path, "a name must be a "
 			       "string, found %s", is_null(nk) ? "null" :
 			       node_what(nk));
 			r->bad = 1;
 			continue;
 		}
 		key = (const char *)nk->data.scalar.value;
-		join_path(ipath, sizeof(ipath), path, key);
+		cfg_join_path(ipath, sizeof(ipath), path, key);
 		for (size_t j = 0; j < i && !dup; j++) {
 			yaml_node_t *pk = get_node(ld, pairs[j].key);
 
 			if (pk && pk->type == YAML_SCALAR_NODE &&
 			    strcmp((const char *)pk->data.scalar.value, key)
 			    == 0) {
-				report(ld, AT(nk->start_mark), ipath,
+				cfg_report(ld, CFG_AT(nk->start_mark), ipath,
 				       "duplicate name (first at line %zu)",
 				       pk->start_mark.line + 1);
 				dup = 1;
@@ -1548,7 +1529,7 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 			continue;
 		}
 		if (nv->type != YAML_MAPPING_NODE) {
-			report(ld, AT(nv->start_mark), ipath, "expected a "
+			cfg_report(ld, CFG_AT(nv->start_mark), ipath, "expected a "
 			       "mapping, found %s", is_null(nv) ? "null" :
 			       node_what(nv));
 			r->bad = 1;
@@ -1558,7 +1539,7 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 		*name = strdup(key);
 		if (*name == NULL || record(ld, ipath, NULL, nk, nv) == NULL) {
 			if (*name == NULL)
-				out_of_memory(ld);
+				cfg_out_of_memory(ld);
 			drop_item(sec, obj);
 			return;
 		}
@@ -1576,7 +1557,7 @@ set_entry(struct loader *ld, const struct cfg_entry *e, void *base,
 		if (record(ld, path, NULL, k, v) == NULL)
 			return 1;
 		if (v->type != YAML_MAPPING_NODE && !is_null(v)) {
-			report(ld, AT(v->start_mark), path, "expected a "
+			cfg_report(ld, CFG_AT(v->start_mark), path, "expected a "
 			       "mapping, found %s", node_what(v));
 			return 1;
 		}
@@ -1629,13 +1610,13 @@ walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
 			if (k == NULL || v == NULL || visit(ld, v) < 0)
 				return;
 			if (k->type != YAML_SCALAR_NODE || is_null(k)) {
-				report(ld, AT(k->start_mark), path, "a key "
+				cfg_report(ld, CFG_AT(k->start_mark), path, "a key "
 				       "must be a string, found %s",
 				       is_null(k) ? "null" : node_what(k));
 				continue;
 			}
 			key = (const char *)k->data.scalar.value;
-			join_path(kpath, sizeof(kpath), path, key);
+			cfg_join_path(kpath, sizeof(kpath), path, key);
 			for (i = 0; i < sec->n_entries; i++) {
 				if (strcmp(sec->entries[i].key, key) == 0)
 					break;
@@ -1645,7 +1626,7 @@ walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
 				continue;
 			}
 			if (seen[i]) {
-				report(ld, AT(k->start_mark), kpath,
+				cfg_report(ld, CFG_AT(k->start_mark), kpath,
 				       "duplicate key (first at line %zu)",
 				       seen[i]->start_mark.line + 1);
 				continue;
@@ -1663,394 +1644,12 @@ walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
 
 		if (!(e->flags & CFG_REQUIRED) || set[i])
 			continue;
-		join_path(kpath, sizeof(kpath), path, e->key);
-		report(ld, AT(at), kpath, "missing required %s (%s)",
+		cfg_join_path(kpath, sizeof(kpath), path, e->key);
+		cfg_report(ld, CFG_AT(at), kpath, "missing required %s (%s)",
 		       e->type == CFG_SECTION ? "section" : "key", e->help);
 	}
 	if (sec->check)
 		sec->check(ld, base, path);
-}
-
-/* ------------------------------------------------------------------ */
-/* Cross-field validation of the whole file */
-
-static void
-need_for_method(struct loader *ld, const struct mark_rec *method,
-		const char *key, const char *name, const char *why)
-{
-	report(ld, AT(method->key), key, "required when auth.method is "
-	       "'%s'%s", name, why);
-}
-
-
-/* Cross-field checks of one certificates[] entry. */
-void
-cfg_check_cert(struct loader *ld, void *obj, const char *path)
-{
-	struct config_cert *c = obj;
-	yaml_mark_t at = where(ld, &c->path, path);
-	int has_cert = 0, has_key = 0;
-
-	if (c->path) {
-		const char *want = c->mode == CERT_MODE_SIGN ? "/sign/" : "/issue/";
-		if (strstr(c->path, want) == NULL) {
-			char kpath[CFG_PATH_MAX];
-			join_path(kpath, sizeof(kpath), path, "path");
-			report(ld, AT(at), kpath, "mode %s needs a path with "
-			       "'%s' in it (like pki_int%sROLE)",
-			       enum_name(cfg_cert_modes, c->mode), want, want);
-		}
-	}
-	if (c->renew_at > 0 && c->renew_before_ms) {
-		char kpath[CFG_PATH_MAX];
-		join_path(kpath, sizeof(kpath), path, "renew_before");
-		report(ld, AT(where(ld, &c->renew_before_ms, path)), kpath,
-		       "set renew_at or renew_before, not both");
-	} else {
-		double at_frac = c->renew_at > 0 ? c->renew_at : 0.66;
-		if (!c->renew_before_ms &&
-		    (at_frac - c->jitter <= 0 || at_frac + c->jitter >= 1)) {
-			char kpath[CFG_PATH_MAX];
-			join_path(kpath, sizeof(kpath), path, "jitter");
-			report(ld, AT(where(ld, &c->jitter, path)), kpath,
-			       "renew_at %g +- jitter %g leaves the lifetime; "
-			       "keep both inside (0, 1)", at_frac, c->jitter);
-		}
-	}
-	if (c->rotate_window) {
-		struct window w;
-		char why[160];
-		if (window_parse(c->rotate_window, &w, why, sizeof(why)) != 0) {
-			char kpath[CFG_PATH_MAX];
-			join_path(kpath, sizeof(kpath), path, "rotate_window");
-			report(ld, AT(where(ld, &c->rotate_window, path)), kpath,
-			       "%s (write e.g. \"Sat 02:00-04:00\" or "
-			       "\"Mon-Fri 22:00-06:00 UTC\")", why);
-		}
-	}
-	if (c->mode == CERT_MODE_SIGN && c->key_bits) {
-		int ok = c->key_type == CERT_KEY_RSA
-				 ? (c->key_bits == 2048 || c->key_bits == 3072 ||
-				    c->key_bits == 4096)
-			 : c->key_type == CERT_KEY_EC
-				 ? (c->key_bits == 256 || c->key_bits == 384 ||
-				    c->key_bits == 521)
-				 : 1;
-		if (!ok) {
-			char kpath[CFG_PATH_MAX];
-			join_path(kpath, sizeof(kpath), path, "key_bits");
-			report(ld, AT(where(ld, &c->key_bits, path)), kpath,
-			       "%llu is not a size for %s keys (rsa: 2048, 3072, "
-			       "4096; ec: 256, 384, 521)",
-			       (unsigned long long)c->key_bits,
-			       enum_name(cfg_cert_key_types, c->key_type));
-		}
-	}
-	for (size_t i = 0; i < c->n_files; i++) {
-		struct config_file *f = &c->files[i];
-		char kpath[CFG_PATH_MAX], fpath[CFG_PATH_MAX];
-		yaml_mark_t fat = where(ld, &f->path, path);
-
-		snprintf(fpath, sizeof(fpath), "%s.files.%s", path, f->name);
-		if (!cfg_word_in(f->name, cfg_file_kinds)) {
-			report(ld, AT(fat), fpath, "unknown file kind; use cert, "
-			       "key, chain, ca or bundle");
-			continue;
-		}
-		if (strcmp(f->name, "cert") == 0)
-			has_cert = 1;
-		if (strcmp(f->name, "key") == 0)
-			has_key = 1;
-		if (strcmp(f->name, "bundle") == 0) {
-			if (f->n_parts == 0) {
-				join_path(kpath, sizeof(kpath), fpath, "parts");
-				report(ld, AT(fat), kpath, "a bundle needs its parts, "
-				       "e.g. [cert, chain, key]");
-			}
-			for (size_t j = 0; j < f->n_parts; j++) {
-				if (strcmp(f->parts[j], "cert") == 0)
-					has_cert = 1;
-				if (strcmp(f->parts[j], "key") == 0)
-					has_key = 1;
-			}
-		} else if (f->n_parts) {
-			join_path(kpath, sizeof(kpath), fpath, "parts");
-			report(ld, AT(fat), kpath, "only a bundle has parts");
-		}
-		if (f->path && c->atomic_dir && strchr(f->path, '/')) {
-			join_path(kpath, sizeof(kpath), fpath, "path");
-			report(ld, AT(fat), kpath, "with atomic_dir, a file path "
-			       "is a bare name inside that directory");
-		}
-		if (f->path && !c->atomic_dir && f->path[0] != '/') {
-			join_path(kpath, sizeof(kpath), fpath, "path");
-			report(ld, AT(fat), kpath, "must be an absolute path");
-		}
-		if (f->mode == 0) {
-			int holds_key = strcmp(f->name, "key") == 0;
-			for (size_t j = 0; j < f->n_parts; j++)
-				holds_key |= strcmp(f->parts[j], "key") == 0;
-			f->mode = holds_key ? 0600 : 0644;
-		}
-	}
-	if (c->n_files && (!has_cert || !has_key)) {
-		char kpath[CFG_PATH_MAX];
-		join_path(kpath, sizeof(kpath), path, "files");
-		report(ld, AT(where(ld, NULL, kpath).line ? where(ld, NULL, kpath) : at),
-		       kpath, "must write the certificate and its key (a cert "
-		       "and a key file, or a bundle with both parts), so that a "
-		       "restart can reuse them instead of issuing again");
-	}
-}
-
-
-/* One templates[] entry: a source or inline contents, not both. */
-void
-cfg_check_template(struct loader *ld, void *obj, const char *path)
-{
-	struct config_template *t = obj;
-	yaml_mark_t at = where(ld, &t->destination, path);
-
-	if ((t->source == NULL) == (t->contents == NULL))
-		report(ld, AT(at), path, "needs exactly one of source and contents");
-	if (t->destination && t->destination[0] != '/') {
-		char kpath[CFG_PATH_MAX];
-		join_path(kpath, sizeof(kpath), path, "destination");
-		report(ld, AT(at), kpath, "must be an absolute path");
-	}
-	if ((t->left_delimiter == NULL) != (t->right_delimiter == NULL))
-		report(ld, AT(at), path, "set both left_delimiter and right_delimiter, "
-		       "or neither");
-}
-
-/* wait: min must not exceed max. */
-void
-cfg_check_wait(struct loader *ld, void *obj, const char *path)
-{
-	struct config_wait *w = obj;
-	const struct mark_rec *lo = find_field(ld, &w->min_ms);
-	const struct mark_rec *hi = find_field(ld, &w->max_ms);
-	char kpath[CFG_PATH_MAX];
-
-	if ((lo && lo->bad) || (hi && hi->bad) || w->min_ms <= w->max_ms)
-		return;
-	join_path(kpath, sizeof(kpath), path, "min");
-	report(ld, AT(lo ? lo->key : where(ld, &w->max_ms, path)), kpath,
-	       "is greater than %s.max", path);
-}
-
-/* One hooks: entry: a signal with a pid file, or a command. */
-void
-cfg_check_hook(struct loader *ld, void *obj, const char *path)
-{
-	struct config_hook *h = obj;
-	const struct mark_rec *sig = find_field(ld, &h->signal);
-	const struct mark_rec *tmo = find_field(ld, &h->timeout_ms);
-	yaml_mark_t at = where(ld, NULL, path);
-	char kpath[CFG_PATH_MAX];
-	const char *why = h->name ? cfg_check_cert_name(h->name) : NULL;
-
-	if (why)
-		report(ld, AT(at), path, "a hook name %s", why);
-	if (sig && sig->bad)
-		return;
-	if (h->signal && h->n_command) {
-		report(ld, AT(at), path, "set either signal (with pid_file) or "
-		       "command, not both");
-	} else if (h->signal == 0 && h->n_command == 0 && h->pid_file == NULL &&
-		   find_field(ld, &h->command) == NULL) {
-		report(ld, AT(at), path, "needs a command, or a signal and a "
-		       "pid_file");
-	}
-	if (h->signal && h->pid_file == NULL &&
-	    find_field(ld, &h->pid_file) == NULL) {
-		join_path(kpath, sizeof(kpath), path, "pid_file");
-		report(ld, AT(sig->key), kpath, "required for a signal hook (the "
-		       "process to signal)");
-	}
-	if (h->pid_file && h->signal == 0) {
-		join_path(kpath, sizeof(kpath), path, "pid_file");
-		report(ld, AT(where(ld, &h->pid_file, path)), kpath, "is for "
-		       "signal hooks: add signal, e.g. signal: SIGHUP");
-	}
-	if (h->pid_file && h->pid_file[0] != '/') {
-		join_path(kpath, sizeof(kpath), path, "pid_file");
-		report(ld, AT(where(ld, &h->pid_file, path)), kpath, "must be an "
-		       "absolute path");
-	}
-	if (tmo && h->signal) {
-		join_path(kpath, sizeof(kpath), path, "timeout");
-		report(ld, AT(tmo->key), kpath, "applies to command hooks only");
-	}
-}
-
-/*
- * Every on_change name of list LIST (N names, at PATH) must be a hook.
- * The error points at the name itself.
- */
-static void
-check_on_change(struct loader *ld, const struct config *c, char *const *list,
-		size_t n, const char *path)
-{
-	for (size_t i = 0; i < n; i++) {
-		char ipath[CFG_PATH_MAX];
-		const struct mark_rec *r;
-		const char *near = NULL;
-		char hint[CFG_PATH_MAX];
-		size_t j;
-
-		for (j = 0; j < c->n_hooks; j++) {
-			const char *name = c->hooks[j].name;
-			if (name && strcmp(name, list[i]) == 0)
-				break;
-			if (name && key_distance(name, list[i]) <= 2)
-				near = name;
-		}
-		if (j < c->n_hooks)
-			continue;
-		if (near)
-			snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
-		else
-			snprintf(hint, sizeof(hint), " (define it under hooks:)");
-		path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
-		r = find_path(ld, ipath);
-		if (r == NULL) {
-			path_printf(ipath, sizeof(ipath), "%s", path);
-			r = find_path(ld, ipath);
-		}
-		if (r && r->tainted)
-			report(ld, AT(r->value), ipath, "the value from the "
-			       "environment names no hook under hooks:");
-		else if (r)
-			report(ld, AT(r->value), ipath, "'%s' is not a hook%s",
-			       list[i], hint);
-		else
-			report(ld, 0, 0, ipath, "'%s' is not a hook%s", list[i], hint);
-	}
-}
-
-/* No two certificates may share a name or write the same file. */
-static void
-check_certs_unique(struct loader *ld, const struct config *c)
-{
-	for (size_t i = 0; i < c->n_certs; i++) {
-		const struct config_cert *a = &c->certs[i];
-		char kpath[CFG_PATH_MAX];
-
-		for (size_t j = 0; j < i; j++) {
-			if (a->name && c->certs[j].name &&
-			    strcmp(a->name, c->certs[j].name) == 0) {
-				char first[CFG_PATH_MAX], *dot;
-
-				snprintf(kpath, sizeof(kpath), "certificates[%zu].name", i);
-				snprintf(first, sizeof(first), "certificates[%zu].name", j);
-				snprintf(first, sizeof(first), "%s",
-					 field_path(ld, &c->certs[j].name, first));
-				dot = strrchr(first, '.');
-				if (dot != NULL)
-					*dot = '\0';
-				report(ld, AT(where(ld, &a->name, NULL)),
-				       field_path(ld, &a->name, kpath),
-				       "'%s' is already the name of %s", a->name,
-				       first);
-			}
-		}
-	}
-}
-
-void
-cfg_check_root(struct loader *ld, void *obj, const char *path)
-{
-	struct config *c = obj;
-	const struct mark_rec *m = find_field(ld, &c->auth_method);
-	const struct mark_rec *cert = find_field(ld, &c->vault_client_cert);
-	const struct mark_rec *key = find_field(ld, &c->vault_client_key);
-	const struct mark_rec *lo = find_field(ld, &c->retry_min_backoff_ms);
-	const struct mark_rec *hi = find_field(ld, &c->retry_max_backoff_ms);
-	const char *name;
-
-	(void)path;
-	if (m && !m->bad) {
-		name = enum_name(cfg_auth_methods, c->auth_method);
-		switch (c->auth_method) {
-		case AUTH_METHOD_APPROLE:
-			if (c->auth_role_id_file == NULL &&
-			    find_field(ld, &c->auth_role_id_file) == NULL)
-				need_for_method(ld, m, "auth.role_id_file",
-						name, "");
-			if (c->auth_secret_id_file == NULL &&
-			    find_field(ld, &c->auth_secret_id_file) == NULL)
-				need_for_method(ld, m, "auth.secret_id_file",
-						name, "");
-			break;
-		case AUTH_METHOD_TOKEN:
-			if (c->auth_token_file == NULL &&
-			    find_field(ld, &c->auth_token_file) == NULL)
-				need_for_method(ld, m, "auth.token_file", name,
-						"");
-			break;
-		case AUTH_METHOD_CERT:
-			if (c->vault_client_cert == NULL && cert == NULL)
-				need_for_method(ld, m, "vault.client_cert",
-						name, " (the client certificate "
-						"is the login identity)");
-			if (c->vault_client_key == NULL && key == NULL)
-				need_for_method(ld, m, "vault.client_key",
-						name, "");
-			break;
-		}
-		if (c->auth_mount == NULL &&
-		    find_field(ld, &c->auth_mount) == NULL) {
-			c->auth_mount = strdup(name);
-			if (c->auth_mount == NULL)
-				out_of_memory(ld);
-		}
-	}
-
-	/*
-	 * A certificate without its key (or the reverse) is unusable.  Under
-	 * the cert method the missing half was reported above.
-	 */
-	if (m && !m->bad && c->auth_method == AUTH_METHOD_CERT)
-		cert = key = NULL;
-	if (cert && !cert->bad && key == NULL)
-		report(ld, AT(cert->key), "vault.client_cert", "set without "
-		       "vault.client_key");
-	if (key && !key->bad && cert == NULL)
-		report(ld, AT(key->key), "vault.client_key", "set without "
-		       "vault.client_cert");
-
-	check_certs_unique(ld, c);
-	for (size_t i = 0; i < c->n_certs; i++) {
-		char kpath[CFG_PATH_MAX];
-		path_printf(kpath, sizeof(kpath), "certificates[%zu].on_change", i);
-		check_on_change(ld, c, c->certs[i].on_change, c->certs[i].n_on_change,
-				field_path(ld, &c->certs[i].on_change, kpath));
-	}
-	for (size_t i = 0; i < c->n_templates; i++) {
-		char kpath[CFG_PATH_MAX];
-		path_printf(kpath, sizeof(kpath), "templates[%zu].on_change", i);
-		check_on_change(ld, c, c->templates[i].on_change,
-				c->templates[i].n_on_change,
-				field_path(ld, &c->templates[i].on_change, kpath));
-	}
-
-	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
-	    c->retry_min_backoff_ms > c->retry_max_backoff_ms) {
-		char a[32], b[32];
-		yaml_mark_t at = lo ? lo->key :
-			where(ld, &c->retry_max_backoff_ms, "vault.retry");
-
-		format_duration(c->retry_min_backoff_ms, a, sizeof(a));
-		format_duration(c->retry_max_backoff_ms, b, sizeof(b));
-		if ((lo && lo->tainted) || (hi && hi->tainted))
-			report(ld, AT(at), "vault.retry.min_backoff", "is "
-			       "greater than vault.retry.max_backoff");
-		else
-			report(ld, AT(at), "vault.retry.min_backoff", "is "
-			       "greater than vault.retry.max_backoff (%s > %s)",
-			       a, b);
-	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -2125,7 +1724,7 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p, const char *buf,
 	const char *problem = p->problem ? p->problem : "unknown error";
 
 	if (p->error == YAML_MEMORY_ERROR) {
-		out_of_memory(ld);
+		cfg_out_of_memory(ld);
 		return;
 	}
 	if (p->error == YAML_READER_ERROR) {
@@ -2142,11 +1741,11 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p, const char *buf,
 		}
 	}
 	if (p->context)
-		report(ld, line, col, NULL, "malformed YAML: %s (%s at line "
+		cfg_report(ld, line, col, NULL, "malformed YAML: %s (%s at line "
 		       "%zu, column %zu)", problem, p->context,
 		       p->context_mark.line + 1, p->context_mark.column + 1);
 	else
-		report(ld, line, col, NULL, "malformed YAML: %s", problem);
+		cfg_report(ld, line, col, NULL, "malformed YAML: %s", problem);
 }
 
 /* config_int.h has the contract. */
@@ -2173,20 +1772,20 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 
 	rc = read_file(file, &buf, &len);
 	if (rc == -EFBIG) {
-		report(&ld, 0, 0, NULL, "larger than %d bytes; not a "
+		cfg_report(&ld, 0, 0, NULL, "larger than %d bytes; not a "
 		       "configuration file?", CFG_MAX_FILE);
 		goto out;
 	}
 	if (rc == -ENOMEM) {
-		out_of_memory(&ld);
+		cfg_out_of_memory(&ld);
 		goto out;
 	}
 	if (rc < 0) {
-		report(&ld, 0, 0, NULL, "cannot read: %s", strerror(-rc));
+		cfg_report(&ld, 0, 0, NULL, "cannot read: %s", strerror(-rc));
 		goto out;
 	}
 	if (!yaml_parser_initialize(&parser)) {
-		out_of_memory(&ld);
+		cfg_out_of_memory(&ld);
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -2211,7 +1810,7 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	}
 	second = yaml_document_get_root_node(&extra);
 	if (second)
-		report(&ld, AT(second->start_mark), NULL, "a second YAML "
+		cfg_report(&ld, CFG_AT(second->start_mark), NULL, "a second YAML "
 		       "document; only one is read (remove the '---')");
 	yaml_document_delete(&extra);
 	if (ld.n_errors)
@@ -2222,7 +1821,7 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	if (top && is_null(top))
 		top = NULL;
 	if (top && top->type != YAML_MAPPING_NODE) {
-		report(&ld, AT(top->start_mark), NULL, "expected a mapping of "
+		cfg_report(&ld, CFG_AT(top->start_mark), NULL, "expected a mapping of "
 		       "sections at the top level, found %s", node_what(top));
 		goto done;
 	}
@@ -2375,7 +1974,7 @@ reload_blockers(struct loader *ld, const struct cfg_section *sec,
 		const struct cfg_entry *e = &sec->entries[i];
 		char kpath[CFG_PATH_MAX];
 
-		join_path(kpath, sizeof(kpath), path, e->key);
+		cfg_join_path(kpath, sizeof(kpath), path, e->key);
 		if (e->type == CFG_SECTION) {
 			n += reload_blockers(ld, e->section,
 					     (const char *)a + e->offset,
@@ -2385,7 +1984,7 @@ reload_blockers(struct loader *ld, const struct cfg_section *sec,
 		}
 		if ((e->flags & CFG_RELOAD) || entry_equal(e, a, b))
 			continue;
-		report(ld, 0, 0, kpath, "changed, but takes effect only after "
+		cfg_report(ld, 0, 0, kpath, "changed, but takes effect only after "
 		       "a restart");
 		n++;
 	}
