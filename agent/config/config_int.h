@@ -204,6 +204,41 @@ const char *cfg_field_path(const struct loader *ld, const void *field,
 /* Edit distance of two short keys, case-insensitive (SIZE_MAX if long). */
 size_t cfg_key_distance(const char *a, const char *b);
 
+
+/* ------------------------------------------------------------------ */
+/* value.c: typing one scalar */
+
+/* What ${...} expansion did to one value. */
+struct expand {
+	int tainted;		/* took text from the environment */
+	char vars[96];		/* "${A}, ${B}" for messages */
+};
+
+/*
+ * Expand ${NAME}, ${NAME:-default} and $$ in S into a malloc'd *OUT
+ * (at most CFG_MAX_VALUE bytes), noting in X whether and from which
+ * variables it took text.  On failure returns -EINVAL, -E2BIG or
+ * -ENOMEM with WHY filled (never with the text).
+ */
+int cfg_expand_env(const char *s, char **out, struct expand *x, char *why,
+		   size_t whylen);
+
+/*
+ * Type *TEXT as entry E and store it at FIELD.  A string value is stored
+ * as is and *TEXT set to NULL; otherwise *TEXT stays the caller's.
+ * QUOTED: the YAML scalar was quoted (a MODE must be).  On failure WHY
+ * says what is wrong, without the value.
+ */
+int cfg_parse_typed(const struct cfg_entry *e, char **text, int quoted,
+		    void *field, char *why, size_t whylen);
+
+/* A STRING or PATH value (or a string list item) against E's checks. */
+int cfg_check_string(const struct cfg_entry *e, const char *s, char *why,
+		     size_t whylen);
+
+/* "a, b, c": the words of an ENUM, for messages. */
+void cfg_enum_list(const struct cfg_enum *values, char *buf, size_t len);
+
 /* "1h30m", "500ms", "0s": the inverse of config_parse_duration(). */
 void cfg_format_duration(uint64_t ms, char *buf, size_t len);
 

@@ -1,22 +1,21 @@
 /*
- * config: the agent's YAML configuration, read into a validated struct.
+ * config/load.c: the engine that reads the YAML file into the tables.
  *
  * The file is read whole (at most CFG_MAX_FILE bytes) and parsed by
  * libyaml's document API, which keeps the line and column of every node.
- * The node graph is then walked against a tree of static tables, one per
- * section, in the manner of tmux's options-table.c and redis's config.c:
- * each entry names a key, its type, where it lives in the struct, its
- * bounds, its default, its help text and whether a reload may change it.
- * Adding a key is adding a row.  Adding a nested section, a list of
- * mappings (certificates:, templates:) or a map of named mappings
- * (hooks:) is adding a table and one row pointing at it; the walker,
- * defaults, error reporting and freeing are generic.  Each item of a
- * string list keeps its position, so a cross check (an on_change that
- * names no hook) points at the item itself.
+ * The node graph is then walked against the tree of static tables in
+ * table.c: each mapping against its section, each key against a row,
+ * each scalar typed by value.c and stored at the row's offset, each
+ * list or map section item allocated and walked in turn.  Nothing here
+ * knows a key by name; defaults, error reporting, "did you mean" hints,
+ * freeing and the reload comparison are generic over the tables.  The
+ * cross-field checks a section names (check.c) run once it is read.
+ * Each item of a string list keeps its position, so a cross check (an
+ * on_change that names no hook) points at the item itself.
  *
  * DESIGN / invariants:
- * - Defaults are written in the tables as text and parsed by the same code
- *   as the file, so a default is always something the file could say.
+ * - Defaults are applied before a section is walked, parsed from the
+ *   tables' text by the same code as the file.
  * - Every problem is collected, not just the first: the walk reports and
  *   moves on to the next key.  Only a YAML syntax error ends early,
  *   because libyaml cannot resume after one.  Each error reads
@@ -25,38 +24,30 @@
  *   it is typed.  A value that took text from the environment is
  *   "tainted": messages about it name the key and the variable, never the
  *   text, because environment values are often secrets.
+ * - Where each key was set is recorded (struct mark_rec), so the checks
+ *   can point at a key they did not read themselves.
  * - The walk is bounded: the file size is capped, lists have item limits
  *   and the number of nodes visited is capped, so YAML aliases cannot
  *   multiply the work (the "billion laughs").
  * - Everything one load needs lives in a struct loader on the stack of
  *   cfg_load(); there is no global mutable state.  A failed load frees
  *   all it built, so callers only ever see a complete, validated config.
+ * - A reload may change only keys whose rows say CFG_RELOAD; the
+ *   comparison walks both structs through the same tables.
  */
 #include "config.h"
 #include "config_int.h"
-#include "buf.h"
-#include "window.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include <yaml.h>
-
-#include "log.h"
-
-/* What ${...} expansion did to one value. */
-struct expand {
-	int tainted;
-	char vars[96];		/* "${A}, ${B}" for messages */
-};
 
 /* ------------------------------------------------------------------ */
 /* Error collection */
@@ -280,432 +271,6 @@ free_records(struct loader *ld)
 }
 
 /* ------------------------------------------------------------------ */
-/* Scalar parsers.  Their messages never contain the value. */
-
-static int
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static int
-is_name_start(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
-static int
-is_name_char(char c)
-{
-	return is_name_start(c) || is_digit(c);
-}
-
-static void
-set_why(char *why, size_t whylen, const char *msg)
-{
-	if (whylen)
-		snprintf(why, whylen, "%s", msg);
-}
-
-/*
- * Expand ${NAME}, ${NAME:-default} and $$ in S.  As in the shell, ":-"
- * also applies when NAME is set but empty.  Defaults are literal text
- * (they come from the file) and may use $$ but not nest ${...}.
- */
-static int
-expand_env(const char *s, char **out, struct expand *x, char *why,
-	   size_t whylen)
-{
-	struct buf b = BUF_INIT(CFG_MAX_VALUE);
-	const char *p = s;
-	size_t len;
-	int rc = 0;
-
-	*out = NULL;
-	x->tainted = 0;
-	x->vars[0] = '\0';
-	while (*p) {
-		const char *dollar = strchr(p, '$');
-		const char *name, *end, *def = NULL, *value;
-		char namebuf[128];
-		size_t namelen, deflen = 0;
-
-		if (dollar == NULL) {
-			rc = buf_puts(&b, p);
-			break;
-		}
-		rc = buf_append(&b, p, (size_t)(dollar - p));
-		if (rc < 0)
-			break;
-		if (dollar[1] == '$') {
-			rc = buf_putc(&b, '$');
-			if (rc < 0)
-				break;
-			p = dollar + 2;
-			continue;
-		}
-		if (dollar[1] != '{') {
-			set_why(why, whylen, "has a lone '$': write '$$' for a "
-				"literal dollar sign, or ${NAME} for a variable");
-			rc = -EINVAL;
-			break;
-		}
-		name = dollar + 2;
-		end = name;
-		while (is_name_char(*end))
-			end++;
-		namelen = (size_t)(end - name);
-		if (namelen == 0 || !is_name_start(*name) ||
-		    namelen >= sizeof(namebuf)) {
-			set_why(why, whylen, "has a '${' without a valid "
-				"variable name (letters, digits and '_', not "
-				"starting with a digit)");
-			rc = -EINVAL;
-			break;
-		}
-		memcpy(namebuf, name, namelen);
-		namebuf[namelen] = '\0';
-		if (end[0] == ':' && end[1] == '-') {
-			def = end + 2;
-			end = def;
-			while (*end && *end != '}') {
-				if (end[0] == '$' && end[1] == '$') {
-					end += 2;
-					continue;
-				}
-				if (*end == '$') {
-					snprintf(why, whylen, "has '$' inside "
-						 "the default of ${%s}: nested "
-						 "variables are not supported "
-						 "(write $$ for a literal '$')",
-						 namebuf);
-					rc = -EINVAL;
-					goto out;
-				}
-				end++;
-			}
-			deflen = (size_t)(end - def);
-		}
-		if (*end != '}') {
-			snprintf(why, whylen, "has an unterminated or "
-				 "unsupported ${%s...}: write ${%s} or "
-				 "${%s:-default}", namebuf, namebuf, namebuf);
-			rc = -EINVAL;
-			break;
-		}
-		value = getenv(namebuf);
-		if (value && (def == NULL || *value)) {
-			size_t used = strlen(x->vars), sep = used ? 2 : 0;
-			char token[sizeof(namebuf) + 3];
-			size_t tlen;
-
-			rc = buf_puts(&b, value);
-			x->tainted = 1;
-			snprintf(token, sizeof(token), "${%s}", namebuf);
-			tlen = strlen(token);
-			/* Name each variable once; drop what does not fit. */
-			if (strstr(x->vars, token) == NULL &&
-			    used + sep + tlen < sizeof(x->vars)) {
-				memcpy(x->vars + used, ", ", sep);
-				memcpy(x->vars + used + sep, token, tlen + 1);
-			}
-		} else if (def) {
-			/* Copy the default, turning $$ into $. */
-			for (size_t i = 0; i < deflen && rc == 0; i++) {
-				rc = buf_putc(&b, def[i]);
-				if (def[i] == '$')
-					i++;
-			}
-		} else {
-			snprintf(why, whylen, "environment variable '%s' is "
-				 "not set (write ${%s:-default} to give a "
-				 "default)", namebuf, namebuf);
-			rc = -EINVAL;
-		}
-		if (rc < 0)
-			break;
-		p = end + 1;
-	}
-out:
-	if (rc == 0) {
-		*out = buf_take(&b, &len);
-		if (*out == NULL)
-			rc = -ENOMEM;
-	}
-	if (rc == -ENOMEM)
-		set_why(why, whylen, "out of memory");
-	else if (rc == -E2BIG)
-		snprintf(why, whylen, "is longer than %d bytes once its "
-			 "variables are expanded", CFG_MAX_VALUE);
-	if (rc < 0) {
-		buf_free(&b);
-		return rc;
-	}
-	return 0;
-}
-
-static int
-parse_bool(const char *s, int *out)
-{
-	static const char *const yes[] = { "true", "yes", "on" };
-	static const char *const no[] = { "false", "no", "off" };
-
-	for (size_t i = 0; i < 3; i++) {
-		if (strcasecmp(s, yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(s, no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* Decimal digits only: no sign, no spaces, no 0x. */
-static int
-parse_u64(const char *s, uint64_t *out, const char **why)
-{
-	uint64_t n = 0;
-
-	if (*s == '\0') {
-		*why = "is empty";
-		return -EINVAL;
-	}
-	if (*s == '-') {
-		*why = "is negative";
-		return -EINVAL;
-	}
-	for (; *s; s++) {
-		if (!is_digit(*s)) {
-			*why = "is not a whole number (digits only)";
-			return -EINVAL;
-		}
-		if (n > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) {
-			*why = "is too large";
-			return -ERANGE;
-		}
-		n = n * 10 + (uint64_t)(*s - '0');
-	}
-	*out = n;
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	uint64_t ms;
-} duration_units[] = {
-	{ "d", MS_DAY }, { "h", MS_HOUR }, { "m", MS_MIN },
-	{ "s", MS_SEC }, { "ms", 1 },
-};
-
-#define N_UNITS (sizeof(duration_units) / sizeof(duration_units[0]))
-
-/*
- * "500ms", "90s", "15m", "72h", "30d", largest unit first in combinations
- * ("1h30m"), each unit at most once; a bare number is seconds.
- */
-static int
-parse_duration(const char *s, uint64_t *ms, const char **why)
-{
-	uint64_t total = 0;
-	size_t next = 0;	/* units before this index are used up */
-	const char *p = s;
-	int rc;
-
-	if (*s == '\0') {
-		*why = "is empty; write a duration such as 30s or 5m";
-		return -EINVAL;
-	}
-	if (*s == '-') {
-		*why = "is negative; a duration is zero or more";
-		return -EINVAL;
-	}
-	if (strspn(s, "0123456789") == strlen(s)) {
-		uint64_t n;
-
-		rc = parse_u64(s, &n, why);
-		if (rc < 0)
-			return rc;
-		if (n > UINT64_MAX / MS_SEC) {
-			*why = "is too large";
-			return -ERANGE;
-		}
-		*ms = n * MS_SEC;
-		return 0;
-	}
-	while (*p) {
-		uint64_t n = 0;
-		size_t ulen, u;
-
-		if (!is_digit(*p)) {
-			*why = "is not a duration (write e.g. 500ms, 90s, 15m, "
-			       "72h, 30d or 1h30m)";
-			return -EINVAL;
-		}
-		for (; is_digit(*p); p++) {
-			if (n > (UINT64_MAX - (uint64_t)(*p - '0')) / 10) {
-				*why = "is too large";
-				return -ERANGE;
-			}
-			n = n * 10 + (uint64_t)(*p - '0');
-		}
-		if (*p == '.' || *p == ',') {
-			*why = "has a fraction; write 1h30m rather than 1.5h";
-			return -EINVAL;
-		}
-		ulen = 0;
-		while ((p[ulen] >= 'a' && p[ulen] <= 'z') ||
-		       (p[ulen] >= 'A' && p[ulen] <= 'Z'))
-			ulen++;
-		if (ulen == 0) {
-			*why = "has a number without a unit (ms, s, m, h or d); "
-			       "only a lone number means seconds";
-			return -EINVAL;
-		}
-		for (u = 0; u < N_UNITS; u++) {
-			if (strlen(duration_units[u].name) == ulen &&
-			    memcmp(duration_units[u].name, p, ulen) == 0)
-				break;
-		}
-		if (u == N_UNITS) {
-			*why = "has an unknown unit (use ms, s, m, h or d)";
-			return -EINVAL;
-		}
-		if (u < next) {
-			*why = "repeats a unit or has them out of order "
-			       "(largest first, as in 1h30m)";
-			return -EINVAL;
-		}
-		next = u + 1;
-		if (n > UINT64_MAX / duration_units[u].ms ||
-		    n * duration_units[u].ms > UINT64_MAX - total) {
-			*why = "is too large";
-			return -ERANGE;
-		}
-		total += n * duration_units[u].ms;
-		p += ulen;
-	}
-	*ms = total;
-	return 0;
-}
-
-/* One to five octal digits, at most 07777. */
-static int
-parse_mode(const char *s, unsigned *mode, const char **why)
-{
-	unsigned m = 0;
-	size_t len = strlen(s);
-
-	if (len == 0) {
-		*why = "is empty; write an octal mode such as \"0640\"";
-		return -EINVAL;
-	}
-	if (len > 5 || strspn(s, "01234567") != len) {
-		*why = "is not an octal file mode (write e.g. \"0640\")";
-		return -EINVAL;
-	}
-	for (; *s; s++)
-		m = m * 8 + (unsigned)(*s - '0');
-	if (m > 07777) {
-		*why = "is above 07777";
-		return -ERANGE;
-	}
-	*mode = m;
-	return 0;
-}
-
-/*
- * "0.8", ".8", "1" or "80%", "12.5%": a fraction in parts per million, at
- * most six decimal places, never through floating point, so 0.05 is
- * exactly 50000.
- */
-static int
-parse_ratio(const char *s, uint64_t *ppm, const char **why)
-{
-	uint64_t whole = 0, frac = 0, scale = 1000000;
-	size_t len = strlen(s), digits = 0;
-	int pct = len > 0 && s[len - 1] == '%';
-	const char *p = s, *end = s + len - (size_t)pct;
-
-	if (p == end) {
-		*why = "is empty; write a fraction such as 0.8 or 80%";
-		return -EINVAL;
-	}
-	if (*p == '-') {
-		*why = "is negative";
-		return -EINVAL;
-	}
-	for (; p < end && is_digit(*p) && whole <= 1000; p++, digits++)
-		whole = whole * 10 + (uint64_t)(*p - '0');
-	if (p < end && *p == '.') {
-		for (p++; p < end && is_digit(*p); p++, digits++) {
-			if (scale == 1) {
-				*why = "has more than six decimal places";
-				return -EINVAL;
-			}
-			scale /= 10;
-			frac += (uint64_t)(*p - '0') * scale;
-		}
-	}
-	if (p != end || digits == 0) {
-		*why = "is not a fraction (write e.g. 0.8 or 80%)";
-		return -EINVAL;
-	}
-	if (whole > 1000) {
-		*why = "is too large";
-		return -ERANGE;
-	}
-	*ppm = whole * 1000000 + frac;
-	if (pct)
-		*ppm /= 100;
-	return 0;
-}
-
-/* "1h30m", "500ms", "0ms": the inverse of parse_duration, for messages. */
-void
-cfg_format_duration(uint64_t ms, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	if (ms == 0) {
-		snprintf(buf, len, "0s");
-		return;
-	}
-	for (size_t u = 0; u < N_UNITS && used < len; u++) {
-		uint64_t n = ms / duration_units[u].ms;
-		int w;
-
-		if (n == 0)
-			continue;
-		ms -= n * duration_units[u].ms;
-		w = snprintf(buf + used, len - used, "%llu%s",
-			     (unsigned long long)n, duration_units[u].name);
-		if (w < 0)
-			return;
-		used += (size_t)w;
-	}
-}
-
-static void
-enum_list(const struct cfg_enum *values, char *buf, size_t len)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (; values && values->name && used < len; values++) {
-		int w = snprintf(buf + used, len - used, "%s%s",
-				 used ? ", " : "", values->name);
-
-		if (w < 0)
-			return;
-		used += (size_t)w;
-	}
-}
-
-/* ------------------------------------------------------------------ */
 /* Typing one value */
 
 static void *
@@ -780,164 +345,6 @@ is_quoted(const yaml_node_t *n)
 	       n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
 }
 
-static int
-check_range(const struct cfg_entry *e, uint64_t v, char *why, size_t whylen)
-{
-	char lo[32], hi[32];
-
-	if (v >= e->min && v <= e->max)
-		return 0;
-	if (e->type == CFG_DURATION) {
-		cfg_format_duration(e->min, lo, sizeof(lo));
-		cfg_format_duration(e->max, hi, sizeof(hi));
-	} else if (e->type == CFG_MODE) {
-		snprintf(lo, sizeof(lo), "%04llo", (unsigned long long)e->min);
-		snprintf(hi, sizeof(hi), "%04llo", (unsigned long long)e->max);
-	} else if (e->type == CFG_RATIO) {
-		snprintf(lo, sizeof(lo), "%g", (double)e->min / 1e6);
-		snprintf(hi, sizeof(hi), "%g", (double)e->max / 1e6);
-	} else {
-		snprintf(lo, sizeof(lo), "%llu", (unsigned long long)e->min);
-		snprintf(hi, sizeof(hi), "%llu", (unsigned long long)e->max);
-	}
-	snprintf(why, whylen, "is out of range: must be between %s and %s",
-		 lo, hi);
-	return -ERANGE;
-}
-
-static int
-check_string(const struct cfg_entry *e, const char *s, char *why,
-	     size_t whylen)
-{
-	const char *msg;
-
-	if (e->type == CFG_PATH && *s == '\0') {
-		set_why(why, whylen, "is empty");
-		return -EINVAL;
-	}
-	msg = e->check ? e->check(s) : NULL;
-	if (msg) {
-		set_why(why, whylen, msg);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * Type *TEXT as entry E and store it at FIELD.  A string value is stored
- * as is and *TEXT set to NULL; otherwise *TEXT stays the caller's.  On
- * failure WHY gets a message that never contains the value: the caller
- * decides whether the value may be shown.
- */
-static int
-parse_typed(const struct cfg_entry *e, char **text, int quoted, void *field,
-	    char *why, size_t whylen)
-{
-	const char *s = *text, *msg = NULL;
-	uint64_t u;
-	unsigned mode;
-	int rc, b;
-
-	switch (e->type) {
-	case CFG_STRING:
-	case CFG_PATH:
-		rc = check_string(e, s, why, whylen);
-		if (rc < 0)
-			return rc;
-		free(*(char **)field);
-		*(char **)field = *text;
-		*text = NULL;
-		return 0;
-	case CFG_BOOL:
-		if (parse_bool(s, &b) < 0) {
-			set_why(why, whylen, "is not a boolean (use true or "
-				"false; yes/no and on/off also work)");
-			return -EINVAL;
-		}
-		*(int *)field = b;
-		return 0;
-	case CFG_DURATION:
-		rc = parse_duration(s, &u, &msg);
-		if (rc < 0) {
-			set_why(why, whylen, msg);
-			return rc;
-		}
-		rc = check_range(e, u, why, whylen);
-		if (rc < 0)
-			return rc;
-		*(uint64_t *)field = u;
-		return 0;
-	case CFG_MODE:
-		if (!quoted) {
-			set_why(why, whylen, "must be a quoted string such as "
-				"\"0640\": an unquoted number is ambiguous in "
-				"YAML (octal or decimal)");
-			return -EINVAL;
-		}
-		rc = parse_mode(s, &mode, &msg);
-		if (rc < 0) {
-			set_why(why, whylen, msg);
-			return rc;
-		}
-		rc = check_range(e, mode, why, whylen);
-		if (rc < 0)
-			return rc;
-		*(unsigned *)field = mode;
-		return 0;
-	case CFG_ENUM:
-		if (e->parse) {
-			if (e->parse(s, &b) == 0) {
-				*(int *)field = b;
-				return 0;
-			}
-		} else {
-			for (const struct cfg_enum *v = e->values; v->name;
-			     v++) {
-				if (strcasecmp(s, v->name) == 0) {
-					*(int *)field = v->value;
-					return 0;
-				}
-			}
-		}
-		{
-			char list[160];
-
-			enum_list(e->values, list, sizeof(list));
-			snprintf(why, whylen, "is not one of: %s", list);
-		}
-		return -EINVAL;
-	case CFG_UINT:
-		rc = parse_u64(s, &u, &msg);
-		if (rc < 0) {
-			set_why(why, whylen, msg);
-			return rc;
-		}
-		rc = check_range(e, u, why, whylen);
-		if (rc < 0)
-			return rc;
-		*(uint64_t *)field = u;
-		return 0;
-	case CFG_RATIO:
-		rc = parse_ratio(s, &u, &msg);
-		if (rc < 0) {
-			set_why(why, whylen, msg);
-			return rc;
-		}
-		rc = check_range(e, u, why, whylen);
-		if (rc < 0)
-			return rc;
-		*(double *)field = (double)u / 1e6;
-		return 0;
-	case CFG_STRINGLIST:
-	case CFG_SECTION:
-	case CFG_LIST_OF_SECTION:
-	case CFG_MAP_OF_SECTION:
-		break;
-	}
-	assert(!"parse_typed: not a scalar type");
-	return -EINVAL;
-}
-
 /*
  * Report a bad value.  A value from the file is quoted (shortened); a
  * value that took text from the environment is described by its
@@ -976,7 +383,7 @@ scalar_text(struct loader *ld, const yaml_node_t *v, const char *path,
 		cfg_report(ld, CFG_AT(v->start_mark), path, "contains a NUL byte");
 		return NULL;
 	}
-	rc = expand_env(raw, &text, x, why, sizeof(why));
+	rc = cfg_expand_env(raw, &text, x, why, sizeof(why));
 	if (rc == -ENOMEM) {
 		cfg_out_of_memory(ld);
 		return NULL;
@@ -1030,7 +437,7 @@ apply_defaults(struct loader *ld, const struct cfg_section *sec, void *base)
 			cfg_out_of_memory(ld);
 			return;
 		}
-		if (parse_typed(e, &text, 1, field, why, sizeof(why)) < 0)
+		if (cfg_parse_typed(e, &text, 1, field, why, sizeof(why)) < 0)
 			cfg_report(ld, 0, 0, e->key, "internal error: default "
 			       "'%s' %s", e->def, why);
 		free(text);
@@ -1248,7 +655,7 @@ set_scalar(struct loader *ld, const struct cfg_entry *e, void *base,
 	if (v->type != YAML_SCALAR_NODE) {
 		char list[160];
 
-		enum_list(e->values, list, sizeof(list));
+		cfg_enum_list(e->values, list, sizeof(list));
 		if (e->type == CFG_ENUM)
 			cfg_report(ld, CFG_AT(v->start_mark), path, "expected one of "
 			       "%s, found %s", list, node_what(v));
@@ -1264,7 +671,7 @@ set_scalar(struct loader *ld, const struct cfg_entry *e, void *base,
 		return;
 	}
 	r->tainted = x.tainted;
-	if (parse_typed(e, &text, is_quoted(v), field, why, sizeof(why)) < 0) {
+	if (cfg_parse_typed(e, &text, is_quoted(v), field, why, sizeof(why)) < 0) {
 		report_value(ld, v->start_mark, path, text, &x, why);
 		r->bad = 1;
 	}
@@ -1350,7 +757,7 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 			break;
 		}
 		r->tainted = x.tainted;
-		if (check_string(e, text, why, sizeof(why)) < 0) {
+		if (cfg_check_string(e, text, why, sizeof(why)) < 0) {
 			report_value(ld, item->start_mark, ipath, text, &x, why);
 			free(text);
 			ok = 0;
@@ -2007,34 +1414,4 @@ config_check_reload(const struct config *old, const struct config *new,
 	reload_blockers(&ld, &cfg_root_section, old, new, "");
 	finish_errors(&ld);
 	return ld.n_errors ? -EBUSY : 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Exported parsers */
-
-int
-config_parse_duration(const char *s, uint64_t *ms)
-{
-	const char *why;
-
-	return parse_duration(s, ms, &why);
-}
-
-int
-config_parse_mode(const char *s, unsigned *mode)
-{
-	const char *why;
-
-	return parse_mode(s, mode, &why);
-}
-
-char *
-config_expand_env(const char *s, char *err, size_t errlen)
-{
-	struct expand x;
-	char *out;
-
-	if (expand_env(s, &out, &x, err, errlen) < 0)
-		return NULL;
-	return out;
 }
