@@ -62,25 +62,27 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 		if (strstr(c->path, want) == NULL) {
 			char kpath[CFG_PATH_MAX];
 			cfg_join_path(kpath, sizeof(kpath), path, "path");
-			cfg_report(ld, CFG_AT(at), kpath, "mode %s needs a path with "
-			       "'%s' in it (like pki_int%sROLE)",
-			       enum_name(cfg_cert_modes, c->mode), want, want);
+			cfg_report(ld, CFG_AT(at), kpath, "mode %s needs a "
+				   "path with '%s' in it (like pki_int%sROLE)",
+				   enum_name(cfg_cert_modes, c->mode), want,
+				   want);
 		}
 	}
 	if (c->renew_at > 0 && c->renew_before_ms) {
 		char kpath[CFG_PATH_MAX];
 		cfg_join_path(kpath, sizeof(kpath), path, "renew_before");
-		cfg_report(ld, CFG_AT(cfg_where(ld, &c->renew_before_ms, path)), kpath,
-		       "set renew_at or renew_before, not both");
+		cfg_report(ld, CFG_AT(cfg_where(ld, &c->renew_before_ms, path)),
+			   kpath, "set renew_at or renew_before, not both");
 	} else {
 		double at_frac = c->renew_at > 0 ? c->renew_at : 0.66;
 		if (!c->renew_before_ms &&
 		    (at_frac - c->jitter <= 0 || at_frac + c->jitter >= 1)) {
 			char kpath[CFG_PATH_MAX];
 			cfg_join_path(kpath, sizeof(kpath), path, "jitter");
-			cfg_report(ld, CFG_AT(cfg_where(ld, &c->jitter, path)), kpath,
-			       "renew_at %g +- jitter %g leaves the lifetime; "
-			       "keep both inside (0, 1)", at_frac, c->jitter);
+			cfg_report(ld, CFG_AT(cfg_where(ld, &c->jitter, path)),
+				   kpath, "renew_at %g +- jitter %g leaves "
+				   "the lifetime; keep both inside (0, 1)",
+				   at_frac, c->jitter);
 		}
 	}
 	if (c->rotate_window) {
@@ -88,10 +90,12 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 		char why[160];
 		if (window_parse(c->rotate_window, &w, why, sizeof(why)) != 0) {
 			char kpath[CFG_PATH_MAX];
-			cfg_join_path(kpath, sizeof(kpath), path, "rotate_window");
-			cfg_report(ld, CFG_AT(cfg_where(ld, &c->rotate_window, path)), kpath,
-			       "%s (write e.g. \"Sat 02:00-04:00\" or "
-			       "\"Mon-Fri 22:00-06:00 UTC\")", why);
+			cfg_join_path(kpath, sizeof(kpath), path,
+				      "rotate_window");
+			cfg_report(ld, CFG_AT(cfg_where(ld, &c->rotate_window,
+							path)), kpath,
+				   "%s (write e.g. \"Sat 02:00-04:00\" or "
+				   "\"Mon-Fri 22:00-06:00 UTC\")", why);
 		}
 	}
 	if (c->mode == CERT_MODE_SIGN && c->key_bits) {
@@ -105,11 +109,12 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 		if (!ok) {
 			char kpath[CFG_PATH_MAX];
 			cfg_join_path(kpath, sizeof(kpath), path, "key_bits");
-			cfg_report(ld, CFG_AT(cfg_where(ld, &c->key_bits, path)), kpath,
-			       "%llu is not a size for %s keys (rsa: 2048, 3072, "
-			       "4096; ec: 256, 384, 521)",
-			       (unsigned long long)c->key_bits,
-			       enum_name(cfg_cert_key_types, c->key_type));
+			cfg_report(ld,
+				   CFG_AT(cfg_where(ld, &c->key_bits, path)),
+				   kpath, "%llu is not a size for %s keys "
+				   "(rsa: 2048, 3072, 4096; ec: 256, 384, 521)",
+				   (unsigned long long)c->key_bits,
+				   enum_name(cfg_cert_key_types, c->key_type));
 		}
 	}
 	for (size_t i = 0; i < c->n_files; i++) {
@@ -119,8 +124,8 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 
 		snprintf(fpath, sizeof(fpath), "%s.files.%s", path, f->name);
 		if (!cfg_word_in(f->name, cfg_file_kinds)) {
-			cfg_report(ld, CFG_AT(fat), fpath, "unknown file kind; use cert, "
-			       "key, chain, ca or bundle");
+			cfg_report(ld, CFG_AT(fat), fpath, "unknown file "
+				   "kind; use cert, key, chain, ca or bundle");
 			continue;
 		}
 		if (strcmp(f->name, "cert") == 0)
@@ -129,9 +134,11 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 			has_key = 1;
 		if (strcmp(f->name, "bundle") == 0) {
 			if (f->n_parts == 0) {
-				cfg_join_path(kpath, sizeof(kpath), fpath, "parts");
-				cfg_report(ld, CFG_AT(fat), kpath, "a bundle needs its parts, "
-				       "e.g. [cert, chain, key]");
+				cfg_join_path(kpath, sizeof(kpath), fpath,
+					      "parts");
+				cfg_report(ld, CFG_AT(fat), kpath,
+					   "a bundle needs its parts, e.g. "
+					   "[cert, chain, key]");
 			}
 			for (size_t j = 0; j < f->n_parts; j++) {
 				if (strcmp(f->parts[j], "cert") == 0)
@@ -141,16 +148,19 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 			}
 		} else if (f->n_parts) {
 			cfg_join_path(kpath, sizeof(kpath), fpath, "parts");
-			cfg_report(ld, CFG_AT(fat), kpath, "only a bundle has parts");
+			cfg_report(ld, CFG_AT(fat), kpath,
+				   "only a bundle has parts");
 		}
 		if (f->path && c->atomic_dir && strchr(f->path, '/')) {
 			cfg_join_path(kpath, sizeof(kpath), fpath, "path");
-			cfg_report(ld, CFG_AT(fat), kpath, "with atomic_dir, a file path "
-			       "is a bare name inside that directory");
+			cfg_report(ld, CFG_AT(fat), kpath, "with atomic_dir, "
+				   "a file path is a bare name inside that "
+				   "directory");
 		}
 		if (f->path && !c->atomic_dir && f->path[0] != '/') {
 			cfg_join_path(kpath, sizeof(kpath), fpath, "path");
-			cfg_report(ld, CFG_AT(fat), kpath, "must be an absolute path");
+			cfg_report(ld, CFG_AT(fat), kpath,
+				   "must be an absolute path");
 		}
 		if (f->mode == 0) {
 			int holds_key = strcmp(f->name, "key") == 0;
@@ -162,10 +172,12 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 	if (c->n_files && (!has_cert || !has_key)) {
 		char kpath[CFG_PATH_MAX];
 		cfg_join_path(kpath, sizeof(kpath), path, "files");
-		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath).line ? cfg_where(ld, NULL, kpath) : at),
-		       kpath, "must write the certificate and its key (a cert "
-		       "and a key file, or a bundle with both parts), so that a "
-		       "restart can reuse them instead of issuing again");
+		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath).line ?
+				      cfg_where(ld, NULL, kpath) : at), kpath,
+			   "must write the certificate and its key (a cert "
+			   "and a key file, or a bundle with both parts), so "
+			   "that a restart can reuse them instead of issuing "
+			   "again");
 	}
 }
 
@@ -178,15 +190,16 @@ cfg_check_template(struct loader *ld, void *obj, const char *path)
 	yaml_mark_t at = cfg_where(ld, &t->destination, path);
 
 	if ((t->source == NULL) == (t->contents == NULL))
-		cfg_report(ld, CFG_AT(at), path, "needs exactly one of source and contents");
+		cfg_report(ld, CFG_AT(at), path,
+			   "needs exactly one of source and contents");
 	if (t->destination && t->destination[0] != '/') {
 		char kpath[CFG_PATH_MAX];
 		cfg_join_path(kpath, sizeof(kpath), path, "destination");
 		cfg_report(ld, CFG_AT(at), kpath, "must be an absolute path");
 	}
 	if ((t->left_delimiter == NULL) != (t->right_delimiter == NULL))
-		cfg_report(ld, CFG_AT(at), path, "set both left_delimiter and right_delimiter, "
-		       "or neither");
+		cfg_report(ld, CFG_AT(at), path, "set both left_delimiter "
+			   "and right_delimiter, or neither");
 }
 
 /* wait: min must not exceed max. */
@@ -201,8 +214,8 @@ cfg_check_wait(struct loader *ld, void *obj, const char *path)
 	if ((lo && lo->bad) || (hi && hi->bad) || w->min_ms <= w->max_ms)
 		return;
 	cfg_join_path(kpath, sizeof(kpath), path, "min");
-	cfg_report(ld, CFG_AT(lo ? lo->key : cfg_where(ld, &w->max_ms, path)), kpath,
-	       "is greater than %s.max", path);
+	cfg_report(ld, CFG_AT(lo ? lo->key : cfg_where(ld, &w->max_ms, path)),
+		   kpath, "is greater than %s.max", path);
 }
 
 /* One hooks: entry: a signal with a pid file, or a command. */
@@ -221,32 +234,34 @@ cfg_check_hook(struct loader *ld, void *obj, const char *path)
 	if (sig && sig->bad)
 		return;
 	if (h->signal && h->n_command) {
-		cfg_report(ld, CFG_AT(at), path, "set either signal (with pid_file) or "
-		       "command, not both");
+		cfg_report(ld, CFG_AT(at), path, "set either signal (with "
+			   "pid_file) or command, not both");
 	} else if (h->signal == 0 && h->n_command == 0 && h->pid_file == NULL &&
 		   cfg_find_field(ld, &h->command) == NULL) {
-		cfg_report(ld, CFG_AT(at), path, "needs a command, or a signal and a "
-		       "pid_file");
+		cfg_report(ld, CFG_AT(at), path,
+			   "needs a command, or a signal and a pid_file");
 	}
 	if (h->signal && h->pid_file == NULL &&
 	    cfg_find_field(ld, &h->pid_file) == NULL) {
 		cfg_join_path(kpath, sizeof(kpath), path, "pid_file");
-		cfg_report(ld, CFG_AT(sig->key), kpath, "required for a signal hook (the "
-		       "process to signal)");
+		cfg_report(ld, CFG_AT(sig->key), kpath, "required for a "
+			   "signal hook (the process to signal)");
 	}
 	if (h->pid_file && h->signal == 0) {
 		cfg_join_path(kpath, sizeof(kpath), path, "pid_file");
-		cfg_report(ld, CFG_AT(cfg_where(ld, &h->pid_file, path)), kpath, "is for "
-		       "signal hooks: add signal, e.g. signal: SIGHUP");
+		cfg_report(ld, CFG_AT(cfg_where(ld, &h->pid_file, path)), kpath,
+			   "is for signal hooks: add signal, e.g. signal: "
+			   "SIGHUP");
 	}
 	if (h->pid_file && h->pid_file[0] != '/') {
 		cfg_join_path(kpath, sizeof(kpath), path, "pid_file");
-		cfg_report(ld, CFG_AT(cfg_where(ld, &h->pid_file, path)), kpath, "must be an "
-		       "absolute path");
+		cfg_report(ld, CFG_AT(cfg_where(ld, &h->pid_file, path)), kpath,
+			   "must be an absolute path");
 	}
 	if (tmo && h->signal) {
 		cfg_join_path(kpath, sizeof(kpath), path, "timeout");
-		cfg_report(ld, CFG_AT(tmo->key), kpath, "applies to command hooks only");
+		cfg_report(ld, CFG_AT(tmo->key), kpath,
+			   "applies to command hooks only");
 	}
 }
 
@@ -275,9 +290,11 @@ check_on_change(struct loader *ld, const struct config *c, char *const *list,
 		if (j < c->n_hooks)
 			continue;
 		if (near)
-			snprintf(hint, sizeof(hint), "; did you mean '%s'?", near);
+			snprintf(hint, sizeof(hint), "; did you mean '%s'?",
+				 near);
 		else
-			snprintf(hint, sizeof(hint), " (define it under hooks:)");
+			snprintf(hint, sizeof(hint),
+				 " (define it under hooks:)");
 		cfg_path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
 		r = cfg_find_path(ld, ipath);
 		if (r == NULL) {
@@ -285,13 +302,15 @@ check_on_change(struct loader *ld, const struct config *c, char *const *list,
 			r = cfg_find_path(ld, ipath);
 		}
 		if (r && r->tainted)
-			cfg_report(ld, CFG_AT(r->value), ipath, "the value from the "
-			       "environment names no hook under hooks:");
+			cfg_report(ld, CFG_AT(r->value), ipath, "the value "
+				   "from the environment names no hook under "
+				   "hooks:");
 		else if (r)
-			cfg_report(ld, CFG_AT(r->value), ipath, "'%s' is not a hook%s",
-			       list[i], hint);
+			cfg_report(ld, CFG_AT(r->value), ipath,
+				   "'%s' is not a hook%s", list[i], hint);
 		else
-			cfg_report(ld, 0, 0, ipath, "'%s' is not a hook%s", list[i], hint);
+			cfg_report(ld, 0, 0, ipath, "'%s' is not a hook%s",
+				   list[i], hint);
 	}
 }
 
@@ -308,17 +327,21 @@ check_certs_unique(struct loader *ld, const struct config *c)
 			    strcmp(a->name, c->certs[j].name) == 0) {
 				char first[CFG_PATH_MAX], *dot;
 
-				snprintf(kpath, sizeof(kpath), "certificates[%zu].name", i);
-				snprintf(first, sizeof(first), "certificates[%zu].name", j);
+				snprintf(kpath, sizeof(kpath),
+					 "certificates[%zu].name", i);
+				snprintf(first, sizeof(first),
+					 "certificates[%zu].name", j);
 				snprintf(first, sizeof(first), "%s",
-					 cfg_field_path(ld, &c->certs[j].name, first));
+					 cfg_field_path(ld, &c->certs[j].name,
+							first));
 				dot = strrchr(first, '.');
 				if (dot != NULL)
 					*dot = '\0';
-				cfg_report(ld, CFG_AT(cfg_where(ld, &a->name, NULL)),
-				       cfg_field_path(ld, &a->name, kpath),
-				       "'%s' is already the name of %s", a->name,
-				       first);
+				cfg_report(ld,
+					   CFG_AT(cfg_where(ld, &a->name, NULL)),
+					   cfg_field_path(ld, &a->name, kpath),
+					   "'%s' is already the name of %s",
+					   a->name, first);
 			}
 		}
 	}
@@ -331,8 +354,10 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 	const struct mark_rec *m = cfg_find_field(ld, &c->auth_method);
 	const struct mark_rec *cert = cfg_find_field(ld, &c->vault_client_cert);
 	const struct mark_rec *key = cfg_find_field(ld, &c->vault_client_key);
-	const struct mark_rec *lo = cfg_find_field(ld, &c->retry_min_backoff_ms);
-	const struct mark_rec *hi = cfg_find_field(ld, &c->retry_max_backoff_ms);
+	const struct mark_rec *lo =
+		cfg_find_field(ld, &c->retry_min_backoff_ms);
+	const struct mark_rec *hi =
+		cfg_find_field(ld, &c->retry_max_backoff_ms);
 	const char *name;
 
 	(void)path;
@@ -380,25 +405,30 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 	if (m && !m->bad && c->auth_method == AUTH_METHOD_CERT)
 		cert = key = NULL;
 	if (cert && !cert->bad && key == NULL)
-		cfg_report(ld, CFG_AT(cert->key), "vault.client_cert", "set without "
-		       "vault.client_key");
+		cfg_report(ld, CFG_AT(cert->key), "vault.client_cert",
+			   "set without vault.client_key");
 	if (key && !key->bad && cert == NULL)
-		cfg_report(ld, CFG_AT(key->key), "vault.client_key", "set without "
-		       "vault.client_cert");
+		cfg_report(ld, CFG_AT(key->key), "vault.client_key",
+			   "set without vault.client_cert");
 
 	check_certs_unique(ld, c);
 	for (size_t i = 0; i < c->n_certs; i++) {
 		char kpath[CFG_PATH_MAX];
-		cfg_path_printf(kpath, sizeof(kpath), "certificates[%zu].on_change", i);
-		check_on_change(ld, c, c->certs[i].on_change, c->certs[i].n_on_change,
-				cfg_field_path(ld, &c->certs[i].on_change, kpath));
+		cfg_path_printf(kpath, sizeof(kpath),
+				"certificates[%zu].on_change", i);
+		check_on_change(ld, c, c->certs[i].on_change,
+				c->certs[i].n_on_change,
+				cfg_field_path(ld, &c->certs[i].on_change,
+					       kpath));
 	}
 	for (size_t i = 0; i < c->n_templates; i++) {
 		char kpath[CFG_PATH_MAX];
-		cfg_path_printf(kpath, sizeof(kpath), "templates[%zu].on_change", i);
+		cfg_path_printf(kpath, sizeof(kpath),
+				"templates[%zu].on_change", i);
 		check_on_change(ld, c, c->templates[i].on_change,
 				c->templates[i].n_on_change,
-				cfg_field_path(ld, &c->templates[i].on_change, kpath));
+				cfg_field_path(ld, &c->templates[i].on_change,
+					       kpath));
 	}
 
 	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
@@ -410,11 +440,11 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 		cfg_format_duration(c->retry_min_backoff_ms, a, sizeof(a));
 		cfg_format_duration(c->retry_max_backoff_ms, b, sizeof(b));
 		if ((lo && lo->tainted) || (hi && hi->tainted))
-			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff", "is "
-			       "greater than vault.retry.max_backoff");
+			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff",
+				   "is greater than vault.retry.max_backoff");
 		else
-			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff", "is "
-			       "greater than vault.retry.max_backoff (%s > %s)",
-			       a, b);
+			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff",
+				   "is greater than vault.retry.max_backoff "
+				   "(%s > %s)", a, b);
 	}
 }

@@ -204,7 +204,6 @@ const char *cfg_field_path(const struct loader *ld, const void *field,
 /* Edit distance of two short keys, case-insensitive (SIZE_MAX if long). */
 size_t cfg_key_distance(const char *a, const char *b);
 
-
 /* ------------------------------------------------------------------ */
 /* value.c: typing one scalar */
 

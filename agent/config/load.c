@@ -357,7 +357,8 @@ report_value(struct loader *ld, yaml_mark_t m, const char *path,
 	char shown[CFG_SHOW_MAX + 4];
 
 	if (x->tainted) {
-		cfg_report(ld, CFG_AT(m), path, "the value from %s %s", x->vars, why);
+		cfg_report(ld, CFG_AT(m), path, "the value from %s %s", x->vars,
+			   why);
 		return;
 	}
 	if (strlen(text) > CFG_SHOW_MAX)
@@ -380,7 +381,8 @@ scalar_text(struct loader *ld, const yaml_node_t *v, const char *path,
 	int rc;
 
 	if (strlen(raw) != v->data.scalar.length) {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "contains a NUL byte");
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "contains a NUL byte");
 		return NULL;
 	}
 	rc = cfg_expand_env(raw, &text, x, why, sizeof(why));
@@ -402,8 +404,8 @@ visit(struct loader *ld, const yaml_node_t *n)
 		return -1;
 	if (++ld->visits <= ld->max_visits)
 		return 0;
-	cfg_report(ld, CFG_AT(n->start_mark), NULL, "more than %zu YAML nodes (after "
-	       "expanding aliases); giving up", ld->max_visits);
+	cfg_report(ld, CFG_AT(n->start_mark), NULL, "more than %zu YAML nodes "
+		   "(after expanding aliases); giving up", ld->max_visits);
 	ld->stopped = 1;
 	return -1;
 }
@@ -547,7 +549,8 @@ closest_key(const struct cfg_section *sec, const char *key)
 
 	for (size_t i = 0; i < sec->n_entries; i++) {
 		const char *cand = sec->entries[i].key;
-		size_t d = cfg_key_distance(key, cand), limit = strlen(cand) / 3;
+		size_t d = cfg_key_distance(key, cand);
+		size_t limit = strlen(cand) / 3;
 
 		if (limit < 1)
 			limit = 1;
@@ -599,18 +602,18 @@ unknown_key(struct loader *ld, const struct cfg_section *sec,
 	size_t used = 0;
 
 	if (strcmp(key, "<<") == 0) {
-		cfg_report(ld, CFG_AT(k->start_mark), path, "YAML merge keys are not "
-		       "supported");
+		cfg_report(ld, CFG_AT(k->start_mark), path,
+			   "YAML merge keys are not supported");
 		return;
 	}
 	if (near) {
-		cfg_report(ld, CFG_AT(k->start_mark), path, "unknown key; did you mean "
-		       "'%s'?", near);
+		cfg_report(ld, CFG_AT(k->start_mark), path,
+			   "unknown key; did you mean '%s'?", near);
 		return;
 	}
 	if (find_elsewhere(ld->root, "", key, sec, other, sizeof(other))) {
-		cfg_report(ld, CFG_AT(k->start_mark), path, "unknown key here; did "
-		       "you mean '%s'?", other);
+		cfg_report(ld, CFG_AT(k->start_mark), path,
+			   "unknown key here; did you mean '%s'?", other);
 		return;
 	}
 	list[0] = '\0';
@@ -622,8 +625,8 @@ unknown_key(struct loader *ld, const struct cfg_section *sec,
 			break;
 		used += (size_t)w;
 	}
-	cfg_report(ld, CFG_AT(k->start_mark), path, "unknown key (known keys here: "
-	       "%s)", list);
+	cfg_report(ld, CFG_AT(k->start_mark), path,
+		   "unknown key (known keys here: %s)", list);
 }
 
 /* ------------------------------------------------------------------ */
@@ -657,11 +660,13 @@ set_scalar(struct loader *ld, const struct cfg_entry *e, void *base,
 
 		cfg_enum_list(e->values, list, sizeof(list));
 		if (e->type == CFG_ENUM)
-			cfg_report(ld, CFG_AT(v->start_mark), path, "expected one of "
-			       "%s, found %s", list, node_what(v));
+			cfg_report(ld, CFG_AT(v->start_mark), path,
+				   "expected one of %s, found %s", list,
+				   node_what(v));
 		else
-			cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, "
-			       "found %s", type_what(e), node_what(v));
+			cfg_report(ld, CFG_AT(v->start_mark), path,
+				   "expected %s, found %s", type_what(e),
+				   node_what(v));
 		r->bad = 1;
 		return;
 	}
@@ -671,7 +676,8 @@ set_scalar(struct loader *ld, const struct cfg_entry *e, void *base,
 		return;
 	}
 	r->tainted = x.tainted;
-	if (cfg_parse_typed(e, &text, is_quoted(v), field, why, sizeof(why)) < 0) {
+	if (cfg_parse_typed(e, &text, is_quoted(v), field, why,
+			    sizeof(why)) < 0) {
 		report_value(ld, v->start_mark, path, text, &x, why);
 		r->bad = 1;
 	}
@@ -697,8 +703,9 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 		return;
 	ri = ld->n_recs - 1;	/* r moves when the items are recorded */
 	if (v->type == YAML_SCALAR_NODE && (e->flags & CFG_LIST_ONLY)) {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "expected a list of "
-		       "strings, found a scalar (%s)", e->help);
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "expected a list of strings, found a scalar (%s)",
+			   e->help);
 		r->bad = 1;
 		return;
 	} else if (v->type == YAML_SCALAR_NODE) {
@@ -707,15 +714,16 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 		items = v->data.sequence.items.start;
 		n = (size_t)(v->data.sequence.items.top - items);
 	} else {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, found %s",
-		       type_what(e), node_what(v));
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "expected %s, found %s", type_what(e), node_what(v));
 		r->bad = 1;
 		return;
 	}
 	if (n < e->min || n > max) {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "has %zu item%s; expected "
-		       "%llu to %llu", n, n == 1 ? "" : "s",
-		       (unsigned long long)e->min, (unsigned long long)max);
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "has %zu item%s; expected %llu to %llu", n,
+			   n == 1 ? "" : "s", (unsigned long long)e->min,
+			   (unsigned long long)max);
 		r->bad = 1;
 		return;
 	}
@@ -734,13 +742,14 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 			break;
 		}
 		if (items)
-			cfg_path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+			cfg_path_printf(ipath, sizeof(ipath), "%s[%zu]", path,
+					i);
 		else
 			cfg_path_printf(ipath, sizeof(ipath), "%s", path);
 		if (item->type != YAML_SCALAR_NODE || is_null(item)) {
-			cfg_report(ld, CFG_AT(item->start_mark), ipath, "expected a "
-			       "string, found %s", is_null(item) ? "null" :
-			       node_what(item));
+			cfg_report(ld, CFG_AT(item->start_mark), ipath,
+				   "expected a string, found %s",
+				   is_null(item) ? "null" : node_what(item));
 			ok = 0;
 			continue;
 		}
@@ -758,7 +767,8 @@ set_strlist(struct loader *ld, const struct cfg_entry *e, void *base,
 		}
 		r->tainted = x.tainted;
 		if (cfg_check_string(e, text, why, sizeof(why)) < 0) {
-			report_value(ld, item->start_mark, ipath, text, &x, why);
+			report_value(ld, item->start_mark, ipath, text, &x,
+				     why);
 			free(text);
 			ok = 0;
 			continue;
@@ -806,17 +816,18 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 	if (r == NULL)
 		return;
 	if (v->type != YAML_SEQUENCE_NODE) {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, found %s",
-		       type_what(e), node_what(v));
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "expected %s, found %s", type_what(e), node_what(v));
 		r->bad = 1;
 		return;
 	}
 	items = v->data.sequence.items.start;
 	n = (size_t)(v->data.sequence.items.top - items);
 	if (n < e->min || n > max) {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "has %zu item%s; expected "
-		       "%llu to %llu", n, n == 1 ? "" : "s",
-		       (unsigned long long)e->min, (unsigned long long)max);
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "has %zu item%s; expected %llu to %llu", n,
+			   n == 1 ? "" : "s", (unsigned long long)e->min,
+			   (unsigned long long)max);
 		r->bad = 1;
 		return;
 	}
@@ -838,9 +849,9 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 		if (item == NULL || visit(ld, item) < 0)
 			return;
 		if (item->type != YAML_MAPPING_NODE) {
-			cfg_report(ld, CFG_AT(item->start_mark), ipath, "expected a "
-			       "mapping, found %s", is_null(item) ? "null" :
-			       node_what(item));
+			cfg_report(ld, CFG_AT(item->start_mark), ipath,
+				   "expected a mapping, found %s",
+				   is_null(item) ? "null" : node_what(item));
 			r->bad = 1;
 			continue;
 		}
@@ -876,17 +887,18 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 	if (r == NULL)
 		return;
 	if (v->type != YAML_MAPPING_NODE) {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "expected %s, found %s",
-		       type_what(e), node_what(v));
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "expected %s, found %s", type_what(e), node_what(v));
 		r->bad = 1;
 		return;
 	}
 	pairs = v->data.mapping.pairs.start;
 	n = (size_t)(v->data.mapping.pairs.top - pairs);
 	if (n < e->min || n > max) {
-		cfg_report(ld, CFG_AT(v->start_mark), path, "has %zu entr%s; expected "
-		       "%llu to %llu", n, n == 1 ? "y" : "ies",
-		       (unsigned long long)e->min, (unsigned long long)max);
+		cfg_report(ld, CFG_AT(v->start_mark), path,
+			   "has %zu entr%s; expected %llu to %llu", n,
+			   n == 1 ? "y" : "ies", (unsigned long long)e->min,
+			   (unsigned long long)max);
 		r->bad = 1;
 		return;
 	}
@@ -911,9 +923,9 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 		    visit(ld, nv) < 0)
 			return;
 		if (nk->type != YAML_SCALAR_NODE || is_null(nk)) {
-			cfg_report(ld, CFG_AT(nk->start_mark), path, "a name must be a "
-			       "string, found %s", is_null(nk) ? "null" :
-			       node_what(nk));
+			cfg_report(ld, CFG_AT(nk->start_mark), path,
+				   "a name must be a string, found %s",
+				   is_null(nk) ? "null" : node_what(nk));
 			r->bad = 1;
 			continue;
 		}
@@ -936,9 +948,9 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 			continue;
 		}
 		if (nv->type != YAML_MAPPING_NODE) {
-			cfg_report(ld, CFG_AT(nv->start_mark), ipath, "expected a "
-			       "mapping, found %s", is_null(nv) ? "null" :
-			       node_what(nv));
+			cfg_report(ld, CFG_AT(nv->start_mark), ipath,
+				   "expected a mapping, found %s",
+				   is_null(nv) ? "null" : node_what(nv));
 			r->bad = 1;
 			continue;
 		}
@@ -964,8 +976,9 @@ set_entry(struct loader *ld, const struct cfg_entry *e, void *base,
 		if (record(ld, path, NULL, k, v) == NULL)
 			return 1;
 		if (v->type != YAML_MAPPING_NODE && !is_null(v)) {
-			cfg_report(ld, CFG_AT(v->start_mark), path, "expected a "
-			       "mapping, found %s", node_what(v));
+			cfg_report(ld, CFG_AT(v->start_mark), path,
+				   "expected a mapping, found %s",
+				   node_what(v));
 			return 1;
 		}
 		/* "vault:" with nothing under it is an empty section. */
@@ -1017,9 +1030,9 @@ walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
 			if (k == NULL || v == NULL || visit(ld, v) < 0)
 				return;
 			if (k->type != YAML_SCALAR_NODE || is_null(k)) {
-				cfg_report(ld, CFG_AT(k->start_mark), path, "a key "
-				       "must be a string, found %s",
-				       is_null(k) ? "null" : node_what(k));
+				cfg_report(ld, CFG_AT(k->start_mark), path,
+					   "a key must be a string, found %s",
+					   is_null(k) ? "null" : node_what(k));
 				continue;
 			}
 			key = (const char *)k->data.scalar.value;
@@ -1148,9 +1161,10 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p, const char *buf,
 		}
 	}
 	if (p->context)
-		cfg_report(ld, line, col, NULL, "malformed YAML: %s (%s at line "
-		       "%zu, column %zu)", problem, p->context,
-		       p->context_mark.line + 1, p->context_mark.column + 1);
+		cfg_report(ld, line, col, NULL,
+			   "malformed YAML: %s (%s at line %zu, column %zu)",
+			   problem, p->context, p->context_mark.line + 1,
+			   p->context_mark.column + 1);
 	else
 		cfg_report(ld, line, col, NULL, "malformed YAML: %s", problem);
 }
@@ -1217,8 +1231,9 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	}
 	second = yaml_document_get_root_node(&extra);
 	if (second)
-		cfg_report(&ld, CFG_AT(second->start_mark), NULL, "a second YAML "
-		       "document; only one is read (remove the '---')");
+		cfg_report(&ld, CFG_AT(second->start_mark), NULL, "a second "
+			   "YAML document; only one is read (remove the "
+			   "'---')");
 	yaml_document_delete(&extra);
 	if (ld.n_errors)
 		goto done;
@@ -1228,8 +1243,9 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	if (top && is_null(top))
 		top = NULL;
 	if (top && top->type != YAML_MAPPING_NODE) {
-		cfg_report(&ld, CFG_AT(top->start_mark), NULL, "expected a mapping of "
-		       "sections at the top level, found %s", node_what(top));
+		cfg_report(&ld, CFG_AT(top->start_mark), NULL, "expected a "
+			   "mapping of sections at the top level, found %s",
+			   node_what(top));
 		goto done;
 	}
 	if (top)
@@ -1391,8 +1407,8 @@ reload_blockers(struct loader *ld, const struct cfg_section *sec,
 		}
 		if ((e->flags & CFG_RELOAD) || entry_equal(e, a, b))
 			continue;
-		cfg_report(ld, 0, 0, kpath, "changed, but takes effect only after "
-		       "a restart");
+		cfg_report(ld, 0, 0, kpath,
+			   "changed, but takes effect only after a restart");
 		n++;
 	}
 	return n;
