@@ -5,25 +5,25 @@
  * directory, so no test depends on the current directory and each test
  * shows its YAML next to the line and column it asserts.
  *
- * The module's source is included here, with its exported names renamed
- * so they do not clash with the agent's config.o that the Makefile also
- * links.  That gives the tests the static tables and the generic walker,
- * so the list and map section types (which the real configuration does
- * not use yet) are driven through a test-only table below.
+ * Besides config.h, the tests use the module's internal header,
+ * config_int.h, and link the objects the Makefile builds.  That gives
+ * them the table types and the engine's cfg_load(), which takes any root
+ * table, so the generic list and map section types are also driven
+ * through a test-only table below.
  */
-#define config_load tc_config_load
-#define config_free tc_config_free
-#define config_check_reload tc_config_check_reload
-#define config_parse_duration tc_config_parse_duration
-#define config_parse_mode tc_config_parse_mode
-#define config_expand_env tc_config_expand_env
-#include "config.c"
+#include "config.h"
+#include "config/config_int.h"
+#include "log.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <cmocka.h>
@@ -597,6 +597,43 @@ test_env_expansion_rejects_missing_variable_and_bad_syntax(void **state)
 				 "\"%s\"", bad[i].in, err, bad[i].msg);
 		assert_no_text(err, "vault.example");
 	}
+}
+
+/* The expanded text is capped like every other buffer: a value that
+ * names a large variable many times is an error, not unbounded growth. */
+static void
+test_env_expansion_is_capped_at_the_value_limit(void **state)
+{
+	size_t mib = 1024 * 1024, n = CFG_MAX_VALUE / mib;
+	char *big = malloc(mib + 1), *in = malloc(10 * (n + 1) + 1), *s;
+	char err[256];
+
+	(void)state;
+	assert_non_null(big);
+	assert_non_null(in);
+	memset(big, 'x', mib);
+	big[mib] = '\0';
+	setenv("CT_BIG", big, 1);
+	free(big);
+	in[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		memcpy(in + 9 * i, "${CT_BIG}", 10);
+	/* Exactly at the limit is still a value... */
+	s = config_expand_env(in, err, sizeof(err));
+	if (s == NULL)
+		fail_msg("%zu MiB: %s", n, err);
+	assert_int_equal(strlen(s), CFG_MAX_VALUE);
+	free(s);
+	/* ...one byte more is refused, without echoing the text. */
+	memcpy(in + 9 * n, "$$", 3);
+	err[0] = '\0';
+	s = config_expand_env(in, err, sizeof(err));
+	assert_null(s);
+	if (strstr(err, "is longer than") == NULL)
+		fail_msg("error \"%s\" lacks \"is longer than\"", err);
+	assert_no_text(err, "xxx");
+	free(in);
+	unsetenv("CT_BIG");
 }
 
 static void
@@ -1318,7 +1355,7 @@ test_list_and_map_sections_parse_with_item_defaults(void **state)
 	assert_int_equal(r.hooks[0].enabled, 1);
 	assert_string_equal(r.hooks[1].name, "pg");
 	assert_int_equal(r.hooks[1].enabled, 0);
-	free_fields(&t_root_section, &r);
+	cfg_free_fields(&t_root_section, &r);
 	assert_null(r.certs);
 	assert_int_equal(r.n_hooks, 0);
 }
@@ -1360,7 +1397,7 @@ test_list_and_map_errors_carry_item_paths(void **state)
 			"11)");
 	assert_error_at(fx, 13, 7, "hooks.pg: expected a mapping, found a list");
 	assert_int_equal(count_lines(fx->err), 8);
-	free_fields(&t_root_section, &r);
+	cfg_free_fields(&t_root_section, &r);
 }
 
 static void
@@ -1389,7 +1426,7 @@ test_alias_expansion_is_bounded(void **state)
 	if (strstr(fx->err, "more than 100000 YAML nodes") == NULL)
 		fail_msg("no node limit error: %s", fx->err);
 	assert_int_equal(count_lines(fx->err), 1);
-	free_fields(&t_root_section, &r);
+	cfg_free_fields(&t_root_section, &r);
 }
 
 
@@ -1551,6 +1588,7 @@ main(void)
 		T(test_bool_accepts_yaml11_words_in_any_case),
 		T(test_env_expansion_substitutes_defaults_and_escapes),
 		T(test_env_expansion_rejects_missing_variable_and_bad_syntax),
+		T(test_env_expansion_is_capped_at_the_value_limit),
 		T(test_env_values_fill_every_scalar_type),
 		T(test_missing_env_variable_names_variable_and_position),
 		T(test_env_value_failing_validation_is_not_echoed),

@@ -1,0 +1,450 @@
+/*
+ * config/check.c: the checks that need more than one field.
+ *
+ * A table row types and bounds one value; what depends on several (a
+ * signal hook needs a pid file, auth.method names the keys it needs, a
+ * bundle must hold the certificate and its key, no two certificates
+ * share a name) is checked here.  Each cfg_check_*() is named in the
+ * .check of its section in table.c and runs once that section's
+ * mapping has been read, items of lists and maps included;
+ * cfg_check_root() runs last, over the whole file.
+ *
+ * DESIGN / invariants:
+ * - A check reports and carries on, like the walk: every problem in the
+ *   file is listed, through cfg_report() and at the place the loader's
+ *   records say the key was set (cfg_where(), cfg_field_path()), or at
+ *   its section when the key is missing.
+ * - A field the walk found present but invalid (its record is "bad") is
+ *   left out of the checks that read it, so one mistake gives one error.
+ * - A message about a value that took text from the environment (its
+ *   record is "tainted") names the key, never the text.
+ * - Checks may complete a field the file left out when its default
+ *   depends on another one (a file's mode, auth.mount); nothing else
+ *   here changes the configuration.
+ */
+#include "config.h"
+#include "config_int.h"
+#include "window.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *
+enum_name(const struct cfg_enum *values, int value)
+{
+	for (; values && values->name; values++) {
+		if (values->value == value)
+			return values->name;
+	}
+	return "?";
+}
+
+static void
+need_for_method(struct loader *ld, const struct mark_rec *method,
+		const char *key, const char *name, const char *why)
+{
+	cfg_report(ld, CFG_AT(method->key), key, "required when auth.method is "
+	       "'%s'%s", name, why);
+}
+
+
+/* Cross-field checks of one certificates[] entry. */
+void
+cfg_check_cert(struct loader *ld, void *obj, const char *path)
+{
+	struct config_cert *c = obj;
+	yaml_mark_t at = cfg_where(ld, &c->path, path);
+	int has_cert = 0, has_key = 0;
+
+	if (c->path) {
+		const char *want = c->mode == CERT_MODE_SIGN ? "/sign/" : "/issue/";
+		if (strstr(c->path, want) == NULL) {
+			char kpath[CFG_PATH_MAX];
+			cfg_join_path(kpath, sizeof(kpath), path, "path");
+			cfg_report(ld, CFG_AT(at), kpath, "mode %s needs a "
+				   "path with '%s' in it (like pki_int%sROLE)",
+				   enum_name(cfg_cert_modes, c->mode), want,
+				   want);
+		}
+	}
+	if (c->renew_at > 0 && c->renew_before_ms) {
+		char kpath[CFG_PATH_MAX];
+		cfg_join_path(kpath, sizeof(kpath), path, "renew_before");
+		cfg_report(ld, CFG_AT(cfg_where(ld, &c->renew_before_ms, path)),
+			   kpath, "set renew_at or renew_before, not both");
+	} else {
+		double at_frac = c->renew_at > 0 ? c->renew_at : 0.66;
+		if (!c->renew_before_ms &&
+		    (at_frac - c->jitter <= 0 || at_frac + c->jitter >= 1)) {
+			char kpath[CFG_PATH_MAX];
+			cfg_join_path(kpath, sizeof(kpath), path, "jitter");
+			cfg_report(ld, CFG_AT(cfg_where(ld, &c->jitter, path)),
+				   kpath, "renew_at %g +- jitter %g leaves "
+				   "the lifetime; keep both inside (0, 1)",
+				   at_frac, c->jitter);
+		}
+	}
+	if (c->rotate_window) {
+		struct window w;
+		char why[160];
+		if (window_parse(c->rotate_window, &w, why, sizeof(why)) != 0) {
+			char kpath[CFG_PATH_MAX];
+			cfg_join_path(kpath, sizeof(kpath), path,
+				      "rotate_window");
+			cfg_report(ld, CFG_AT(cfg_where(ld, &c->rotate_window,
+							path)), kpath,
+				   "%s (write e.g. \"Sat 02:00-04:00\" or "
+				   "\"Mon-Fri 22:00-06:00 UTC\")", why);
+		}
+	}
+	if (c->mode == CERT_MODE_SIGN && c->key_bits) {
+		int ok = c->key_type == CERT_KEY_RSA
+				 ? (c->key_bits == 2048 || c->key_bits == 3072 ||
+				    c->key_bits == 4096)
+			 : c->key_type == CERT_KEY_EC
+				 ? (c->key_bits == 256 || c->key_bits == 384 ||
+				    c->key_bits == 521)
+				 : 1;
+		if (!ok) {
+			char kpath[CFG_PATH_MAX];
+			cfg_join_path(kpath, sizeof(kpath), path, "key_bits");
+			cfg_report(ld,
+				   CFG_AT(cfg_where(ld, &c->key_bits, path)),
+				   kpath, "%llu is not a size for %s keys "
+				   "(rsa: 2048, 3072, 4096; ec: 256, 384, 521)",
+				   (unsigned long long)c->key_bits,
+				   enum_name(cfg_cert_key_types, c->key_type));
+		}
+	}
+	for (size_t i = 0; i < c->n_files; i++) {
+		struct config_file *f = &c->files[i];
+		char kpath[CFG_PATH_MAX], fpath[CFG_PATH_MAX];
+		yaml_mark_t fat = cfg_where(ld, &f->path, path);
+
+		snprintf(fpath, sizeof(fpath), "%s.files.%s", path, f->name);
+		if (!cfg_word_in(f->name, cfg_file_kinds)) {
+			cfg_report(ld, CFG_AT(fat), fpath, "unknown file "
+				   "kind; use cert, key, chain, ca or bundle");
+			continue;
+		}
+		if (strcmp(f->name, "cert") == 0)
+			has_cert = 1;
+		if (strcmp(f->name, "key") == 0)
+			has_key = 1;
+		if (strcmp(f->name, "bundle") == 0) {
+			if (f->n_parts == 0) {
+				cfg_join_path(kpath, sizeof(kpath), fpath,
+					      "parts");
+				cfg_report(ld, CFG_AT(fat), kpath,
+					   "a bundle needs its parts, e.g. "
+					   "[cert, chain, key]");
+			}
+			for (size_t j = 0; j < f->n_parts; j++) {
+				if (strcmp(f->parts[j], "cert") == 0)
+					has_cert = 1;
+				if (strcmp(f->parts[j], "key") == 0)
+					has_key = 1;
+			}
+		} else if (f->n_parts) {
+			cfg_join_path(kpath, sizeof(kpath), fpath, "parts");
+			cfg_report(ld, CFG_AT(fat), kpath,
+				   "only a bundle has parts");
+		}
+		if (f->path && c->atomic_dir && strchr(f->path, '/')) {
+			cfg_join_path(kpath, sizeof(kpath), fpath, "path");
+			cfg_report(ld, CFG_AT(fat), kpath, "with atomic_dir, "
+				   "a file path is a bare name inside that "
+				   "directory");
+		}
+		if (f->path && !c->atomic_dir && f->path[0] != '/') {
+			cfg_join_path(kpath, sizeof(kpath), fpath, "path");
+			cfg_report(ld, CFG_AT(fat), kpath,
+				   "must be an absolute path");
+		}
+		if (f->mode == 0) {
+			int holds_key = strcmp(f->name, "key") == 0;
+			for (size_t j = 0; j < f->n_parts; j++)
+				holds_key |= strcmp(f->parts[j], "key") == 0;
+			f->mode = holds_key ? 0600 : 0644;
+		}
+	}
+	if (c->n_files && (!has_cert || !has_key)) {
+		char kpath[CFG_PATH_MAX];
+		cfg_join_path(kpath, sizeof(kpath), path, "files");
+		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath).line ?
+				      cfg_where(ld, NULL, kpath) : at), kpath,
+			   "must write the certificate and its key (a cert "
+			   "and a key file, or a bundle with both parts), so "
+			   "that a restart can reuse them instead of issuing "
+			   "again");
+	}
+}
+
+
+/* One templates[] entry: a source or inline contents, not both. */
+void
+cfg_check_template(struct loader *ld, void *obj, const char *path)
+{
+	struct config_template *t = obj;
+	yaml_mark_t at = cfg_where(ld, &t->destination, path);
+
+	if ((t->source == NULL) == (t->contents == NULL))
+		cfg_report(ld, CFG_AT(at), path,
+			   "needs exactly one of source and contents");
+	if (t->destination && t->destination[0] != '/') {
+		char kpath[CFG_PATH_MAX];
+		cfg_join_path(kpath, sizeof(kpath), path, "destination");
+		cfg_report(ld, CFG_AT(at), kpath, "must be an absolute path");
+	}
+	if ((t->left_delimiter == NULL) != (t->right_delimiter == NULL))
+		cfg_report(ld, CFG_AT(at), path, "set both left_delimiter "
+			   "and right_delimiter, or neither");
+}
+
+/* wait: min must not exceed max. */
+void
+cfg_check_wait(struct loader *ld, void *obj, const char *path)
+{
+	struct config_wait *w = obj;
+	const struct mark_rec *lo = cfg_find_field(ld, &w->min_ms);
+	const struct mark_rec *hi = cfg_find_field(ld, &w->max_ms);
+	char kpath[CFG_PATH_MAX];
+
+	if ((lo && lo->bad) || (hi && hi->bad) || w->min_ms <= w->max_ms)
+		return;
+	cfg_join_path(kpath, sizeof(kpath), path, "min");
+	cfg_report(ld, CFG_AT(lo ? lo->key : cfg_where(ld, &w->max_ms, path)),
+		   kpath, "is greater than %s.max", path);
+}
+
+/* One hooks: entry: a signal with a pid file, or a command. */
+void
+cfg_check_hook(struct loader *ld, void *obj, const char *path)
+{
+	struct config_hook *h = obj;
+	const struct mark_rec *sig = cfg_find_field(ld, &h->signal);
+	const struct mark_rec *tmo = cfg_find_field(ld, &h->timeout_ms);
+	yaml_mark_t at = cfg_where(ld, NULL, path);
+	char kpath[CFG_PATH_MAX];
+	const char *why = h->name ? cfg_check_cert_name(h->name) : NULL;
+
+	if (why)
+		cfg_report(ld, CFG_AT(at), path, "a hook name %s", why);
+	if (sig && sig->bad)
+		return;
+	if (h->signal && h->n_command) {
+		cfg_report(ld, CFG_AT(at), path, "set either signal (with "
+			   "pid_file) or command, not both");
+	} else if (h->signal == 0 && h->n_command == 0 && h->pid_file == NULL &&
+		   cfg_find_field(ld, &h->command) == NULL) {
+		cfg_report(ld, CFG_AT(at), path,
+			   "needs a command, or a signal and a pid_file");
+	}
+	if (h->signal && h->pid_file == NULL &&
+	    cfg_find_field(ld, &h->pid_file) == NULL) {
+		cfg_join_path(kpath, sizeof(kpath), path, "pid_file");
+		cfg_report(ld, CFG_AT(sig->key), kpath, "required for a "
+			   "signal hook (the process to signal)");
+	}
+	if (h->pid_file && h->signal == 0) {
+		cfg_join_path(kpath, sizeof(kpath), path, "pid_file");
+		cfg_report(ld, CFG_AT(cfg_where(ld, &h->pid_file, path)), kpath,
+			   "is for signal hooks: add signal, e.g. signal: "
+			   "SIGHUP");
+	}
+	if (h->pid_file && h->pid_file[0] != '/') {
+		cfg_join_path(kpath, sizeof(kpath), path, "pid_file");
+		cfg_report(ld, CFG_AT(cfg_where(ld, &h->pid_file, path)), kpath,
+			   "must be an absolute path");
+	}
+	if (tmo && h->signal) {
+		cfg_join_path(kpath, sizeof(kpath), path, "timeout");
+		cfg_report(ld, CFG_AT(tmo->key), kpath,
+			   "applies to command hooks only");
+	}
+}
+
+/*
+ * Every on_change name of list LIST (N names, at PATH) must be a hook.
+ * The error points at the name itself.
+ */
+static void
+check_on_change(struct loader *ld, const struct config *c, char *const *list,
+		size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ipath[CFG_PATH_MAX];
+		const struct mark_rec *r;
+		const char *near = NULL;
+		char hint[CFG_PATH_MAX];
+		size_t j;
+
+		for (j = 0; j < c->n_hooks; j++) {
+			const char *name = c->hooks[j].name;
+			if (name && strcmp(name, list[i]) == 0)
+				break;
+			if (name && cfg_key_distance(name, list[i]) <= 2)
+				near = name;
+		}
+		if (j < c->n_hooks)
+			continue;
+		if (near)
+			snprintf(hint, sizeof(hint), "; did you mean '%s'?",
+				 near);
+		else
+			snprintf(hint, sizeof(hint),
+				 " (define it under hooks:)");
+		cfg_path_printf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		r = cfg_find_path(ld, ipath);
+		if (r == NULL) {
+			cfg_path_printf(ipath, sizeof(ipath), "%s", path);
+			r = cfg_find_path(ld, ipath);
+		}
+		if (r && r->tainted)
+			cfg_report(ld, CFG_AT(r->value), ipath, "the value "
+				   "from the environment names no hook under "
+				   "hooks:");
+		else if (r)
+			cfg_report(ld, CFG_AT(r->value), ipath,
+				   "'%s' is not a hook%s", list[i], hint);
+		else
+			cfg_report(ld, 0, 0, ipath, "'%s' is not a hook%s",
+				   list[i], hint);
+	}
+}
+
+/* No two certificates may share a name or write the same file. */
+static void
+check_certs_unique(struct loader *ld, const struct config *c)
+{
+	for (size_t i = 0; i < c->n_certs; i++) {
+		const struct config_cert *a = &c->certs[i];
+		char kpath[CFG_PATH_MAX];
+
+		for (size_t j = 0; j < i; j++) {
+			if (a->name && c->certs[j].name &&
+			    strcmp(a->name, c->certs[j].name) == 0) {
+				char first[CFG_PATH_MAX], *dot;
+
+				snprintf(kpath, sizeof(kpath),
+					 "certificates[%zu].name", i);
+				snprintf(first, sizeof(first),
+					 "certificates[%zu].name", j);
+				snprintf(first, sizeof(first), "%s",
+					 cfg_field_path(ld, &c->certs[j].name,
+							first));
+				dot = strrchr(first, '.');
+				if (dot != NULL)
+					*dot = '\0';
+				cfg_report(ld,
+					   CFG_AT(cfg_where(ld, &a->name, NULL)),
+					   cfg_field_path(ld, &a->name, kpath),
+					   "'%s' is already the name of %s",
+					   a->name, first);
+			}
+		}
+	}
+}
+
+void
+cfg_check_root(struct loader *ld, void *obj, const char *path)
+{
+	struct config *c = obj;
+	const struct mark_rec *m = cfg_find_field(ld, &c->auth_method);
+	const struct mark_rec *cert = cfg_find_field(ld, &c->vault_client_cert);
+	const struct mark_rec *key = cfg_find_field(ld, &c->vault_client_key);
+	const struct mark_rec *lo =
+		cfg_find_field(ld, &c->retry_min_backoff_ms);
+	const struct mark_rec *hi =
+		cfg_find_field(ld, &c->retry_max_backoff_ms);
+	const char *name;
+
+	(void)path;
+	if (m && !m->bad) {
+		name = enum_name(cfg_auth_methods, c->auth_method);
+		switch (c->auth_method) {
+		case AUTH_METHOD_APPROLE:
+			if (c->auth_role_id_file == NULL &&
+			    cfg_find_field(ld, &c->auth_role_id_file) == NULL)
+				need_for_method(ld, m, "auth.role_id_file",
+						name, "");
+			if (c->auth_secret_id_file == NULL &&
+			    cfg_find_field(ld, &c->auth_secret_id_file) == NULL)
+				need_for_method(ld, m, "auth.secret_id_file",
+						name, "");
+			break;
+		case AUTH_METHOD_TOKEN:
+			if (c->auth_token_file == NULL &&
+			    cfg_find_field(ld, &c->auth_token_file) == NULL)
+				need_for_method(ld, m, "auth.token_file", name,
+						"");
+			break;
+		case AUTH_METHOD_CERT:
+			if (c->vault_client_cert == NULL && cert == NULL)
+				need_for_method(ld, m, "vault.client_cert",
+						name, " (the client certificate "
+						"is the login identity)");
+			if (c->vault_client_key == NULL && key == NULL)
+				need_for_method(ld, m, "vault.client_key",
+						name, "");
+			break;
+		}
+		if (c->auth_mount == NULL &&
+		    cfg_find_field(ld, &c->auth_mount) == NULL) {
+			c->auth_mount = strdup(name);
+			if (c->auth_mount == NULL)
+				cfg_out_of_memory(ld);
+		}
+	}
+
+	/*
+	 * A certificate without its key (or the reverse) is unusable.  Under
+	 * the cert method the missing half was reported above.
+	 */
+	if (m && !m->bad && c->auth_method == AUTH_METHOD_CERT)
+		cert = key = NULL;
+	if (cert && !cert->bad && key == NULL)
+		cfg_report(ld, CFG_AT(cert->key), "vault.client_cert",
+			   "set without vault.client_key");
+	if (key && !key->bad && cert == NULL)
+		cfg_report(ld, CFG_AT(key->key), "vault.client_key",
+			   "set without vault.client_cert");
+
+	check_certs_unique(ld, c);
+	for (size_t i = 0; i < c->n_certs; i++) {
+		char kpath[CFG_PATH_MAX];
+		cfg_path_printf(kpath, sizeof(kpath),
+				"certificates[%zu].on_change", i);
+		check_on_change(ld, c, c->certs[i].on_change,
+				c->certs[i].n_on_change,
+				cfg_field_path(ld, &c->certs[i].on_change,
+					       kpath));
+	}
+	for (size_t i = 0; i < c->n_templates; i++) {
+		char kpath[CFG_PATH_MAX];
+		cfg_path_printf(kpath, sizeof(kpath),
+				"templates[%zu].on_change", i);
+		check_on_change(ld, c, c->templates[i].on_change,
+				c->templates[i].n_on_change,
+				cfg_field_path(ld, &c->templates[i].on_change,
+					       kpath));
+	}
+
+	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
+	    c->retry_min_backoff_ms > c->retry_max_backoff_ms) {
+		char a[32], b[32];
+		yaml_mark_t at = lo ? lo->key :
+			cfg_where(ld, &c->retry_max_backoff_ms, "vault.retry");
+
+		cfg_format_duration(c->retry_min_backoff_ms, a, sizeof(a));
+		cfg_format_duration(c->retry_max_backoff_ms, b, sizeof(b));
+		if ((lo && lo->tainted) || (hi && hi->tainted))
+			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff",
+				   "is greater than vault.retry.max_backoff");
+		else
+			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff",
+				   "is greater than vault.retry.max_backoff "
+				   "(%s > %s)", a, b);
+	}
+}

@@ -1,0 +1,1019 @@
+/*
+ * config/table.c: the option tables, one per section of the file.
+ *
+ * This file is data: for every key of the configuration, a row saying
+ * its type, where it lives in struct config (or in one item of a list
+ * or map section), its bounds, its default as text, its help and
+ * whether a SIGHUP reload may change it.  The engine (load.c) walks the
+ * file against these tables and knows no key by name; config_int.h
+ * says what a row may hold.  Also here: the word lists of the ENUM keys
+ * and the small per-value checks that rows name in .check or .parse.
+ *
+ * DESIGN / invariants:
+ * - Adding a key is adding a row.  Adding a nested section, a list of
+ *   mappings (certificates:, templates:) or a map of named mappings
+ *   (hooks:, files:) is adding a table and one row pointing at it; the
+ *   walker, defaults, error reporting, freeing and the reload comparison
+ *   are generic.
+ * - Offsets are taken with the *_OFF macros, which refuse to compile
+ *   when the member's type is not the one the row's type stores.
+ * - A default is text the file could hold, parsed as if it did; a
+ *   default that does not parse is reported as an internal error at
+ *   every load, so a bad row cannot go unnoticed.
+ * - A value check (check_url, cfg_check_cert_name, ...) returns NULL or
+ *   a message that never contains the value, which may be a secret.
+ *   Checks that need several fields live in check.c and are named in
+ *   a section's .check.
+ */
+#include "config.h"
+#include "config_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+#define SECTION(tab, chk) \
+	{ (tab), sizeof(tab) / sizeof((tab)[0]), 0, 0, 0, (chk) }
+
+#define C_OFF(m, type) CFG_OFF(struct config, m, type)
+
+/* ENUM fields are written through an int *. */
+_Static_assert(sizeof(enum auth_method) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum log_format_cfg) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cert_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cert_key_type) == sizeof(int), "enum size");
+
+/* ------------------------------------------------------------------ */
+/* Checks on string values, named in the tables */
+
+static const char *
+check_url(const char *s)
+{
+	size_t skip;
+
+	if (strncasecmp(s, "https://", 8) == 0)
+		skip = 8;
+	else if (strncasecmp(s, "http://", 7) == 0)
+		skip = 7;
+	else
+		return "must start with http:// or https://";
+	if (s[skip] == '\0' || s[skip] == '/')
+		return "has no host after the scheme";
+	if (strpbrk(s, " \t\r\n") != NULL)
+		return "contains whitespace";
+	return NULL;
+}
+
+/* log.c owns the level names; accept exactly what it accepts. */
+static int
+parse_log_level(const char *s, int *out)
+{
+	enum log_level level;
+
+	if (log_level_parse(s, &level) < 0)
+		return -EINVAL;
+	*out = (int)level;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The tables */
+
+const struct cfg_enum cfg_auth_methods[] = {
+	{ "approle", AUTH_METHOD_APPROLE },
+	{ "cert", AUTH_METHOD_CERT },
+	{ "token", AUTH_METHOD_TOKEN },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum log_levels[] = {
+	{ "debug", LOGL_DEBUG },
+	{ "info", LOGL_INFO },
+	{ "warn", LOGL_WARN },
+	{ "error", LOGL_ERROR },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum log_formats[] = {
+	{ "text", LOG_FORMAT_TEXT },
+	{ "json", LOG_FORMAT_JSON },
+	{ NULL, 0 },
+};
+
+static const struct cfg_entry vault_retry_entries[] = {
+	{
+		.key = "min_backoff",
+		.type = CFG_DURATION,
+		.offset = C_OFF(retry_min_backoff_ms, uint64_t),
+		.min = 1, .max = MS_DAY,
+		.def = "1s",
+		.flags = CFG_RELOAD,
+		.help = "delay before the first retry; doubles up to max_backoff",
+	},
+	{
+		.key = "max_backoff",
+		.type = CFG_DURATION,
+		.offset = C_OFF(retry_max_backoff_ms, uint64_t),
+		.min = 1, .max = MS_DAY,
+		.def = "5m",
+		.flags = CFG_RELOAD,
+		.help = "longest delay between retries",
+	},
+	{
+		.key = "num_retries",
+		.type = CFG_UINT,
+		.offset = C_OFF(once_max_attempts, uint64_t),
+		.min = 0, .max = 1000,
+		.def = "5",
+		.flags = CFG_RELOAD,
+		.help = "run --once: give up after this many retries (a running "
+			"agent retries until the material expires)",
+	},
+};
+
+static const struct cfg_section vault_retry_section =
+	SECTION(vault_retry_entries, NULL);
+
+static const struct cfg_entry vault_entries[] = {
+	{
+		.key = "address",
+		.type = CFG_STRINGLIST,
+		.offset = C_OFF(vault_addresses, char **),
+		.count_offset = C_OFF(n_vault_addresses, size_t),
+		.min = 1, .max = 16,
+		.check = check_url,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the Vault URL, or a list of URLs tried in order",
+	},
+	{
+		.key = "ca_cert",
+		.type = CFG_PATH,
+		.offset = C_OFF(vault_ca_cert, char *),
+		.flags = CFG_RELOAD,
+		.help = "PEM bundle that verifies the Vault server",
+	},
+	{
+		.key = "client_cert",
+		.type = CFG_PATH,
+		.offset = C_OFF(vault_client_cert, char *),
+		.flags = CFG_RELOAD,
+		.help = "client certificate (PEM) for mTLS and cert auth",
+	},
+	{
+		.key = "client_key",
+		.type = CFG_PATH,
+		.offset = C_OFF(vault_client_key, char *),
+		.flags = CFG_RELOAD,
+		.help = "private key of client_cert (PEM)",
+	},
+	{
+		.key = "tls_server_name",
+		.type = CFG_STRING,
+		.offset = C_OFF(vault_tls_server_name, char *),
+		.flags = CFG_RELOAD,
+		.help = "name to verify in the server certificate (SNI)",
+	},
+	{
+		.key = "tls_skip_verify",
+		.type = CFG_BOOL,
+		.offset = C_OFF(vault_tls_skip_verify, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "do not verify the server certificate (unsafe)",
+	},
+	{
+		.key = "namespace",
+		.type = CFG_STRING,
+		.offset = C_OFF(vault_namespace, char *),
+		.flags = CFG_RELOAD,
+		.help = "Vault Enterprise / OpenBao namespace",
+	},
+	{
+		.key = "timeout",
+		.type = CFG_DURATION,
+		.offset = C_OFF(vault_timeout_ms, uint64_t),
+		.min = 1, .max = MS_HOUR,
+		.def = "30s",
+		.flags = CFG_RELOAD,
+		.help = "time limit of one request",
+	},
+	{
+		.key = "max_response_size",
+		.type = CFG_UINT,
+		.offset = C_OFF(max_response_bytes, uint64_t),
+		.min = 1024, .max = 256 * MIB,
+		.def = "4194304",
+		.flags = CFG_RELOAD,
+		.help = "largest Vault response body accepted, in bytes",
+	},
+	{
+		.key = "retry",
+		.type = CFG_SECTION,
+		.section = &vault_retry_section,
+		.help = "backoff between failed requests",
+	},
+};
+
+static const struct cfg_section vault_section = SECTION(vault_entries, NULL);
+
+static const struct cfg_entry token_sink_entries[] = {
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = C_OFF(token_sink_path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "file the Vault token is written to",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = C_OFF(token_sink_mode, unsigned),
+		.min = 0, .max = 07777,
+		.def = "0600",
+		.flags = CFG_RELOAD,
+		.help = "file mode of the token file",
+	},
+};
+
+static const struct cfg_section token_sink_section =
+	SECTION(token_sink_entries, NULL);
+
+static const struct cfg_entry auth_entries[] = {
+	{
+		.key = "method",
+		.type = CFG_ENUM,
+		.offset = C_OFF(auth_method, enum auth_method),
+		.values = cfg_auth_methods,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "how to log in: approle, cert or token",
+	},
+	{
+		.key = "mount",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_mount, char *),
+		.flags = CFG_RELOAD,
+		.help = "mount path of the auth method; defaults to its name",
+	},
+	{
+		.key = "role_id_file",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_role_id_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "approle: file holding the role ID",
+	},
+	{
+		.key = "secret_id_file",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_secret_id_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "approle: file holding the secret ID",
+	},
+	{
+		.key = "remove_secret_id_file_after_reading",
+		.type = CFG_BOOL,
+		.offset = C_OFF(auth_remove_secret_id_file, int),
+		.def = "true",
+		.flags = CFG_RELOAD,
+		.help = "approle: delete the secret ID file once read",
+	},
+	{
+		.key = "name",
+		.type = CFG_STRING,
+		.offset = C_OFF(auth_cert_role, char *),
+		.flags = CFG_RELOAD,
+		.help = "cert: the role to log in as (optional)",
+	},
+	{
+		.key = "token_file",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth_token_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "token: file holding the Vault token",
+	},
+	{
+		.key = "allow_insecure_file_mode",
+		.type = CFG_BOOL,
+		.offset = C_OFF(auth_allow_insecure_file_mode, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "accept group- or world-readable credential files",
+	},
+	{
+		.key = "token_sink",
+		.type = CFG_SECTION,
+		.section = &token_sink_section,
+		.flags = CFG_RELOAD,
+		.help = "also write the token to a file",
+	},
+};
+
+static const struct cfg_section auth_section = SECTION(auth_entries, NULL);
+
+static const struct cfg_entry log_entries[] = {
+	{
+		.key = "level",
+		.type = CFG_ENUM,
+		.offset = C_OFF(log_level, int),
+		.values = log_levels,
+		.parse = parse_log_level,
+		.def = "info",
+		.flags = CFG_RELOAD,
+		.help = "least severe level logged",
+	},
+	{
+		.key = "format",
+		.type = CFG_ENUM,
+		.offset = C_OFF(log_format, enum log_format_cfg),
+		.values = log_formats,
+		.def = "text",
+		.flags = CFG_RELOAD,
+		.help = "text lines or JSON lines",
+	},
+};
+
+static const struct cfg_section log_section = SECTION(log_entries, NULL);
+
+
+/* ------------------------------------------------------------------ */
+/* certificates: */
+
+const struct cfg_enum cfg_cert_modes[] = {
+	{ "issue", CERT_MODE_ISSUE },
+	{ "sign", CERT_MODE_SIGN },
+	{ NULL, 0 },
+};
+
+const struct cfg_enum cfg_cert_key_types[] = {
+	{ "ec", CERT_KEY_EC },
+	{ "rsa", CERT_KEY_RSA },
+	{ "ed25519", CERT_KEY_ED25519 },
+	{ NULL, 0 },
+};
+
+const char *const cfg_file_kinds[] = { "cert", "key", "chain", "ca", "bundle", NULL };
+static const char *const bundle_parts[] = { "cert", "chain", "key", "ca", NULL };
+
+int
+cfg_word_in(const char *s, const char *const *words)
+{
+	for (; *words; words++)
+		if (strcmp(s, *words) == 0)
+			return 1;
+	return 0;
+}
+
+static const char *
+check_bundle_part(const char *s)
+{
+	return cfg_word_in(s, bundle_parts) ? NULL : "is not one of: cert, chain, key, ca";
+}
+
+const char *
+cfg_check_cert_name(const char *s)
+{
+	for (const char *p = s; *p; p++) {
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		      *p == '.'))
+			return "may only hold letters, digits, '-', '_' and '.'";
+	}
+	return NULL;
+}
+
+#define W_OFF(m, type) CFG_OFF(struct config_wait, m, type)
+
+/* wait: of a certificate or a template; its fields are relative to the
+ * struct config_wait embedded in each. */
+static const struct cfg_entry wait_entries[] = {
+	{
+		.key = "min",
+		.type = CFG_DURATION,
+		.offset = W_OFF(min_ms, uint64_t),
+		.max = MS_HOUR,
+		.def = "2s",
+		.flags = CFG_RELOAD,
+		.help = "quiet time before the hooks run; each change restarts it",
+	},
+	{
+		.key = "max",
+		.type = CFG_DURATION,
+		.offset = W_OFF(max_ms, uint64_t),
+		.max = MS_DAY,
+		.def = "10s",
+		.flags = CFG_RELOAD,
+		.help = "the hooks run at most this long after the first change",
+	},
+};
+
+static const struct cfg_section wait_section = SECTION(wait_entries, cfg_check_wait);
+
+#define F_OFF(m, type) CFG_OFF(struct config_file, m, type)
+#define CERT_OFF(m, type) CFG_OFF(struct config_cert, m, type)
+
+static const struct cfg_entry cert_file_entries[] = {
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = F_OFF(path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "where to write the file",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = F_OFF(mode, unsigned),
+		.max = 07777,
+		.flags = CFG_RELOAD,
+		.help = "file mode; default 0600 for files holding the key, else 0644",
+	},
+	{
+		.key = "owner",
+		.type = CFG_PATH,
+		.offset = F_OFF(owner, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning user (name or uid)",
+	},
+	{
+		.key = "group",
+		.type = CFG_PATH,
+		.offset = F_OFF(group, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning group (name or gid)",
+	},
+	{
+		.key = "parts",
+		.type = CFG_STRINGLIST,
+		.offset = F_OFF(parts, char **),
+		.count_offset = F_OFF(n_parts, size_t),
+		.max = 4,
+		.check = check_bundle_part,
+		.flags = CFG_RELOAD,
+		.help = "bundle: the parts in order, from cert, chain, key, ca",
+	},
+	{
+		.key = "backup",
+		.type = CFG_BOOL,
+		.offset = F_OFF(backup, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "keep the previous file as NAME.bak",
+	},
+};
+
+static const struct cfg_section cert_file_section = {
+	.entries = cert_file_entries,
+	.n_entries = sizeof(cert_file_entries) / sizeof(cert_file_entries[0]),
+	.size = sizeof(struct config_file),
+	.named = 1,
+	.name_offset = offsetof(struct config_file, name),
+};
+
+static const struct cfg_entry cert_entries[] = {
+	{
+		.key = "name",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(name, char *),
+		.check = cfg_check_cert_name,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "a name for logs and `certagent rotate`",
+	},
+	{
+		.key = "mode",
+		.type = CFG_ENUM,
+		.offset = CERT_OFF(mode, enum cert_mode),
+		.values = cfg_cert_modes,
+		.def = "issue",
+		.flags = CFG_RELOAD,
+		.help = "issue: Vault makes the key; sign: certagent makes it",
+	},
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the Vault path, e.g. pki_int/issue/ROLE or pki_int/sign/ROLE",
+	},
+	{
+		.key = "common_name",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(common_name, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the certificate's common name",
+	},
+	{
+		.key = "alt_names",
+		.type = CFG_STRINGLIST,
+		.offset = CERT_OFF(alt_names, char **),
+		.count_offset = CERT_OFF(n_alt_names, size_t),
+		.max = 100,
+		.flags = CFG_RELOAD,
+		.help = "DNS subject alternative names",
+	},
+	{
+		.key = "ip_sans",
+		.type = CFG_STRINGLIST,
+		.offset = CERT_OFF(ip_sans, char **),
+		.count_offset = CERT_OFF(n_ip_sans, size_t),
+		.max = 100,
+		.flags = CFG_RELOAD,
+		.help = "IP subject alternative names",
+	},
+	{
+		.key = "ttl",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(ttl_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "requested lifetime; the role's max_ttl caps it",
+	},
+	{
+		.key = "key_type",
+		.type = CFG_ENUM,
+		.offset = CERT_OFF(key_type, enum cert_key_type),
+		.values = cfg_cert_key_types,
+		.def = "ec",
+		.flags = CFG_RELOAD,
+		.help = "sign mode: rsa, ec or ed25519",
+	},
+	{
+		.key = "key_bits",
+		.type = CFG_UINT,
+		.offset = CERT_OFF(key_bits, uint64_t),
+		.max = 8192,
+		.flags = CFG_RELOAD,
+		.help = "sign mode: 2048/3072/4096 for rsa, 256/384 for ec",
+	},
+	{
+		.key = "trust_anchor",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(trust_anchor, char *),
+		.flags = CFG_RELOAD,
+		.help = "PEM file of the CA the chain must verify to",
+	},
+	{
+		.key = "atomic_dir",
+		.type = CFG_PATH,
+		.offset = CERT_OFF(atomic_dir, char *),
+		.flags = CFG_RELOAD,
+		.help = "write every file under DIR and swap DIR/..data at once",
+	},
+	{
+		.key = "files",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = CERT_OFF(files, struct config_file *),
+		.count_offset = CERT_OFF(n_files, size_t),
+		.section = &cert_file_section,
+		.max = 5,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the files to write: cert, key, chain, ca, bundle",
+	},
+	{
+		.key = "on_change",
+		.type = CFG_STRINGLIST,
+		.offset = CERT_OFF(on_change, char **),
+		.count_offset = CERT_OFF(n_on_change, size_t),
+		.max = 64,
+		.flags = CFG_RELOAD,
+		.help = "hooks to run when the files change",
+	},
+	{
+		.key = "wait",
+		.type = CFG_SECTION,
+		.offset = CERT_OFF(wait, struct config_wait),
+		.section = &wait_section,
+		.flags = CFG_RELOAD,
+		.help = "quiet period that folds bursts of changes into one run",
+	},
+	{
+		.key = "renew_at",
+		.type = CFG_RATIO,
+		.offset = CERT_OFF(renew_at, double),
+		.min = 10000, .max = 990000,
+		.flags = CFG_RELOAD,
+		.help = "renew at this fraction of the lifetime; default 0.66",
+	},
+	{
+		.key = "renew_before",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(renew_before_ms, uint64_t),
+		.min = MS_SEC, .max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "or renew this long before it expires (instead of renew_at)",
+	},
+	{
+		.key = "jitter",
+		.type = CFG_RATIO,
+		.offset = CERT_OFF(jitter, double),
+		.max = 250000,
+		.def = "0.05",
+		.flags = CFG_RELOAD,
+		.help = "move the renewal by up to +- this fraction of the lifetime",
+	},
+	{
+		.key = "rotate_window",
+		.type = CFG_STRING,
+		.offset = CERT_OFF(rotate_window, char *),
+		.flags = CFG_RELOAD,
+		.help = "renew only in this window, e.g. \"Sat 02:00-04:00\"",
+	},
+	{
+		.key = "rotate_margin",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(rotate_margin_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "renew outside the window when expiry is this close; "
+			"default 10% of the lifetime",
+	},
+	{
+		.key = "revoke_on_shutdown",
+		.type = CFG_BOOL,
+		.offset = CERT_OFF(revoke_on_shutdown, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "revoke the certificate when the agent stops",
+	},
+	{
+		.key = "revoke_previous_after",
+		.type = CFG_DURATION,
+		.offset = CERT_OFF(revoke_previous_after_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "revoke a replaced certificate this long after its successor",
+	},
+};
+
+static const struct cfg_section cert_section = {
+	.entries = cert_entries,
+	.n_entries = sizeof(cert_entries) / sizeof(cert_entries[0]),
+	.size = sizeof(struct config_cert),
+	.check = cfg_check_cert,
+};
+
+
+/* ------------------------------------------------------------------ */
+/* templates: and template_config: */
+
+#define T_OFF(m, type) CFG_OFF(struct config_template, m, type)
+
+static const struct cfg_entry template_entries[] = {
+	{
+		.key = "source",
+		.type = CFG_PATH,
+		.offset = T_OFF(source, char *),
+		.flags = CFG_RELOAD,
+		.help = "the template file",
+	},
+	{
+		.key = "contents",
+		.type = CFG_STRING,
+		.offset = T_OFF(contents, char *),
+		.flags = CFG_RELOAD,
+		.help = "the template itself, instead of a source file",
+	},
+	{
+		.key = "destination",
+		.type = CFG_PATH,
+		.offset = T_OFF(destination, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the file to render to",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = T_OFF(mode, unsigned),
+		.max = 07777,
+		.def = "0644",
+		.flags = CFG_RELOAD,
+		.help = "file mode of the destination",
+	},
+	{
+		.key = "owner",
+		.type = CFG_PATH,
+		.offset = T_OFF(owner, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning user (name or uid)",
+	},
+	{
+		.key = "group",
+		.type = CFG_PATH,
+		.offset = T_OFF(group, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning group (name or gid)",
+	},
+	{
+		.key = "error_on_missing_key",
+		.type = CFG_BOOL,
+		.offset = T_OFF(error_on_missing_key, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "a missing map key is an error, not \"<no value>\"",
+	},
+	{
+		.key = "left_delimiter",
+		.type = CFG_PATH,
+		.offset = T_OFF(left_delimiter, char *),
+		.flags = CFG_RELOAD,
+		.help = "instead of {{",
+	},
+	{
+		.key = "right_delimiter",
+		.type = CFG_PATH,
+		.offset = T_OFF(right_delimiter, char *),
+		.flags = CFG_RELOAD,
+		.help = "instead of }}",
+	},
+	{
+		.key = "backup",
+		.type = CFG_BOOL,
+		.offset = T_OFF(backup, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "keep the previous file as NAME.bak",
+	},
+	{
+		.key = "on_change",
+		.type = CFG_STRINGLIST,
+		.offset = T_OFF(on_change, char **),
+		.count_offset = T_OFF(n_on_change, size_t),
+		.max = 64,
+		.flags = CFG_RELOAD,
+		.help = "hooks to run when the file changes",
+	},
+	{
+		.key = "wait",
+		.type = CFG_SECTION,
+		.offset = T_OFF(wait, struct config_wait),
+		.section = &wait_section,
+		.flags = CFG_RELOAD,
+		.help = "quiet period that folds bursts of changes into one run",
+	},
+};
+
+static const struct cfg_section template_section = {
+	.entries = template_entries,
+	.n_entries = sizeof(template_entries) / sizeof(template_entries[0]),
+	.size = sizeof(struct config_template),
+	.check = cfg_check_template,
+};
+
+static const struct cfg_entry template_config_entries[] = {
+	{
+		.key = "static_secret_render_interval",
+		.type = CFG_DURATION,
+		.offset = C_OFF(template_refresh_ms, uint64_t),
+		.min = MS_SEC,
+		.max = 365 * MS_DAY,
+		.def = "5m",
+		.flags = CFG_RELOAD,
+		.help = "how often secrets without a lease (kv) are read again",
+	},
+	{
+		.key = "lease_renewal_threshold",
+		.type = CFG_RATIO,
+		.offset = C_OFF(lease_renew_fraction, double),
+		.min = 100000, .max = 950000,
+		.def = "0.8",
+		.flags = CFG_RELOAD,
+		.help = "renew a lease (database credentials) at this part of it",
+	},
+};
+
+static const struct cfg_section template_config_section =
+	SECTION(template_config_entries, NULL);
+
+/* ------------------------------------------------------------------ */
+/* hooks: */
+
+static const struct cfg_enum signals[] = {
+	{ "SIGHUP", SIGHUP },
+	{ "SIGINT", SIGINT },
+	{ "SIGQUIT", SIGQUIT },
+	{ "SIGTERM", SIGTERM },
+	{ "SIGUSR1", SIGUSR1 },
+	{ "SIGUSR2", SIGUSR2 },
+	{ "SIGWINCH", SIGWINCH },
+	{ NULL, 0 },
+};
+
+/* "SIGHUP", "sighup" or "HUP". */
+static int
+parse_signal(const char *s, int *out)
+{
+	for (const struct cfg_enum *v = signals; v->name; v++) {
+		if (strcasecmp(s, v->name) == 0 || strcasecmp(s, v->name + 3) == 0) {
+			*out = v->value;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+#define H_OFF(m, type) CFG_OFF(struct config_hook, m, type)
+
+static const struct cfg_entry hook_entries[] = {
+	{
+		.key = "signal",
+		.type = CFG_ENUM,
+		.offset = H_OFF(signal, int),
+		.values = signals,
+		.parse = parse_signal,
+		.flags = CFG_RELOAD,
+		.help = "signal hook: the signal to send, e.g. SIGHUP",
+	},
+	{
+		.key = "pid_file",
+		.type = CFG_PATH,
+		.offset = H_OFF(pid_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "signal hook: file holding the pid, read at every send",
+	},
+	{
+		.key = "command",
+		.type = CFG_STRINGLIST,
+		.offset = H_OFF(command, char **),
+		.count_offset = H_OFF(n_command, size_t),
+		.min = 1, .max = 256,
+		.flags = CFG_RELOAD | CFG_LIST_ONLY,
+		.help = "command hook: the program and its arguments, as a list "
+			"such as [systemctl, reload, app]; no shell runs it",
+	},
+	{
+		.key = "timeout",
+		.type = CFG_DURATION,
+		.offset = H_OFF(timeout_ms, uint64_t),
+		.min = 1, .max = MS_DAY,
+		.def = "30s",
+		.flags = CFG_RELOAD,
+		.help = "command hook: killed (SIGTERM, then SIGKILL) after this",
+	},
+};
+
+static const struct cfg_section hook_section = {
+	.entries = hook_entries,
+	.n_entries = sizeof(hook_entries) / sizeof(hook_entries[0]),
+	.size = sizeof(struct config_hook),
+	.named = 1,
+	.name_offset = offsetof(struct config_hook, name),
+	.check = cfg_check_hook,
+};
+
+static const struct cfg_entry listener_entries[] = {
+	{
+		.key = "address",
+		.type = CFG_PATH,
+		.offset = C_OFF(listener_address, char *),
+		.help = "host:port serving /healthz, /readyz and /metrics",
+	},
+	{
+		.key = "control_socket",
+		.type = CFG_PATH,
+		.offset = C_OFF(control_socket, char *),
+		.help = "unix socket (mode 0600) for `certagent rotate`",
+	},
+};
+
+static const struct cfg_section listener_section = SECTION(listener_entries, NULL);
+
+static const struct cfg_enum exec_reloads[] = {
+	{ "signal", 0 },
+	{ "restart", 1 },
+	{ NULL, 0 },
+};
+
+static const struct cfg_entry exec_entries[] = {
+	{
+		.key = "command",
+		.type = CFG_STRINGLIST,
+		.offset = C_OFF(exec_command, char **),
+		.count_offset = C_OFF(n_exec_command, size_t),
+		.min = 1, .max = 256,
+		.flags = CFG_LIST_ONLY,
+		.help = "certagent exec: the application and its arguments "
+			"(`-- CMD ARGS` on the command line wins)",
+	},
+	{
+		.key = "on_change",
+		.type = CFG_ENUM,
+		.offset = C_OFF(exec_restart, int),
+		.values = exec_reloads,
+		.def = "signal",
+		.flags = CFG_RELOAD,
+		.help = "signal the application when files change, or restart it",
+	},
+	{
+		.key = "signal",
+		.type = CFG_ENUM,
+		.offset = C_OFF(exec_signal, int),
+		.values = signals,
+		.parse = parse_signal,
+		.def = "SIGHUP",
+		.flags = CFG_RELOAD,
+		.help = "the signal of on_change: signal",
+	},
+	{
+		.key = "kill_timeout",
+		.type = CFG_DURATION,
+		.offset = C_OFF(exec_kill_timeout_ms, uint64_t),
+		.min = 1, .max = MS_HOUR,
+		.def = "10s",
+		.flags = CFG_RELOAD,
+		.help = "after SIGTERM, SIGKILL the application this much later",
+	},
+};
+
+static const struct cfg_section exec_section = SECTION(exec_entries, NULL);
+
+static const struct cfg_entry root_entries[] = {
+	{
+		.key = "vault",
+		.type = CFG_SECTION,
+		.section = &vault_section,
+		.flags = CFG_REQUIRED,
+		.help = "the Vault server and how to talk to it",
+	},
+	{
+		.key = "auth",
+		.type = CFG_SECTION,
+		.section = &auth_section,
+		.flags = CFG_REQUIRED,
+		.help = "how to log in to Vault",
+	},
+	{
+		.key = "log",
+		.type = CFG_SECTION,
+		.section = &log_section,
+		.help = "logging",
+	},
+	{
+		.key = "certificates",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = C_OFF(certs, struct config_cert *),
+		.count_offset = C_OFF(n_certs, size_t),
+		.section = &cert_section,
+		.max = 100000,
+		.flags = CFG_RELOAD,
+		.help = "certificates to keep current",
+	},
+	{
+		.key = "templates",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = C_OFF(templates, struct config_template *),
+		.count_offset = C_OFF(n_templates, size_t),
+		.section = &template_section,
+		.max = 10000,
+		.flags = CFG_RELOAD,
+		.help = "files rendered from templates",
+	},
+	{
+		.key = "template_config",
+		.type = CFG_SECTION,
+		.section = &template_config_section,
+		.flags = CFG_RELOAD,
+		.help = "settings shared by all templates",
+	},
+	{
+		.key = "hooks",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = C_OFF(hooks, struct config_hook *),
+		.count_offset = C_OFF(n_hooks, size_t),
+		.section = &hook_section,
+		.max = 256,
+		.flags = CFG_RELOAD,
+		.help = "reload actions run when files change: a signal or a command",
+	},
+	{
+		.key = "listener",
+		.type = CFG_SECTION,
+		.section = &listener_section,
+		.help = "health, readiness and metrics endpoints; control socket",
+	},
+	{
+		.key = "exit_after_render",
+		.type = CFG_BOOL,
+		.offset = C_OFF(exit_after_render, int),
+		.def = "false",
+		.help = "render everything once and exit, as `run --once`",
+	},
+	{
+		.key = "revoke_on_shutdown",
+		.type = CFG_BOOL,
+		.offset = C_OFF(revoke_on_shutdown, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "revoke the agent's Vault token when it stops",
+	},
+	{
+		.key = "exec",
+		.type = CFG_SECTION,
+		.section = &exec_section,
+		.help = "certagent exec: how the application is told of changes",
+	},
+};
+
+const struct cfg_section cfg_root_section =
+	SECTION(root_entries, cfg_check_root);
