@@ -810,11 +810,13 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 	size_t n, max = e->max ? e->max : CFG_MAX_ITEMS;
 	yaml_node_item_t *items;
 	struct mark_rec *r;
+	size_t ri;
 	char *arr;
 
 	r = record(ld, path, NULL, k, v);
 	if (r == NULL)
 		return;
+	ri = ld->n_recs - 1;	/* r moves when the items are recorded */
 	if (v->type != YAML_SEQUENCE_NODE) {
 		cfg_report(ld, CFG_AT(v->start_mark), path,
 			   "expected %s, found %s", type_what(e), node_what(v));
@@ -852,7 +854,7 @@ set_list(struct loader *ld, const struct cfg_entry *e, void *base,
 			cfg_report(ld, CFG_AT(item->start_mark), ipath,
 				   "expected a mapping, found %s",
 				   is_null(item) ? "null" : node_what(item));
-			r->bad = 1;
+			ld->recs[ri].bad = 1;
 			continue;
 		}
 		apply_defaults(ld, sec, obj);
@@ -880,12 +882,14 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 	size_t n, max = e->max ? e->max : CFG_MAX_ITEMS;
 	yaml_node_pair_t *pairs;
 	struct mark_rec *r;
+	size_t ri;
 	char *arr;
 
 	assert(sec->named);
 	r = record(ld, path, NULL, k, v);
 	if (r == NULL)
 		return;
+	ri = ld->n_recs - 1;	/* r moves when the items are recorded */
 	if (v->type != YAML_MAPPING_NODE) {
 		cfg_report(ld, CFG_AT(v->start_mark), path,
 			   "expected %s, found %s", type_what(e), node_what(v));
@@ -926,7 +930,7 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 			cfg_report(ld, CFG_AT(nk->start_mark), path,
 				   "a name must be a string, found %s",
 				   is_null(nk) ? "null" : node_what(nk));
-			r->bad = 1;
+			ld->recs[ri].bad = 1;
 			continue;
 		}
 		key = (const char *)nk->data.scalar.value;
@@ -944,14 +948,14 @@ set_map(struct loader *ld, const struct cfg_entry *e, void *base,
 			}
 		}
 		if (dup) {
-			r->bad = 1;
+			ld->recs[ri].bad = 1;
 			continue;
 		}
 		if (nv->type != YAML_MAPPING_NODE) {
 			cfg_report(ld, CFG_AT(nv->start_mark), ipath,
 				   "expected a mapping, found %s",
 				   is_null(nv) ? "null" : node_what(nv));
-			r->bad = 1;
+			ld->recs[ri].bad = 1;
 			continue;
 		}
 		apply_defaults(ld, sec, obj);

@@ -1549,6 +1549,36 @@ test_bad_keys_and_null_values_in_every_map_are_errors_at_their_place(void **stat
 	}
 }
 
+/*
+ * A refused entry after enough kept ones that the loader's records grew
+ * (were moved by realloc) while the map was read: the refusal must mark
+ * the map's own record, wherever it is now (ASan saw a write to the old
+ * array).
+ */
+static void
+test_a_refused_entry_after_many_kept_ones_is_reported(void **state)
+{
+	struct fx *fx = *state;
+	char yaml[16384];
+	size_t used;
+
+	used = (size_t)snprintf(yaml, sizeof(yaml), GOOD_VAULT GOOD_AUTH "hooks:\n");
+	for (int i = 0; i < 40; i++)
+		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
+					 "  h%d: {signal: SIGHUP, pid_file: /run/%d.pid}\n",
+					 i, i);
+	used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
+				 "  h3: {signal: SIGHUP, pid_file: /run/x.pid}\n"
+				 "templates:\n");
+	for (int i = 0; i < 40; i++)
+		used += (size_t)snprintf(yaml + used, sizeof(yaml) - used,
+					 "- {contents: x, destination: /tmp/t%d}\n", i);
+	snprintf(yaml + used, sizeof(yaml) - used, "- 5\n");
+	load_fails(fx, "many.yaml", yaml);
+	assert_error_at(fx, 47, 3, "hooks.h3: duplicate name (first at line 10)");
+	assert_error_at(fx, 89, 3, "templates[40]: expected a mapping, found a scalar");
+}
+
 /* After a refused item, the kept items are named where they stand. */
 static void
 test_items_after_a_refused_one_keep_their_place_in_messages(void **state)
@@ -1614,6 +1644,7 @@ main(void)
 		T(test_alias_expansion_is_bounded),
 		T(test_bad_keys_and_null_values_in_every_map_are_errors_at_their_place),
 		T(test_items_after_a_refused_one_keep_their_place_in_messages),
+		T(test_a_refused_entry_after_many_kept_ones_is_reported),
 #undef T
 	};
 
