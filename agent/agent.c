@@ -290,7 +290,7 @@ check_progress(struct agent *ag)
 		update_view(ag);
 		log_info("agent", "every file is in place: %zu certificate%s, %zu "
 				  "template%s", cs.total, cs.total == 1 ? "" : "s",
-			 ag->cfg->n_templates, ag->cfg->n_templates == 1 ? "" : "s");
+			 ag->cfg->templates.n, ag->cfg->templates.n == 1 ? "" : "s");
 		if (ag->child) {
 			char err[512];
 			if (child_start(ag->child, err, sizeof(err)) != 0) {
@@ -367,13 +367,8 @@ update_view(struct agent *ag)
 static int
 open_telemetry(struct agent *ag, char *err, size_t errlen)
 {
-	struct telemetry_opts o = {
-		.address = ag->cfg->listener_address,
-		.control_socket = ag->cfg->control_socket,
-	};
-
 	update_view(ag);
-	return telemetry_open(&ag->loop, &o, &ag->view, on_rotate, ag,
+	return telemetry_open(&ag->loop, &ag->cfg->listener, &ag->view, on_rotate, ag,
 			      &ag->telemetry, err, errlen);
 }
 
@@ -410,14 +405,14 @@ reload(struct agent *ag)
 	 * anything is applied, so a failure leaves the running set alone. */
 	struct templates *templates = NULL;
 	struct templates_events tev = templates_events(ag);
-	if (templates_new(&ag->loop, ag->deps, ag->certs, cfg,
+	if (templates_new(&ag->loop, ag->deps, ag->certs, &cfg->templates,
 			  ag->flags & AGENT_DRY_RUN, &tev, &templates) != 0) {
 		log_error("agent", "reload failed (out of memory); keeping the "
 				   "running configuration");
 		config_free(cfg);
 		goto out;
 	}
-	if (vault_configure(ag->vault, cfg, verr, sizeof(verr)) != 0) {
+	if (vault_configure(ag->vault, &cfg->vault, verr, sizeof(verr)) != 0) {
 		log_error("agent", "reload failed; keeping the running "
 				   "configuration: %s", verr);
 		templates_close(templates);
@@ -425,15 +420,15 @@ reload(struct agent *ag)
 		goto out;
 	}
 	apply_logging(cfg);
-	auth_configure(ag->auth, cfg);
-	certs_configure(ag->certs, cfg);
+	auth_configure(ag->auth, &cfg->auth);
+	certs_configure(ag->certs, &cfg->certs);
 	templates_close(ag->templates);
 	ag->templates = templates;
 	update_view(ag);
 	ag->tmpl_done = 0;
-	deps_configure(ag->deps, cfg);
-	hooks_configure(ag->hooks, cfg);
-	revq_configure(ag->revq, cfg);
+	deps_configure(ag->deps, &cfg->deps);
+	hooks_configure(ag->hooks, &cfg->hooks);
+	revq_configure(ag->revq, &cfg->revoke);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
 	certs_start(ag->certs);
@@ -651,14 +646,14 @@ agent_control_socket(const char *config_path, char *out, size_t len)
 
 	if (cfg == NULL)
 		return -1;
-	if (cfg->control_socket == NULL) {
+	if (cfg->listener.control_socket == NULL) {
 		fprintf(stderr, "certagent: %s sets no listener.control_socket; set "
 				"one, or send SIGUSR1 to renew every certificate\n",
 			config_path);
 		config_free(cfg);
 		return -1;
 	}
-	snprintf(out, len, "%s", cfg->control_socket);
+	snprintf(out, len, "%s", cfg->listener.control_socket);
 	config_free(cfg);
 	return 0;
 }
@@ -738,15 +733,15 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	struct certs_events cev = certs_events(&ag);
 	struct templates_events tev = templates_events(&ag);
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
-	    vault_new(&ag.loop, ag.http, ag.cfg, &ag.vault, err, ERRBUF) != 0 ||
-	    auth_new(&ag.loop, ag.vault, ag.cfg, on_token, &ag, &ag.auth) != 0 ||
-	    hooks_new(&ag.loop, ag.cfg, NULL, NULL, &ag.hooks) != 0 ||
-	    revq_new(&ag.loop, ag.vault, ag.cfg, &ag.revq) != 0 ||
-	    certs_new(&ag.loop, ag.vault, ag.auth, ag.revq, ag.cfg,
+	    vault_new(&ag.loop, ag.http, &ag.cfg->vault, &ag.vault, err, ERRBUF) != 0 ||
+	    auth_new(&ag.loop, ag.vault, &ag.cfg->auth, on_token, &ag, &ag.auth) != 0 ||
+	    hooks_new(&ag.loop, &ag.cfg->hooks, NULL, NULL, &ag.hooks) != 0 ||
+	    revq_new(&ag.loop, ag.vault, &ag.cfg->revoke, &ag.revq) != 0 ||
+	    certs_new(&ag.loop, ag.vault, ag.auth, ag.revq, &ag.cfg->certs,
 		      certs_flags(&ag), &cev, &ag.certs) != 0 ||
-	    deps_new(&ag.loop, ag.vault, ag.auth, ag.cfg, on_deps_changed, &ag,
+	    deps_new(&ag.loop, ag.vault, ag.auth, &ag.cfg->deps, on_deps_changed, &ag,
 		     &ag.deps) != 0 ||
-	    templates_new(&ag.loop, ag.deps, ag.certs, ag.cfg,
+	    templates_new(&ag.loop, ag.deps, ag.certs, &ag.cfg->templates,
 			  flags & AGENT_DRY_RUN, &tev, &ag.templates) != 0 ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
@@ -767,11 +762,11 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	free(err);
 	if (once(&ag))
 		vault_set_default_attempts(ag.vault,
-					   (unsigned)((ag.cfg->once_max_attempts + 1) *
-						      ag.cfg->n_vault_addresses));
+					   (unsigned)((ag.cfg->vault.num_retries + 1) *
+						      ag.cfg->vault.n_addresses));
 	log_info("agent", "certagent %s starting with %s (%zu Vault address%s)%s",
-		 CERTAGENT_VERSION, config_path, ag.cfg->n_vault_addresses,
-		 ag.cfg->n_vault_addresses == 1 ? "" : "es",
+		 CERTAGENT_VERSION, config_path, ag.cfg->vault.n_addresses,
+		 ag.cfg->vault.n_addresses == 1 ? "" : "es",
 		 once(&ag) ? ": render once and exit" : "");
 	certs_start(ag.certs);
 	templates_start(ag.templates);

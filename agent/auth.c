@@ -31,7 +31,6 @@
 
 #include "backoff.h"
 #include "buf.h"
-#include "config.h"
 #include "files.h"
 #include "log.h"
 #include "vault.h"
@@ -44,7 +43,7 @@ enum action { ACT_NONE, ACT_LOGIN, ACT_RENEW, ACT_EXPIRE };
 struct auth {
 	uv_loop_t *loop;
 	struct vault *vault;
-	const struct config *cfg;
+	const struct auth_opts *cfg;
 	auth_token_cb cb;
 	void *cb_arg;
 
@@ -130,7 +129,7 @@ drop_token(struct auth *a, const char *why)
 static void
 write_sink(struct auth *a)
 {
-	const struct config *cfg = a->cfg;
+	const struct auth_opts *cfg = a->cfg;
 	char err[512];
 	int rc;
 
@@ -195,13 +194,13 @@ adopt(struct auth *a, const char *token, uint64_t ttl_ms, int renewable)
 static void
 login_failed(struct auth *a, const char *why)
 {
-	uint64_t delay = backoff_delay(a->cfg->retry_min_backoff_ms,
-				       a->cfg->retry_max_backoff_ms, a->failures);
+	uint64_t delay = backoff_delay(a->cfg->retry.min_ms,
+				       a->cfg->retry.max_ms, a->failures);
 
 	a->failures++;
 	a->stats.login_failures++;
 	log_error("auth", "login with %s at auth/%s failed: %s; next try in %.1fs",
-		  method_name(a->cfg->auth_method), a->cfg->auth_mount, why,
+		  method_name(a->cfg->method), a->cfg->mount, why,
 		  (double)delay / 1000);
 	schedule(a, ACT_LOGIN, delay);
 	/* Without a token, the owner learns of every failed login. */
@@ -234,7 +233,7 @@ on_lookup(void *arg, const struct vault_response *r)
 			login_failed(a, r->message);
 			return;
 		}
-		if (a->cfg->auth_method == AUTH_METHOD_TOKEN) {
+		if (a->cfg->method == AUTH_METHOD_TOKEN) {
 			/* Without a lookup the file's token has no known TTL:
 			 * keep it in use and look again after a backoff. */
 			login_failed(a, r->message);
@@ -254,7 +253,7 @@ on_lookup(void *arg, const struct vault_response *r)
 	a->renewable = cJSON_IsTrue(ren);
 	a->expires_at_ms = ttl ? wall_ms() + (int64_t)ttl : 0;
 	a->stats.expires_at_ms = a->expires_at_ms;
-	if (a->cfg->auth_method == AUTH_METHOD_TOKEN) {
+	if (a->cfg->method == AUTH_METHOD_TOKEN) {
 		/* The file's token was not ours to renew until now. */
 		a->granted_ms = ttl;
 		a->stats.logins++;
@@ -304,7 +303,7 @@ on_login(void *arg, const struct vault_response *r)
 	adopt(a, tok->valuestring, ttl, renewable);
 	a->stats.logins++;
 	log_info("auth", "logged in with %s at auth/%s (ttl %llus, %s)",
-		 method_name(a->cfg->auth_method), a->cfg->auth_mount,
+		 method_name(a->cfg->method), a->cfg->mount,
 		 (unsigned long long)(ttl / 1000),
 		 renewable ? "renewable" : "not renewable");
 	lookup(a);
@@ -314,15 +313,15 @@ on_login(void *arg, const struct vault_response *r)
 static int
 approle_secret_id(struct auth *a, char *err, size_t errlen)
 {
-	const struct config *cfg = a->cfg;
+	const struct auth_opts *cfg = a->cfg;
 	char *sid = NULL;
 	int rc;
 
-	rc = files_read_secret(cfg->auth_secret_id_file, CRED_MAX,
-			       cfg->auth_allow_insecure_file_mode, &sid, err, errlen);
+	rc = files_read_secret(cfg->secret_id_file, CRED_MAX,
+			       cfg->allow_insecure_file_mode, &sid, err, errlen);
 	if (rc == -ENOENT && a->secret_id) {
 		log_debug("auth", "%s is gone; using the secret-id read before",
-			  cfg->auth_secret_id_file);
+			  cfg->secret_id_file);
 		return 0;
 	}
 	if (rc != 0)
@@ -331,13 +330,13 @@ approle_secret_id(struct auth *a, char *err, size_t errlen)
 	if (a->secret_id)
 		drop_secret(&a->secret_id);
 	a->secret_id = sid;
-	if (cfg->auth_remove_secret_id_file) {
-		if (unlink(cfg->auth_secret_id_file) != 0)
+	if (cfg->remove_secret_id_file) {
+		if (unlink(cfg->secret_id_file) != 0)
 			log_warn("auth", "cannot remove %s after reading it: %s",
-				 cfg->auth_secret_id_file, strerror(errno));
+				 cfg->secret_id_file, strerror(errno));
 		else
 			log_info("auth", "removed %s after reading it",
-				 cfg->auth_secret_id_file);
+				 cfg->secret_id_file);
 	}
 	return 0;
 }
@@ -345,15 +344,15 @@ approle_secret_id(struct auth *a, char *err, size_t errlen)
 static char *
 login_body(struct auth *a, char *err, size_t errlen)
 {
-	const struct config *cfg = a->cfg;
+	const struct auth_opts *cfg = a->cfg;
 	cJSON *o = cJSON_CreateObject();
 	char *role_id = NULL, *body = NULL;
 
 	if (o == NULL)
 		goto oom;
-	if (cfg->auth_method == AUTH_METHOD_APPROLE) {
+	if (cfg->method == AUTH_METHOD_APPROLE) {
 		/* A role-id is an identifier, not a secret: no mode check. */
-		if (files_read_secret(cfg->auth_role_id_file, CRED_MAX, 1, &role_id,
+		if (files_read_secret(cfg->role_id_file, CRED_MAX, 1, &role_id,
 				      err, errlen) != 0)
 			goto out;
 		if (approle_secret_id(a, err, errlen) != 0)
@@ -361,8 +360,8 @@ login_body(struct auth *a, char *err, size_t errlen)
 		if (!cJSON_AddStringToObject(o, "role_id", role_id) ||
 		    !cJSON_AddStringToObject(o, "secret_id", a->secret_id))
 			goto oom;
-	} else if (cfg->auth_method == AUTH_METHOD_CERT && cfg->auth_cert_role) {
-		if (!cJSON_AddStringToObject(o, "name", cfg->auth_cert_role))
+	} else if (cfg->method == AUTH_METHOD_CERT && cfg->cert_role) {
+		if (!cJSON_AddStringToObject(o, "name", cfg->cert_role))
 			goto oom;
 	}
 	body = cJSON_PrintUnformatted(o);
@@ -388,8 +387,8 @@ login_with_token_file(struct auth *a)
 {
 	char err[512], *tok = NULL;
 
-	if (files_read_secret(a->cfg->auth_token_file, CRED_MAX,
-			      a->cfg->auth_allow_insecure_file_mode, &tok, err,
+	if (files_read_secret(a->cfg->token_file, CRED_MAX,
+			      a->cfg->allow_insecure_file_mode, &tok, err,
 			      sizeof(err)) != 0) {
 		login_failed(a, err);
 		return;
@@ -397,7 +396,7 @@ login_with_token_file(struct auth *a)
 	log_redact_add(tok);
 	if (a->token == NULL || strcmp(a->token, tok) != 0) {
 		adopt(a, tok, 0, 0);
-		log_info("auth", "using the token from %s", a->cfg->auth_token_file);
+		log_info("auth", "using the token from %s", a->cfg->token_file);
 	}
 	secret_free(tok);
 	lookup(a);
@@ -406,13 +405,13 @@ login_with_token_file(struct auth *a)
 static void
 login(struct auth *a)
 {
-	const struct config *cfg = a->cfg;
+	const struct auth_opts *cfg = a->cfg;
 	char err[512], path[512];
 	char *body;
 
 	if (a->call)
 		vault_cancel(a->call);
-	if (cfg->auth_method == AUTH_METHOD_TOKEN) {
+	if (cfg->method == AUTH_METHOD_TOKEN) {
 		login_with_token_file(a);
 		return;
 	}
@@ -421,7 +420,7 @@ login(struct auth *a)
 		login_failed(a, err);
 		return;
 	}
-	snprintf(path, sizeof(path), "auth/%s/login", cfg->auth_mount);
+	snprintf(path, sizeof(path), "auth/%s/login", cfg->mount);
 	struct vault_req req = {
 		.method = "POST",
 		.path = path,
@@ -484,7 +483,7 @@ on_renew(void *arg, const struct vault_response *r)
 	}
 	/* A TTL shorter than the last one granted means the max TTL caps it:
 	 * renewing again cannot help; log in before it runs out. */
-	if (ttl < a->granted_ms && a->cfg->auth_method != AUTH_METHOD_TOKEN) {
+	if (ttl < a->granted_ms && a->cfg->method != AUTH_METHOD_TOKEN) {
 		uint64_t delay = renew_delay(ttl);
 		log_info("auth", "token renewed to %llus, capped by its max TTL; "
 				 "logging in again in %.1fs",
@@ -550,7 +549,7 @@ on_timer(uv_timer_t *t)
 }
 
 int
-auth_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
+auth_new(uv_loop_t *loop, struct vault *vault, const struct auth_opts *cfg,
 	 auth_token_cb cb, void *arg, struct auth **out)
 {
 	struct auth *a = calloc(1, sizeof(*a));
@@ -586,16 +585,16 @@ str_differs(const char *x, const char *y)
 }
 
 void
-auth_configure(struct auth *a, const struct config *cfg)
+auth_configure(struct auth *a, const struct auth_opts *cfg)
 {
-	const struct config *old = a->cfg;
-	int changed = old->auth_method != cfg->auth_method ||
-		      str_differs(old->auth_mount, cfg->auth_mount) ||
-		      str_differs(old->auth_role_id_file, cfg->auth_role_id_file) ||
-		      str_differs(old->auth_secret_id_file, cfg->auth_secret_id_file) ||
-		      str_differs(old->auth_cert_role, cfg->auth_cert_role) ||
-		      str_differs(old->auth_token_file, cfg->auth_token_file) ||
-		      str_differs(old->vault_client_cert, cfg->vault_client_cert);
+	const struct auth_opts *old = a->cfg;
+	int changed = old->method != cfg->method ||
+		      str_differs(old->mount, cfg->mount) ||
+		      str_differs(old->role_id_file, cfg->role_id_file) ||
+		      str_differs(old->secret_id_file, cfg->secret_id_file) ||
+		      str_differs(old->cert_role, cfg->cert_role) ||
+		      str_differs(old->token_file, cfg->token_file) ||
+		      str_differs(old->client_cert, cfg->client_cert);
 	int sink_changed = str_differs(old->token_sink_path, cfg->token_sink_path) ||
 			   old->token_sink_mode != cfg->token_sink_mode;
 
@@ -659,10 +658,10 @@ auth_revoke(struct auth *a, void (*done)(void *arg), void *arg)
 	a->action = ACT_NONE;
 	if (a->call)
 		vault_cancel(a->call);
-	if (a->cfg->auth_method == AUTH_METHOD_TOKEN || auth_token(a) == NULL) {
-		if (a->cfg->auth_method == AUTH_METHOD_TOKEN && a->token)
+	if (a->cfg->method == AUTH_METHOD_TOKEN || auth_token(a) == NULL) {
+		if (a->cfg->method == AUTH_METHOD_TOKEN && a->token)
 			log_info("auth", "not revoking the token from %s: it is not "
-					 "the agent's own", a->cfg->auth_token_file);
+					 "the agent's own", a->cfg->token_file);
 		a->revoke_done = done;
 		a->revoke_arg = arg;
 		uv_timer_start(&a->timer, on_revoke_skipped, 0, 0);
@@ -672,8 +671,7 @@ auth_revoke(struct auth *a, void (*done)(void *arg), void *arg)
 		.method = "POST",
 		.path = "auth/token/revoke-self",
 		.flags = VAULT_QUIET,
-		.max_attempts = (unsigned)(a->cfg->n_vault_addresses
-						   ? a->cfg->n_vault_addresses : 1),
+		.max_attempts = (unsigned)vault_address_count(a->vault),
 	};
 	a->revoke_done = done;
 	a->revoke_arg = arg;

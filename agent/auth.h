@@ -15,14 +15,38 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "backoff.h"
+
 struct auth;
-struct config;
 struct vault;
+
+enum auth_method {
+	AUTH_METHOD_APPROLE,
+	AUTH_METHOD_CERT,
+	AUTH_METHOD_TOKEN,
+};
+
+/* auth: in the configuration (borrowed), and what it takes from vault:. */
+struct auth_opts {
+	enum auth_method method;
+	char *mount;			/* default: the method's name */
+	char *role_id_file;		/* approle */
+	char *secret_id_file;		/* approle */
+	int remove_secret_id_file;	/* default true */
+	char *cert_role;		/* cert: auth.name, optional */
+	char *token_file;		/* token */
+	int allow_insecure_file_mode;	/* accept group/world-readable creds */
+	char *token_sink_path;		/* auth.token_sink.path, NULL if none */
+	unsigned token_sink_mode;	/* auth.token_sink.mode; default 0600 */
+	/* From vault: */
+	const char *client_cert;	/* the cert method's identity */
+	struct backoff_opts retry;
+};
 
 /* The token changed: a new one was adopted, or the old one was lost. */
 typedef void (*auth_token_cb)(void *arg, const char *token);
 
-int auth_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
+int auth_new(uv_loop_t *loop, struct vault *vault, const struct auth_opts *o,
 	     auth_token_cb cb, void *arg, struct auth **out);
 
 /* Begin: log in (or read the token file) now. */
@@ -33,7 +57,7 @@ void auth_start(struct auth *a);
  * settings themselves triggers a new login; the current token stays in
  * use until that login succeeds.
  */
-void auth_configure(struct auth *a, const struct config *cfg);
+void auth_configure(struct auth *a, const struct auth_opts *o);
 
 /* The current token if it has not expired, else NULL. */
 const char *auth_token(const struct auth *a);

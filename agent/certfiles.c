@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "buf.h"
-#include "config.h"
 #include "files.h"
 #include "log.h"
 #include "x509.h"
@@ -25,7 +24,7 @@
 
 /* The on-disk path of file F (inside atomic_dir when set). */
 static void
-file_path(const struct config_cert *cc, const struct config_file *f, char *buf,
+file_path(const struct cert_files *cc, const struct cert_file *f, char *buf,
 	  size_t len)
 {
 	if (cc->atomic_dir)
@@ -34,10 +33,10 @@ file_path(const struct config_cert *cc, const struct config_file *f, char *buf,
 		snprintf(buf, len, "%s", f->path);
 }
 
-static const struct config_file *
-find_file(const struct config_cert *cc, const char *kind)
+static const struct cert_file *
+find_file(const struct cert_files *cc, const char *kind)
 {
-	for (size_t i = 0; i < cc->n_files; i++)
+	for (size_t i = 0; i < cc->n; i++)
 		if (strcmp(cc->files[i].name, kind) == 0)
 			return &cc->files[i];
 	return NULL;
@@ -45,9 +44,9 @@ find_file(const struct config_cert *cc, const char *kind)
 
 /* Read file KIND of CC, or NULL if it is not configured or unreadable. */
 static char *
-read_kind(const struct config_cert *cc, const char *kind)
+read_kind(const struct cert_files *cc, const char *kind)
 {
-	const struct config_file *f = find_file(cc, kind);
+	const struct cert_file *f = find_file(cc, kind);
 	char path[4096], err[512], *buf = NULL;
 	size_t len;
 
@@ -60,7 +59,7 @@ read_kind(const struct config_cert *cc, const char *kind)
 }
 
 void
-certfiles_load(const struct config_cert *cc, struct cert_loaded *out)
+certfiles_load(const struct cert_files *cc, struct cert_loaded *out)
 {
 	char *bundle = NULL;
 
@@ -102,7 +101,7 @@ certfiles_loaded_free(struct cert_loaded *l)
 /* The bytes of file F: one part, or a bundle's parts in order, each
  * ending in a newline. */
 static int
-compose(const struct config_file *f, const struct cert_material *mt,
+compose(const struct cert_file *f, const struct cert_material *mt,
 	struct buf *b)
 {
 	const char *single[1] = { f->name };
@@ -127,7 +126,7 @@ compose(const struct config_file *f, const struct cert_material *mt,
 }
 
 static int
-resolve_owner(const struct config_file *f, uid_t *uid, gid_t *gid, char *err,
+resolve_owner(const struct cert_file *f, uid_t *uid, gid_t *gid, char *err,
 	      size_t errlen)
 {
 	char why[256];
@@ -159,7 +158,7 @@ certfiles_paths_free(char **paths)
 /* A NULL-terminated copy of the N paths PATH(I), or NULL (out of memory:
  * the hooks then hear of no path, the files are written all the same). */
 static char **
-path_list(size_t n, const struct config_cert *cc, const struct files_set *set)
+path_list(size_t n, const struct cert_files *cc, const struct files_set *set)
 {
 	char **paths = calloc(n + 1, sizeof(*paths));
 
@@ -177,10 +176,10 @@ path_list(size_t n, const struct config_cert *cc, const struct files_set *set)
 }
 
 static int
-write_atomic_dir(const struct config_cert *cc, struct buf *data, char ***paths,
+write_atomic_dir(const struct cert_files *cc, struct buf *data, char ***paths,
 		 char *err, size_t errlen)
 {
-	size_t n = cc->n_files;
+	size_t n = cc->n;
 	const char **names = calloc(n, sizeof(*names));
 	const char **bytes = calloc(n, sizeof(*bytes));
 	size_t *lens = calloc(n, sizeof(*lens));
@@ -222,10 +221,10 @@ out:
 }
 
 int
-certfiles_write(const struct config_cert *cc, const struct cert_material *mt,
+certfiles_write(const struct cert_files *cc, const struct cert_material *mt,
 		char ***paths, char *err, size_t errlen)
 {
-	size_t n = cc->n_files;
+	size_t n = cc->n;
 	struct buf *data = calloc(n ? n : 1, sizeof(*data));
 	struct files_set *set = NULL;
 	int rc = -ENOMEM;
@@ -300,14 +299,14 @@ cmp_dir_then_name(const void *a, const void *b)
 }
 
 void
-certfiles_remove_stale(const struct config_cert *certs, size_t ncerts)
+certfiles_remove_stale(const struct cert_files *const *sets, size_t ncerts)
 {
 	size_t n = 0, cap = 0;
 	const char **paths = NULL, **names = NULL;
 
 	for (size_t i = 0; i < ncerts; i++) {
-		const struct config_cert *cc = &certs[i];
-		for (size_t j = 0; !cc->atomic_dir && j < cc->n_files; j++) {
+		const struct cert_files *cc = sets[i];
+		for (size_t j = 0; !cc->atomic_dir && j < cc->n; j++) {
 			if (n == cap) {
 				size_t ncap = cap ? cap * 2 : 16;
 				const char **p = realloc(paths, ncap * sizeof(*p));

@@ -16,7 +16,24 @@
 
 #include <stddef.h>
 
-struct config_cert;
+/* One output file of a certificate: files.<name> */
+struct cert_file {
+	char *name;		/* cert, key, chain, ca or bundle */
+	char *path;		/* a bare file name under atomic_dir */
+	unsigned mode;		/* 0 = default: 0600 if it holds the key, else 0644 */
+	char *owner, *group;	/* user / group names or numeric ids */
+	char **parts;		/* bundle: which parts, in order */
+	size_t n_parts;
+	int backup;		/* keep the previous file as NAME.bak */
+};
+
+/* The files of an entry, and where to find its trust anchor. */
+struct cert_files {
+	struct cert_file *files;
+	size_t n;
+	char *atomic_dir;	/* write the set under DIR/..data, swapped whole */
+	char *trust_anchor;	/* PEM file; default: the anchor Vault returns */
+};
 
 /* One issuance: PEM text; CHAIN holds the intermediates, CA the anchor. */
 struct cert_material {
@@ -31,7 +48,7 @@ struct cert_loaded {
 };
 
 /* Read back the files of CC. */
-void certfiles_load(const struct config_cert *cc, struct cert_loaded *out);
+void certfiles_load(const struct cert_files *cc, struct cert_loaded *out);
 
 /* Free what certfiles_load() read, wiping the key. */
 void certfiles_loaded_free(struct cert_loaded *l);
@@ -41,7 +58,7 @@ void certfiles_loaded_free(struct cert_loaded *l);
  * paths whose bytes changed (a NULL-terminated list, NULL when none
  * changed), or a negative errno with ERR, and no file replaced.
  */
-int certfiles_write(const struct config_cert *cc, const struct cert_material *m,
+int certfiles_write(const struct cert_files *cc, const struct cert_material *m,
 		    char ***paths, char *err, size_t errlen);
 
 /* How many paths PATHS holds; free them. */
@@ -50,9 +67,9 @@ void certfiles_paths_free(char **paths);
 
 /*
  * Remove the temp files a killed writer left beside the files of the N
- * entries CERTS: one directory scan per directory, however many files it
+ * entries SETS: one directory scan per directory, however many files it
  * holds.
  */
-void certfiles_remove_stale(const struct config_cert *certs, size_t n);
+void certfiles_remove_stale(const struct cert_files *const *sets, size_t n);
 
 #endif

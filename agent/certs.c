@@ -32,7 +32,6 @@
 #include "auth.h"
 #include "buf.h"
 #include "certfiles.h"
-#include "config.h"
 #include "files.h"
 #include "log.h"
 #include "revoke.h"
@@ -49,7 +48,7 @@
 struct cert {
 	struct certs *m;
 	char name[NAME_MAX_LEN];
-	const struct config_cert *def;	/* an entry (borrowed); NULL: a template's */
+	const struct cert_def *def;	/* an entry (borrowed); NULL: a template's */
 	struct renew_policy policy;
 
 	/* A template's certificate: its call, and the answer it renders. */
@@ -92,8 +91,7 @@ struct certs {
 	struct vault *vault;
 	struct auth *auth;
 	struct revq *revq;
-	const struct config *cfg;
-	struct backoff_opts retry;
+	const struct certs_opts *cfg;
 	struct cert **v;
 	size_t n, cap;
 	size_t n_entries;	/* v[0 .. n_entries) are the entries */
@@ -166,16 +164,16 @@ expired(const struct cert *c, int64_t now)
 static void
 retry_later(struct cert *c, const char *why)
 {
-	const struct config *cfg = c->m->cfg;
+	const struct certs_opts *cfg = c->m->cfg;
 	int64_t now = wall_ms();
-	uint64_t delay = renew_retry(&c->retry, &c->m->retry, now,
+	uint64_t delay = renew_retry(&c->retry, &c->m->cfg->retry, now,
 				     c->serial[0] ? c->not_after_ms : 0);
 	int first = c->retry.failures == 1 && !c->settled;
 
 	snprintf(c->last_err, sizeof(c->last_err), "%s", why);
 	c->failures_total++;
 	c->m->stats.failures++;
-	if ((c->m->flags & CERTS_ONCE) && c->retry.failures > cfg->once_max_attempts) {
+	if ((c->m->flags & CERTS_ONCE) && c->retry.failures > cfg->num_retries) {
 		log_error("certs", "%s: %s; giving up after %u attempt%s", c->name,
 			  why, c->retry.failures, c->retry.failures == 1 ? "" : "s");
 		c->given_up = 1;
@@ -366,11 +364,11 @@ static int
 store_entry(struct cert *c, const struct cert_material *mt,
 	    const struct x509_info *info, char *err, size_t errlen)
 {
-	const struct config_cert *cc = c->def;
+	const struct cert_def *cc = c->def;
 	char **paths = NULL;
 	size_t n;
 
-	if (certfiles_write(cc, mt, &paths, err, errlen) != 0)
+	if (certfiles_write(&cc->out, mt, &paths, err, errlen) != 0)
 		return -EIO;
 	n = certfiles_count(paths);
 	log_info("certs", "%s: wrote %zu file%s from one issuance", c->name, n,
@@ -436,9 +434,9 @@ on_issued(void *arg, const struct vault_response *r)
 		retry_later(c, "Vault's answer is too large");
 		goto out;
 	}
-	if (c->def && c->def->trust_anchor) {
+	if (c->def && c->def->out.trust_anchor) {
 		size_t len;
-		if (files_read(c->def->trust_anchor, PEM_MAX, &pinned, &len, err,
+		if (files_read(c->def->out.trust_anchor, PEM_MAX, &pinned, &len, err,
 			       sizeof(err)) != 0) {
 			retry_later(c, err);
 			goto out;
@@ -543,7 +541,7 @@ keygen_done(uv_work_t *w, int status)
 static char *
 entry_body(struct cert *c, const char *csr)
 {
-	const struct config_cert *cc = c->def;
+	const struct cert_def *cc = c->def;
 	cJSON *o = cJSON_CreateObject();
 	char *alt = NULL, *ips = NULL, *body = NULL, ttl[32];
 
@@ -578,7 +576,7 @@ out:
 static void
 issue(struct cert *c)
 {
-	const struct config_cert *cc = c->def;
+	const struct cert_def *cc = c->def;
 	char *body = NULL, *csr = NULL, err[512];
 
 	c->waiting = 0;
@@ -627,8 +625,7 @@ issue(struct cert *c)
 		.path = req_path(c),
 		.body = body,
 		.flags = VAULT_QUIET,
-		.max_attempts = (unsigned)(c->m->cfg->n_vault_addresses
-						   ? c->m->cfg->n_vault_addresses : 1),
+		.max_attempts = (unsigned)vault_address_count(c->m->vault),
 	};
 	log_info("certs", "%s: requesting a certificate from %s", c->name,
 		 req_path(c));
@@ -738,7 +735,7 @@ cert_close(struct cert *c)
 }
 
 static void
-names_of_entry(const struct config_cert *cc, struct x509_names *n)
+names_of_entry(const struct cert_def *cc, struct x509_names *n)
 {
 	n->cn = cc->common_name;
 	n->dns = (const char *const *)cc->alt_names;
@@ -747,24 +744,9 @@ names_of_entry(const struct config_cert *cc, struct x509_names *n)
 	n->nips = cc->n_ip_sans;
 }
 
-static void
-policy_of_entry(const struct config_cert *cc, struct renew_policy *p)
-{
-	char err[160];
-
-	renew_policy_init(p);
-	p->renew_at = cc->renew_at;
-	p->renew_before_ms = cc->renew_before_ms;
-	p->jitter = cc->jitter;
-	p->margin_ms = cc->rotate_margin_ms;
-	if (cc->rotate_window &&
-	    window_parse(cc->rotate_window, &p->window, err, sizeof(err)) == 0)
-		p->has_window = 1;
-}
-
 /* The entries of CFG, in front of the template certificates. */
 static int
-add_entries(struct certs *m, const struct config *cfg)
+add_entries(struct certs *m, const struct certs_opts *cfg)
 {
 	size_t n_tmpl = m->n - m->n_entries;
 	struct cert **tmpl = NULL;
@@ -776,8 +758,8 @@ add_entries(struct certs *m, const struct config *cfg)
 		memcpy(tmpl, m->v + m->n_entries, n_tmpl * sizeof(*tmpl));
 	}
 	m->n = m->n_entries = 0;
-	for (size_t i = 0; i < cfg->n_certs; i++) {
-		const struct config_cert *cc = &cfg->certs[i];
+	for (size_t i = 0; i < cfg->n; i++) {
+		const struct cert_def *cc = &cfg->defs[i];
 		struct cert *c = cert_alloc(m, cc->name);
 		if (c == NULL || push(m, c) != 0) {
 			if (c) {
@@ -788,7 +770,7 @@ add_entries(struct certs *m, const struct config *cfg)
 			continue;
 		}
 		c->def = cc;
-		policy_of_entry(cc, &c->policy);
+		c->policy = cc->policy;
 		names_of_entry(cc, &c->names);
 		m->n_entries++;
 	}
@@ -801,7 +783,7 @@ add_entries(struct certs *m, const struct config *cfg)
 
 int
 certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	  struct revq *revq, const struct config *cfg, unsigned flags,
+	  struct revq *revq, const struct certs_opts *cfg, unsigned flags,
 	  const struct certs_events *ev, struct certs **out)
 {
 	struct certs *m = calloc(1, sizeof(*m));
@@ -813,8 +795,6 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	m->auth = auth;
 	m->revq = revq;
 	m->cfg = cfg;
-	m->retry.min_ms = cfg->retry_min_backoff_ms;
-	m->retry.max_ms = cfg->retry_max_backoff_ms;
 	m->flags = flags;
 	if (ev)
 		m->ev = *ev;
@@ -828,13 +808,11 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 }
 
 void
-certs_configure(struct certs *m, const struct config *cfg)
+certs_configure(struct certs *m, const struct certs_opts *cfg)
 {
 	for (size_t i = 0; i < m->n_entries; i++)
 		cert_close(m->v[i]);
 	m->cfg = cfg;
-	m->retry.min_ms = cfg->retry_min_backoff_ms;
-	m->retry.max_ms = cfg->retry_max_backoff_ms;
 	if (add_entries(m, cfg) != 0)
 		log_error("certs", "out of memory; the certificates: entries are "
 				   "not managed until the next reload");
@@ -853,7 +831,7 @@ adopt_entry(struct cert *c)
 	char err[512];
 	int ok = 0;
 
-	certfiles_load(c->def, &l);
+	certfiles_load(&c->def->out, &l);
 	if (l.cert == NULL || l.key == NULL) {
 		log_info("certs", "%s: no certificate on disk yet", c->name);
 		goto out;
@@ -887,7 +865,14 @@ out:
 void
 certs_start(struct certs *m)
 {
-	certfiles_remove_stale(m->cfg->certs, m->cfg->n_certs);
+	const struct cert_files **sets = calloc(m->n_entries ? m->n_entries : 1,
+						sizeof(*sets));
+
+	for (size_t i = 0; sets && i < m->n_entries; i++)
+		sets[i] = &m->v[i]->def->out;
+	if (sets)
+		certfiles_remove_stale(sets, m->n_entries);
+	free(sets);
 	for (size_t i = 0; i < m->n_entries; i++) {
 		struct cert *c = m->v[i];
 		if (!adopt_entry(c))

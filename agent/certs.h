@@ -27,14 +27,57 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "backoff.h"
+#include "certfiles.h"
 #include "change.h"
 #include "renew.h"
 
 struct auth;
 struct certs;
-struct config;
 struct revq;
 struct vault;
+
+enum cert_mode {
+	CERT_MODE_ISSUE,	/* Vault makes the key: <mount>/issue/<role> */
+	CERT_MODE_SIGN,		/* certagent makes the key and a CSR: sign/<role> */
+};
+
+enum cert_key_type {
+	CERT_KEY_EC,
+	CERT_KEY_RSA,
+	CERT_KEY_ED25519,
+};
+
+/* One entry of certificates: */
+struct cert_def {
+	char *name;
+	enum cert_mode mode;
+	char *path;		/* pki_int/issue/ROLE or pki_int/sign/ROLE */
+	char *common_name;
+	char **alt_names;
+	size_t n_alt_names;
+	char **ip_sans;
+	size_t n_ip_sans;
+	uint64_t ttl_ms;	/* 0: the role's default */
+	enum cert_key_type key_type;	/* sign mode */
+	uint64_t key_bits;	/* sign mode; 0: 256 for ec, 2048 for rsa */
+	struct cert_files out;	/* files:, atomic_dir, trust_anchor */
+	char **on_change;	/* names of hooks: run when the files change */
+	size_t n_on_change;
+	struct change_wait wait;
+	struct renew_policy policy;	/* renew_at/before, jitter, window */
+	char *rotate_window;	/* the window as written; parsed into policy */
+	int revoke_on_shutdown;	/* revoke the serial held when the agent stops */
+	uint64_t revoke_previous_after_ms;	/* revoke a replaced serial after; 0 = never */
+};
+
+/* certificates: in the configuration (borrowed), and vault.retry. */
+struct certs_opts {
+	struct cert_def *defs;
+	size_t n;
+	struct backoff_opts retry;	/* between failed issuances */
+	uint64_t num_retries;		/* CERTS_ONCE: give up after this many */
+};
 
 #define CERTS_DRY 0x1	/* report what would be issued instead of issuing it */
 #define CERTS_ONCE 0x2	/* give up after vault.retry.num_retries failures */
@@ -55,7 +98,7 @@ struct certs_events {
 
 /* REVQ (may be NULL) takes replaced and shut-down serials to revoke. */
 int certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	      struct revq *revq, const struct config *cfg, unsigned flags,
+	      struct revq *revq, const struct certs_opts *o, unsigned flags,
 	      const struct certs_events *ev, struct certs **out);
 
 /*
@@ -64,7 +107,7 @@ int certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
  * issued); the certificates templates issue are kept as they are.  Call
  * certs_start() next.
  */
-void certs_configure(struct certs *m, const struct config *cfg);
+void certs_configure(struct certs *m, const struct certs_opts *o);
 
 /* Adopt valid files of the entries from disk and schedule renewals;
  * issue what is due as soon as a token is there. */

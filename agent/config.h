@@ -15,152 +15,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum auth_method {
-	AUTH_METHOD_APPROLE,
-	AUTH_METHOD_CERT,
-	AUTH_METHOD_TOKEN,
-};
+#include "auth.h"
+#include "certs.h"
+#include "deps.h"
+#include "hooks.h"
+#include "revoke.h"
+#include "telemetry.h"
+#include "templates.h"
+#include "vault.h"
 
 enum log_format_cfg {
 	LOG_FORMAT_TEXT,
 	LOG_FORMAT_JSON,
 };
 
-enum cert_mode {
-	CERT_MODE_ISSUE,	/* Vault makes the key: <mount>/issue/<role> */
-	CERT_MODE_SIGN,		/* certagent makes the key and a CSR: sign/<role> */
-};
-
-enum cert_key_type {
-	CERT_KEY_EC,
-	CERT_KEY_RSA,
-	CERT_KEY_ED25519,
-};
-
-/* One output file of a certificate: files.<name> */
-struct config_file {
-	char *name;		/* cert, key, chain, ca or bundle */
-	char *path;		/* a bare file name under atomic_dir */
-	unsigned mode;		/* 0 = default: 0600 if it holds the key, else 0644 */
-	char *owner, *group;	/* user / group names or numeric ids */
-	char **parts;		/* bundle: which parts, in order */
-	size_t n_parts;
-	int backup;		/* keep the previous file as NAME.bak */
-};
-
-/* A quiet period: wait: {min, max} of a certificate or template. */
-struct config_wait {
-	uint64_t min_ms;	/* each change restarts this; default 2s */
-	uint64_t max_ms;	/* but the hook runs this soon after the first; 10s */
-};
-
-/* One entry of hooks: (name: {signal, pid_file} or {command, timeout}) */
-struct config_hook {
-	char *name;
-	int signal;		/* signal hook: the signal number; 0 = command hook */
-	char *pid_file;		/* signal hook: read at every send */
-	char **command;		/* command hook: argv, run without a shell */
-	size_t n_command;
-	uint64_t timeout_ms;	/* command hook: killed after this; default 30s */
-};
-
-/* One entry of certificates: */
-struct config_cert {
-	char *name;
-	enum cert_mode mode;
-	char *path;		/* pki_int/issue/ROLE or pki_int/sign/ROLE */
-	char *common_name;
-	char **alt_names;
-	size_t n_alt_names;
-	char **ip_sans;
-	size_t n_ip_sans;
-	uint64_t ttl_ms;	/* 0: the role's default */
-	enum cert_key_type key_type;	/* sign mode */
-	uint64_t key_bits;	/* sign mode; 0: 256 for ec, 2048 for rsa */
-	char *trust_anchor;	/* PEM file; default: the root Vault returns */
-	char *atomic_dir;	/* write the set under DIR/..data, swapped whole */
-	struct config_file *files;
-	size_t n_files;
-	char **on_change;	/* names of hooks: run when the files change */
-	size_t n_on_change;
-	struct config_wait wait;
-	double renew_at;	/* fraction of the lifetime; 0 = unset (0.66) */
-	uint64_t renew_before_ms;	/* or this long before NotAfter; 0 = unset */
-	double jitter;		/* +- this fraction of the lifetime; 0.05 */
-	char *rotate_window;	/* "Sat 02:00-04:00": renewals wait for it */
-	uint64_t rotate_margin_ms;	/* unless NotAfter is this close; 0 = 10% */
-	int revoke_on_shutdown;	/* revoke the serial held when the agent stops */
-	uint64_t revoke_previous_after_ms;	/* revoke a replaced serial after; 0 = never */
-};
-
-/* One entry of templates: */
-struct config_template {
-	char *source;		/* template file, or */
-	char *contents;		/* the template inline */
-	char *destination;
-	unsigned mode;		/* default 0644 */
-	char *owner, *group;
-	int error_on_missing_key;
-	char *left_delimiter, *right_delimiter;
-	int backup;
-	char **on_change;	/* names of hooks: run when the file changes */
-	size_t n_on_change;
-	struct config_wait wait;
-};
-
+/*
+ * The whole file.  Each module's part is that module's own options
+ * struct, which the agent hands it (borrowed, until the next reload);
+ * no module but the agent sees struct config.  The tables write every
+ * key in one place; what several modules share (vault.retry's backoff,
+ * the client certificate) is copied into theirs after the load.
+ */
 struct config {
 	char *source;		/* path of the file this was read from */
 
-	/* vault: */
-	char **vault_addresses;	/* "address": a string or a list, in order */
-	size_t n_vault_addresses;
-	char *vault_ca_cert;	/* PEM bundle to verify the server */
-	char *vault_client_cert;	/* mTLS client certificate (PEM) */
-	char *vault_client_key;
-	char *vault_tls_server_name;
-	int vault_tls_skip_verify;	/* "tls_skip_verify": explicit opt-out */
-	char *vault_namespace;
-	uint64_t vault_timeout_ms;	/* per request; default 30s */
-	uint64_t retry_min_backoff_ms;	/* vault.retry.min_backoff; default 1s */
-	uint64_t retry_max_backoff_ms;	/* vault.retry.max_backoff; default 5m */
-	uint64_t max_response_bytes;	/* vault.max_response_size; default 4 MiB */
-
-	/* auth: */
-	enum auth_method auth_method;
-	char *auth_mount;	/* default: the method's name */
-	char *auth_role_id_file;	/* approle */
-	char *auth_secret_id_file;	/* approle */
-	int auth_remove_secret_id_file;	/* default true */
-	char *auth_cert_role;	/* cert: auth.name, optional */
-	char *auth_token_file;	/* token */
-	int auth_allow_insecure_file_mode;	/* accept group/world-readable creds */
-	char *token_sink_path;	/* auth.token_sink.path, NULL if none */
-	unsigned token_sink_mode;	/* auth.token_sink.mode; default 0600 */
+	struct vault_opts vault;	/* vault: */
+	struct auth_opts auth;		/* auth: */
 
 	/* log: */
 	int log_level;		/* enum log_level from log.h; default info */
 	enum log_format_cfg log_format;
 
-	/* certificates: */
-	struct config_cert *certs;
-	size_t n_certs;
-
-	/* templates: and template_config: */
-	struct config_template *templates;
-	size_t n_templates;
-	uint64_t template_refresh_ms;	/* static_secret_render_interval; 5m */
-
-	/* hooks: */
-	struct config_hook *hooks;
-	size_t n_hooks;
-
-	/* leases: template_config.lease_renewal_threshold */
-	double lease_renew_fraction;	/* renew a lease at this part of it; 0.8 */
-	uint64_t once_max_attempts;	/* vault.retry.num_retries, for --once */
-
-	/* listener: */
-	char *listener_address;	/* /healthz /readyz /metrics: host:port */
-	char *control_socket;	/* unix socket for `certagent rotate` */
+	struct certs_opts certs;	/* certificates: */
+	struct templates_opts templates;	/* templates: */
+	struct deps_opts deps;		/* template_config: */
+	struct hooks_opts hooks;	/* hooks: */
+	struct revq_opts revoke;	/* (vault.retry) */
+	struct telemetry_opts listener;	/* listener: */
 
 	/* modes */
 	int exit_after_render;	/* as `run --once` */

@@ -36,7 +36,6 @@
 #include "auth.h"
 #include "backoff.h"
 #include "buf.h"
-#include "config.h"
 #include "log.h"
 #include "vault.h"
 #include "wallclock.h"
@@ -68,8 +67,7 @@ struct deps {
 	uv_loop_t *loop;
 	struct vault *vault;
 	struct auth *auth;
-	const struct config *cfg;
-	struct backoff_opts backoff;
+	const struct deps_opts *cfg;
 	deps_changed_cb cb;
 	void *cb_arg;
 	struct dep *list;
@@ -204,7 +202,7 @@ refresh_delay(const struct dep *e)
 {
 	const cJSON *lease = cJSON_GetObjectItemCaseSensitive(e->data, "lease_id");
 	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(e->data, "lease_duration");
-	unsigned long long refresh = e->d->cfg->template_refresh_ms;
+	unsigned long long refresh = e->d->cfg->refresh_ms;
 
 	if (cJSON_IsString(lease) && lease->valuestring[0] && cJSON_IsNumber(dur) &&
 	    dur->valuedouble > 0)
@@ -284,7 +282,7 @@ on_renewed(void *arg, const struct vault_response *r)
 		return;
 	}
 	if (r->err != VAULT_OK) {
-		uint64_t delay = retry_failed(&e->retry, &d->backoff);
+		uint64_t delay = retry_failed(&e->retry, &d->cfg->retry);
 		if (r->err == VAULT_EHTTP && r->status == 403)
 			auth_token_rejected(d->auth, auth_token(d->auth));
 		if (now + (int64_t)delay >= e->lease_expire_ms) {
@@ -330,7 +328,7 @@ renew_lease(struct dep *e)
 		body = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (body == NULL) {
-		uv_timer_start(&e->timer, on_timer, d->cfg->retry_min_backoff_ms, 0);
+		uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
 		return;
 	}
 	struct vault_req req = {
@@ -338,12 +336,11 @@ renew_lease(struct dep *e)
 		.path = "sys/leases/renew",
 		.body = body,
 		.flags = VAULT_QUIET,
-		.max_attempts = (unsigned)(d->cfg->n_vault_addresses
-						   ? d->cfg->n_vault_addresses : 1),
+		.max_attempts = (unsigned)vault_address_count(d->vault),
 	};
 	if (vault_request(d->vault, &req, on_renewed, e, &e->call) != 0) {
 		e->call = NULL;
-		uv_timer_start(&e->timer, on_timer, d->cfg->retry_min_backoff_ms, 0);
+		uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
 	}
 	free(body);
 }
@@ -358,7 +355,7 @@ on_fetched(void *arg, const struct vault_response *r)
 	if (r->err == VAULT_ECANCELED)
 		return;
 	if (r->err != VAULT_OK || r->json == NULL) {
-		uint64_t delay = retry_failed(&e->retry, &d->backoff);
+		uint64_t delay = retry_failed(&e->retry, &d->cfg->retry);
 		if (r->err == VAULT_EHTTP && r->status == 403)
 			auth_token_rejected(d->auth, auth_token(d->auth));
 		snprintf(e->err, sizeof(e->err), "%s",
@@ -423,7 +420,7 @@ fetch(struct dep *e)
 		e->state = DEP_FETCHING;
 	if (vault_request(d->vault, &req, on_fetched, e, &e->call) != 0) {
 		e->call = NULL;
-		uv_timer_start(&e->timer, on_timer, d->cfg->retry_min_backoff_ms, 0);
+		uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
 	}
 }
 
@@ -442,7 +439,7 @@ on_timer(uv_timer_t *t)
 
 int
 deps_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	 const struct config *cfg, deps_changed_cb cb, void *arg,
+	 const struct deps_opts *cfg, deps_changed_cb cb, void *arg,
 	 struct deps **out)
 {
 	struct deps *d = calloc(1, sizeof(*d));
@@ -453,8 +450,6 @@ deps_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	d->vault = vault;
 	d->auth = auth;
 	d->cfg = cfg;
-	d->backoff.min_ms = cfg->retry_min_backoff_ms;
-	d->backoff.max_ms = cfg->retry_max_backoff_ms;
 	d->cb = cb;
 	d->cb_arg = arg;
 	*out = d;
@@ -462,11 +457,9 @@ deps_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 }
 
 void
-deps_configure(struct deps *d, const struct config *cfg)
+deps_configure(struct deps *d, const struct deps_opts *cfg)
 {
 	d->cfg = cfg;
-	d->backoff.min_ms = cfg->retry_min_backoff_ms;
-	d->backoff.max_ms = cfg->retry_max_backoff_ms;
 }
 
 int

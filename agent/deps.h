@@ -16,8 +16,9 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "backoff.h"
+
 struct auth;
-struct config;
 struct deps;
 struct vault;
 
@@ -26,12 +27,19 @@ struct vault;
 
 typedef void (*deps_changed_cb)(void *arg);
 
+/* template_config: and vault.retry, as deps use them. */
+struct deps_opts {
+	uint64_t refresh_ms;		/* static_secret_render_interval; 5m */
+	double lease_renew_fraction;	/* lease_renewal_threshold; 0.8 */
+	struct backoff_opts retry;
+};
+
 int deps_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
-	     const struct config *cfg, deps_changed_cb cb, void *arg,
+	     const struct deps_opts *o, deps_changed_cb cb, void *arg,
 	     struct deps **out);
 
-/* Use CFG (borrowed) from now on: backoff bounds, refresh interval. */
-void deps_configure(struct deps *d, const struct config *cfg);
+/* Use O (borrowed) from now on. */
+void deps_configure(struct deps *d, const struct deps_opts *o);
 
 /*
  * The data of call (KIND, PATH, KV): 0 with *OUT (Vault's JSON envelope,

@@ -42,7 +42,6 @@
 #include <unistd.h>
 
 #include "backoff.h"
-#include "config.h"
 #include "files.h"
 #include "log.h"
 
@@ -78,7 +77,7 @@ struct hook {
 	struct hooks *h;
 	struct hook *next;
 	char *name;
-	const struct config_hook *def;	/* NULL once gone from the config */
+	const struct hook_def *def;	/* NULL once gone from the config */
 	uv_timer_t timer;		/* quiet period, or retry backoff */
 	struct changes pending, running;
 	int has_pending;
@@ -92,7 +91,7 @@ struct hook {
 	/* A hook of the agent's own (exec mode): a function, not a config. */
 	hooks_fn fn;
 	void *fn_arg;
-	struct config_hook own_def;
+	struct hook_def own_def;
 
 	/* The command in flight. */
 	int active;
@@ -110,7 +109,7 @@ struct hook {
 
 struct hooks {
 	uv_loop_t *loop;
-	const struct config *cfg;
+	const struct hooks_opts *cfg;
 	hooks_done_cb done;
 	void *arg;
 	struct hook *list;
@@ -207,7 +206,7 @@ find(const struct hooks *h, const char *name)
 }
 
 static struct hook *
-hook_add(struct hooks *h, const struct config_hook *def)
+hook_add(struct hooks *h, const struct hook_def *def)
 {
 	struct hook *k = calloc(1, sizeof(*k)), **tail = &h->list;
 
@@ -311,9 +310,9 @@ finish(struct hook *k, struct hooks_result *r, const char *why)
 			log_warn("hooks", "%s: %s", k->name, why);
 			changes_clear(&k->running);
 		} else {
-			const struct config *cfg = h->cfg;
-			uint64_t delay = backoff_delay(cfg->retry_min_backoff_ms,
-						       cfg->retry_max_backoff_ms,
+			const struct hooks_opts *cfg = h->cfg;
+			uint64_t delay = backoff_delay(cfg->retry.min_ms,
+						       cfg->retry.max_ms,
 						       k->attempt);
 
 			if (k->attempt < HOOK_MAX_ATTEMPT)
@@ -363,7 +362,7 @@ parse_pid(const char *text)
 static void
 run_signal(struct hook *k)
 {
-	const struct config_hook *d = k->def;
+	const struct hook_def *d = k->def;
 	struct hooks_result r = { .name = k->name, .exit_status = -1 };
 	char err[512], why[768], *buf = NULL;
 	size_t len;
@@ -712,7 +711,7 @@ init_stream(struct hook *k, struct stream *s, const char *label)
 static void
 run_command(struct hook *k)
 {
-	const struct config_hook *d = k->def;
+	const struct hook_def *d = k->def;
 	uv_loop_t *loop = k->h->loop;
 	uv_process_options_t o;
 	uv_stdio_container_t stdio[3];
@@ -892,7 +891,7 @@ hooks_add_function(struct hooks *h, const char *name, hooks_fn fn, void *arg,
 /* The module */
 
 int
-hooks_new(uv_loop_t *loop, const struct config *cfg, hooks_done_cb done,
+hooks_new(uv_loop_t *loop, const struct hooks_opts *cfg, hooks_done_cb done,
 	  void *arg, struct hooks **out)
 {
 	struct hooks *h = calloc(1, sizeof(*h));
@@ -905,8 +904,8 @@ hooks_new(uv_loop_t *loop, const struct config *cfg, hooks_done_cb done,
 	h->arg = arg;
 	uv_timer_init(loop, &h->flush);
 	h->flush.data = h;
-	for (size_t i = 0; i < cfg->n_hooks; i++) {
-		if (hook_add(h, &cfg->hooks[i]) == NULL) {
+	for (size_t i = 0; i < cfg->n; i++) {
+		if (hook_add(h, &cfg->defs[i]) == NULL) {
 			hooks_close(h);
 			return -ENOMEM;
 		}
@@ -916,7 +915,7 @@ hooks_new(uv_loop_t *loop, const struct config *cfg, hooks_done_cb done,
 }
 
 void
-hooks_configure(struct hooks *h, const struct config *cfg)
+hooks_configure(struct hooks *h, const struct hooks_opts *cfg)
 {
 	struct hook *k;
 
@@ -924,13 +923,13 @@ hooks_configure(struct hooks *h, const struct config *cfg)
 	for (k = h->list; k; k = k->next)
 		if (k->fn == NULL)
 			k->def = NULL;
-	for (size_t i = 0; i < cfg->n_hooks; i++) {
-		k = find(h, cfg->hooks[i].name);
+	for (size_t i = 0; i < cfg->n; i++) {
+		k = find(h, cfg->defs[i].name);
 		if (k)
-			k->def = &cfg->hooks[i];
-		else if (hook_add(h, &cfg->hooks[i]) == NULL)
+			k->def = &cfg->defs[i];
+		else if (hook_add(h, &cfg->defs[i]) == NULL)
 			log_error("hooks", "%s: out of memory; hook not set up",
-				  cfg->hooks[i].name);
+				  cfg->defs[i].name);
 	}
 	for (k = h->list; k; k = k->next)
 		if (k->def == NULL && !k->closing)

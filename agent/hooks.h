@@ -17,10 +17,27 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "backoff.h"
 #include "change.h"
 
-struct config;
 struct hooks;
+
+/* One entry of hooks: (name: {signal, pid_file} or {command, timeout}) */
+struct hook_def {
+	char *name;
+	int signal;		/* signal hook: the signal number; 0 = command hook */
+	char *pid_file;		/* signal hook: read at every send */
+	char **command;		/* command hook: argv, run without a shell */
+	size_t n_command;
+	uint64_t timeout_ms;	/* command hook: killed after this; default 30s */
+};
+
+/* hooks: in the configuration (borrowed), and vault.retry's backoff. */
+struct hooks_opts {
+	struct hook_def *defs;
+	size_t n;
+	struct backoff_opts retry;	/* after a failed run */
+};
 
 /* How one run ended, for tests and counters. */
 struct hooks_result {
@@ -34,16 +51,16 @@ struct hooks_result {
 
 typedef void (*hooks_done_cb)(void *arg, const struct hooks_result *r);
 
-/* CFG is borrowed (hooks:, vault.retry for the backoff); DONE may be NULL. */
-int hooks_new(uv_loop_t *loop, const struct config *cfg, hooks_done_cb done,
+/* O is borrowed; DONE may be NULL. */
+int hooks_new(uv_loop_t *loop, const struct hooks_opts *o, hooks_done_cb done,
 	      void *arg, struct hooks **out);
 
 /*
- * Use CFG (borrowed) from now on.  Call it before the previous config is
+ * Use O (borrowed) from now on.  Call it before the previous config is
  * freed.  A hook that is gone drops its pending run; a command already
  * running is left to finish.
  */
-void hooks_configure(struct hooks *h, const struct config *cfg);
+void hooks_configure(struct hooks *h, const struct hooks_opts *o);
 
 /*
  * Files changed (C, see change.h): each hook named in C->hooks runs after

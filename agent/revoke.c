@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "backoff.h"
-#include "config.h"
 #include "log.h"
 #include "vault.h"
 #include "wallclock.h"
@@ -37,7 +36,7 @@ struct rev {
 struct revq {
 	uv_loop_t *loop;
 	struct vault *vault;
-	const struct config *cfg;
+	const struct revq_opts *cfg;
 	struct rev **items;
 	size_t n, cap;
 	uv_timer_t timer;
@@ -63,7 +62,7 @@ revq_mount_of(const char *path, char *mount, size_t len)
 }
 
 int
-revq_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
+revq_new(uv_loop_t *loop, struct vault *vault, const struct revq_opts *cfg,
 	 struct revq **out)
 {
 	struct revq *q = calloc(1, sizeof(*q));
@@ -80,7 +79,7 @@ revq_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
 }
 
 void
-revq_configure(struct revq *q, const struct config *cfg)
+revq_configure(struct revq *q, const struct revq_opts *cfg)
 {
 	q->cfg = cfg;
 }
@@ -165,8 +164,8 @@ on_revoked(void *arg, const struct vault_response *resp)
 			  r->name, r->serial, resp->message);
 		remove_at(q, i);
 	} else {
-		uint64_t delay = backoff_delay(q->cfg->retry_min_backoff_ms,
-					       q->cfg->retry_max_backoff_ms,
+		uint64_t delay = backoff_delay(q->cfg->retry.min_ms,
+					       q->cfg->retry.max_ms,
 					       r->attempts - 1);
 		log_warn("revoke", "%s: revoking serial %s failed: %s; next try "
 				   "in %.1fs", r->name, r->serial, resp->message,
@@ -188,8 +187,7 @@ send_one(struct revq *q, struct rev *r)
 		.path = path,
 		.body = body,
 		.flags = VAULT_QUIET,
-		.max_attempts = (unsigned)(q->cfg->n_vault_addresses
-						   ? q->cfg->n_vault_addresses : 1),
+		.max_attempts = (unsigned)vault_address_count(q->vault),
 	};
 	if (vault_request(q->vault, &req, on_revoked, r, &r->call) != 0) {
 		r->call = NULL;

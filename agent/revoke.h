@@ -18,15 +18,21 @@
 #include <stdint.h>
 #include <uv.h>
 
-struct config;
+#include "backoff.h"
+
 struct revq;
 struct vault;
 
-int revq_new(uv_loop_t *loop, struct vault *vault, const struct config *cfg,
+/* What the queue takes from the configuration: vault.retry's backoff. */
+struct revq_opts {
+	struct backoff_opts retry;
+};
+
+int revq_new(uv_loop_t *loop, struct vault *vault, const struct revq_opts *o,
 	     struct revq **out);
 
-/* Use CFG (borrowed) from now on: the retry backoff. */
-void revq_configure(struct revq *q, const struct config *cfg);
+/* Use O (borrowed) from now on. */
+void revq_configure(struct revq *q, const struct revq_opts *o);
 
 /*
  * Revoke SERIAL ("39:dd:..") of the PKI mount MOUNT at AT_MS (wall

@@ -35,8 +35,8 @@ struct telemetry_view {
 };
 
 struct telemetry_opts {
-	const char *address;		/* host:port for the endpoints, or NULL */
-	const char *control_socket;	/* a unix socket path, or NULL */
+	char *address;			/* host:port for the endpoints, or NULL */
+	char *control_socket;		/* a unix socket path, or NULL */
 };
 
 /* Renew NAME (NULL: every certificate) now; how many matched. */

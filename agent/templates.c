@@ -38,7 +38,6 @@
 
 #include "buf.h"
 #include "certs.h"
-#include "config.h"
 #include "deps.h"
 #include "files.h"
 #include "log.h"
@@ -50,7 +49,7 @@
 
 struct tpl {
 	struct templates *t;
-	const struct config_template *cfg;
+	const struct template_def *cfg;
 	struct tmpl *parsed;
 	char name[512];		/* source path, or "templates[N]" */
 	char cert_name[256];	/* what the certificates it issues are called */
@@ -61,7 +60,7 @@ struct templates {
 	uv_loop_t *loop;
 	struct deps *deps;
 	struct certs *certs;
-	const struct config *cfg;
+	const struct templates_opts *cfg;
 	struct tpl *tpls;
 	size_t n;
 	uv_timer_t batch;
@@ -385,6 +384,7 @@ tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
 			.kv = kv,
 			.nkv = nkv,
 			.name = p->cert_name,
+			.policy = &p->cfg->policy,
 			.adopt = adopt_cb,
 			.adopt_arg = &ax,
 		};
@@ -442,7 +442,7 @@ report(struct tpl *p, const char *err)
 static void
 render_one(struct tpl *p)
 {
-	const struct config_template *tc = p->cfg;
+	const struct template_def *tc = p->cfg;
 	struct tmpl_env env = {
 		.arg = p,
 		.fetch = tpl_fetch,
@@ -534,14 +534,14 @@ templates_schedule(struct templates *t)
 
 int
 templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
-	      const struct config *cfg, int dry,
+	      const struct templates_opts *cfg, int dry,
 	      const struct templates_events *ev, struct templates **out)
 {
 	struct templates *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return -ENOMEM;
-	t->tpls = calloc(cfg->n_templates ? cfg->n_templates : 1, sizeof(*t->tpls));
+	t->tpls = calloc(cfg->n ? cfg->n : 1, sizeof(*t->tpls));
 	if (t->tpls == NULL) {
 		free(t);
 		return -ENOMEM;
@@ -550,7 +550,7 @@ templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
 	t->deps = deps;
 	t->certs = certs;
 	t->cfg = cfg;
-	t->n = cfg->n_templates;
+	t->n = cfg->n;
 	t->dry = dry;
 	if (ev)
 		t->ev = *ev;
@@ -559,16 +559,18 @@ templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
 	for (size_t i = 0; i < t->n; i++) {
 		struct tpl *p = &t->tpls[i];
 		p->t = t;
-		p->cfg = &cfg->templates[i];
+		p->cfg = &cfg->defs[i];
 		if (p->cfg->source)
 			snprintf(p->name, sizeof(p->name), "%s", p->cfg->source);
 		else
 			snprintf(p->name, sizeof(p->name), "templates[%zu]", i);
-		/* A certificate it issues is named after its destination's
-		 * file name (the engine adds #2, #3 to keep names unique). */
+		/* A certificate it issues is named after the template, or
+		 * its destination's file name (the engine adds #2, #3 to
+		 * keep names unique). */
 		const char *base = strrchr(p->cfg->destination, '/');
 		snprintf(p->cert_name, sizeof(p->cert_name), "%s",
-			 base ? base + 1 : p->cfg->destination);
+			 p->cfg->name ? p->cfg->name
+				      : base ? base + 1 : p->cfg->destination);
 	}
 	*out = t;
 	return 0;
@@ -579,7 +581,7 @@ templates_start(struct templates *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		struct tpl *p = &t->tpls[i];
-		const struct config_template *tc = p->cfg;
+		const struct template_def *tc = p->cfg;
 		char err[ERR_MAX], *text = NULL;
 		size_t len;
 

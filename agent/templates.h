@@ -14,11 +14,35 @@
 #include <uv.h>
 
 #include "change.h"
+#include "renew.h"
 
 struct certs;
-struct config;
 struct deps;
 struct templates;
+
+/* One entry of templates: */
+struct template_def {
+	char *name;		/* names the certificates it issues; optional */
+	char *source;		/* template file, or */
+	char *contents;		/* the template inline */
+	char *destination;
+	unsigned mode;		/* default 0644 */
+	char *owner, *group;
+	int error_on_missing_key;
+	char *left_delimiter, *right_delimiter;
+	int backup;
+	char **on_change;	/* names of hooks: run when the file changes */
+	size_t n_on_change;
+	struct change_wait wait;
+	struct renew_policy policy;	/* for the certificates it issues */
+	char *rotate_window;	/* the window as written; parsed into policy */
+};
+
+/* templates: in the configuration (borrowed). */
+struct templates_opts {
+	struct template_def *defs;
+	size_t n;
+};
 
 /* What the templates tell the agent; each may be NULL. */
 struct templates_events {
@@ -35,7 +59,7 @@ struct templates_events {
  * data comes from DEPS, certificates from CERTS.
  */
 int templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
-		  const struct config *cfg, int dry,
+		  const struct templates_opts *o, int dry,
 		  const struct templates_events *ev, struct templates **out);
 
 /* Parse every template (errors are logged; that template is skipped)

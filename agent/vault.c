@@ -26,7 +26,6 @@
 #include <openssl/crypto.h>
 
 #include "backoff.h"
-#include "config.h"
 #include "http.h"
 #include "log.h"
 
@@ -77,7 +76,7 @@ struct vault_call {
 struct vault {
 	uv_loop_t *loop;
 	struct http *http;
-	const struct config *cfg;
+	const struct vault_opts *cfg;
 	struct vault_addr *addrs;
 	size_t naddrs;
 	size_t current;
@@ -236,11 +235,11 @@ out:
 }
 
 int
-vault_configure(struct vault *v, const struct config *cfg, char *err,
+vault_configure(struct vault *v, const struct vault_opts *cfg, char *err,
 		size_t errlen)
 {
 	struct vault_addr *addrs;
-	size_t n = cfg->n_vault_addresses;
+	size_t n = cfg->n_addresses;
 
 	addrs = calloc(n ? n : 1, sizeof(*addrs));
 	if (addrs == NULL) {
@@ -248,7 +247,7 @@ vault_configure(struct vault *v, const struct config *cfg, char *err,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (parse_addr(cfg->vault_addresses[i], cfg->vault_tls_server_name,
+		if (parse_addr(cfg->addresses[i], cfg->tls_server_name,
 			       &addrs[i], err, errlen) != 0) {
 			free_addrs(addrs, i);
 			return -EINVAL;
@@ -259,7 +258,7 @@ vault_configure(struct vault *v, const struct config *cfg, char *err,
 	v->naddrs = n;
 	v->current = 0;
 	v->cfg = cfg;
-	if (cfg->vault_tls_skip_verify)
+	if (cfg->tls_skip_verify)
 		log_warn("vault", "TLS verification of the Vault server is OFF "
 				  "(vault.tls_skip_verify): anyone on the path can "
 				  "read the token and secrets");
@@ -267,7 +266,7 @@ vault_configure(struct vault *v, const struct config *cfg, char *err,
 }
 
 int
-vault_new(uv_loop_t *loop, struct http *http, const struct config *cfg,
+vault_new(uv_loop_t *loop, struct http *http, const struct vault_opts *cfg,
 	  struct vault **out, char *err, size_t errlen)
 {
 	struct vault *v = calloc(1, sizeof(*v));
@@ -303,6 +302,12 @@ void
 vault_set_default_attempts(struct vault *v, unsigned n)
 {
 	v->default_attempts = n;
+}
+
+size_t
+vault_address_count(const struct vault *v)
+{
+	return v->naddrs;
 }
 
 uint64_t
@@ -503,14 +508,14 @@ attempt_failed(struct vault_call *c, int err, long status, const char *why,
 		v->current = (c->addr + 1) % v->naddrs;
 	c->failed_in_round++;
 	if (!failover || c->failed_in_round >= v->naddrs) {
-		delay = backoff_delay(v->cfg->retry_min_backoff_ms,
-				      v->cfg->retry_max_backoff_ms, c->rounds);
+		delay = backoff_delay(v->cfg->retry.min_ms,
+				      v->cfg->retry.max_ms, c->rounds);
 		if (wait_hint) {
-			delay = wait_hint < v->cfg->retry_min_backoff_ms
-					? v->cfg->retry_min_backoff_ms
+			delay = wait_hint < v->cfg->retry.min_ms
+					? v->cfg->retry.min_ms
 					: wait_hint;
-			if (delay > v->cfg->retry_max_backoff_ms)
-				delay = v->cfg->retry_max_backoff_ms;
+			if (delay > v->cfg->retry.max_ms)
+				delay = v->cfg->retry.max_ms;
 		}
 		c->rounds++;
 		c->failed_in_round = 0;
@@ -614,7 +619,7 @@ static int
 prepare(struct vault_call *c)
 {
 	struct vault *v = c->v;
-	const struct config *cfg = v->cfg;
+	const struct vault_opts *cfg = v->cfg;
 	const struct vault_addr *a;
 	const char *token = c->token ? c->token : v->token;
 	int list = strcmp(c->method, "LIST") == 0;
@@ -647,7 +652,7 @@ prepare(struct vault_call *c)
 
 	if (!(c->flags & VAULT_NO_TOKEN) && token && add_header(c, "X-Vault-Token", token))
 		return -1;
-	if (cfg->vault_namespace && add_header(c, "X-Vault-Namespace", cfg->vault_namespace))
+	if (cfg->namespace && add_header(c, "X-Vault-Namespace", cfg->namespace))
 		return -1;
 	if (add_header(c, "X-Vault-Request", "true") || add_header(c, "Expect", ""))
 		return -1;
@@ -672,9 +677,9 @@ prepare(struct vault_call *c)
 	curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->curlerr);
 	curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->easy, CURLOPT_USERAGENT, "certagent/" CERTAGENT_VERSION);
-	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)cfg->vault_timeout_ms);
+	curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
 	curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
-			 (long)(cfg->vault_timeout_ms < 10000 ? cfg->vault_timeout_ms
+			 (long)(cfg->timeout_ms < 10000 ? cfg->timeout_ms
 							      : 10000));
 	curl_easy_setopt(c->easy, CURLOPT_MAXFILESIZE_LARGE,
 			 (curl_off_t)cfg->max_response_bytes);
@@ -693,15 +698,15 @@ prepare(struct vault_call *c)
 			return -1;
 		curl_easy_setopt(c->easy, CURLOPT_CONNECT_TO, c->connect_to);
 	}
-	if (cfg->vault_ca_cert)
-		curl_easy_setopt(c->easy, CURLOPT_CAINFO, cfg->vault_ca_cert);
-	if (cfg->vault_tls_skip_verify) {
+	if (cfg->ca_cert)
+		curl_easy_setopt(c->easy, CURLOPT_CAINFO, cfg->ca_cert);
+	if (cfg->tls_skip_verify) {
 		curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (cfg->vault_client_cert) {
-		curl_easy_setopt(c->easy, CURLOPT_SSLCERT, cfg->vault_client_cert);
-		curl_easy_setopt(c->easy, CURLOPT_SSLKEY, cfg->vault_client_key);
+	if (cfg->client_cert) {
+		curl_easy_setopt(c->easy, CURLOPT_SSLCERT, cfg->client_cert);
+		curl_easy_setopt(c->easy, CURLOPT_SSLKEY, cfg->client_key);
 	}
 	return 0;
 }

@@ -17,7 +17,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-struct config;
+#include "backoff.h"
+
 struct http;
 struct vault;
 struct vault_call;
@@ -59,14 +60,30 @@ struct vault_req {
 	uint64_t deadline;	/* uv_now() ms; no attempt starts after it. 0: none */
 };
 
-int vault_new(uv_loop_t *loop, struct http *http, const struct config *cfg,
+/* vault: in the configuration.  Borrowed: it must outlive its use. */
+struct vault_opts {
+	char **addresses;	/* tried in order */
+	size_t n_addresses;
+	char *ca_cert;		/* PEM bundle to verify the server */
+	char *client_cert;	/* mTLS client certificate (PEM) and its key */
+	char *client_key;
+	char *tls_server_name;
+	int tls_skip_verify;
+	char *namespace;
+	uint64_t timeout_ms;	/* per attempt */
+	struct backoff_opts retry;	/* between rounds of attempts */
+	uint64_t num_retries;	/* run --once: give up after this many */
+	uint64_t max_response_bytes;
+};
+
+int vault_new(uv_loop_t *loop, struct http *http, const struct vault_opts *o,
 	      struct vault **out, char *err, size_t errlen);
 
 /*
- * Use CFG (borrowed; it must outlive its use) for calls started from now
+ * Use O (borrowed; it must outlive its use) for calls started from now
  * on.  Fails, keeping the old settings, if an address cannot be parsed.
  */
-int vault_configure(struct vault *v, const struct config *cfg, char *err,
+int vault_configure(struct vault *v, const struct vault_opts *o, char *err,
 		    size_t errlen);
 
 /* The token used by calls that name none; NULL for none. Copied. */
@@ -88,6 +105,9 @@ void vault_close(struct vault *v);
 
 /* Bound the calls that set no max_attempts (run --once); 0: unbounded. */
 void vault_set_default_attempts(struct vault *v, unsigned n);
+
+/* How many addresses there are: one round of attempts. */
+size_t vault_address_count(const struct vault *v);
 
 /* Count of HTTP attempts made, for tests and metrics. */
 uint64_t vault_attempts(const struct vault *v);

@@ -49,11 +49,51 @@ need_for_method(struct loader *ld, const struct mark_rec *method,
 }
 
 
+/*
+ * The renewal keys of an entry or a template: renew_at and renew_before
+ * exclude each other, the jitter stays inside the lifetime, and the
+ * rotate_window parses, once, into the policy that renew.c reads.
+ */
+static void
+check_renewal(struct loader *ld, struct renew_policy *p, char *const *window,
+	      const char *path)
+{
+	char kpath[CFG_PATH_MAX];
+
+	if (p->renew_at > 0 && p->renew_before_ms) {
+		cfg_join_path(kpath, sizeof(kpath), path, "renew_before");
+		cfg_report(ld, CFG_AT(cfg_where(ld, &p->renew_before_ms, path)),
+			   kpath, "set renew_at or renew_before, not both");
+	} else {
+		double at_frac = p->renew_at > 0 ? p->renew_at : RENEW_AT_DEFAULT;
+		if (!p->renew_before_ms &&
+		    (at_frac - p->jitter <= 0 || at_frac + p->jitter >= 1)) {
+			cfg_join_path(kpath, sizeof(kpath), path, "jitter");
+			cfg_report(ld, CFG_AT(cfg_where(ld, &p->jitter, path)),
+				   kpath, "renew_at %g +- jitter %g leaves "
+				   "the lifetime; keep both inside (0, 1)",
+				   at_frac, p->jitter);
+		}
+	}
+	p->has_window = 0;
+	if (*window) {
+		char why[160];
+		if (window_parse(*window, &p->window, why, sizeof(why)) != 0) {
+			cfg_join_path(kpath, sizeof(kpath), path, "rotate_window");
+			cfg_report(ld, CFG_AT(cfg_where(ld, window, path)), kpath,
+				   "%s (write e.g. \"Sat 02:00-04:00\" or "
+				   "\"Mon-Fri 22:00-06:00 UTC\")", why);
+		} else {
+			p->has_window = 1;
+		}
+	}
+}
+
 /* Cross-field checks of one certificates[] entry. */
 void
 cfg_check_cert(struct loader *ld, void *obj, const char *path)
 {
-	struct config_cert *c = obj;
+	struct cert_def *c = obj;
 	yaml_mark_t at = cfg_where(ld, &c->path, path);
 	int has_cert = 0, has_key = 0;
 
@@ -68,36 +108,7 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 				   want);
 		}
 	}
-	if (c->renew_at > 0 && c->renew_before_ms) {
-		char kpath[CFG_PATH_MAX];
-		cfg_join_path(kpath, sizeof(kpath), path, "renew_before");
-		cfg_report(ld, CFG_AT(cfg_where(ld, &c->renew_before_ms, path)),
-			   kpath, "set renew_at or renew_before, not both");
-	} else {
-		double at_frac = c->renew_at > 0 ? c->renew_at : 0.66;
-		if (!c->renew_before_ms &&
-		    (at_frac - c->jitter <= 0 || at_frac + c->jitter >= 1)) {
-			char kpath[CFG_PATH_MAX];
-			cfg_join_path(kpath, sizeof(kpath), path, "jitter");
-			cfg_report(ld, CFG_AT(cfg_where(ld, &c->jitter, path)),
-				   kpath, "renew_at %g +- jitter %g leaves "
-				   "the lifetime; keep both inside (0, 1)",
-				   at_frac, c->jitter);
-		}
-	}
-	if (c->rotate_window) {
-		struct window w;
-		char why[160];
-		if (window_parse(c->rotate_window, &w, why, sizeof(why)) != 0) {
-			char kpath[CFG_PATH_MAX];
-			cfg_join_path(kpath, sizeof(kpath), path,
-				      "rotate_window");
-			cfg_report(ld, CFG_AT(cfg_where(ld, &c->rotate_window,
-							path)), kpath,
-				   "%s (write e.g. \"Sat 02:00-04:00\" or "
-				   "\"Mon-Fri 22:00-06:00 UTC\")", why);
-		}
-	}
+	check_renewal(ld, &c->policy, &c->rotate_window, path);
 	if (c->mode == CERT_MODE_SIGN && c->key_bits) {
 		int ok = c->key_type == CERT_KEY_RSA
 				 ? (c->key_bits == 2048 || c->key_bits == 3072 ||
@@ -117,8 +128,8 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 				   enum_name(cfg_cert_key_types, c->key_type));
 		}
 	}
-	for (size_t i = 0; i < c->n_files; i++) {
-		struct config_file *f = &c->files[i];
+	for (size_t i = 0; i < c->out.n; i++) {
+		struct cert_file *f = &c->out.files[i];
 		char kpath[CFG_PATH_MAX], fpath[CFG_PATH_MAX];
 		yaml_mark_t fat = cfg_where(ld, &f->path, path);
 
@@ -151,13 +162,13 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 			cfg_report(ld, CFG_AT(fat), kpath,
 				   "only a bundle has parts");
 		}
-		if (f->path && c->atomic_dir && strchr(f->path, '/')) {
+		if (f->path && c->out.atomic_dir && strchr(f->path, '/')) {
 			cfg_join_path(kpath, sizeof(kpath), fpath, "path");
 			cfg_report(ld, CFG_AT(fat), kpath, "with atomic_dir, "
 				   "a file path is a bare name inside that "
 				   "directory");
 		}
-		if (f->path && !c->atomic_dir && f->path[0] != '/') {
+		if (f->path && !c->out.atomic_dir && f->path[0] != '/') {
 			cfg_join_path(kpath, sizeof(kpath), fpath, "path");
 			cfg_report(ld, CFG_AT(fat), kpath,
 				   "must be an absolute path");
@@ -169,7 +180,7 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 			f->mode = holds_key ? 0600 : 0644;
 		}
 	}
-	if (c->n_files && (!has_cert || !has_key)) {
+	if (c->out.n && (!has_cert || !has_key)) {
 		char kpath[CFG_PATH_MAX];
 		cfg_join_path(kpath, sizeof(kpath), path, "files");
 		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath).line ?
@@ -186,9 +197,10 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 void
 cfg_check_template(struct loader *ld, void *obj, const char *path)
 {
-	struct config_template *t = obj;
+	struct template_def *t = obj;
 	yaml_mark_t at = cfg_where(ld, &t->destination, path);
 
+	check_renewal(ld, &t->policy, &t->rotate_window, path);
 	if ((t->source == NULL) == (t->contents == NULL))
 		cfg_report(ld, CFG_AT(at), path,
 			   "needs exactly one of source and contents");
@@ -206,7 +218,7 @@ cfg_check_template(struct loader *ld, void *obj, const char *path)
 void
 cfg_check_wait(struct loader *ld, void *obj, const char *path)
 {
-	struct config_wait *w = obj;
+	struct change_wait *w = obj;
 	const struct mark_rec *lo = cfg_find_field(ld, &w->min_ms);
 	const struct mark_rec *hi = cfg_find_field(ld, &w->max_ms);
 	char kpath[CFG_PATH_MAX];
@@ -222,7 +234,7 @@ cfg_check_wait(struct loader *ld, void *obj, const char *path)
 void
 cfg_check_hook(struct loader *ld, void *obj, const char *path)
 {
-	struct config_hook *h = obj;
+	struct hook_def *h = obj;
 	const struct mark_rec *sig = cfg_find_field(ld, &h->signal);
 	const struct mark_rec *tmo = cfg_find_field(ld, &h->timeout_ms);
 	yaml_mark_t at = cfg_where(ld, NULL, path);
@@ -280,14 +292,14 @@ check_on_change(struct loader *ld, const struct config *c, char *const *list,
 		char hint[CFG_PATH_MAX];
 		size_t j;
 
-		for (j = 0; j < c->n_hooks; j++) {
-			const char *name = c->hooks[j].name;
+		for (j = 0; j < c->hooks.n; j++) {
+			const char *name = c->hooks.defs[j].name;
 			if (name && strcmp(name, list[i]) == 0)
 				break;
 			if (name && cfg_key_distance(name, list[i]) <= 2)
 				near = name;
 		}
-		if (j < c->n_hooks)
+		if (j < c->hooks.n)
 			continue;
 		if (near)
 			snprintf(hint, sizeof(hint), "; did you mean '%s'?",
@@ -318,13 +330,13 @@ check_on_change(struct loader *ld, const struct config *c, char *const *list,
 static void
 check_certs_unique(struct loader *ld, const struct config *c)
 {
-	for (size_t i = 0; i < c->n_certs; i++) {
-		const struct config_cert *a = &c->certs[i];
+	for (size_t i = 0; i < c->certs.n; i++) {
+		const struct cert_def *a = &c->certs.defs[i];
 		char kpath[CFG_PATH_MAX];
 
 		for (size_t j = 0; j < i; j++) {
-			if (a->name && c->certs[j].name &&
-			    strcmp(a->name, c->certs[j].name) == 0) {
+			if (a->name && c->certs.defs[j].name &&
+			    strcmp(a->name, c->certs.defs[j].name) == 0) {
 				char first[CFG_PATH_MAX], *dot;
 
 				snprintf(kpath, sizeof(kpath),
@@ -332,7 +344,7 @@ check_certs_unique(struct loader *ld, const struct config *c)
 				snprintf(first, sizeof(first),
 					 "certificates[%zu].name", j);
 				snprintf(first, sizeof(first), "%s",
-					 cfg_field_path(ld, &c->certs[j].name,
+					 cfg_field_path(ld, &c->certs.defs[j].name,
 							first));
 				dot = strrchr(first, '.');
 				if (dot != NULL)
@@ -351,49 +363,49 @@ void
 cfg_check_root(struct loader *ld, void *obj, const char *path)
 {
 	struct config *c = obj;
-	const struct mark_rec *m = cfg_find_field(ld, &c->auth_method);
-	const struct mark_rec *cert = cfg_find_field(ld, &c->vault_client_cert);
-	const struct mark_rec *key = cfg_find_field(ld, &c->vault_client_key);
+	const struct mark_rec *m = cfg_find_field(ld, &c->auth.method);
+	const struct mark_rec *cert = cfg_find_field(ld, &c->vault.client_cert);
+	const struct mark_rec *key = cfg_find_field(ld, &c->vault.client_key);
 	const struct mark_rec *lo =
-		cfg_find_field(ld, &c->retry_min_backoff_ms);
+		cfg_find_field(ld, &c->vault.retry.min_ms);
 	const struct mark_rec *hi =
-		cfg_find_field(ld, &c->retry_max_backoff_ms);
+		cfg_find_field(ld, &c->vault.retry.max_ms);
 	const char *name;
 
 	(void)path;
 	if (m && !m->bad) {
-		name = enum_name(cfg_auth_methods, c->auth_method);
-		switch (c->auth_method) {
+		name = enum_name(cfg_auth_methods, c->auth.method);
+		switch (c->auth.method) {
 		case AUTH_METHOD_APPROLE:
-			if (c->auth_role_id_file == NULL &&
-			    cfg_find_field(ld, &c->auth_role_id_file) == NULL)
+			if (c->auth.role_id_file == NULL &&
+			    cfg_find_field(ld, &c->auth.role_id_file) == NULL)
 				need_for_method(ld, m, "auth.role_id_file",
 						name, "");
-			if (c->auth_secret_id_file == NULL &&
-			    cfg_find_field(ld, &c->auth_secret_id_file) == NULL)
+			if (c->auth.secret_id_file == NULL &&
+			    cfg_find_field(ld, &c->auth.secret_id_file) == NULL)
 				need_for_method(ld, m, "auth.secret_id_file",
 						name, "");
 			break;
 		case AUTH_METHOD_TOKEN:
-			if (c->auth_token_file == NULL &&
-			    cfg_find_field(ld, &c->auth_token_file) == NULL)
+			if (c->auth.token_file == NULL &&
+			    cfg_find_field(ld, &c->auth.token_file) == NULL)
 				need_for_method(ld, m, "auth.token_file", name,
 						"");
 			break;
 		case AUTH_METHOD_CERT:
-			if (c->vault_client_cert == NULL && cert == NULL)
+			if (c->vault.client_cert == NULL && cert == NULL)
 				need_for_method(ld, m, "vault.client_cert",
 						name, " (the client certificate "
 						"is the login identity)");
-			if (c->vault_client_key == NULL && key == NULL)
+			if (c->vault.client_key == NULL && key == NULL)
 				need_for_method(ld, m, "vault.client_key",
 						name, "");
 			break;
 		}
-		if (c->auth_mount == NULL &&
-		    cfg_find_field(ld, &c->auth_mount) == NULL) {
-			c->auth_mount = strdup(name);
-			if (c->auth_mount == NULL)
+		if (c->auth.mount == NULL &&
+		    cfg_find_field(ld, &c->auth.mount) == NULL) {
+			c->auth.mount = strdup(name);
+			if (c->auth.mount == NULL)
 				cfg_out_of_memory(ld);
 		}
 	}
@@ -402,7 +414,7 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 	 * A certificate without its key (or the reverse) is unusable.  Under
 	 * the cert method the missing half was reported above.
 	 */
-	if (m && !m->bad && c->auth_method == AUTH_METHOD_CERT)
+	if (m && !m->bad && c->auth.method == AUTH_METHOD_CERT)
 		cert = key = NULL;
 	if (cert && !cert->bad && key == NULL)
 		cfg_report(ld, CFG_AT(cert->key), "vault.client_cert",
@@ -412,33 +424,33 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 			   "set without vault.client_cert");
 
 	check_certs_unique(ld, c);
-	for (size_t i = 0; i < c->n_certs; i++) {
+	for (size_t i = 0; i < c->certs.n; i++) {
 		char kpath[CFG_PATH_MAX];
 		cfg_path_printf(kpath, sizeof(kpath),
 				"certificates[%zu].on_change", i);
-		check_on_change(ld, c, c->certs[i].on_change,
-				c->certs[i].n_on_change,
-				cfg_field_path(ld, &c->certs[i].on_change,
+		check_on_change(ld, c, c->certs.defs[i].on_change,
+				c->certs.defs[i].n_on_change,
+				cfg_field_path(ld, &c->certs.defs[i].on_change,
 					       kpath));
 	}
-	for (size_t i = 0; i < c->n_templates; i++) {
+	for (size_t i = 0; i < c->templates.n; i++) {
 		char kpath[CFG_PATH_MAX];
 		cfg_path_printf(kpath, sizeof(kpath),
 				"templates[%zu].on_change", i);
-		check_on_change(ld, c, c->templates[i].on_change,
-				c->templates[i].n_on_change,
-				cfg_field_path(ld, &c->templates[i].on_change,
+		check_on_change(ld, c, c->templates.defs[i].on_change,
+				c->templates.defs[i].n_on_change,
+				cfg_field_path(ld, &c->templates.defs[i].on_change,
 					       kpath));
 	}
 
 	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
-	    c->retry_min_backoff_ms > c->retry_max_backoff_ms) {
+	    c->vault.retry.min_ms > c->vault.retry.max_ms) {
 		char a[32], b[32];
 		yaml_mark_t at = lo ? lo->key :
-			cfg_where(ld, &c->retry_max_backoff_ms, "vault.retry");
+			cfg_where(ld, &c->vault.retry.max_ms, "vault.retry");
 
-		cfg_format_duration(c->retry_min_backoff_ms, a, sizeof(a));
-		cfg_format_duration(c->retry_max_backoff_ms, b, sizeof(b));
+		cfg_format_duration(c->vault.retry.min_ms, a, sizeof(a));
+		cfg_format_duration(c->vault.retry.max_ms, b, sizeof(b));
 		if ((lo && lo->tainted) || (hi && hi->tainted))
 			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff",
 				   "is greater than vault.retry.max_backoff");

@@ -1270,6 +1270,24 @@ out:
 	return rc;
 }
 
+/*
+ * Each key is written in one place by the tables; what several modules
+ * read is copied into each one's options: vault.retry's backoff and
+ * num_retries, and the client certificate that is the cert method's
+ * identity.
+ */
+static void
+share(struct config *c)
+{
+	c->auth.retry = c->vault.retry;
+	c->auth.client_cert = c->vault.client_cert;
+	c->certs.retry = c->vault.retry;
+	c->certs.num_retries = c->vault.num_retries;
+	c->deps.retry = c->vault.retry;
+	c->hooks.retry = c->vault.retry;
+	c->revoke.retry = c->vault.retry;
+}
+
 int
 config_load(const char *file, struct config **out, char *err, size_t errlen)
 {
@@ -1291,6 +1309,7 @@ config_load(const char *file, struct config **out, char *err, size_t errlen)
 		config_free(cfg);
 		return rc;
 	}
+	share(cfg);
 	*out = cfg;
 	return 0;
 }

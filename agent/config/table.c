@@ -108,7 +108,7 @@ static const struct cfg_entry vault_retry_entries[] = {
 	{
 		.key = "min_backoff",
 		.type = CFG_DURATION,
-		.offset = C_OFF(retry_min_backoff_ms, uint64_t),
+		.offset = C_OFF(vault.retry.min_ms, uint64_t),
 		.min = 1, .max = MS_DAY,
 		.def = "1s",
 		.flags = CFG_RELOAD,
@@ -117,7 +117,7 @@ static const struct cfg_entry vault_retry_entries[] = {
 	{
 		.key = "max_backoff",
 		.type = CFG_DURATION,
-		.offset = C_OFF(retry_max_backoff_ms, uint64_t),
+		.offset = C_OFF(vault.retry.max_ms, uint64_t),
 		.min = 1, .max = MS_DAY,
 		.def = "5m",
 		.flags = CFG_RELOAD,
@@ -126,7 +126,7 @@ static const struct cfg_entry vault_retry_entries[] = {
 	{
 		.key = "num_retries",
 		.type = CFG_UINT,
-		.offset = C_OFF(once_max_attempts, uint64_t),
+		.offset = C_OFF(vault.num_retries, uint64_t),
 		.min = 0, .max = 1000,
 		.def = "5",
 		.flags = CFG_RELOAD,
@@ -142,8 +142,8 @@ static const struct cfg_entry vault_entries[] = {
 	{
 		.key = "address",
 		.type = CFG_STRINGLIST,
-		.offset = C_OFF(vault_addresses, char **),
-		.count_offset = C_OFF(n_vault_addresses, size_t),
+		.offset = C_OFF(vault.addresses, char **),
+		.count_offset = C_OFF(vault.n_addresses, size_t),
 		.min = 1, .max = 16,
 		.check = check_url,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
@@ -152,35 +152,35 @@ static const struct cfg_entry vault_entries[] = {
 	{
 		.key = "ca_cert",
 		.type = CFG_PATH,
-		.offset = C_OFF(vault_ca_cert, char *),
+		.offset = C_OFF(vault.ca_cert, char *),
 		.flags = CFG_RELOAD,
 		.help = "PEM bundle that verifies the Vault server",
 	},
 	{
 		.key = "client_cert",
 		.type = CFG_PATH,
-		.offset = C_OFF(vault_client_cert, char *),
+		.offset = C_OFF(vault.client_cert, char *),
 		.flags = CFG_RELOAD,
 		.help = "client certificate (PEM) for mTLS and cert auth",
 	},
 	{
 		.key = "client_key",
 		.type = CFG_PATH,
-		.offset = C_OFF(vault_client_key, char *),
+		.offset = C_OFF(vault.client_key, char *),
 		.flags = CFG_RELOAD,
 		.help = "private key of client_cert (PEM)",
 	},
 	{
 		.key = "tls_server_name",
 		.type = CFG_STRING,
-		.offset = C_OFF(vault_tls_server_name, char *),
+		.offset = C_OFF(vault.tls_server_name, char *),
 		.flags = CFG_RELOAD,
 		.help = "name to verify in the server certificate (SNI)",
 	},
 	{
 		.key = "tls_skip_verify",
 		.type = CFG_BOOL,
-		.offset = C_OFF(vault_tls_skip_verify, int),
+		.offset = C_OFF(vault.tls_skip_verify, int),
 		.def = "false",
 		.flags = CFG_RELOAD,
 		.help = "do not verify the server certificate (unsafe)",
@@ -188,14 +188,14 @@ static const struct cfg_entry vault_entries[] = {
 	{
 		.key = "namespace",
 		.type = CFG_STRING,
-		.offset = C_OFF(vault_namespace, char *),
+		.offset = C_OFF(vault.namespace, char *),
 		.flags = CFG_RELOAD,
 		.help = "Vault Enterprise / OpenBao namespace",
 	},
 	{
 		.key = "timeout",
 		.type = CFG_DURATION,
-		.offset = C_OFF(vault_timeout_ms, uint64_t),
+		.offset = C_OFF(vault.timeout_ms, uint64_t),
 		.min = 1, .max = MS_HOUR,
 		.def = "30s",
 		.flags = CFG_RELOAD,
@@ -204,7 +204,7 @@ static const struct cfg_entry vault_entries[] = {
 	{
 		.key = "max_response_size",
 		.type = CFG_UINT,
-		.offset = C_OFF(max_response_bytes, uint64_t),
+		.offset = C_OFF(vault.max_response_bytes, uint64_t),
 		.min = 1024, .max = 256 * MIB,
 		.def = "4194304",
 		.flags = CFG_RELOAD,
@@ -224,14 +224,14 @@ static const struct cfg_entry token_sink_entries[] = {
 	{
 		.key = "path",
 		.type = CFG_PATH,
-		.offset = C_OFF(token_sink_path, char *),
+		.offset = C_OFF(auth.token_sink_path, char *),
 		.flags = CFG_REQUIRED | CFG_RELOAD,
 		.help = "file the Vault token is written to",
 	},
 	{
 		.key = "mode",
 		.type = CFG_MODE,
-		.offset = C_OFF(token_sink_mode, unsigned),
+		.offset = C_OFF(auth.token_sink_mode, unsigned),
 		.min = 0, .max = 07777,
 		.def = "0600",
 		.flags = CFG_RELOAD,
@@ -246,7 +246,7 @@ static const struct cfg_entry auth_entries[] = {
 	{
 		.key = "method",
 		.type = CFG_ENUM,
-		.offset = C_OFF(auth_method, enum auth_method),
+		.offset = C_OFF(auth.method, enum auth_method),
 		.values = cfg_auth_methods,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
 		.help = "how to log in: approle, cert or token",
@@ -254,28 +254,28 @@ static const struct cfg_entry auth_entries[] = {
 	{
 		.key = "mount",
 		.type = CFG_PATH,
-		.offset = C_OFF(auth_mount, char *),
+		.offset = C_OFF(auth.mount, char *),
 		.flags = CFG_RELOAD,
 		.help = "mount path of the auth method; defaults to its name",
 	},
 	{
 		.key = "role_id_file",
 		.type = CFG_PATH,
-		.offset = C_OFF(auth_role_id_file, char *),
+		.offset = C_OFF(auth.role_id_file, char *),
 		.flags = CFG_RELOAD,
 		.help = "approle: file holding the role ID",
 	},
 	{
 		.key = "secret_id_file",
 		.type = CFG_PATH,
-		.offset = C_OFF(auth_secret_id_file, char *),
+		.offset = C_OFF(auth.secret_id_file, char *),
 		.flags = CFG_RELOAD,
 		.help = "approle: file holding the secret ID",
 	},
 	{
 		.key = "remove_secret_id_file_after_reading",
 		.type = CFG_BOOL,
-		.offset = C_OFF(auth_remove_secret_id_file, int),
+		.offset = C_OFF(auth.remove_secret_id_file, int),
 		.def = "true",
 		.flags = CFG_RELOAD,
 		.help = "approle: delete the secret ID file once read",
@@ -283,21 +283,21 @@ static const struct cfg_entry auth_entries[] = {
 	{
 		.key = "name",
 		.type = CFG_STRING,
-		.offset = C_OFF(auth_cert_role, char *),
+		.offset = C_OFF(auth.cert_role, char *),
 		.flags = CFG_RELOAD,
 		.help = "cert: the role to log in as (optional)",
 	},
 	{
 		.key = "token_file",
 		.type = CFG_PATH,
-		.offset = C_OFF(auth_token_file, char *),
+		.offset = C_OFF(auth.token_file, char *),
 		.flags = CFG_RELOAD,
 		.help = "token: file holding the Vault token",
 	},
 	{
 		.key = "allow_insecure_file_mode",
 		.type = CFG_BOOL,
-		.offset = C_OFF(auth_allow_insecure_file_mode, int),
+		.offset = C_OFF(auth.allow_insecure_file_mode, int),
 		.def = "false",
 		.flags = CFG_RELOAD,
 		.help = "accept group- or world-readable credential files",
@@ -384,10 +384,10 @@ cfg_check_cert_name(const char *s)
 	return NULL;
 }
 
-#define W_OFF(m, type) CFG_OFF(struct config_wait, m, type)
+#define W_OFF(m, type) CFG_OFF(struct change_wait, m, type)
 
 /* wait: of a certificate or a template; its fields are relative to the
- * struct config_wait embedded in each. */
+ * struct change_wait embedded in each. */
 static const struct cfg_entry wait_entries[] = {
 	{
 		.key = "min",
@@ -411,8 +411,57 @@ static const struct cfg_entry wait_entries[] = {
 
 static const struct cfg_section wait_section = SECTION(wait_entries, cfg_check_wait);
 
-#define F_OFF(m, type) CFG_OFF(struct config_file, m, type)
-#define CERT_OFF(m, type) CFG_OFF(struct config_cert, m, type)
+/*
+ * The renewal policy of a certificate (renew.h), the same five keys on a
+ * certificates: entry and on a template, for the certificates it issues.
+ * OFF is the table's offset macro; the struct has a renew_policy named
+ * policy and a char *rotate_window.
+ */
+#define RENEWAL_ENTRIES(OFF)						\
+	{								\
+		.key = "renew_at",					\
+		.type = CFG_RATIO,					\
+		.offset = OFF(policy.renew_at, double),			\
+		.min = 10000, .max = 990000,				\
+		.flags = CFG_RELOAD,					\
+		.help = "renew at this fraction of the lifetime; default 0.66", \
+	},								\
+	{								\
+		.key = "renew_before",					\
+		.type = CFG_DURATION,					\
+		.offset = OFF(policy.renew_before_ms, uint64_t),	\
+		.min = MS_SEC, .max = 3650 * MS_DAY,			\
+		.flags = CFG_RELOAD,					\
+		.help = "or renew this long before it expires (instead of renew_at)", \
+	},								\
+	{								\
+		.key = "jitter",					\
+		.type = CFG_RATIO,					\
+		.offset = OFF(policy.jitter, double),			\
+		.max = 250000,						\
+		.def = "0.05",						\
+		.flags = CFG_RELOAD,					\
+		.help = "move the renewal by up to +- this fraction of the lifetime", \
+	},								\
+	{								\
+		.key = "rotate_window",					\
+		.type = CFG_STRING,					\
+		.offset = OFF(rotate_window, char *),			\
+		.flags = CFG_RELOAD,					\
+		.help = "renew only in this window, e.g. \"Sat 02:00-04:00\"", \
+	},								\
+	{								\
+		.key = "rotate_margin",					\
+		.type = CFG_DURATION,					\
+		.offset = OFF(policy.margin_ms, uint64_t),		\
+		.max = 3650 * MS_DAY,					\
+		.flags = CFG_RELOAD,					\
+		.help = "renew outside the window when expiry is this close; " \
+			"default 10% of the lifetime",			\
+	}
+
+#define F_OFF(m, type) CFG_OFF(struct cert_file, m, type)
+#define CERT_OFF(m, type) CFG_OFF(struct cert_def, m, type)
 
 static const struct cfg_entry cert_file_entries[] = {
 	{
@@ -467,9 +516,9 @@ static const struct cfg_entry cert_file_entries[] = {
 static const struct cfg_section cert_file_section = {
 	.entries = cert_file_entries,
 	.n_entries = sizeof(cert_file_entries) / sizeof(cert_file_entries[0]),
-	.size = sizeof(struct config_file),
+	.size = sizeof(struct cert_file),
 	.named = 1,
-	.name_offset = offsetof(struct config_file, name),
+	.name_offset = offsetof(struct cert_file, name),
 };
 
 static const struct cfg_entry cert_entries[] = {
@@ -550,22 +599,22 @@ static const struct cfg_entry cert_entries[] = {
 	{
 		.key = "trust_anchor",
 		.type = CFG_PATH,
-		.offset = CERT_OFF(trust_anchor, char *),
+		.offset = CERT_OFF(out.trust_anchor, char *),
 		.flags = CFG_RELOAD,
 		.help = "PEM file of the CA the chain must verify to",
 	},
 	{
 		.key = "atomic_dir",
 		.type = CFG_PATH,
-		.offset = CERT_OFF(atomic_dir, char *),
+		.offset = CERT_OFF(out.atomic_dir, char *),
 		.flags = CFG_RELOAD,
 		.help = "write every file under DIR and swap DIR/..data at once",
 	},
 	{
 		.key = "files",
 		.type = CFG_MAP_OF_SECTION,
-		.offset = CERT_OFF(files, struct config_file *),
-		.count_offset = CERT_OFF(n_files, size_t),
+		.offset = CERT_OFF(out.files, struct cert_file *),
+		.count_offset = CERT_OFF(out.n, size_t),
 		.section = &cert_file_section,
 		.max = 5,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
@@ -583,52 +632,12 @@ static const struct cfg_entry cert_entries[] = {
 	{
 		.key = "wait",
 		.type = CFG_SECTION,
-		.offset = CERT_OFF(wait, struct config_wait),
+		.offset = CERT_OFF(wait, struct change_wait),
 		.section = &wait_section,
 		.flags = CFG_RELOAD,
 		.help = "quiet period that folds bursts of changes into one run",
 	},
-	{
-		.key = "renew_at",
-		.type = CFG_RATIO,
-		.offset = CERT_OFF(renew_at, double),
-		.min = 10000, .max = 990000,
-		.flags = CFG_RELOAD,
-		.help = "renew at this fraction of the lifetime; default 0.66",
-	},
-	{
-		.key = "renew_before",
-		.type = CFG_DURATION,
-		.offset = CERT_OFF(renew_before_ms, uint64_t),
-		.min = MS_SEC, .max = 3650 * MS_DAY,
-		.flags = CFG_RELOAD,
-		.help = "or renew this long before it expires (instead of renew_at)",
-	},
-	{
-		.key = "jitter",
-		.type = CFG_RATIO,
-		.offset = CERT_OFF(jitter, double),
-		.max = 250000,
-		.def = "0.05",
-		.flags = CFG_RELOAD,
-		.help = "move the renewal by up to +- this fraction of the lifetime",
-	},
-	{
-		.key = "rotate_window",
-		.type = CFG_STRING,
-		.offset = CERT_OFF(rotate_window, char *),
-		.flags = CFG_RELOAD,
-		.help = "renew only in this window, e.g. \"Sat 02:00-04:00\"",
-	},
-	{
-		.key = "rotate_margin",
-		.type = CFG_DURATION,
-		.offset = CERT_OFF(rotate_margin_ms, uint64_t),
-		.max = 3650 * MS_DAY,
-		.flags = CFG_RELOAD,
-		.help = "renew outside the window when expiry is this close; "
-			"default 10% of the lifetime",
-	},
+	RENEWAL_ENTRIES(CERT_OFF),
 	{
 		.key = "revoke_on_shutdown",
 		.type = CFG_BOOL,
@@ -650,7 +659,7 @@ static const struct cfg_entry cert_entries[] = {
 static const struct cfg_section cert_section = {
 	.entries = cert_entries,
 	.n_entries = sizeof(cert_entries) / sizeof(cert_entries[0]),
-	.size = sizeof(struct config_cert),
+	.size = sizeof(struct cert_def),
 	.check = cfg_check_cert,
 };
 
@@ -658,7 +667,7 @@ static const struct cfg_section cert_section = {
 /* ------------------------------------------------------------------ */
 /* templates: and template_config: */
 
-#define T_OFF(m, type) CFG_OFF(struct config_template, m, type)
+#define T_OFF(m, type) CFG_OFF(struct template_def, m, type)
 
 static const struct cfg_entry template_entries[] = {
 	{
@@ -747,17 +756,28 @@ static const struct cfg_entry template_entries[] = {
 	{
 		.key = "wait",
 		.type = CFG_SECTION,
-		.offset = T_OFF(wait, struct config_wait),
+		.offset = T_OFF(wait, struct change_wait),
 		.section = &wait_section,
 		.flags = CFG_RELOAD,
 		.help = "quiet period that folds bursts of changes into one run",
 	},
+	{
+		.key = "name",
+		.type = CFG_PATH,
+		.offset = T_OFF(name, char *),
+		.check = cfg_check_cert_name,
+		.flags = CFG_RELOAD,
+		.help = "the name of the certificates it issues, for logs, "
+			"/metrics and `certagent rotate`; default: the "
+			"destination's file name",
+	},
+	RENEWAL_ENTRIES(T_OFF),
 };
 
 static const struct cfg_section template_section = {
 	.entries = template_entries,
 	.n_entries = sizeof(template_entries) / sizeof(template_entries[0]),
-	.size = sizeof(struct config_template),
+	.size = sizeof(struct template_def),
 	.check = cfg_check_template,
 };
 
@@ -765,7 +785,7 @@ static const struct cfg_entry template_config_entries[] = {
 	{
 		.key = "static_secret_render_interval",
 		.type = CFG_DURATION,
-		.offset = C_OFF(template_refresh_ms, uint64_t),
+		.offset = C_OFF(deps.refresh_ms, uint64_t),
 		.min = MS_SEC,
 		.max = 365 * MS_DAY,
 		.def = "5m",
@@ -775,7 +795,7 @@ static const struct cfg_entry template_config_entries[] = {
 	{
 		.key = "lease_renewal_threshold",
 		.type = CFG_RATIO,
-		.offset = C_OFF(lease_renew_fraction, double),
+		.offset = C_OFF(deps.lease_renew_fraction, double),
 		.min = 100000, .max = 950000,
 		.def = "0.8",
 		.flags = CFG_RELOAD,
@@ -813,7 +833,7 @@ parse_signal(const char *s, int *out)
 	return -EINVAL;
 }
 
-#define H_OFF(m, type) CFG_OFF(struct config_hook, m, type)
+#define H_OFF(m, type) CFG_OFF(struct hook_def, m, type)
 
 static const struct cfg_entry hook_entries[] = {
 	{
@@ -856,9 +876,9 @@ static const struct cfg_entry hook_entries[] = {
 static const struct cfg_section hook_section = {
 	.entries = hook_entries,
 	.n_entries = sizeof(hook_entries) / sizeof(hook_entries[0]),
-	.size = sizeof(struct config_hook),
+	.size = sizeof(struct hook_def),
 	.named = 1,
-	.name_offset = offsetof(struct config_hook, name),
+	.name_offset = offsetof(struct hook_def, name),
 	.check = cfg_check_hook,
 };
 
@@ -866,13 +886,13 @@ static const struct cfg_entry listener_entries[] = {
 	{
 		.key = "address",
 		.type = CFG_PATH,
-		.offset = C_OFF(listener_address, char *),
+		.offset = C_OFF(listener.address, char *),
 		.help = "host:port serving /healthz, /readyz and /metrics",
 	},
 	{
 		.key = "control_socket",
 		.type = CFG_PATH,
-		.offset = C_OFF(control_socket, char *),
+		.offset = C_OFF(listener.control_socket, char *),
 		.help = "unix socket (mode 0600) for `certagent rotate`",
 	},
 };
@@ -952,8 +972,8 @@ static const struct cfg_entry root_entries[] = {
 	{
 		.key = "certificates",
 		.type = CFG_LIST_OF_SECTION,
-		.offset = C_OFF(certs, struct config_cert *),
-		.count_offset = C_OFF(n_certs, size_t),
+		.offset = C_OFF(certs.defs, struct cert_def *),
+		.count_offset = C_OFF(certs.n, size_t),
 		.section = &cert_section,
 		.max = 100000,
 		.flags = CFG_RELOAD,
@@ -962,8 +982,8 @@ static const struct cfg_entry root_entries[] = {
 	{
 		.key = "templates",
 		.type = CFG_LIST_OF_SECTION,
-		.offset = C_OFF(templates, struct config_template *),
-		.count_offset = C_OFF(n_templates, size_t),
+		.offset = C_OFF(templates.defs, struct template_def *),
+		.count_offset = C_OFF(templates.n, size_t),
 		.section = &template_section,
 		.max = 10000,
 		.flags = CFG_RELOAD,
@@ -979,8 +999,8 @@ static const struct cfg_entry root_entries[] = {
 	{
 		.key = "hooks",
 		.type = CFG_MAP_OF_SECTION,
-		.offset = C_OFF(hooks, struct config_hook *),
-		.count_offset = C_OFF(n_hooks, size_t),
+		.offset = C_OFF(hooks.defs, struct hook_def *),
+		.count_offset = C_OFF(hooks.n, size_t),
 		.section = &hook_section,
 		.max = 256,
 		.flags = CFG_RELOAD,

@@ -181,29 +181,29 @@ test_full_file_parses_to_expected_values(void **state)
 		"log: {level: debug, format: json}\n");
 	c = fx->cfg;
 	assert_string_equal(c->source, fx->path);
-	assert_int_equal(c->n_vault_addresses, 2);
-	assert_string_equal(c->vault_addresses[0], "https://a.example:8200");
-	assert_string_equal(c->vault_addresses[1], "https://b.example:8200");
-	assert_string_equal(c->vault_ca_cert, "/etc/certagent/vault-ca.pem");
-	assert_string_equal(c->vault_client_cert, "/etc/certagent/id.crt");
-	assert_string_equal(c->vault_client_key, "/etc/certagent/id.key");
-	assert_string_equal(c->vault_tls_server_name, "vault.internal");
-	assert_int_equal(c->vault_tls_skip_verify, 0);
-	assert_string_equal(c->vault_namespace, "team-a");
-	assert_int_equal(c->vault_timeout_ms, 45000);
-	assert_int_equal(c->max_response_bytes, 1048576);
-	assert_int_equal(c->retry_min_backoff_ms, 500);
-	assert_int_equal(c->retry_max_backoff_ms, 120000);
-	assert_int_equal(c->auth_method, AUTH_METHOD_APPROLE);
-	assert_string_equal(c->auth_mount, "approle-web");
-	assert_string_equal(c->auth_role_id_file, "/etc/certagent/role-id");
-	assert_string_equal(c->auth_secret_id_file, "/run/certagent/secret-id");
-	assert_int_equal(c->auth_remove_secret_id_file, 0);
-	assert_string_equal(c->auth_cert_role, "web");
-	assert_null(c->auth_token_file);
-	assert_int_equal(c->auth_allow_insecure_file_mode, 1);
-	assert_string_equal(c->token_sink_path, "/run/certagent/token");
-	assert_int_equal(c->token_sink_mode, 0640);
+	assert_int_equal(c->vault.n_addresses, 2);
+	assert_string_equal(c->vault.addresses[0], "https://a.example:8200");
+	assert_string_equal(c->vault.addresses[1], "https://b.example:8200");
+	assert_string_equal(c->vault.ca_cert, "/etc/certagent/vault-ca.pem");
+	assert_string_equal(c->vault.client_cert, "/etc/certagent/id.crt");
+	assert_string_equal(c->vault.client_key, "/etc/certagent/id.key");
+	assert_string_equal(c->vault.tls_server_name, "vault.internal");
+	assert_int_equal(c->vault.tls_skip_verify, 0);
+	assert_string_equal(c->vault.namespace, "team-a");
+	assert_int_equal(c->vault.timeout_ms, 45000);
+	assert_int_equal(c->vault.max_response_bytes, 1048576);
+	assert_int_equal(c->vault.retry.min_ms, 500);
+	assert_int_equal(c->vault.retry.max_ms, 120000);
+	assert_int_equal(c->auth.method, AUTH_METHOD_APPROLE);
+	assert_string_equal(c->auth.mount, "approle-web");
+	assert_string_equal(c->auth.role_id_file, "/etc/certagent/role-id");
+	assert_string_equal(c->auth.secret_id_file, "/run/certagent/secret-id");
+	assert_int_equal(c->auth.remove_secret_id_file, 0);
+	assert_string_equal(c->auth.cert_role, "web");
+	assert_null(c->auth.token_file);
+	assert_int_equal(c->auth.allow_insecure_file_mode, 1);
+	assert_string_equal(c->auth.token_sink_path, "/run/certagent/token");
+	assert_int_equal(c->auth.token_sink_mode, 0640);
 	assert_int_equal(c->log_level, LOGL_DEBUG);
 	assert_int_equal(c->log_format, LOG_FORMAT_JSON);
 	assert_string_equal(fx->err, "");
@@ -223,22 +223,22 @@ test_omitted_keys_take_table_defaults(void **state)
 		"  token_file: /run/secrets/vault-token\n");
 	c = fx->cfg;
 	/* A single address is a list of one. */
-	assert_int_equal(c->n_vault_addresses, 1);
-	assert_string_equal(c->vault_addresses[0], "http://127.0.0.1:8200");
-	assert_null(c->vault_ca_cert);
-	assert_null(c->vault_client_cert);
-	assert_null(c->vault_namespace);
-	assert_int_equal(c->vault_tls_skip_verify, 0);
-	assert_int_equal(c->vault_timeout_ms, 30000);
-	assert_int_equal(c->retry_min_backoff_ms, 1000);
-	assert_int_equal(c->retry_max_backoff_ms, 300000);
-	assert_int_equal(c->max_response_bytes, 4194304);
-	assert_int_equal(c->auth_method, AUTH_METHOD_TOKEN);
-	assert_string_equal(c->auth_mount, "token");
-	assert_int_equal(c->auth_remove_secret_id_file, 1);
-	assert_int_equal(c->auth_allow_insecure_file_mode, 0);
-	assert_null(c->token_sink_path);
-	assert_int_equal(c->token_sink_mode, 0600);
+	assert_int_equal(c->vault.n_addresses, 1);
+	assert_string_equal(c->vault.addresses[0], "http://127.0.0.1:8200");
+	assert_null(c->vault.ca_cert);
+	assert_null(c->vault.client_cert);
+	assert_null(c->vault.namespace);
+	assert_int_equal(c->vault.tls_skip_verify, 0);
+	assert_int_equal(c->vault.timeout_ms, 30000);
+	assert_int_equal(c->vault.retry.min_ms, 1000);
+	assert_int_equal(c->vault.retry.max_ms, 300000);
+	assert_int_equal(c->vault.max_response_bytes, 4194304);
+	assert_int_equal(c->auth.method, AUTH_METHOD_TOKEN);
+	assert_string_equal(c->auth.mount, "token");
+	assert_int_equal(c->auth.remove_secret_id_file, 1);
+	assert_int_equal(c->auth.allow_insecure_file_mode, 0);
+	assert_null(c->auth.token_sink_path);
+	assert_int_equal(c->auth.token_sink_mode, 0600);
 	assert_int_equal(c->log_level, LOGL_INFO);
 	assert_int_equal(c->log_format, LOG_FORMAT_TEXT);
 }
@@ -250,15 +250,15 @@ test_mount_defaults_to_method_name(void **state)
 
 	load_ok(fx, "approle.yaml", GOOD_VAULT
 		"auth: {method: approle, role_id_file: /r, secret_id_file: /s}\n");
-	assert_string_equal(fx->cfg->auth_mount, "approle");
+	assert_string_equal(fx->cfg->auth.mount, "approle");
 	load_ok(fx, "cert.yaml",
 		"vault:\n"
 		"  address: https://v:8200\n"
 		"  client_cert: /c.pem\n"
 		"  client_key: /k.pem\n"
 		"auth: {method: cert}\n");
-	assert_string_equal(fx->cfg->auth_mount, "cert");
-	assert_null(fx->cfg->auth_cert_role);
+	assert_string_equal(fx->cfg->auth.mount, "cert");
+	assert_null(fx->cfg->auth.cert_role);
 }
 
 static void
@@ -269,8 +269,8 @@ test_null_value_keeps_default_but_not_required(void **state)
 	load_ok(fx, "nulls.yaml", GOOD_VAULT
 		"  timeout:\n"
 		"  namespace: ~\n" GOOD_AUTH);
-	assert_int_equal(fx->cfg->vault_timeout_ms, 30000);
-	assert_null(fx->cfg->vault_namespace);
+	assert_int_equal(fx->cfg->vault.timeout_ms, 30000);
+	assert_null(fx->cfg->vault.namespace);
 
 	load_fails(fx, "nulladdr.yaml", "vault:\n  address:\n" GOOD_AUTH);
 	assert_error_at(fx, 1, 1, "vault.address: missing required key");
@@ -388,16 +388,16 @@ test_renewal_ratios_read_fractions_and_percentages_exactly(void **state)
 	load_ok(fx, "r.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
 		"    renew_at: 0.75\n    jitter: 2.5%\n"
 		"template_config: {lease_renewal_threshold: 90%}\n");
-	assert_true(fx->cfg->certs[0].renew_at == 0.75);
-	assert_true(fx->cfg->certs[0].jitter == 0.025);
-	assert_true(fx->cfg->lease_renew_fraction == 0.9);
+	assert_true(fx->cfg->certs.defs[0].policy.renew_at == 0.75);
+	assert_true(fx->cfg->certs.defs[0].policy.jitter == 0.025);
+	assert_true(fx->cfg->deps.lease_renew_fraction == 0.9);
 	load_ok(fx, "d.yaml", GOOD_VAULT GOOD_AUTH CERT_HEAD
 		"    renew_before: 30d\n");
-	assert_true(fx->cfg->certs[0].renew_at == 0);	/* unset: 0.66 */
-	assert_true(fx->cfg->certs[0].jitter == 0.05);
-	assert_int_equal(fx->cfg->certs[0].renew_before_ms, 30ULL * 86400000);
-	assert_true(fx->cfg->lease_renew_fraction == 0.8);
-	assert_int_equal(fx->cfg->once_max_attempts, 5);
+	assert_true(fx->cfg->certs.defs[0].policy.renew_at == 0);	/* unset: 0.66 */
+	assert_true(fx->cfg->certs.defs[0].policy.jitter == 0.05);
+	assert_int_equal(fx->cfg->certs.defs[0].policy.renew_before_ms, 30ULL * 86400000);
+	assert_true(fx->cfg->deps.lease_renew_fraction == 0.8);
+	assert_int_equal(fx->cfg->vault.num_retries, 5);
 }
 
 static void
@@ -490,7 +490,7 @@ test_unquoted_yaml_integer_mode_is_rejected_with_hint(void **state)
 	/* Either quoting style is a string. */
 	load_ok(fx, "mode1.yaml", GOOD_VAULT GOOD_AUTH
 		"  token_sink: {path: /run/token, mode: '0440'}\n");
-	assert_int_equal(fx->cfg->token_sink_mode, 0440);
+	assert_int_equal(fx->cfg->auth.token_sink_mode, 0440);
 }
 
 static void
@@ -512,11 +512,11 @@ test_bool_accepts_yaml11_words_in_any_case(void **state)
 			 GOOD_AUTH "  allow_insecure_file_mode: %s\n",
 			 words[i].word, words[i].word);
 		load_ok(fx, "bool.yaml", yaml);
-		if (fx->cfg->vault_tls_skip_verify != words[i].value ||
-		    fx->cfg->auth_allow_insecure_file_mode != words[i].value)
+		if (fx->cfg->vault.tls_skip_verify != words[i].value ||
+		    fx->cfg->auth.allow_insecure_file_mode != words[i].value)
 			fail_msg("'%s' read as %d/%d, want %d", words[i].word,
-				 fx->cfg->vault_tls_skip_verify,
-				 fx->cfg->auth_allow_insecure_file_mode,
+				 fx->cfg->vault.tls_skip_verify,
+				 fx->cfg->auth.allow_insecure_file_mode,
 				 words[i].value);
 	}
 }
@@ -658,14 +658,14 @@ test_env_values_fill_every_scalar_type(void **state)
 		"  token_file: ${CT_UNSET:-/run/secrets/token}\n"
 		"  token_sink: {path: /run/t, mode: \"${CT_MODE}\"}\n"
 		"log: {level: \"${CT_UNSET:-warn}\"}\n");
-	assert_string_equal(fx->cfg->vault_addresses[1],
+	assert_string_equal(fx->cfg->vault.addresses[1],
 			    "https://b.example:8200");
-	assert_int_equal(fx->cfg->vault_timeout_ms, 90000);
-	assert_int_equal(fx->cfg->vault_tls_skip_verify, 1);
-	assert_string_equal(fx->cfg->vault_namespace, "ns-${literal}");
-	assert_int_equal(fx->cfg->auth_method, AUTH_METHOD_TOKEN);
-	assert_string_equal(fx->cfg->auth_token_file, "/run/secrets/token");
-	assert_int_equal(fx->cfg->token_sink_mode, 0644);
+	assert_int_equal(fx->cfg->vault.timeout_ms, 90000);
+	assert_int_equal(fx->cfg->vault.tls_skip_verify, 1);
+	assert_string_equal(fx->cfg->vault.namespace, "ns-${literal}");
+	assert_int_equal(fx->cfg->auth.method, AUTH_METHOD_TOKEN);
+	assert_string_equal(fx->cfg->auth.token_file, "/run/secrets/token");
+	assert_int_equal(fx->cfg->auth.token_sink_mode, 0644);
 	assert_int_equal(fx->cfg->log_level, LOGL_WARN);
 }
 
@@ -836,8 +836,8 @@ test_out_of_range_values_report_bounds(void **state)
 		"  max_response_size: 268435456\n"
 		"  timeout: 1h\n"
 		"  retry: {min_backoff: 1ms, max_backoff: 1d}\n" GOOD_AUTH);
-	assert_int_equal(fx->cfg->max_response_bytes, 268435456);
-	assert_int_equal(fx->cfg->retry_max_backoff_ms, 86400000);
+	assert_int_equal(fx->cfg->vault.max_response_bytes, 268435456);
+	assert_int_equal(fx->cfg->vault.retry.max_ms, 86400000);
 }
 
 static void

@@ -20,7 +20,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "config.h"
 #include "hooks.h"
 #include "log.h"
 
@@ -29,8 +28,8 @@
 
 struct fx {
 	uv_loop_t loop;
-	struct config cfg;
-	struct config_hook hk[MAX_HOOKS];
+	struct hooks_opts cfg;
+	struct hook_def hk[MAX_HOOKS];
 	char *argv[MAX_HOOKS][8];
 	char names[MAX_HOOKS][32];
 	struct hooks *hooks;
@@ -63,9 +62,9 @@ setup(void **state)
 	close(fd);
 	log_setup(LOGL_INFO, 0);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
-	fx->cfg.retry_min_backoff_ms = 100;
-	fx->cfg.retry_max_backoff_ms = 200;
-	fx->cfg.hooks = fx->hk;
+	fx->cfg.retry.min_ms = 100;
+	fx->cfg.retry.max_ms = 200;
+	fx->cfg.defs = fx->hk;
 	*state = fx;
 	return 0;
 }
@@ -110,8 +109,8 @@ on_done(void *arg, const struct hooks_result *r)
 static void
 add_command(struct fx *fx, const char *name, uint64_t timeout_ms, ...)
 {
-	struct config_hook *h = &fx->hk[fx->cfg.n_hooks];
-	char **argv = fx->argv[fx->cfg.n_hooks];
+	struct hook_def *h = &fx->hk[fx->cfg.n];
+	char **argv = fx->argv[fx->cfg.n];
 	va_list ap;
 	size_t n = 0;
 
@@ -119,24 +118,24 @@ add_command(struct fx *fx, const char *name, uint64_t timeout_ms, ...)
 	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
 		argv[n++] = (char *)a;
 	va_end(ap);
-	snprintf(fx->names[fx->cfg.n_hooks], sizeof(fx->names[0]), "%s", name);
-	h->name = fx->names[fx->cfg.n_hooks];
+	snprintf(fx->names[fx->cfg.n], sizeof(fx->names[0]), "%s", name);
+	h->name = fx->names[fx->cfg.n];
 	h->command = argv;
 	h->n_command = n;
 	h->timeout_ms = timeout_ms;
-	fx->cfg.n_hooks++;
+	fx->cfg.n++;
 }
 
 static void
 add_signal(struct fx *fx, const char *name, int sig, char *pid_file)
 {
-	struct config_hook *h = &fx->hk[fx->cfg.n_hooks];
+	struct hook_def *h = &fx->hk[fx->cfg.n];
 
-	snprintf(fx->names[fx->cfg.n_hooks], sizeof(fx->names[0]), "%s", name);
-	h->name = fx->names[fx->cfg.n_hooks];
+	snprintf(fx->names[fx->cfg.n], sizeof(fx->names[0]), "%s", name);
+	h->name = fx->names[fx->cfg.n];
 	h->signal = sig;
 	h->pid_file = pid_file;
-	fx->cfg.n_hooks++;
+	fx->cfg.n++;
 }
 
 static void
@@ -307,8 +306,8 @@ test_failing_command_is_retried_with_backoff_and_counted(void **state)
 	struct hooks_stats st;
 
 	snprintf(out, sizeof(out), "%s/runs", fx->dir);
-	fx->cfg.retry_min_backoff_ms = 150;
-	fx->cfg.retry_max_backoff_ms = 300;
+	fx->cfg.retry.min_ms = 150;
+	fx->cfg.retry.max_ms = 300;
 	add_command(fx, "flaky", 5000, "/bin/sh", "-c",
 		    "echo \"$CERTAGENT_CHANGED_FILES\" >> \"$0\"; exit 3", out, NULL);
 	start(fx);

@@ -11,7 +11,6 @@
 
 #include <cmocka.h>
 
-#include "config.h"
 #include "http.h"
 #include "log.h"
 #include "vault.h"
@@ -20,7 +19,7 @@
 struct fixture {
 	uv_loop_t loop;
 	struct mini_server srv;
-	struct config cfg;
+	struct vault_opts cfg;
 	char *addrs[2];
 	char addr_buf[2][64];
 	struct http *http;
@@ -42,11 +41,11 @@ setup_cfg(struct fixture *f, int n, const int *ports)
 			 ports[i]);
 		f->addrs[i] = f->addr_buf[i];
 	}
-	f->cfg.vault_addresses = f->addrs;
-	f->cfg.n_vault_addresses = (size_t)n;
-	f->cfg.vault_timeout_ms = 5000;
-	f->cfg.retry_min_backoff_ms = 10;
-	f->cfg.retry_max_backoff_ms = 40;
+	f->cfg.addresses = f->addrs;
+	f->cfg.n_addresses = (size_t)n;
+	f->cfg.timeout_ms = 5000;
+	f->cfg.retry.min_ms = 10;
+	f->cfg.retry.max_ms = 40;
 	f->cfg.max_response_bytes = 1 << 20;
 }
 
@@ -176,12 +175,12 @@ test_retry_after_on_429_is_honoured(void **state)
 	struct fixture *f = *state;
 	struct vault_req req = { .method = "GET", .path = "sys/health" };
 
-	f->cfg.retry_max_backoff_ms = 5000;
+	f->cfg.retry.max_ms = 5000;
 	f->srv.resp[0] = (struct mini_resp){ 429, "Retry-After: 1\r\n", "{\"errors\":[]}" };
 	f->srv.resp[1] = (struct mini_resp){ 200, NULL, "{}" };
 	f->srv.nresp = 2;
 	start(f, 1, &f->srv.port);
-	f->cfg.retry_max_backoff_ms = 5000;
+	f->cfg.retry.max_ms = 5000;
 	run_one(f, &req);
 	assert_int_equal(f->err, VAULT_OK);
 	assert_int_equal(f->srv.nreq, 2);
@@ -251,7 +250,7 @@ test_sends_token_namespace_and_body(void **state)
 	f->srv.resp[0] = (struct mini_resp){ 200, NULL, "{}" };
 	f->srv.nresp = 1;
 	start(f, 1, &f->srv.port);
-	f->cfg.vault_namespace = "team-a";
+	f->cfg.namespace = "team-a";
 	vault_set_token(f->vault, "hvs.client-token");
 	run_one(f, &req);
 	assert_int_equal(f->err, VAULT_OK);
@@ -316,8 +315,8 @@ test_close_cancels_calls_in_flight(void **state)
 	f->srv.resp[0] = (struct mini_resp){ 500, NULL, "{}" };
 	f->srv.nresp = 1;
 	start(f, 1, &f->srv.port);
-	f->cfg.retry_min_backoff_ms = 60000;
-	f->cfg.retry_max_backoff_ms = 60000;
+	f->cfg.retry.min_ms = 60000;
+	f->cfg.retry.max_ms = 60000;
 	assert_int_equal(vault_request(f->vault, &req, on_response, f, NULL), 0);
 	while (f->srv.nreq == 0)
 		uv_run(&f->loop, UV_RUN_ONCE);
@@ -336,8 +335,8 @@ test_deadline_stops_retries(void **state)
 	f->srv.resp[0] = (struct mini_resp){ 503, NULL, "{\"errors\":[\"Vault is sealed\"]}" };
 	f->srv.nresp = 1;
 	start(f, 1, &f->srv.port);
-	f->cfg.retry_min_backoff_ms = 1000;
-	f->cfg.retry_max_backoff_ms = 1000;
+	f->cfg.retry.min_ms = 1000;
+	f->cfg.retry.max_ms = 1000;
 	uv_update_time(&f->loop);
 	req.deadline = uv_now(&f->loop) + 100;
 	run_one(f, &req);
