@@ -46,6 +46,7 @@
 #include "child.h"
 #include "config.h"
 #include "deps.h"
+#include "files.h"
 #include "hooks.h"
 #include "http.h"
 #include "log.h"
@@ -83,6 +84,7 @@ struct agent {
 	int exit_code;
 	unsigned flags;
 	int once_done;			/* --once: every file in place; hooks run */
+	int identity_new;		/* vault took a new client pair into use */
 	int tmpl_done;			/* the templates' last batch ended */
 	unsigned tmpl_errors;		/* ... with this many errors */
 	int rendered;			/* every file has been in place once */
@@ -93,6 +95,10 @@ struct agent {
 #define EV_RELOAD 0x2		/* SIGHUP */
 #define EV_ROTATE 0x4		/* SIGUSR1: renew every certificate now */
 #define EV_PROGRESS 0x8		/* certs or templates moved on */
+#define EV_IDENTITY 0x10	/* the client certificate may have changed */
+
+/* The name the Vault client certificate has when nothing here renews it. */
+#define IDENTITY_NAME "vault-identity"
 
 static void on_rendered(void *arg, unsigned errors);
 static void on_certs_event(void *arg);
@@ -100,6 +106,8 @@ static void on_changed(void *arg, const struct change *c);
 static void on_cert_data(void *arg);
 static void on_events(uv_idle_t *h);
 static void update_view(struct agent *ag);
+static void identity_check(struct agent *ag);
+static void show_identity(struct agent *ag);
 
 static struct certs_events
 certs_events(struct agent *ag)
@@ -432,6 +440,7 @@ reload(struct agent *ag)
 	config_free(ag->cfg);
 	ag->cfg = cfg;
 	certs_start(ag->certs);
+	show_identity(ag);
 	templates_start(ag->templates);
 	log_info("agent", "configuration reloaded");
 out:
@@ -501,6 +510,63 @@ on_signal(uv_signal_t *s, int signum)
 	}
 }
 
+/* Does a certificates: entry write PATH (the client certificate)? */
+static int
+entry_writes(const struct config *cfg, const char *path)
+{
+	for (size_t i = 0; path && i < cfg->certs.n; i++) {
+		const struct cert_files *out = &cfg->certs.defs[i].out;
+		for (size_t j = 0; j < out->n; j++) {
+			char full[4200];
+			if (out->atomic_dir)
+				snprintf(full, sizeof(full), "%s/%s", out->atomic_dir,
+					 out->files[j].path);
+			else
+				snprintf(full, sizeof(full), "%s", out->files[j].path);
+			if (strcmp(full, path) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* The client certificate, as telemetry shows it, when no entry renews it. */
+static void
+show_identity(struct agent *ag)
+{
+	const char *cert = ag->cfg->vault.client_cert;
+
+	if (ag->certs && cert && !entry_writes(ag->cfg, cert))
+		certs_external(ag->certs, IDENTITY_NAME, vault_identity_pem(ag->vault));
+}
+
+/*
+ * The client certificate may have changed: vault took a new pair into use
+ * on a request, or an entry just wrote its files (then look now, not at
+ * the next request).  cert auth logs in again with it at once.
+ */
+static void
+identity_check(struct agent *ag)
+{
+	int fresh = ag->identity_new || vault_identity_refresh(ag->vault) == 1;
+
+	ag->identity_new = 0;
+	if (!fresh)
+		return;
+	auth_identity_changed(ag->auth);
+	show_identity(ag);
+}
+
+/* vault: a new client pair is in use (from inside a request: defer). */
+static void
+on_identity(void *arg)
+{
+	struct agent *ag = arg;
+
+	ag->identity_new = 1;
+	post(ag, EV_IDENTITY);
+}
+
 /* Run the posted events, in a fixed order: a stop makes the rest moot. */
 static void
 on_events(uv_idle_t *h)
@@ -518,6 +584,8 @@ on_events(uv_idle_t *h)
 		return;
 	if (ev & EV_RELOAD)
 		reload(ag);
+	if (ev & EV_IDENTITY)
+		identity_check(ag);
 	if (ev & EV_ROTATE)
 		agent_rotate(ag, NULL, "SIGUSR1");
 	if (ev & (EV_PROGRESS | EV_RELOAD))
@@ -557,9 +625,13 @@ static void
 on_changed(void *arg, const struct change *c)
 {
 	struct agent *ag = arg;
+	const char *cert = ag->cfg->vault.client_cert, *key = ag->cfg->vault.client_key;
 
 	if (!ag->stopping && ag->hooks)
 		hooks_notify(ag->hooks, c);
+	for (size_t i = 0; cert && i < c->n_paths; i++)
+		if (strcmp(c->paths[i], cert) == 0 || strcmp(c->paths[i], key) == 0)
+			post(ag, EV_IDENTITY);	/* the agent renewed its own */
 }
 
 /* A template certificate has new material: render again. */
@@ -625,6 +697,42 @@ load_or_print(const char *path, int *rc)
 	return cfg;
 }
 
+/*
+ * certagent check, with cert auth: say so when nothing renews the client
+ * certificate the agent logs in with, and show the entry that would.
+ */
+static void
+identity_note(const struct config *cfg)
+{
+	const char *cert = cfg->vault.client_cert, *key = cfg->vault.client_key;
+	char *pem = NULL, err[256];
+	struct x509_info info;
+	size_t len;
+	int known;
+
+	if (cfg->auth.method != AUTH_METHOD_CERT || cert == NULL ||
+	    entry_writes(cfg, cert))
+		return;
+	known = files_read(cert, 1 << 20, &pem, &len, err, sizeof(err)) == 0 &&
+		x509_cert_info(pem, &info, err, sizeof(err)) == 0;
+	free(pem);
+	printf("note: nothing renews vault.client_cert (%s): once it expires, "
+	       "the agent cannot log in%s%s%s.  A certificates: entry like this "
+	       "one renews it with the token it gives, and the agent logs in "
+	       "again with each new pair:\n"
+	       "certificates:\n"
+	       "  - name: vault-identity\n"
+	       "    path: pki/issue/ROLE          # a role that may issue it\n"
+	       "    common_name: %s\n"
+	       "    renew_at: 0.5\n"
+	       "    files:\n"
+	       "      cert: {path: %s}\n"
+	       "      key: {path: %s}\n",
+	       cert, known ? " (serial " : "", known ? info.serial : "",
+	       known ? ")" : "", known && info.subject_cn[0] ? info.subject_cn : "CN",
+	       cert, key);
+}
+
 int
 agent_check(const char *config_path)
 {
@@ -634,6 +742,7 @@ agent_check(const char *config_path)
 	if (cfg == NULL)
 		return rc;
 	printf("%s: ok\n", config_path);
+	identity_note(cfg);
 	config_free(cfg);
 	return 0;
 }
@@ -768,7 +877,9 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		 CERTAGENT_VERSION, config_path, ag.cfg->vault.n_addresses,
 		 ag.cfg->vault.n_addresses == 1 ? "" : "es",
 		 once(&ag) ? ": render once and exit" : "");
+	vault_on_identity(ag.vault, on_identity, &ag);
 	certs_start(ag.certs);
+	show_identity(&ag);
 	templates_start(ag.templates);
 	if (!ag.stopping)
 		auth_start(ag.auth);

@@ -32,6 +32,7 @@
 #include "backoff.h"
 #include "buf.h"
 #include "files.h"
+#include "identity.h"
 #include "log.h"
 #include "vault.h"
 #include "wallclock.h"
@@ -415,6 +416,18 @@ login(struct auth *a)
 		login_with_token_file(a);
 		return;
 	}
+	if (cfg->method == AUTH_METHOD_CERT) {
+		/* Say why here, not with Vault's generic 400 for a login
+		 * without a certificate. */
+		struct identity_state st;
+
+		vault_identity_refresh(a->vault);
+		if (vault_identity(a->vault, &st) == 0 && !st.usable) {
+			login_failed(a, st.error[0] ? st.error
+					: "no usable client certificate");
+			return;
+		}
+	}
 	body = login_body(a, err, sizeof(err));
 	if (body == NULL) {
 		login_failed(a, err);
@@ -582,6 +595,16 @@ str_differs(const char *x, const char *y)
 	if (x == NULL || y == NULL)
 		return x != y;
 	return strcmp(x, y) != 0;
+}
+
+void
+auth_identity_changed(struct auth *a)
+{
+	if (a->cfg->method != AUTH_METHOD_CERT || a->revoke_done)
+		return;
+	log_info("auth", "a new client certificate is in use: logging in again "
+			 "with it (the current token stays in use until then)");
+	login(a);
 }
 
 void

@@ -62,6 +62,13 @@ void auth_configure(struct auth *a, const struct auth_opts *o);
 /* The current token if it has not expired, else NULL. */
 const char *auth_token(const struct auth *a);
 
+/*
+ * cert auth: a new client certificate is in use (renewed by the agent or
+ * replaced by someone else): log in again with it, so no token outlives
+ * the certificate that obtained it.  Other methods: nothing.
+ */
+void auth_identity_changed(struct auth *a);
+
 /* Vault rejected TOKEN (403) on some other call: log in again. */
 void auth_token_rejected(struct auth *a, const char *token);
 

@@ -84,6 +84,7 @@ struct cert {
 	int given_up;		/* CERTS_ONCE: out of retries (or a dry run) */
 	int settled;		/* held a certificate, or gave up, once */
 	int closing, timer_closed;
+	int external;		/* used, not renewed (certs_external) */
 };
 
 struct certs {
@@ -1198,6 +1199,37 @@ certs_template_get(struct certs *m, const struct certs_tcall *tc,
 }
 
 /* ------------------------------------------------------------------ */
+/* Certificates the agent uses but does not renew */
+
+void
+certs_external(struct certs *m, const char *name, const char *cert_pem)
+{
+	struct cert *c = find_name(m, name);
+	struct x509_info info;
+	char err[256];
+
+	if (c && !c->external)
+		return;	/* an entry or a template has that name: it is ours */
+	if (c == NULL) {
+		c = cert_alloc(m, name);
+		if (c == NULL || push(m, c) != 0) {
+			if (c)
+				cert_close(c);
+			return;
+		}
+		c->external = 1;
+		settle(c);	/* nothing to wait for */
+	}
+	c->serial[0] = '\0';
+	c->not_after_ms = c->renew_at_ms = 0;
+	if (cert_pem && x509_cert_info(cert_pem, &info, err, sizeof(err)) == 0) {
+		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+		c->not_after_ms = c->renew_at_ms = info.not_after * 1000;
+	}
+	progress(m);
+}
+
+/* ------------------------------------------------------------------ */
 /* Asked from outside */
 
 size_t
@@ -1207,7 +1239,7 @@ certs_rotate(struct certs *m, const char *name)
 
 	for (size_t i = 0; i < m->n; i++) {
 		struct cert *c = m->v[i];
-		if (name && strcmp(c->name, name) != 0)
+		if ((name && strcmp(c->name, name) != 0) || c->external)
 			continue;
 		n++;
 		c->forced = 1;
@@ -1234,6 +1266,8 @@ certs_get_state(const struct certs *m, struct certs_state *st)
 						 c->not_after_ms, c->renew_at_ms);
 		if (c->given_up)
 			st->given_up++;
+		else if (c->external)
+			;	/* never under way: nothing renews it here */
 		else if (c->call || c->working || c->waiting || c->retry.failures ||
 			 c->forced || s != RENEW_VALID)
 			st->busy++;

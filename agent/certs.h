@@ -149,8 +149,17 @@ int certs_template_get(struct certs *m, const struct certs_tcall *tc,
 		       const cJSON **envelope, char *err, size_t errlen);
 
 /*
+ * A certificate the agent uses but does not renew: the Vault client
+ * certificate when no certificates: entry writes it.  It is shown in
+ * /readyz and /metrics as any other and judged expired the same way;
+ * CERT_PEM NULL means none is usable (missing).  Call again when it
+ * changes.  A NAME that an entry or a template has is left alone.
+ */
+void certs_external(struct certs *m, const char *name, const char *cert_pem);
+
+/*
  * Renew certificate NAME now (NULL: every one), whatever its schedule
- * and window.  Returns how many matched.
+ * and window.  Returns how many matched (certs_external ones never do).
  */
 size_t certs_rotate(struct certs *m, const char *name);
 

@@ -27,6 +27,7 @@
 
 #include "backoff.h"
 #include "http.h"
+#include "identity.h"
 #include "log.h"
 
 #define MSG_MAX 768
@@ -88,6 +89,9 @@ struct vault {
 	struct vault_call *wait_head, **wait_tail;	/* FIFO for a slot */
 	int closing;
 	size_t pending_frees;
+	struct identity *identity;	/* vault.client_cert/key, or NULL */
+	void (*identity_cb)(void *arg);
+	void *identity_arg;
 };
 
 static void start_attempt(struct vault_call *c);
@@ -253,6 +257,21 @@ vault_configure(struct vault *v, const struct vault_opts *cfg, char *err,
 			return -EINVAL;
 		}
 	}
+	if (cfg->client_cert == NULL) {
+		identity_free(v->identity);
+		v->identity = NULL;
+	} else if (v->identity == NULL ||
+		   strcmp(identity_cert_path(v->identity), cfg->client_cert) != 0 ||
+		   strcmp(identity_key_path(v->identity), cfg->client_key) != 0) {
+		struct identity *id = NULL;
+		if (identity_new(cfg->client_cert, cfg->client_key, &id) != 0) {
+			free_addrs(addrs, n);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		identity_free(v->identity);
+		v->identity = id;
+	}
 	free_addrs(v->addrs, v->naddrs);
 	v->addrs = addrs;
 	v->naddrs = n;
@@ -362,6 +381,7 @@ call_freed(uv_handle_t *handle)
 	if (v->closing && v->pending_frees == 0) {
 		free_addrs(v->addrs, v->naddrs);
 		vault_set_token(v, NULL);
+		identity_free(v->identity);
 		free(v);
 	}
 }
@@ -704,11 +724,53 @@ prepare(struct vault_call *c)
 		curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c->easy, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	if (cfg->client_cert) {
-		curl_easy_setopt(c->easy, CURLOPT_SSLCERT, cfg->client_cert);
-		curl_easy_setopt(c->easy, CURLOPT_SSLKEY, cfg->client_key);
+	if (v->identity) {
+		/* As bytes, not file names: see identity.h. */
+		struct curl_blob cb, kb;
+		const char *cert, *key;
+		size_t clen, klen;
+
+		if (vault_identity_refresh(v) == 1 && v->identity_cb)
+			v->identity_cb(v->identity_arg);
+		identity_blobs(v->identity, &cert, &clen, &key, &klen);
+		if (cert) {
+			cb = (struct curl_blob){ (void *)cert, clen, CURL_BLOB_COPY };
+			kb = (struct curl_blob){ (void *)key, klen, CURL_BLOB_COPY };
+			curl_easy_setopt(c->easy, CURLOPT_SSLCERTTYPE, "PEM");
+			curl_easy_setopt(c->easy, CURLOPT_SSLCERT_BLOB, &cb);
+			curl_easy_setopt(c->easy, CURLOPT_SSLKEYTYPE, "PEM");
+			curl_easy_setopt(c->easy, CURLOPT_SSLKEY_BLOB, &kb);
+		}
 	}
 	return 0;
+}
+
+int
+vault_identity_refresh(struct vault *v)
+{
+	return v->identity ? identity_refresh(v->identity) : 0;
+}
+
+int
+vault_identity(const struct vault *v, struct identity_state *st)
+{
+	if (v->identity == NULL)
+		return -ENOENT;
+	identity_state(v->identity, st);
+	return 0;
+}
+
+const char *
+vault_identity_pem(const struct vault *v)
+{
+	return v->identity ? identity_cert_pem(v->identity) : NULL;
+}
+
+void
+vault_on_identity(struct vault *v, void (*cb)(void *arg), void *arg)
+{
+	v->identity_cb = cb;
+	v->identity_arg = arg;
 }
 
 static void
@@ -796,6 +858,7 @@ vault_close(struct vault *v)
 	if (v->pending_frees == 0) {
 		free_addrs(v->addrs, v->naddrs);
 		vault_set_token(v, NULL);
+		identity_free(v->identity);
 		free(v);
 	}
 }

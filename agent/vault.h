@@ -106,6 +106,20 @@ void vault_close(struct vault *v);
 /* Bound the calls that set no max_attempts (run --once); 0: unbounded. */
 void vault_set_default_attempts(struct vault *v, unsigned n);
 
+/*
+ * The client certificate (vault.client_cert/key), which the client reads
+ * into memory and presents as bytes (identity.h): where it stands (-ENOENT
+ * if none is configured); look at the files now (1: a new pair was taken
+ * into use); the certificate held (PEM) or NULL; and who hears of a new
+ * pair (CB runs from inside a request's preparation: it must only record
+ * or defer).
+ */
+struct identity_state;
+int vault_identity(const struct vault *v, struct identity_state *st);
+int vault_identity_refresh(struct vault *v);
+const char *vault_identity_pem(const struct vault *v);
+void vault_on_identity(struct vault *v, void (*cb)(void *arg), void *arg);
+
 /* How many addresses there are: one round of attempts. */
 size_t vault_address_count(const struct vault *v);
 

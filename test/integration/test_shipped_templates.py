@@ -588,14 +588,16 @@ def test_each_template_opens_with_a_comment_naming_every_variable_it_reads():
 def test_every_example_config_passes_check_and_names_shipped_templates():
     examples = sorted(p for p in EXAMPLES.glob("*/agent.yaml") if p.parent.name != "demo")
     assert {p.parent.name for p in examples} == \
-        {"kafka", "postgresql", "nginx", "uvicorn", "mtls-client", "kv"}
-    env = dict(os.environ, CERTAGENT_TEMPLATES=str(TPL))
+        {"kafka", "postgresql", "nginx", "uvicorn", "mtls-client", "kv",
+         "self-renewing-identity"}
+    env = dict(os.environ, CERTAGENT_TEMPLATES=str(TPL), AGENT_HOST="web-1.example.com")
     for p in examples:
         r = subprocess.run([BIN, "check", "-c", str(p)], capture_output=True, text=True,
                            env=env, timeout=30)
         assert r.returncode == 0, (p, r.stdout + r.stderr)
+        assert "note:" not in r.stdout, (p, r.stdout)
         sources = re.findall(r"source: \$\{CERTAGENT_TEMPLATES:-[^}]*\}/(\S+)", p.read_text())
-        assert sources, p
+        assert sources or "templates:" not in p.read_text(), p
         for s in sources:
             assert (TPL / s).is_file(), "%s names %s" % (p, s)
 
