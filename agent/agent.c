@@ -36,6 +36,7 @@
 #include "agent.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,8 @@ struct agent {
 	unsigned flags;
 	int once_done;			/* --once: every file in place; hooks run */
 	int identity_new;		/* vault took a new client pair into use */
+	int startup_hup;		/* a SIGHUP came before the handlers */
+	struct stat loaded;		/* the config file as it was loaded */
 	int tmpl_done;			/* the templates' last batch ended */
 	unsigned tmpl_errors;		/* ... with this many errors */
 	int rendered;			/* every file has been in place once */
@@ -307,6 +310,8 @@ check_progress(struct agent *ag)
 				stop(ag, "exec: cannot start the application");
 				return;
 			}
+			/* It starts with these files: nothing to tell it of. */
+			hooks_drop_pending(ag->hooks, "exec");
 		}
 	}
 	if (!once(ag) || ag->once_done)
@@ -429,7 +434,7 @@ reload(struct agent *ag)
 	}
 	apply_logging(cfg);
 	auth_configure(ag->auth, &cfg->auth);
-	certs_configure(ag->certs, &cfg->certs);
+	certs_configure(ag->certs, &cfg->certs, config_same_cert);
 	templates_close(ag->templates);
 	ag->templates = templates;
 	update_view(ag);
@@ -567,6 +572,19 @@ on_identity(void *arg)
 	post(ag, EV_IDENTITY);
 }
 
+/* Is the config file still the one loaded at start (same inode, size,
+ * modification time)? */
+static int
+config_unchanged(const struct agent *ag)
+{
+	struct stat now;
+
+	return stat(ag->config_path, &now) == 0 && now.st_ino == ag->loaded.st_ino &&
+	       now.st_dev == ag->loaded.st_dev && now.st_size == ag->loaded.st_size &&
+	       now.st_mtim.tv_sec == ag->loaded.st_mtim.tv_sec &&
+	       now.st_mtim.tv_nsec == ag->loaded.st_mtim.tv_nsec;
+}
+
 /* Run the posted events, in a fixed order: a stop makes the rest moot. */
 static void
 on_events(uv_idle_t *h)
@@ -582,6 +600,13 @@ on_events(uv_idle_t *h)
 	}
 	if (ag->stopping)
 		return;
+	if ((ev & EV_RELOAD) && ag->startup_hup && config_unchanged(ag)) {
+		ag->startup_hup = 0;
+		log_info("agent", "SIGHUP during start-up: %s is the file just "
+				  "loaded; nothing to reload", ag->config_path);
+		ev &= ~(unsigned)EV_RELOAD;
+	}
+	ag->startup_hup = 0;
 	if (ev & EV_RELOAD)
 		reload(ag);
 	if (ev & EV_IDENTITY)
@@ -667,6 +692,49 @@ on_deps_changed(void *arg)
 
 	if (!ag->stopping && ag->templates)
 		templates_schedule(ag->templates);
+}
+
+static void
+handled_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
+
+void
+agent_hold_signals(void)
+{
+	sigset_t set;
+
+	handled_signals(&set);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+void
+agent_release_signals(void)
+{
+	sigset_t set;
+
+	handled_signals(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/*
+ * The handlers exist: let the signals in.  One that came during start-up
+ * is delivered now and runs from the loop; a SIGHUP then reloads only if
+ * the file changed since it was loaded, moments ago.
+ */
+static void
+open_signals(struct agent *ag)
+{
+	sigset_t pending;
+
+	if (sigpending(&pending) == 0 && sigismember(&pending, SIGHUP))
+		ag->startup_hup = 1;
+	agent_release_signals();
 }
 
 static int
@@ -813,6 +881,8 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	ag.flags = flags;
 	ag.exec_argv = exec_argv;
 	err[0] = '\0';
+	if (stat(config_path, &ag.loaded) != 0)
+		memset(&ag.loaded, 0, sizeof(ag.loaded));
 	if (config_load(config_path, &ag.cfg, err, ERRBUF) != 0) {
 		rc = print_config_errors(config_path, err);
 		free(err);
@@ -869,6 +939,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		return 1;
 	}
 	free(err);
+	open_signals(&ag);
 	if (once(&ag))
 		vault_set_default_attempts(ag.vault,
 					   (unsigned)((ag.cfg->vault.num_retries + 1) *

@@ -19,6 +19,17 @@
  */
 int agent_run(const char *config_path, unsigned flags, char **exec_argv);
 
+/*
+ * Block the signals the agent handles (SIGTERM, SIGINT, SIGHUP, SIGUSR1)
+ * until its handlers exist: a signal in the first milliseconds after exec
+ * (systemd, a kubelet pre-stop hook, a sibling container) would otherwise
+ * kill it with the default action.  main() holds them first thing;
+ * agent_run() releases them once its loop can take them, and the other
+ * commands release them at once.
+ */
+void agent_hold_signals(void);
+void agent_release_signals(void);
+
 /* `certagent check`: validate CONFIG_PATH, print every error; 0 or 2. */
 int agent_check(const char *config_path);
 

@@ -85,6 +85,7 @@ struct cert {
 	int settled;		/* held a certificate, or gave up, once */
 	int closing, timer_closed;
 	int external;		/* used, not renewed (certs_external) */
+	int fresh;		/* an entry certs_start() has not seen yet */
 };
 
 struct certs {
@@ -745,9 +746,16 @@ names_of_entry(const struct cert_def *cc, struct x509_names *n)
 	n->nips = cc->n_ip_sans;
 }
 
-/* The entries of CFG, in front of the template certificates. */
+/*
+ * The entries of CFG, in front of the template certificates.  KEEP (may
+ * be NULL) lists the N_KEEP entry certificates of the configuration
+ * before; one whose definition SAME finds unchanged is taken over as it
+ * is, and its slot in KEEP cleared.
+ */
 static int
-add_entries(struct certs *m, const struct certs_opts *cfg)
+add_entries(struct certs *m, const struct certs_opts *cfg, struct cert **keep,
+	    size_t n_keep,
+	    int (*same)(const struct cert_def *, const struct cert_def *))
 {
 	size_t n_tmpl = m->n - m->n_entries;
 	struct cert **tmpl = NULL;
@@ -761,12 +769,25 @@ add_entries(struct certs *m, const struct certs_opts *cfg)
 	m->n = m->n_entries = 0;
 	for (size_t i = 0; i < cfg->n; i++) {
 		const struct cert_def *cc = &cfg->defs[i];
-		struct cert *c = cert_alloc(m, cc->name);
-		if (c == NULL || push(m, c) != 0) {
-			if (c) {
-				c->closing = 1;
-				uv_close((uv_handle_t *)&c->timer, on_cert_closed);
+		struct cert *c = NULL;
+
+		for (size_t j = 0; same && c == NULL && j < n_keep; j++) {
+			if (keep[j] && strcmp(keep[j]->name, cc->name) == 0 &&
+			    same(keep[j]->def, cc)) {
+				c = keep[j];
+				keep[j] = NULL;
+				log_debug("certs", "%s: unchanged by the reload; kept as "
+					  "it is", c->name);
 			}
+		}
+		if (c == NULL) {
+			c = cert_alloc(m, cc->name);
+			if (c)
+				c->fresh = 1;
+		}
+		if (c == NULL || push(m, c) != 0) {
+			if (c)
+				cert_close(c);
 			log_error("certs", "%s: out of memory; not managed", cc->name);
 			continue;
 		}
@@ -799,7 +820,7 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	m->flags = flags;
 	if (ev)
 		m->ev = *ev;
-	if (add_entries(m, cfg) != 0) {
+	if (add_entries(m, cfg, NULL, 0, NULL) != 0) {
 		free(m->v);
 		free(m);
 		return -ENOMEM;
@@ -809,14 +830,27 @@ certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 }
 
 void
-certs_configure(struct certs *m, const struct certs_opts *cfg)
+certs_configure(struct certs *m, const struct certs_opts *cfg,
+		int (*same)(const struct cert_def *, const struct cert_def *))
 {
-	for (size_t i = 0; i < m->n_entries; i++)
-		cert_close(m->v[i]);
+	size_t n_keep = m->n_entries;
+	struct cert **keep = malloc((n_keep ? n_keep : 1) * sizeof(*keep));
+
+	if (keep == NULL) {
+		n_keep = 0;
+		for (size_t i = 0; i < m->n_entries; i++)
+			cert_close(m->v[i]);
+	} else if (n_keep) {
+		memcpy(keep, m->v, n_keep * sizeof(*keep));
+	}
 	m->cfg = cfg;
-	if (add_entries(m, cfg) != 0)
+	if (add_entries(m, cfg, keep, n_keep, same) != 0)
 		log_error("certs", "out of memory; the certificates: entries are "
 				   "not managed until the next reload");
+	for (size_t i = 0; i < n_keep; i++)
+		if (keep[i])
+			cert_close(keep[i]);
+	free(keep);
 }
 
 /*
@@ -876,6 +910,9 @@ certs_start(struct certs *m)
 	free(sets);
 	for (size_t i = 0; i < m->n_entries; i++) {
 		struct cert *c = m->v[i];
+		if (!c->fresh)
+			continue;	/* kept across a reload, as it was */
+		c->fresh = 0;
 		if (!adopt_entry(c))
 			issue(c);
 	}

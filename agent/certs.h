@@ -102,12 +102,14 @@ int certs_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
 	      const struct certs_events *ev, struct certs **out);
 
 /*
- * A reloaded configuration (borrowed from now on): the certificates:
- * entries start over from disk (valid files are kept, nothing due is
- * issued); the certificates templates issue are kept as they are.  Call
- * certs_start() next.
+ * A reloaded configuration (borrowed from now on).  An entry that SAME
+ * finds unchanged keeps its state (what it holds, an issuance in
+ * flight); the others start over from disk (valid files are kept,
+ * nothing that is not due is issued).  The certificates templates issue
+ * are kept as they are.  Call certs_start() next.
  */
-void certs_configure(struct certs *m, const struct certs_opts *o);
+void certs_configure(struct certs *m, const struct certs_opts *o,
+		     int (*same)(const struct cert_def *a, const struct cert_def *b));
 
 /* Adopt valid files of the entries from disk and schedule renewals;
  * issue what is due as soon as a token is there. */

@@ -83,6 +83,12 @@ void config_free(struct config *cfg);
 int config_check_reload(const struct config *old, const struct config *new,
 			char *err, size_t errlen);
 
+/*
+ * Do two certificates: entries (of two loads) ask for the same thing in
+ * every key?  A reload keeps what the engine holds for those.
+ */
+int config_same_cert(const struct cert_def *a, const struct cert_def *b);
+
 /* Parse "90s", "15m", "72h", "30d", "500ms" or a bare number of seconds. */
 int config_parse_duration(const char *s, uint64_t *ms);
 

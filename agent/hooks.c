@@ -936,6 +936,20 @@ hooks_configure(struct hooks *h, const struct hooks_opts *cfg)
 			hook_release(k);
 }
 
+void
+hooks_drop_pending(struct hooks *h, const char *name)
+{
+	struct hook *k = find(h, name);
+
+	if (k == NULL || !k->has_pending)
+		return;
+	changes_clear(&k->pending);
+	k->has_pending = 0;
+	k->retrying = 0;
+	if (!k->active)
+		uv_timer_stop(&k->timer);
+}
+
 int
 hooks_get_item(const struct hooks *h, size_t i, struct hooks_item *it)
 {

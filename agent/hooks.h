@@ -87,6 +87,12 @@ int hooks_add_function(struct hooks *h, const char *name, hooks_fn fn,
  */
 void hooks_flush(struct hooks *h, void (*done)(void *arg), void *arg);
 
+/*
+ * Forget what hook NAME has pending (not a run under way): exec mode,
+ * when the application starts after the changes it would hear of.
+ */
+void hooks_drop_pending(struct hooks *h, const char *name);
+
 struct hooks_stats {
 	uint64_t runs, failures, timeouts;
 };

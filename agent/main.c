@@ -163,12 +163,35 @@ out:
 	return rc;
 }
 
+/*
+ * The signals the agent handles are held from the first instruction of
+ * ours that runs: .preinit_array runs before the shared libraries'
+ * initialisers (and Debian's libcurl pulls in thirty of them, some slow),
+ * so the window in which a SIGHUP kills a starting agent is the dynamic
+ * loader's alone.
+ */
+static void
+preinit(int argc, char **argv, char **envp)
+{
+	(void)argc;
+	(void)argv;
+	(void)envp;
+	agent_hold_signals();
+}
+
+__attribute__((section(".preinit_array"), used))
+static void (*const preinit_hold)(int, char **, char **) = preinit;
+
 int
 main(int argc, char **argv)
 {
 	const char *cmd, *path = DEFAULT_CONFIG;
 	int rc;
 
+	agent_hold_signals();	/* again: a fuzzer or a test may call main */
+	if (argc < 2 || (strcmp(argv[1], "run") != 0 && strcmp(argv[1], "exec") != 0 &&
+			 strcmp(argv[1], "render") != 0))
+		agent_release_signals();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

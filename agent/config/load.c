@@ -1454,3 +1454,14 @@ config_check_reload(const struct config *old, const struct config *new,
 	finish_errors(&ld);
 	return ld.n_errors ? -EBUSY : 0;
 }
+
+int
+config_same_cert(const struct cert_def *a, const struct cert_def *b)
+{
+	const struct cfg_section *root = &cfg_root_section;
+
+	for (size_t i = 0; i < root->n_entries; i++)
+		if (strcmp(root->entries[i].key, "certificates") == 0)
+			return fields_equal(root->entries[i].section, a, b);
+	return 0;
+}

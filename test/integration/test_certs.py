@@ -254,9 +254,17 @@ def test_sighup_does_not_issue_again(env, pki):
     d.mkdir()
     a = env.agent(cert_config(env, rid, sid, full_set(d))).start()
     a.wait_for(r"web: issued serial")
+    ino = os.stat(d / "web.crt").st_ino
     a.send(signal.SIGHUP)
+    a.wait_for(r"configuration reloaded")
+    a.wait_for(r"web: unchanged by the reload; kept as it is")
+    # An entry the reload changed starts over from disk, and keeps it.
+    a.config.write_text(a.config.read_text().replace("ttl: 30m", "ttl: 40m"))
+    a.send(signal.SIGHUP)
+    a.wait_for(r"configuration reloaded", count=2)
     a.wait_for(r"web: kept the certificate on disk")
     assert len(issue_requests(env.vs)) == 1
+    assert os.stat(d / "web.crt").st_ino == ino
     assert a.stop() == 0
 
 
