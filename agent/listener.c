@@ -8,10 +8,15 @@
  *
  * DESIGN / invariants:
  *  - Every dimension is bounded: a head of at most LISTENER_HEAD_MAX bytes
- *    (431 past it), at most LISTENER_MAX_CONNS connections (one more is
- *    accepted and closed at once), and a deadline per connection for the
- *    whole head (not reset by each byte, so a client trickling one byte at
- *    a time cannot keep a slot) and again for writing the reply.
+ *    (431 past it), at most LISTENER_MAX_CONNS connections, and a
+ *    deadline per connection for the whole head (not reset by each byte,
+ *    so a client trickling one byte at a time cannot keep a slot) and
+ *    again for writing the reply.
+ *  - When every slot is taken, a newcomer takes the place of the oldest
+ *    connection that has not sent a whole request yet: a flood of idle or
+ *    slow clients cannot keep a health probe out for the deadline.  Only
+ *    when every slot is being answered (or half as many again are still
+ *    closing) is a newcomer accepted and closed at once.
  *  - A connection owns a stream handle and a timer, both created on
  *    accept and closed together; its memory (head buffer included) is
  *    allocated once on accept and freed in the last close callback.  An
@@ -811,6 +816,37 @@ reject(struct lsock *ls)
 	uv_close(&ls->spare.handle, spare_closed);
 }
 
+/* Connections not being closed. */
+static size_t
+open_conns(const struct listener *l)
+{
+	size_t n = 0;
+
+	for (const struct conn *c = l->conns; c; c = c->next)
+		n += !c->closing;
+	return n;
+}
+
+/*
+ * Full: close the oldest connection that has not sent a whole request
+ * yet, so a flood of idle or slow clients cannot keep a health probe
+ * out.  (The list runs from the newest; one being answered is kept.)
+ */
+static void
+evict_idle(struct listener *l)
+{
+	struct conn *oldest = NULL;
+
+	for (struct conn *c = l->conns; c; c = c->next)
+		if (!c->closing && c->state == CONN_HEAD)
+			oldest = c;
+	if (oldest) {
+		log_debug("listener", "%u connections open; closing the oldest "
+			  "idle one", LISTENER_MAX_CONNS);
+		conn_close(oldest);
+	}
+}
+
 static void
 accept_one(struct lsock *ls)
 {
@@ -818,7 +854,10 @@ accept_one(struct lsock *ls)
 	struct conn *c = NULL;
 
 	ls->stalled = 0;
-	if (l->nconns < LISTENER_MAX_CONNS) {
+	if (l->nconns >= LISTENER_MAX_CONNS)
+		evict_idle(l);
+	if (open_conns(l) < LISTENER_MAX_CONNS &&
+	    l->nconns < LISTENER_MAX_CONNS + LISTENER_MAX_CONNS / 2) {
 		c = malloc(sizeof(*c));
 		if (c == NULL)
 			log_warn("listener", "out of memory; refusing a connection");
