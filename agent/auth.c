@@ -57,6 +57,8 @@ struct auth {
 	uint64_t granted_ms;	/* TTL granted by the last login or renewal */
 	int renewable;
 	char *secret_id;	/* approle: last secret-id read */
+	char *wrapped;		/* approle: the wrapping token it came from */
+	char *unwrapping;	/* approle: the wrapping token being unwrapped */
 	unsigned failures;	/* consecutive failed logins, for backoff */
 	struct auth_stats stats;
 	void (*revoke_done)(void *arg);	/* auth_revoke() in progress */
@@ -88,6 +90,10 @@ method_name(enum auth_method m)
 		return "cert";
 	case AUTH_METHOD_TOKEN:
 		return "token";
+	case AUTH_METHOD_KUBERNETES:
+		return "kubernetes";
+	case AUTH_METHOD_JWT:
+		return "jwt";
 	}
 	return "?";
 }
@@ -318,6 +324,13 @@ approle_secret_id(struct auth *a, char *err, size_t errlen)
 	char *sid = NULL;
 	int rc;
 
+	if (cfg->secret_id_wrapping_path) {
+		if (a->secret_id)
+			return 0;	/* unwrapped by login() */
+		snprintf(err, errlen, "no secret-id unwrapped yet");
+		return -ENOENT;
+	}
+
 	rc = files_read_secret(cfg->secret_id_file, CRED_MAX,
 			       cfg->allow_insecure_file_mode, &sid, err, errlen);
 	if (rc == -ENOENT && a->secret_id) {
@@ -364,6 +377,20 @@ login_body(struct auth *a, char *err, size_t errlen)
 	} else if (cfg->method == AUTH_METHOD_CERT && cfg->cert_role) {
 		if (!cJSON_AddStringToObject(o, "name", cfg->cert_role))
 			goto oom;
+	} else if (cfg->method == AUTH_METHOD_KUBERNETES ||
+		   cfg->method == AUTH_METHOD_JWT) {
+		/* Read afresh at every login: kubelet rotates a projected
+		 * token (a ..data link swap) and it expires within the hour.
+		 * Its mode is the pod's to choose (0644 by default). */
+		char *jwt = NULL;
+		if (files_read_secret(cfg->token_path, CRED_MAX, 1, &jwt, err,
+				      errlen) != 0)
+			goto out;
+		int ok = cJSON_AddStringToObject(o, "role", cfg->role) &&
+			 cJSON_AddStringToObject(o, "jwt", jwt);
+		secret_free(jwt);
+		if (!ok)
+			goto oom;
 	}
 	body = cJSON_PrintUnformatted(o);
 	if (body == NULL)
@@ -374,11 +401,8 @@ oom:
 out:
 	secret_free(role_id);
 	if (o) {
-		/* cJSON holds copies of the secret-id: scrub them. */
-		cJSON *sid = cJSON_GetObjectItemCaseSensitive(o, "secret_id");
-		if (cJSON_IsString(sid))
-			OPENSSL_cleanse(sid->valuestring, strlen(sid->valuestring));
-		cJSON_Delete(o);
+		/* cJSON holds copies of the secret-id or the JWT. */
+		secret_json_free(o);
 	}
 	return body;
 }
@@ -403,6 +427,151 @@ login_with_token_file(struct auth *a)
 	lookup(a);
 }
 
+/*
+ * approle with secret_id_response_wrapping_path: the secret-id file holds
+ * a response-wrapping token.  As Vault Agent does: look it up, refuse it
+ * unless it was made where it should have been (else someone else made
+ * it, and may have read what it wraps), unwrap it once, keep the secret-id
+ * in memory.  A token used already, expired or made up fails the lookup.
+ */
+static void unwrap_failed(struct auth *a, const char *why);
+
+static void
+on_unwrap(void *arg, const struct vault_response *r)
+{
+	struct auth *a = arg;
+	const cJSON *sid;
+
+	a->call = NULL;
+	if (r->err == VAULT_ECANCELED)
+		return;
+	if (r->err != VAULT_OK) {
+		unwrap_failed(a, r->message);
+		return;
+	}
+	sid = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(r->json, "data"), "secret_id");
+	if (!cJSON_IsString(sid) || sid->valuestring[0] == '\0') {
+		unwrap_failed(a, "the wrapped answer has no secret_id");
+		return;
+	}
+	log_redact_add(sid->valuestring);
+	drop_secret(&a->secret_id);
+	a->secret_id = strdup(sid->valuestring);
+	drop_secret(&a->wrapped);
+	a->wrapped = a->unwrapping;
+	a->unwrapping = NULL;
+	if (a->secret_id == NULL) {
+		unwrap_failed(a, "out of memory");
+		return;
+	}
+	log_info("auth", "unwrapped the secret-id from %s", a->cfg->secret_id_file);
+	if (a->cfg->remove_secret_id_file) {
+		if (unlink(a->cfg->secret_id_file) != 0)
+			log_warn("auth", "cannot remove %s after reading it: %s",
+				 a->cfg->secret_id_file, strerror(errno));
+		else
+			log_info("auth", "removed %s after reading it",
+				 a->cfg->secret_id_file);
+	}
+	login(a);
+}
+
+static void
+on_wrap_lookup(void *arg, const struct vault_response *r)
+{
+	struct auth *a = arg;
+	const cJSON *data, *cp;
+	char why[768];
+
+	a->call = NULL;
+	if (r->err == VAULT_ECANCELED)
+		return;
+	if (r->err != VAULT_OK) {
+		unwrap_failed(a, r->message);
+		return;
+	}
+	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
+	cp = cJSON_GetObjectItemCaseSensitive(data, "creation_path");
+	if (!cJSON_IsString(cp) ||
+	    strcmp(cp->valuestring, a->cfg->secret_id_wrapping_path) != 0) {
+		snprintf(why, sizeof(why), "it was made at %s, not at %s: refusing "
+			 "it (it may have been read by whoever made it)",
+			 cJSON_IsString(cp) ? cp->valuestring : "(unknown)",
+			 a->cfg->secret_id_wrapping_path);
+		unwrap_failed(a, why);
+		return;
+	}
+	struct vault_req req = {
+		.method = "POST",
+		.path = "sys/wrapping/unwrap",
+		.token = a->unwrapping,
+		.flags = VAULT_QUIET | VAULT_FIRST,
+		.max_attempts = (unsigned)vault_address_count(a->vault),
+	};
+	if (vault_request(a->vault, &req, on_unwrap, a, &a->call) != 0) {
+		a->call = NULL;
+		unwrap_failed(a, "cannot start the request");
+	}
+}
+
+static void
+unwrap_failed(struct auth *a, const char *why)
+{
+	char msg[1024];
+
+	drop_secret(&a->unwrapping);
+	snprintf(msg, sizeof(msg), "the wrapping token in %s cannot be used (a "
+		 "wrapping token works once: used already, expired, or not one): "
+		 "%s", a->cfg->secret_id_file, why);
+	login_failed(a, msg);
+}
+
+/* 1 when the secret-id is at hand; 0 when an unwrap has started (login()
+ * follows it); -1 when the login failed. */
+static int
+unwrap_secret_id(struct auth *a)
+{
+	const struct auth_opts *cfg = a->cfg;
+	char err[512], *wt = NULL, *body = NULL;
+	int rc;
+
+	rc = files_read_secret(cfg->secret_id_file, CRED_MAX,
+			       cfg->allow_insecure_file_mode, &wt, err, sizeof(err));
+	if (rc == -ENOENT && a->secret_id)
+		return 1;	/* unwrapped before, file removed */
+	if (rc != 0) {
+		login_failed(a, err);
+		return -1;
+	}
+	if (a->wrapped && a->secret_id && strcmp(wt, a->wrapped) == 0) {
+		secret_free(wt);
+		return 1;	/* this one was unwrapped already */
+	}
+	log_redact_add(wt);
+	drop_secret(&a->unwrapping);
+	a->unwrapping = wt;
+	cJSON *o = cJSON_CreateObject();
+	if (o && cJSON_AddStringToObject(o, "token", wt))
+		body = cJSON_PrintUnformatted(o);
+	secret_json_free(o);
+	struct vault_req req = {
+		.method = "POST",
+		.path = "sys/wrapping/lookup",
+		.body = body,
+		.flags = VAULT_NO_TOKEN | VAULT_QUIET | VAULT_FIRST,
+		.max_attempts = (unsigned)vault_address_count(a->vault),
+	};
+	rc = body ? vault_request(a->vault, &req, on_wrap_lookup, a, &a->call) : -1;
+	secret_free(body);
+	if (rc != 0) {
+		a->call = NULL;
+		unwrap_failed(a, "cannot start the request");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 login(struct auth *a)
 {
@@ -416,6 +585,9 @@ login(struct auth *a)
 		login_with_token_file(a);
 		return;
 	}
+	if (cfg->method == AUTH_METHOD_APPROLE && cfg->secret_id_wrapping_path &&
+	    unwrap_secret_id(a) != 1)
+		return;
 	if (cfg->method == AUTH_METHOD_CERT) {
 		/* Say why here, not with Vault's generic 400 for a login
 		 * without a certificate. */
@@ -617,6 +789,10 @@ auth_configure(struct auth *a, const struct auth_opts *cfg)
 		      str_differs(old->secret_id_file, cfg->secret_id_file) ||
 		      str_differs(old->cert_role, cfg->cert_role) ||
 		      str_differs(old->token_file, cfg->token_file) ||
+		      str_differs(old->role, cfg->role) ||
+		      str_differs(old->token_path, cfg->token_path) ||
+		      str_differs(old->secret_id_wrapping_path,
+				  cfg->secret_id_wrapping_path) ||
 		      str_differs(old->client_cert, cfg->client_cert);
 	int sink_changed = str_differs(old->token_sink_path, cfg->token_sink_path) ||
 			   old->token_sink_mode != cfg->token_sink_mode;
@@ -711,6 +887,8 @@ on_closed(uv_handle_t *h)
 
 	drop_secret(&a->token);
 	drop_secret(&a->secret_id);
+	drop_secret(&a->wrapped);
+	drop_secret(&a->unwrapping);
 	free(a);
 }
 

@@ -24,7 +24,12 @@ enum auth_method {
 	AUTH_METHOD_APPROLE,
 	AUTH_METHOD_CERT,
 	AUTH_METHOD_TOKEN,
+	AUTH_METHOD_KUBERNETES,	/* a service account token, reviewed by Vault */
+	AUTH_METHOD_JWT,	/* a JWT / OIDC token, e.g. a SPIFFE JWT-SVID */
 };
+
+/* Where Kubernetes projects a pod's service account token. */
+#define AUTH_KUBERNETES_TOKEN "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 /* auth: in the configuration (borrowed), and what it takes from vault:. */
 struct auth_opts {
@@ -35,6 +40,10 @@ struct auth_opts {
 	int remove_secret_id_file;	/* default true */
 	char *cert_role;		/* cert: auth.name, optional */
 	char *token_file;		/* token */
+	char *role;			/* kubernetes, jwt: the role to log in as */
+	char *token_path;		/* kubernetes, jwt: the JWT, read at each login */
+	char *secret_id_wrapping_path;	/* approle: the secret-id file holds a
+					 * wrapping token made at this path */
 	int allow_insecure_file_mode;	/* accept group/world-readable creds */
 	char *token_sink_path;		/* auth.token_sink.path, NULL if none */
 	unsigned token_sink_mode;	/* auth.token_sink.mode; default 0600 */

@@ -392,6 +392,25 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 				need_for_method(ld, m, "auth.token_file", name,
 						"");
 			break;
+		case AUTH_METHOD_KUBERNETES:
+		case AUTH_METHOD_JWT:
+			if (c->auth.role == NULL &&
+			    cfg_find_field(ld, &c->auth.role) == NULL)
+				need_for_method(ld, m, "auth.role", name, "");
+			if (c->auth.token_path == NULL &&
+			    cfg_find_field(ld, &c->auth.token_path) == NULL) {
+				if (c->auth.method == AUTH_METHOD_JWT)
+					need_for_method(ld, m, "auth.token_path",
+							name, " (the file that "
+							"holds the JWT)");
+				else {
+					c->auth.token_path =
+						strdup(AUTH_KUBERNETES_TOKEN);
+					if (c->auth.token_path == NULL)
+						cfg_out_of_memory(ld);
+				}
+			}
+			break;
 		case AUTH_METHOD_CERT:
 			if (c->vault.client_cert == NULL && cert == NULL)
 				need_for_method(ld, m, "vault.client_cert",

@@ -87,6 +87,8 @@ const struct cfg_enum cfg_auth_methods[] = {
 	{ "approle", AUTH_METHOD_APPROLE },
 	{ "cert", AUTH_METHOD_CERT },
 	{ "token", AUTH_METHOD_TOKEN },
+	{ "kubernetes", AUTH_METHOD_KUBERNETES },
+	{ "jwt", AUTH_METHOD_JWT },
 	{ NULL, 0 },
 };
 
@@ -249,7 +251,7 @@ static const struct cfg_entry auth_entries[] = {
 		.offset = C_OFF(auth.method, enum auth_method),
 		.values = cfg_auth_methods,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
-		.help = "how to log in: approle, cert or token",
+		.help = "how to log in: approle, cert, token, kubernetes or jwt",
 	},
 	{
 		.key = "mount",
@@ -293,6 +295,30 @@ static const struct cfg_entry auth_entries[] = {
 		.offset = C_OFF(auth.token_file, char *),
 		.flags = CFG_RELOAD,
 		.help = "token: file holding the Vault token",
+	},
+	{
+		.key = "role",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth.role, char *),
+		.flags = CFG_RELOAD,
+		.help = "kubernetes, jwt: the role to log in as",
+	},
+	{
+		.key = "token_path",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth.token_path, char *),
+		.flags = CFG_RELOAD,
+		.help = "kubernetes, jwt: the file holding the JWT, read at every "
+			"login; kubernetes default: the pod's service account token",
+	},
+	{
+		.key = "secret_id_response_wrapping_path",
+		.type = CFG_PATH,
+		.offset = C_OFF(auth.secret_id_wrapping_path, char *),
+		.flags = CFG_RELOAD,
+		.help = "approle: the secret ID file holds a response-wrapping "
+			"token created at this path (e.g. "
+			"auth/approle/role/NAME/secret-id), unwrapped once",
 	},
 	{
 		.key = "allow_insecure_file_mode",
