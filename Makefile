@@ -43,7 +43,7 @@ BIN        := $(BUILD)/certagent
 # them (-MMD); -MP keeps a removed header from breaking the build.
 DEPFLAGS   := -MMD -MP
 
-.PHONY: all deps check unit integration valgrind demo bench clean lint format
+.PHONY: all deps check unit integration valgrind demo bench clean lint format image
 
 all: certagent
 
@@ -78,9 +78,18 @@ unit: deps $(BIN) $(UNIT_BIN)
 # each has its own ports and directories: run them several at a time.
 PYTEST_JOBS ?= 4
 
-integration: deps $(BIN)
-	CERTAGENT_BIN=$(abspath $(BIN)) $(PYTHON) -m pytest -q -p no:cacheprovider \
-		-n $(PYTEST_JOBS) test/integration
+integration: deps $(BIN) image
+	CERTAGENT_BIN=$(abspath $(BIN)) CERTAGENT_IMAGE=$(abspath $(IMAGE_DIR)):$(VERSION) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -n $(PYTEST_JOBS) test/integration
+
+# The container image: an OCI layout in $(IMAGE_DIR), written offline from
+# IMAGE_BIN and exactly the libraries it loads (packaging/image/build.py).
+IMAGE_BIN ?= $(BIN)
+IMAGE_DIR ?= build/image
+
+image: $(IMAGE_BIN)
+	$(PYTHON) packaging/image/build.py --binary $(IMAGE_BIN) --out $(IMAGE_DIR) \
+		--tag certagent:$(VERSION)
 
 check: deps lint
 	$(MAKE) unit

@@ -9,7 +9,7 @@ set -eu
 # Debian / Ubuntu
 APT_PKGS="gcc make pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
-python3-pytest python3-pytest-xdist python3-hvac valgrind
+python3-pytest python3-pytest-xdist python3-hvac python3-yaml valgrind umoci
 postgresql nginx gunicorn python3-uvicorn default-jre-headless"
 # Fedora / RHEL
 DNF_PKGS="gcc make pkgconf-pkg-config libuv-devel libcurl-devel openssl-devel
