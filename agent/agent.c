@@ -37,6 +37,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@
 #include "hooks.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "revoke.h"
 #include "telemetry.h"
 #include "templates.h"
@@ -73,6 +75,7 @@ struct agent {
 	struct revq *revq;		/* outlives reloads: pending revocations */
 	struct templates *templates;	/* rebuilt on reload */
 	struct telemetry *telemetry;	/* endpoints and the control socket */
+	struct notify *notify;		/* systemd's NOTIFY_SOCKET, or NULL */
 	struct telemetry_view view;	/* what telemetry reads, kept current */
 	struct child *child;		/* exec mode: the application */
 	char **exec_argv;		/* exec mode: from the command line */
@@ -111,6 +114,8 @@ static void on_events(uv_idle_t *h);
 static void update_view(struct agent *ag);
 static void identity_check(struct agent *ag);
 static void show_identity(struct agent *ag);
+static void send_ready(struct agent *ag);
+static void send_status(struct agent *ag);
 
 static struct certs_events
 certs_events(struct agent *ag)
@@ -173,6 +178,8 @@ finish(struct agent *ag)
 	ag->stopping = 2;
 	telemetry_close(ag->telemetry);
 	ag->telemetry = NULL;
+	notify_close(ag->notify);
+	ag->notify = NULL;
 	uv_timer_stop(&ag->grace);
 	uv_close((uv_handle_t *)&ag->grace, NULL);
 	uv_close((uv_handle_t *)&ag->events, NULL);
@@ -242,6 +249,7 @@ stop(struct agent *ag, const char *why)
 	}
 	ag->stopping = 1;
 	log_info("agent", "%s: stopping", why);
+	notify_stopping(ag->notify);
 	if (ag->child) {
 		child_stop(ag->child, NULL, NULL);
 		ag->child = NULL;
@@ -299,6 +307,7 @@ check_progress(struct agent *ag)
 	if (!ag->rendered && certs_ok && tmpl_ok) {
 		ag->rendered = 1;
 		update_view(ag);
+		send_ready(ag);
 		log_info("agent", "every file is in place: %zu certificate%s, %zu "
 				  "template%s", cs.total, cs.total == 1 ? "" : "s",
 			 ag->cfg->templates.n, ag->cfg->templates.n == 1 ? "" : "s");
@@ -362,6 +371,70 @@ on_rotate(void *arg, const char *name)
 	return agent_rotate(arg, name, "control socket");
 }
 
+/*
+ * One line for systemd's STATUS= (and `systemctl status`): where the
+ * certificates stand, and the next renewal.
+ */
+static void
+status_line(const struct agent *ag, char *buf, size_t len)
+{
+	struct certs_state cs;
+	struct certs_item it;
+	const char *next = NULL;
+	int64_t at = 0;
+
+	if (ag->certs == NULL) {
+		snprintf(buf, len, "stopping");
+		return;
+	}
+	certs_get_state(ag->certs, &cs);
+	for (size_t i = 0; i < certs_count(ag->certs); i++) {
+		certs_get_item(ag->certs, i, &it);
+		if (it.renew_at_ms && it.renew_at_ms != it.not_after_ms &&
+		    (at == 0 || it.renew_at_ms < at)) {
+			at = it.renew_at_ms;
+			next = it.name;
+		}
+	}
+	int n = snprintf(buf, len, "%zu certificate%s valid", cs.valid,
+			 cs.valid == 1 ? "" : "s");
+	if (cs.expired && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %zu EXPIRED", cs.expired);
+	if (cs.missing && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %zu not yet written", cs.missing);
+	if (next && n > 0 && (size_t)n < len) {
+		char when[32];
+		time_t t = (time_t)(at / 1000);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		snprintf(buf + n, len - (size_t)n, "; next renewal %s at %s", next, when);
+	}
+}
+
+static void
+send_status(struct agent *ag)
+{
+	char line[512];
+
+	if (ag->notify == NULL || ag->stopping)
+		return;
+	status_line(ag, line, sizeof(line));
+	notify_status(ag->notify, line);
+}
+
+/* READY=1: once every file has been in place, and after each reload. */
+static void
+send_ready(struct agent *ag)
+{
+	char line[512];
+
+	if (ag->notify == NULL || ag->stopping || !ag->rendered)
+		return;
+	status_line(ag, line, sizeof(line));
+	notify_ready(ag->notify, line);
+}
+
 /* Telemetry reads this; it follows every change of module or state. */
 static void
 update_view(struct agent *ag)
@@ -396,6 +469,7 @@ reload(struct agent *ag)
 		return;
 	err[0] = '\0';
 	log_info("agent", "SIGHUP: reloading %s", ag->config_path);
+	notify_reloading(ag->notify);
 	if (config_load(ag->config_path, &cfg, err, ERRBUF) != 0) {
 		log_error("agent", "reload failed; keeping the running configuration:");
 		for (char *line = err, *nl; line && *line; line = nl) {
@@ -449,6 +523,7 @@ reload(struct agent *ag)
 	templates_start(ag->templates);
 	log_info("agent", "configuration reloaded");
 out:
+	send_ready(ag);	/* the reload is over, applied or refused */
 	free(err);
 }
 
@@ -615,6 +690,8 @@ on_events(uv_idle_t *h)
 		agent_rotate(ag, NULL, "SIGUSR1");
 	if (ev & (EV_PROGRESS | EV_RELOAD))
 		check_progress(ag);
+	if (ev & (EV_PROGRESS | EV_IDENTITY))
+		send_status(ag);
 }
 
 static void
@@ -939,6 +1016,8 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		return 1;
 	}
 	free(err);
+	if (notify_open(&ag.loop, &ag.notify) != 0)
+		log_warn("agent", "out of memory; not notifying the service manager");
 	open_signals(&ag);
 	if (once(&ag))
 		vault_set_default_attempts(ag.vault,
