@@ -445,6 +445,7 @@ update_view(struct agent *ag)
 		.auth = ag->auth,
 		.vault = ag->vault,
 		.hooks = ag->hooks,
+		.deps = ag->deps,
 		.rendered = ag->rendered,
 		.stopping = ag->stopping != 0,
 	};

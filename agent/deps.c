@@ -508,6 +508,23 @@ deps_busy(const struct deps *d)
 	return n;
 }
 
+int
+deps_get_item(const struct deps *d, size_t i, struct deps_item *it)
+{
+	for (const struct dep *e = d->list; e; e = e->next) {
+		if (i-- != 0)
+			continue;
+		it->kind = e->kind;
+		it->path = e->path;
+		it->lease_expire_ms = e->lease_expire_ms;
+		it->failures = e->retry.failures;
+		it->error = e->err;
+		it->has_data = e->data != NULL;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 size_t
 deps_count(const struct deps *d)
 {

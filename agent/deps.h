@@ -57,6 +57,16 @@ void deps_token_ready(struct deps *d);
 /* Calls with no data yet whose first fetch has not ended. */
 size_t deps_busy(const struct deps *d);
 
+/* The I-th call, for /metrics and status; -ENOENT past the last. */
+struct deps_item {
+	const char *kind, *path;
+	int64_t lease_expire_ms;	/* wall clock; 0 when it holds no lease */
+	unsigned failures;		/* in a row */
+	const char *error;		/* the last failure, "" if none */
+	int has_data;
+};
+int deps_get_item(const struct deps *d, size_t i, struct deps_item *it);
+
 /* Number of distinct calls, for tests and metrics. */
 size_t deps_count(const struct deps *d);
 

@@ -44,6 +44,7 @@
 #include "backoff.h"
 #include "files.h"
 #include "log.h"
+#include "wallclock.h"
 
 #define HOOK_MAX_FILES 256		/* paths named in one run */
 #define HOOK_ENV_MAX (64 * 1024)	/* bytes of CERTAGENT_CHANGED_FILES */
@@ -85,6 +86,7 @@ struct hook {
 	int retrying;
 	unsigned attempt;		/* failures in a row */
 	struct hooks_stats stats;
+	uint64_t run_started;		/* loop time, ms */
 	int closing;			/* free once every handle has closed */
 	int timer_closed;
 
@@ -296,6 +298,10 @@ finish(struct hook *k, struct hooks_result *r, const char *why)
 	struct hooks *h = k->h;
 
 	k->active = 0;
+	histo_add(&k->stats.duration,
+		  (double)(uv_now(h->loop) - k->run_started) / 1000.0);
+	k->stats.last_run_ms = wall_ms();
+	k->stats.last_ok = r->ok;
 	if (r->ok) {
 		k->attempt = 0;
 		changes_clear(&k->running);
@@ -793,6 +799,7 @@ on_timer(uv_timer_t *t)
 	memset(&k->pending, 0, sizeof(k->pending));
 	k->has_pending = 0;
 	k->stats.runs++;
+	k->run_started = uv_now(k->h->loop);
 	k->active = 1;
 	if (k->running.dropped)
 		log_warn("hooks", "%s: %zu changed files not named in "

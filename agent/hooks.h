@@ -19,6 +19,7 @@
 
 #include "backoff.h"
 #include "change.h"
+#include "histo.h"
 
 struct hooks;
 
@@ -95,6 +96,9 @@ void hooks_drop_pending(struct hooks *h, const char *name);
 
 struct hooks_stats {
 	uint64_t runs, failures, timeouts;
+	struct histo duration;	/* of each run, start to end, in seconds */
+	int64_t last_run_ms;	/* wall clock of the last run's end; 0 if none */
+	int last_ok;		/* how the last run ended */
 };
 
 /* The I-th hook, for metrics and status; -ENOENT past the last. */

@@ -18,9 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "auth.h"
 #include "buf.h"
 #include "certs.h"
+#include "deps.h"
 #include "hooks.h"
 #include "listener.h"
 #include "log.h"
@@ -106,6 +109,72 @@ cert_metrics(struct certs *certs, struct buf *b)
 	}
 }
 
+/* One histogram's series; LABELS is "" or `name="value",`. */
+static void
+histogram(struct buf *b, const char *name, const char *labels,
+	  const struct histo *h)
+{
+	uint64_t cum = 0;
+
+	for (int i = 0; i < HISTO_BUCKETS; i++) {
+		cum += h->in[i];
+		buf_printf(b, "%s_bucket{%sle=\"%g\"} %llu\n", name, labels,
+			   histo_bounds[i], (unsigned long long)cum);
+	}
+	cum += h->in[HISTO_BUCKETS];
+	buf_printf(b, "%s_bucket{%sle=\"+Inf\"} %llu\n", name, labels,
+		   (unsigned long long)cum);
+	/* _sum and _count carry the same labels, without le. */
+	char plain[256];
+	snprintf(plain, sizeof(plain), "%s", labels);
+	size_t n = strlen(plain);
+	if (n && plain[n - 1] == ',')
+		plain[n - 1] = '\0';
+	buf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, plain, h->sum,
+		   name, plain, (unsigned long long)h->count);
+}
+
+static void
+vault_metrics(struct vault *vault, struct buf *b)
+{
+	struct vault_stats st;
+
+	vault_get_stats(vault, &st);
+	metric(b, "certagent_vault_requests_total", "counter",
+	       "HTTP requests sent to Vault.", (double)vault_attempts(vault));
+	buf_puts(b, "# HELP certagent_vault_responses_total Vault's answers by kind "
+		    "of request and HTTP status (0: no answer).\n"
+		    "# TYPE certagent_vault_responses_total counter\n");
+	for (size_t i = 0; i < st.n; i++)
+		buf_printf(b, "certagent_vault_responses_total{class=\"%s\",code=\"%ld\"} "
+			      "%llu\n", st.by[i].class, st.by[i].status,
+			   (unsigned long long)st.by[i].count);
+	buf_puts(b, "# HELP certagent_vault_request_duration_seconds Time of each "
+		    "HTTP attempt to Vault.\n"
+		    "# TYPE certagent_vault_request_duration_seconds histogram\n");
+	histogram(b, "certagent_vault_request_duration_seconds", "", &st.latency);
+	metric(b, "certagent_vault_reachable", "gauge",
+	       "1 when the last attempt got an answer that was not a 5xx.",
+	       st.reachable);
+}
+
+static void
+lease_metrics(struct deps *deps, struct buf *b)
+{
+	struct deps_item it;
+
+	buf_puts(b, "# HELP certagent_lease_expiry_seconds When the lease of a "
+		    "secret the templates use expires (unix time).\n"
+		    "# TYPE certagent_lease_expiry_seconds gauge\n");
+	for (size_t i = 0; deps_get_item(deps, i, &it) == 0; i++) {
+		if (it.lease_expire_ms == 0)
+			continue;
+		buf_puts(b, "certagent_lease_expiry_seconds{path=\"");
+		buf_quoted(b, it.path);
+		buf_printf(b, "\"} %lld\n", (long long)(it.lease_expire_ms / 1000));
+	}
+}
+
 static void
 hook_metrics(struct hooks *hooks, struct buf *b)
 {
@@ -120,9 +189,28 @@ hook_metrics(struct hooks *hooks, struct buf *b)
 		"Command runs killed at their timeout.",
 	};
 
-	for (size_t s = 0; s < 3; s++) {
-		struct hooks_item it;
+	struct hooks_item it;
 
+	buf_puts(b, "# HELP certagent_hook_duration_seconds Time of each run of "
+		    "the hook, start to end.\n"
+		    "# TYPE certagent_hook_duration_seconds histogram\n");
+	for (size_t i = 0; hooks_get_item(hooks, i, &it) == 0; i++) {
+		struct buf l = BUF_INIT(512);
+		size_t len;
+		char *labels;
+
+		if (it.own)
+			continue;
+		buf_puts(&l, "hook=\"");
+		buf_quoted(&l, it.name);
+		buf_puts(&l, "\",");
+		labels = buf_take(&l, &len);
+		if (labels)
+			histogram(b, "certagent_hook_duration_seconds", labels,
+				  &it.stats.duration);
+		free(labels);
+	}
+	for (size_t s = 0; s < 3; s++) {
 		buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", series[s], helps[s],
 			   series[s]);
 		for (size_t i = 0; hooks_get_item(hooks, i, &it) == 0; i++) {
@@ -189,10 +277,15 @@ metrics(const struct telemetry_view *v, struct buf *b)
 		       (double)(as.expires_at_ms / 1000));
 	}
 	if (v->vault)
-		metric(b, "certagent_vault_requests_total", "counter",
-		       "HTTP requests sent to Vault.", (double)vault_attempts(v->vault));
+		vault_metrics(v->vault, b);
+	if (v->deps)
+		lease_metrics(v->deps, b);
 	if (v->hooks)
 		hook_metrics(v->hooks, b);
+	buf_printf(b, "# HELP certagent_build_info The build: version and libcurl.\n"
+		      "# TYPE certagent_build_info gauge\n"
+		      "certagent_build_info{version=\"%s\",libcurl=\"%s\"} 1\n",
+		   CERTAGENT_VERSION, curl_version_info(CURLVERSION_NOW)->version);
 }
 
 /* listener.address: GET /healthz, /readyz, /metrics. */

@@ -18,6 +18,7 @@
 
 struct auth;
 struct certs;
+struct deps;
 struct hooks;
 struct telemetry;
 struct templates;
@@ -30,6 +31,7 @@ struct telemetry_view {
 	struct auth *auth;
 	struct vault *vault;
 	struct hooks *hooks;
+	struct deps *deps;
 	int rendered;		/* every file has been in place once */
 	int stopping;
 };

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "identity.h"
 #include "log.h"
+#include "wallclock.h"
 
 #define MSG_MAX 768
 /*
@@ -65,6 +66,7 @@ struct vault_call {
 
 	uv_timer_t timer;
 	unsigned attempts;	/* HTTP attempts made */
+	uint64_t attempt_started;	/* loop time, ms */
 	unsigned rounds;	/* rounds over all addresses that failed */
 	unsigned failed_in_round;
 	size_t addr;		/* index used by the attempt in flight */
@@ -90,12 +92,14 @@ struct vault {
 	int closing;
 	size_t pending_frees;
 	struct identity *identity;	/* vault.client_cert/key, or NULL */
+	struct vault_stats stats;
 	void (*identity_cb)(void *arg);
 	void *identity_arg;
 };
 
 static void start_attempt(struct vault_call *c);
 static void on_retry_timer(uv_timer_t *t);
+static void count_attempt(struct vault_call *c, long status);
 
 /*
  * At most VAULT_MAX_ACTIVE attempts are on the wire at once; the others
@@ -564,6 +568,7 @@ on_done(CURL *easy, CURLcode result, void *arg)
 
 	slot_release(c);	/* a retry's backoff holds no slot */
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	count_attempt(c, result == CURLE_OK ? status : 0);
 	if (c->toobig) {
 		snprintf(why, sizeof(why),
 			 "response larger than vault.max_response_size (%llu bytes)",
@@ -613,6 +618,50 @@ on_done(CURL *easy, CURLcode result, void *arg)
 	if (c->addr < c->v->naddrs)
 		c->v->current = c->addr;
 	finish(c, VAULT_OK, status, NULL);
+}
+
+/* The kind of request, for /metrics: bounded, unlike paths. */
+static const char *
+path_class(const char *path)
+{
+	if (strncmp(path, "auth/", 5) == 0)
+		return "auth";
+	if (strncmp(path, "sys/", 4) == 0)
+		return "sys";
+	if (strstr(path, "/issue/") || strstr(path, "/sign/"))
+		return "pki";
+	return "secret";
+}
+
+static void
+count_attempt(struct vault_call *c, long status)
+{
+	struct vault_stats *st = &c->v->stats;
+	const char *class = path_class(c->path);
+	size_t i;
+
+	histo_add(&st->latency, (double)(uv_now(c->v->loop) - c->attempt_started) / 1000.0);
+	st->reachable = status != 0 && status < 500;
+	if (status != 0)
+		st->last_answer_ms = wall_ms();
+	for (i = 0; i < st->n; i++)
+		if (st->by[i].class == class && st->by[i].status == status)
+			break;
+	if (i == st->n) {
+		if (st->n == VAULT_STATS_MAX)
+			return;	/* status codes beyond these are not counted apart */
+		st->by[i].class = class;
+		st->by[i].status = status;
+		st->n++;
+	}
+	st->by[i].count++;
+}
+
+void
+vault_get_stats(const struct vault *v, struct vault_stats *st)
+{
+	*st = v->stats;
+	st->address = v->naddrs ? v->addrs[v->current].base : "";
 }
 
 static int
@@ -780,6 +829,7 @@ start_attempt(struct vault_call *c)
 		return;
 	c->attempts++;
 	c->v->attempts++;
+	c->attempt_started = uv_now(c->v->loop);
 	if (prepare(c) != 0) {
 		finish(c, VAULT_ENOMEM, 0, "cannot set up the request (out of memory)");
 		return;

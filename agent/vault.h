@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "backoff.h"
+#include "histo.h"
 
 struct http;
 struct vault;
@@ -122,6 +123,22 @@ void vault_on_identity(struct vault *v, void (*cb)(void *arg), void *arg);
 
 /* How many addresses there are: one round of attempts. */
 size_t vault_address_count(const struct vault *v);
+
+/* HTTP attempts, for /metrics: by path class and status. */
+#define VAULT_STATS_MAX 32
+struct vault_stats {
+	struct histo latency;		/* of each attempt, in seconds */
+	size_t n;
+	struct {
+		const char *class;	/* auth, sys, pki, secret */
+		long status;		/* 0: no HTTP answer */
+		uint64_t count;
+	} by[VAULT_STATS_MAX];
+	const char *address;		/* the address in use */
+	int reachable;			/* the last attempt got an answer (no 5xx) */
+	int64_t last_answer_ms;		/* wall clock, 0 if none yet */
+};
+void vault_get_stats(const struct vault *v, struct vault_stats *st);
 
 /* Count of HTTP attempts made, for tests and metrics. */
 uint64_t vault_attempts(const struct vault *v);
