@@ -84,10 +84,15 @@ integration: deps $(BIN) image
 
 # The container image: an OCI layout in $(IMAGE_DIR), written offline from
 # IMAGE_BIN and exactly the libraries it loads (packaging/image/build.py).
-IMAGE_BIN ?= $(BIN)
+# It always carries the release build, also under SANITIZE=1: a sanitizer
+# runtime is no part of what ships, and LeakSanitizer cannot run in the
+# image's chroot anyway (it needs /proc).
+REL_BIN   := build/rel/certagent
+IMAGE_BIN ?= $(REL_BIN)
 IMAGE_DIR ?= build/image
 
-image: $(IMAGE_BIN)
+image:
+	$(MAKE) SANITIZE= $(IMAGE_BIN)
 	$(PYTHON) packaging/image/build.py --binary $(IMAGE_BIN) --out $(IMAGE_DIR) \
 		--tag certagent:$(VERSION)
 
