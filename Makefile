@@ -106,6 +106,12 @@ valgrind: deps $(UNIT_BIN)
 lint:
 	sh scripts/checksrc.sh
 
+# Formats the lines changed since FORMAT_BASE (default HEAD: what is not
+# committed yet) with .clang-format; see the note at its top.
+FORMAT_BASE ?= HEAD
+format:
+	git clang-format --force --binary clang-format --extensions c,h $(FORMAT_BASE) -- agent test/unit
+
 demo: deps certagent
 	$(PYTHON) examples/demo/run.py
 
