@@ -555,6 +555,13 @@ attempt_failed(struct vault_call *c, int err, long status, const char *why,
 			 (double)delay / 1000.0, c->attempts + 1);
 	else
 		log_warn("vault", "%s; trying %s", msg, addr_name(v, v->current));
+	/*
+	 * The backoff counts from now.  libuv times from the clock it took
+	 * when this loop turn began, and on a busy host the answer may have
+	 * been read well after that: the wait would then end early, and the
+	 * server would see retries closer together than retry.min_backoff.
+	 */
+	uv_update_time(v->loop);
 	if (uv_timer_start(&c->timer, on_retry_timer, delay, 0) != 0)
 		finish(c, err, status, msg);
 }

@@ -39,6 +39,10 @@ from harness import Vaultsim  # noqa: E402
 from test_certs import cert_config  # noqa: E402
 
 TRIALS = 200
+# Kills must land inside renders for the test to say anything; on a busy
+# machine the timing of the warm-up runs predicts fewer of them, so the
+# test goes on past TRIALS, up to MAX_TRIALS, until at least 20 have.
+MAX_TRIALS = 600
 WARMUPS = 3
 CERT_NAMES = ("bundle", "adir", "web")
 ADIR_FILES = ("tls.crt", "tls.key", "ca.crt")
@@ -410,7 +414,11 @@ def test_sigkill_at_random_points_never_leaves_a_partial_or_mismatched_file(worl
     repairs = []
 
     prev_left = set()
-    for i in range(TRIALS):
+    trials = 0
+    for i in range(MAX_TRIALS):
+        if i >= TRIALS and trial_kinds["during"] >= 20:
+            break
+        trials = i + 1
         mode = rng.choices(["keep", "delete", "key"], weights=[6, 2, 2])[0]
         delay = rng.uniform(0.0, window)
         tag = "trial%d" % i
@@ -490,7 +498,7 @@ def test_sigkill_at_random_points_never_leaves_a_partial_or_mismatched_file(worl
 
     with capsys.disabled():
         print("[crash] %d trials (modes %s); typical exec-to-'wrote' %.0f ms (warm-ups %s), "
-              "kills uniform in [0, %.0f ms]" % (TRIALS, modes, typical * 1000,
+              "kills uniform in [0, %.0f ms]" % (trials, modes, typical * 1000,
                                                   ["%.0f" % (t * 1000) for t in took],
                                                   window * 1000))
         print("[crash] kills by trial: %d before any request, %d between 'requesting' and "
@@ -511,8 +519,8 @@ def test_sigkill_at_random_points_never_leaves_a_partial_or_mismatched_file(worl
                {k: len(v) for k, v in final_left.items()}))
 
     assert trial_kinds["during"] >= 20, \
-        "seed %d: only %d kills landed inside a render: %s" % (seed, trial_kinds["during"],
-                                                                trial_kinds)
+        "seed %d: only %d kills of %d landed inside a render: %s" % (
+            seed, trial_kinds["during"], trials, trial_kinds)
 
 
 def test_a_stale_temp_file_does_not_break_the_next_run(world, capsys):
