@@ -948,6 +948,28 @@ agent_control_socket(const char *config_path, char *out, size_t len)
 	return 0;
 }
 
+int
+agent_status_address(const char *config_path, char *out, size_t len)
+{
+	int rc;
+	struct config *cfg = load_or_print(config_path, &rc);
+
+	if (cfg == NULL)
+		return -1;
+	rc = 0;
+	if (cfg->listener.control_socket)
+		snprintf(out, len, "unix:%s", cfg->listener.control_socket);
+	else if (cfg->listener.address)
+		snprintf(out, len, "%s", cfg->listener.address);
+	else {
+		fprintf(stderr, "certagent: %s sets neither listener.control_socket "
+				"nor listener.address: nothing to ask\n", config_path);
+		rc = -1;
+	}
+	config_free(cfg);
+	return rc;
+}
+
 static int
 start_exec(struct agent *ag, char *err, size_t errlen)
 {

@@ -827,7 +827,7 @@ add_entries(struct certs *m, const struct certs_opts *cfg, struct cert **keep,
 		c->def = cc;
 		c->policy = cc->policy;
 		names_of_entry(cc, &c->names);
-		for (size_t j = 0; c->n_files == 0 && j < cc->out.n; j++)
+		for (size_t j = 0, had = c->n_files; had == 0 && j < cc->out.n; j++)
 			add_file(c, cc->out.atomic_dir, cc->out.files[j].path);
 		m->n_entries++;
 	}
