@@ -188,10 +188,11 @@ out:
 	cJSON_Delete(obj);
 }
 
-static int
-on(const struct audit *a)
+/* A new record's fields, or NULL when there is no audit log (or memory). */
+static cJSON *
+record(const struct audit *a)
 {
-	return a && a->fd >= 0;
+	return a && a->fd >= 0 ? cJSON_CreateObject() : NULL;
 }
 
 static void
@@ -216,7 +217,8 @@ audit_token(struct audit *a, const char *event, const char *method,
 {
 	cJSON *o;
 
-	if (!on(a) || (o = cJSON_CreateObject()) == NULL)
+	o = record(a);
+	if (o == NULL)
 		return;
 	add_str(o, "method", method);
 	cJSON_AddBoolToObject(o, "ok", why == NULL);
@@ -236,7 +238,8 @@ audit_cert(struct audit *a, const char *event, const char *name,
 	char err[256];
 	cJSON *o;
 
-	if (!on(a) || (o = cJSON_CreateObject()) == NULL)
+	o = record(a);
+	if (o == NULL)
 		return;
 	add_str(o, "name", name);
 	add_str(o, "path", path);
@@ -259,7 +262,8 @@ audit_revocation(struct audit *a, const char *name, const char *serial,
 {
 	cJSON *o;
 
-	if (!on(a) || (o = cJSON_CreateObject()) == NULL)
+	o = record(a);
+	if (o == NULL)
 		return;
 	add_str(o, "name", name);
 	add_str(o, "what", serial ? "certificate" : "token");
@@ -279,7 +283,8 @@ audit_file(struct audit *a, const char *name, const char *path)
 	size_t len = 0;
 	cJSON *o;
 
-	if (!on(a) || (o = cJSON_CreateObject()) == NULL)
+	o = record(a);
+	if (o == NULL)
 		return;
 	add_str(o, "name", name);
 	add_str(o, "path", path);
@@ -319,7 +324,8 @@ audit_hook(struct audit *a, const char *name, int ok, int exit_status,
 {
 	cJSON *o;
 
-	if (!on(a) || (o = cJSON_CreateObject()) == NULL)
+	o = record(a);
+	if (o == NULL)
 		return;
 	add_str(o, "name", name);
 	cJSON_AddBoolToObject(o, "ok", ok);
@@ -339,7 +345,8 @@ audit_reload(struct audit *a, const char *path, const char *why)
 {
 	cJSON *o;
 
-	if (!on(a) || (o = cJSON_CreateObject()) == NULL)
+	o = record(a);
+	if (o == NULL)
 		return;
 	add_str(o, "path", path);
 	cJSON_AddBoolToObject(o, "ok", why == NULL);

@@ -775,7 +775,8 @@ add_file(struct cert *c, const char *dir, const char *path)
 	if (v == NULL)
 		return;
 	c->files = v;
-	if ((v[c->n_files] = strdup(full)) != NULL)
+	v[c->n_files] = strdup(full);
+	if (v[c->n_files] != NULL)
 		c->n_files++;
 }
 

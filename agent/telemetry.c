@@ -494,8 +494,11 @@ status_hooks(const struct telemetry_view *v, cJSON *root, cJSON *probs,
 	for (size_t i = 0; arr && v->hooks && hooks_get_item(v->hooks, i, &it) == 0;
 	     i++) {
 		cJSON *o;
-		if (it.own || (o = cJSON_CreateObject()) == NULL)
+		if (it.own)
 			continue;
+		o = cJSON_CreateObject();
+		if (o == NULL)
+			break;
 		cJSON_AddStringToObject(o, "name", it.name);
 		cJSON_AddStringToObject(o, "state", it.stats.runs == 0 ? "idle" :
 					it.stats.last_ok ? "ok" : "failing");
@@ -528,7 +531,8 @@ status_json(const struct telemetry_view *v)
 	cJSON_AddBoolToObject(root, "fail_open", v->fail_open);
 	if (v->stopping)
 		problem(probs, &h, CRITICAL, "the agent is stopping");
-	if ((o = cJSON_AddObjectToObject(root, "vault")) != NULL && v->vault) {
+	o = cJSON_AddObjectToObject(root, "vault");
+	if (o && v->vault) {
 		struct vault_stats st;
 		vault_get_stats(v->vault, &st);
 		cJSON_AddStringToObject(o, "address", st.address ? st.address : "");
@@ -538,7 +542,8 @@ status_json(const struct telemetry_view *v)
 			problem(probs, &h, DEGRADED, "Vault at %s cannot be reached",
 				st.address ? st.address : "?");
 	}
-	if ((o = cJSON_AddObjectToObject(root, "token")) != NULL && v->auth) {
+	o = cJSON_AddObjectToObject(root, "token");
+	if (o && v->auth) {
 		struct auth_stats as;
 		auth_get_stats(v->auth, &as);
 		cJSON_AddBoolToObject(o, "valid", auth_token(v->auth) != NULL);
