@@ -541,6 +541,7 @@ reload(struct agent *ag)
 	revq_configure(ag->revq, &cfg->revoke);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
+	update_view(ag);	/* fail_open may have changed */
 	certs_start(ag->certs);
 	show_identity(ag);
 	templates_start(ag->templates);
@@ -754,7 +755,7 @@ on_changed(void *arg, const struct change *c)
 	const char *cert = ag->cfg->vault.client_cert, *key = ag->cfg->vault.client_key;
 
 	for (size_t i = 0; i < c->n_paths; i++)
-		audit_file(ag->audit, NULL, c->paths[i]);
+		audit_file(ag->audit, c->source, c->paths[i]);
 	if (!ag->stopping && ag->hooks)
 		hooks_notify(ag->hooks, c);
 	for (size_t i = 0; cert && i < c->n_paths; i++)

@@ -61,26 +61,21 @@ stamp(char *buf, size_t len, int64_t ms)
 	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
 }
 
+/* Open PATH for appending, with MODE: a descriptor, or -errno with ERR. */
 static int
-open_file(struct audit *a, char *err, size_t errlen)
+open_file(const char *path, unsigned mode, char *err, size_t errlen)
 {
-	int fd = open(a->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-		      a->mode);
-	int rc;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, mode);
 
 	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "audit: cannot open %s: %s", a->path,
-			 strerror(errno));
+		int rc = -errno;
+		snprintf(err, errlen, "audit: cannot open %s: %s", path, strerror(errno));
 		return rc;
 	}
-	if (fchmod(fd, a->mode) != 0)
-		log_warn("audit", "cannot set mode %04o on %s: %s", a->mode, a->path,
+	if (fchmod(fd, mode) != 0)
+		log_warn("audit", "cannot set mode %04o on %s: %s", mode, path,
 			 strerror(errno));
-	if (a->fd >= 0)
-		close(a->fd);
-	a->fd = fd;
-	return 0;
+	return fd;
 }
 
 int
@@ -99,8 +94,9 @@ int
 audit_configure(struct audit *a, const struct audit_opts *o, char *err,
 		size_t errlen)
 {
+	unsigned mode = o->mode ? o->mode : 0600;
 	char *path;
-	int rc;
+	int fd;
 
 	if (a == NULL)
 		return 0;
@@ -112,32 +108,45 @@ audit_configure(struct audit *a, const struct audit_opts *o, char *err,
 		a->path = NULL;
 		return 0;
 	}
-	if (a->path && strcmp(a->path, o->path) == 0 && a->mode == o->mode &&
-	    a->fd >= 0)
+	if (a->path && strcmp(a->path, o->path) == 0 && a->mode == mode && a->fd >= 0)
 		return 0;
+	/* The new file first: a failure keeps the old one in use. */
 	path = strdup(o->path);
 	if (path == NULL) {
 		snprintf(err, errlen, "audit: out of memory");
 		return -ENOMEM;
 	}
+	fd = open_file(path, mode, err, errlen);
+	if (fd < 0) {
+		free(path);
+		return fd;
+	}
+	if (a->fd >= 0)
+		close(a->fd);
 	free(a->path);
 	a->path = path;
-	a->mode = o->mode ? o->mode : 0600;
-	rc = open_file(a, err, errlen);
-	if (rc == 0)
-		log_info("audit", "audit log at %s", a->path);
-	return rc;
+	a->mode = mode;
+	a->fd = fd;
+	log_info("audit", "audit log at %s", a->path);
+	return 0;
 }
 
 void
 audit_reopen(struct audit *a)
 {
 	char err[512];
+	int fd;
 
 	if (a == NULL || a->path == NULL)
 		return;
-	if (open_file(a, err, sizeof(err)) != 0)
-		log_error("audit", "%s", err);
+	fd = open_file(a->path, a->mode, err, sizeof(err));
+	if (fd < 0) {
+		log_error("audit", "%s; still writing to the file open before", err);
+		return;
+	}
+	if (a->fd >= 0)
+		close(a->fd);
+	a->fd = fd;
 }
 
 void
@@ -243,6 +252,7 @@ audit_cert(struct audit *a, const char *event, const char *name,
 		return;
 	add_str(o, "name", name);
 	add_str(o, "path", path);
+	cJSON_AddBoolToObject(o, "ok", 1);
 	if (x509_cert_describe(cert_pem, &info, &d, err, sizeof(err)) == 0) {
 		add_str(o, "serial", info.serial);
 		add_str(o, "subject", d.subject);
@@ -253,6 +263,21 @@ audit_cert(struct audit *a, const char *event, const char *name,
 	} else {
 		add_str(o, "error", err);
 	}
+	emit(a, event, o);
+}
+
+void
+audit_cert_failed(struct audit *a, const char *event, const char *name,
+		  const char *path, const char *why)
+{
+	cJSON *o = record(a);
+
+	if (o == NULL)
+		return;
+	add_str(o, "name", name);
+	add_str(o, "path", path);
+	cJSON_AddBoolToObject(o, "ok", 0);
+	add_str(o, "error", why);
 	emit(a, event, o);
 }
 

@@ -51,6 +51,10 @@ void audit_token(struct audit *a, const char *event, const char *method,
 void audit_cert(struct audit *a, const char *event, const char *name,
 		const char *path, const char *cert_pem);
 
+/* An issuance or renewal for NAME that failed: WHY. */
+void audit_cert_failed(struct audit *a, const char *event, const char *name,
+		       const char *path, const char *why);
+
 /* A revocation of NAME's SERIAL at MOUNT (or of the token, NAME NULL);
  * WHY the error (NULL: done). */
 void audit_revocation(struct audit *a, const char *name, const char *serial,

@@ -426,6 +426,7 @@ login_with_token_file(struct auth *a)
 	if (a->token == NULL || strcmp(a->token, tok) != 0) {
 		adopt(a, tok, 0, 0);
 		log_info("auth", "using the token from %s", a->cfg->token_file);
+		audit_token(a->cfg->audit, "login", "token", 0, NULL);
 	}
 	secret_free(tok);
 	lookup(a);

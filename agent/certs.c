@@ -179,6 +179,8 @@ retry_later(struct cert *c, const char *why)
 	int first = c->retry.failures == 1 && !c->settled;
 
 	snprintf(c->last_err, sizeof(c->last_err), "%s", why);
+	audit_cert_failed(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance",
+			  c->name, req_path(c), why);
 	c->failures_total++;
 	c->m->stats.failures++;
 	if ((c->m->flags & CERTS_ONCE) && c->retry.failures > cfg->num_retries) {
@@ -393,6 +395,7 @@ store_entry(struct cert *c, const struct cert_material *mt,
 			.serial = info->serial,
 			.not_after = info->not_after,
 			.wait = { cc->wait.min_ms, cc->wait.max_ms },
+			.source = c->name,
 		};
 		c->m->ev.changed(c->m->ev.arg, &ch);
 	}

@@ -367,6 +367,7 @@ changed(struct tpl *p, const char *path)
 		.paths = &path,
 		.n_paths = 1,
 		.wait = { p->cfg->wait.min_ms, p->cfg->wait.max_ms },
+		.source = p->name,
 	};
 
 	if (p->t->ev.changed)	/* exec mode hears of every change */

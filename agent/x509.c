@@ -21,6 +21,7 @@
 
 #include "x509.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -707,14 +708,11 @@ describe_cert(X509 *x, struct x509_desc *d)
 		} else if (g->type == GEN_IPADD) {
 			const ASN1_OCTET_STRING *ip = g->d.ip;
 			kind = "IP";
-			if (ip->length == 4)
-				snprintf(v, sizeof(v), "%u.%u.%u.%u", ip->data[0], ip->data[1],
-					 ip->data[2], ip->data[3]);
-			for (int j = 0; ip->length == 16 && j < 16; j += 2) {
-				size_t at = strlen(v);
-				snprintf(v + at, sizeof(v) - at, "%s%x", j ? ":" : "",
-					 (unsigned)(ip->data[j] << 8 | ip->data[j + 1]));
-			}
+			if (ip->length != 4 && ip->length != 16)
+				continue;
+			if (inet_ntop(ip->length == 4 ? AF_INET : AF_INET6, ip->data, v,
+				      sizeof(v)) == NULL)
+				continue;
 		}
 		if (kind == NULL || len >= sizeof(d->sans))
 			continue;

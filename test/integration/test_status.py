@@ -295,6 +295,7 @@ def test_audit_log_of_an_issue_rotate_revoke_cycle_and_no_secret_anywhere(env):
     assert login["ok"] is True and login["method"] == "approle"
     issued = next(e for e in before if e["event"] == "issuance" and e["name"] == "web")
     renewed = next(e for e in before if e["event"] == "renewal" and e["name"] == "web")
+    assert issued["ok"] is True and renewed["ok"] is True
     assert issued["serial"] != renewed["serial"]
     assert issued["subject"] == "CN=web.example.test"
     assert "DNS:www.example.test" in issued["sans"]
@@ -309,6 +310,7 @@ def test_audit_log_of_an_issue_rotate_revoke_cycle_and_no_secret_anywhere(env):
     assert rev["serial"] == issued["serial"]
     writes = {e["path"]: e for e in before if e["event"] == "file_write"}
     key = writes["%s/web.key" % d]
+    assert key["name"] == "web"
     assert key["mode"] == "0600" and key["uid"] == os.getuid()
     assert key["sha256"] == hashlib.sha256((d / "web.key").read_bytes()).hexdigest()
     env_file = writes["%s/app.env" % d]
