@@ -605,7 +605,10 @@ on_http(void *arg, const char *method, const char *path,
 		}
 		buf_printf(&b, "not ready: %s%zu of %zu certificates expired, "
 			       "%zu missing\n",
-			   t->view->rendered ? "" : "first render not complete; ",
+			   t->view->rendered ? ""
+			   : t->view->fail_open ? "first render not complete and a "
+						  "template's file is not on disk; "
+						: "first render not complete; ",
 			   cs.expired, cs.total, cs.missing);
 		reply(r, 503, &b);
 	} else if (strcmp(path, "/metrics") == 0) {
