@@ -87,6 +87,7 @@ def test_status_and_its_exit_codes_follow_an_outage(env):
     sock = env.tmp / "ctl.sock"
     a = env.agent(config(env, rid, sid, d, port=port, sock=sock)).start()
     a.wait_for(r"every file is in place")
+    a.wait_for(r"hooks: note: exited 0")
     wait_status(port, "/readyz", 200)
 
     # Healthy: both roads are there, with their files and schedule.
@@ -263,6 +264,7 @@ def test_audit_log_of_an_issue_rotate_revoke_cycle_and_no_secret_anywhere(env):
             contents: '{{ with secret "secret/data/app" }}{{ .Data.data.password }}{{ end }}'
         """ % (audit, d), with_template=False)).start()
     a.wait_for(r"every file is in place")
+    a.wait_for(r"hooks: note: exited 0")
     a.wait_for(r"auth: token renewed", timeout=30)
     first = serial_of(d / "web.crt")
     r = subprocess.run([BIN, "rotate", "web", "-c", str(a.config)], capture_output=True,
@@ -270,6 +272,7 @@ def test_audit_log_of_an_issue_rotate_revoke_cycle_and_no_secret_anywhere(env):
     assert r.returncode == 0, r.stderr
     a.wait_for(r"certs: web: issued serial", count=2)
     a.wait_for(r"revoke: web: revoked serial", timeout=15)
+    a.wait_for(r"hooks: note: exited 0", count=2)
     # logrotate: move the file away, then SIGHUP.
     rotated = env.tmp / "audit.log.1"
     os.rename(audit, rotated)
