@@ -43,6 +43,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "certs.h"
 #include "child.h"
@@ -76,6 +77,7 @@ struct agent {
 	struct templates *templates;	/* rebuilt on reload */
 	struct telemetry *telemetry;	/* endpoints and the control socket */
 	struct notify *notify;		/* systemd's NOTIFY_SOCKET, or NULL */
+	struct audit *audit;		/* audit: the record of what was done */
 	struct telemetry_view view;	/* what telemetry reads, kept current */
 	struct child *child;		/* exec mode: the application */
 	char **exec_argv;		/* exec mode: from the command line */
@@ -154,6 +156,15 @@ static void
 apply_logging(const struct config *cfg)
 {
 	log_setup((enum log_level)cfg->log_level, cfg->log_format == LOG_FORMAT_JSON);
+}
+
+/* The modules that record what they do get the audit in their options. */
+static void
+give_audit(struct agent *ag, struct config *cfg)
+{
+	cfg->auth.audit = ag->audit;
+	cfg->certs.audit = ag->audit;
+	cfg->revoke.audit = ag->audit;
 }
 
 static int
@@ -448,6 +459,7 @@ update_view(struct agent *ag)
 		.deps = ag->deps,
 		.rendered = ag->rendered,
 		.stopping = ag->stopping != 0,
+		.fail_open = ag->cfg->listener.fail_open,
 	};
 }
 
@@ -471,7 +483,10 @@ reload(struct agent *ag)
 	err[0] = '\0';
 	log_info("agent", "SIGHUP: reloading %s", ag->config_path);
 	notify_reloading(ag->notify);
+	/* logrotate moved the audit log away, then sent the SIGHUP. */
+	audit_reopen(ag->audit);
 	if (config_load(ag->config_path, &cfg, err, ERRBUF) != 0) {
+		audit_reload(ag->audit, ag->config_path, "the file is not valid");
 		log_error("agent", "reload failed; keeping the running configuration:");
 		for (char *line = err, *nl; line && *line; line = nl) {
 			nl = strchr(line, '\n');
@@ -484,6 +499,8 @@ reload(struct agent *ag)
 	if (config_check_reload(ag->cfg, cfg, err, ERRBUF) != 0) {
 		log_error("agent", "reload refused; keeping the running "
 				   "configuration (restart to apply): %s", err);
+		audit_reload(ag->audit, ag->config_path, "a key changed that needs "
+			     "a restart");
 		config_free(cfg);
 		goto out;
 	}
@@ -497,17 +514,22 @@ reload(struct agent *ag)
 			  ag->flags & AGENT_DRY_RUN, &tev, &templates) != 0) {
 		log_error("agent", "reload failed (out of memory); keeping the "
 				   "running configuration");
+		audit_reload(ag->audit, ag->config_path, "out of memory");
 		config_free(cfg);
 		goto out;
 	}
 	if (vault_configure(ag->vault, &cfg->vault, verr, sizeof(verr)) != 0) {
 		log_error("agent", "reload failed; keeping the running "
 				   "configuration: %s", verr);
+		audit_reload(ag->audit, ag->config_path, verr);
 		templates_close(templates);
 		config_free(cfg);
 		goto out;
 	}
 	apply_logging(cfg);
+	if (audit_configure(ag->audit, &cfg->audit, verr, sizeof(verr)) != 0)
+		log_error("agent", "%s; the audit log stays where it was", verr);
+	give_audit(ag, cfg);
 	auth_configure(ag->auth, &cfg->auth);
 	certs_configure(ag->certs, &cfg->certs, config_same_cert);
 	templates_close(ag->templates);
@@ -519,10 +541,12 @@ reload(struct agent *ag)
 	revq_configure(ag->revq, &cfg->revoke);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
+	update_view(ag);	/* fail_open may have changed */
 	certs_start(ag->certs);
 	show_identity(ag);
 	templates_start(ag->templates);
 	log_info("agent", "configuration reloaded");
+	audit_reload(ag->audit, ag->config_path, NULL);
 out:
 	send_ready(ag);	/* the reload is over, applied or refused */
 	free(err);
@@ -730,6 +754,8 @@ on_changed(void *arg, const struct change *c)
 	struct agent *ag = arg;
 	const char *cert = ag->cfg->vault.client_cert, *key = ag->cfg->vault.client_key;
 
+	for (size_t i = 0; i < c->n_paths; i++)
+		audit_file(ag->audit, c->source, c->paths[i]);
 	if (!ag->stopping && ag->hooks)
 		hooks_notify(ag->hooks, c);
 	for (size_t i = 0; cert && i < c->n_paths; i++)
@@ -761,6 +787,16 @@ on_rendered(void *arg, unsigned errors)
 		return;
 	}
 	post(ag, EV_PROGRESS);
+}
+
+/* A hook ran: for the record. */
+static void
+on_hook_done(void *arg, const struct hooks_result *r)
+{
+	struct agent *ag = arg;
+
+	audit_hook(ag->audit, r->name, r->ok, r->exit_status, r->term_signal,
+		   r->timed_out, r->pid);
 }
 
 static void
@@ -913,6 +949,28 @@ agent_control_socket(const char *config_path, char *out, size_t len)
 	return 0;
 }
 
+int
+agent_status_address(const char *config_path, char *out, size_t len)
+{
+	int rc;
+	struct config *cfg = load_or_print(config_path, &rc);
+
+	if (cfg == NULL)
+		return -1;
+	rc = 0;
+	if (cfg->listener.control_socket)
+		snprintf(out, len, "unix:%s", cfg->listener.control_socket);
+	else if (cfg->listener.address)
+		snprintf(out, len, "%s", cfg->listener.address);
+	else {
+		fprintf(stderr, "certagent: %s sets neither listener.control_socket "
+				"nor listener.address: nothing to ask\n", config_path);
+		rc = -1;
+	}
+	config_free(cfg);
+	return rc;
+}
+
 static int
 start_exec(struct agent *ag, char *err, size_t errlen)
 {
@@ -989,10 +1047,22 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	ag.events.data = &ag;
 	struct certs_events cev = certs_events(&ag);
 	struct templates_events tev = templates_events(&ag);
+	if (audit_new(&ag.audit) != 0 ||
+	    audit_configure(ag.audit, &ag.cfg->audit, err, ERRBUF) != 0) {
+		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
+		finish(&ag);
+		uv_run(&ag.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&ag.loop);
+		audit_free(ag.audit);
+		config_free(ag.cfg);
+		free(err);
+		return 1;
+	}
+	give_audit(&ag, ag.cfg);
 	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, &ag.cfg->vault, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, &ag.cfg->auth, on_token, &ag, &ag.auth) != 0 ||
-	    hooks_new(&ag.loop, &ag.cfg->hooks, NULL, NULL, &ag.hooks) != 0 ||
+	    hooks_new(&ag.loop, &ag.cfg->hooks, on_hook_done, &ag, &ag.hooks) != 0 ||
 	    revq_new(&ag.loop, ag.vault, &ag.cfg->revoke, &ag.revq) != 0 ||
 	    certs_new(&ag.loop, ag.vault, ag.auth, ag.revq, &ag.cfg->certs,
 		      certs_flags(&ag), &cev, &ag.certs) != 0 ||
@@ -1012,6 +1082,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		finish(&ag);
 		uv_run(&ag.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&ag.loop);
+		audit_free(ag.audit);
 		config_free(ag.cfg);
 		free(err);
 		return 1;
@@ -1039,6 +1110,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	if (rc != 0)
 		log_error("agent", "event loop closed with handles open: %s",
 			  uv_strerror(rc));
+	audit_free(ag.audit);
 	config_free(ag.cfg);
 	log_redact_clear();
 	x509_forget();

@@ -40,4 +40,11 @@ int agent_check(const char *config_path);
  */
 int agent_control_socket(const char *config_path, char *out, size_t len);
 
+/*
+ * Where `certagent status` asks the agent running with CONFIG_PATH:
+ * "unix:" and its control socket, else its listener.address, into OUT;
+ * -1 (the cause printed to stderr) if the file is invalid or sets neither.
+ */
+int agent_status_address(const char *config_path, char *out, size_t len);
+
 #endif

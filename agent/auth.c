@@ -29,6 +29,7 @@
 
 #include <openssl/crypto.h>
 
+#include "audit.h"
 #include "backoff.h"
 #include "buf.h"
 #include "files.h"
@@ -206,6 +207,7 @@ login_failed(struct auth *a, const char *why)
 
 	a->failures++;
 	a->stats.login_failures++;
+	audit_token(a->cfg->audit, "login", method_name(a->cfg->method), 0, why);
 	log_error("auth", "login with %s at auth/%s failed: %s; next try in %.1fs",
 		  method_name(a->cfg->method), a->cfg->mount, why,
 		  (double)delay / 1000);
@@ -309,6 +311,8 @@ on_login(void *arg, const struct vault_response *r)
 	int renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
 	adopt(a, tok->valuestring, ttl, renewable);
 	a->stats.logins++;
+	audit_token(a->cfg->audit, "login", method_name(a->cfg->method),
+		    ttl ? wall_ms() + (int64_t)ttl : 0, NULL);
 	log_info("auth", "logged in with %s at auth/%s (ttl %llus, %s)",
 		 method_name(a->cfg->method), a->cfg->mount,
 		 (unsigned long long)(ttl / 1000),
@@ -422,6 +426,7 @@ login_with_token_file(struct auth *a)
 	if (a->token == NULL || strcmp(a->token, tok) != 0) {
 		adopt(a, tok, 0, 0);
 		log_info("auth", "using the token from %s", a->cfg->token_file);
+		audit_token(a->cfg->audit, "login", "token", 0, NULL);
 	}
 	secret_free(tok);
 	lookup(a);
@@ -642,6 +647,8 @@ on_renew(void *arg, const struct vault_response *r)
 		return;
 	if (r->err != VAULT_OK) {
 		a->stats.renew_failures++;
+		audit_token(a->cfg->audit, "token_renewal",
+			    method_name(a->cfg->method), 0, r->message);
 		if (r->err == VAULT_EHTTP && (r->status == 403 || r->status == 401)) {
 			log_warn("auth", "renew-self: %s", r->message);
 			drop_token(a, "Vault rejected it (revoked or expired)");
@@ -660,6 +667,8 @@ on_renew(void *arg, const struct vault_response *r)
 	a->expires_at_ms = ttl ? wall_ms() + (int64_t)ttl : 0;
 	a->stats.expires_at_ms = a->expires_at_ms;
 	a->stats.renewals++;
+	audit_token(a->cfg->audit, "token_renewal", method_name(a->cfg->method),
+		    a->expires_at_ms, NULL);
 	const cJSON *w;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(r->json, "warnings"))
 	{
@@ -844,6 +853,9 @@ on_revoked(void *arg, const struct vault_response *r)
 		log_info("auth", "revoked the Vault token");
 	else if (r->err != VAULT_ECANCELED)
 		log_error("auth", "revoking the Vault token failed: %s", r->message);
+	if (r->err != VAULT_ECANCELED)
+		audit_revocation(a->cfg->audit, NULL, NULL, "auth/token",
+				 r->err == VAULT_OK ? NULL : r->message);
 	drop_secret(&a->token);
 	vault_set_token(a->vault, NULL);
 	if (done)

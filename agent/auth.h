@@ -17,6 +17,7 @@
 
 #include "backoff.h"
 
+struct audit;
 struct auth;
 struct vault;
 
@@ -50,6 +51,7 @@ struct auth_opts {
 	/* From vault: */
 	const char *client_cert;	/* the cert method's identity */
 	struct backoff_opts retry;
+	struct audit *audit;		/* the agent's; may be NULL */
 };
 
 /* The token changed: a new one was adopted, or the old one was lost. */

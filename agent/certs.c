@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "buf.h"
 #include "certfiles.h"
@@ -74,7 +75,12 @@ struct cert {
 	unsigned key_bits;	/* may be freed by a reload meanwhile */
 
 	char serial[128];
+	int64_t not_before_ms;
 	int64_t not_after_ms;
+	int64_t last_renewal_ms;	/* the last issuance that got through */
+	char **files;		/* where it is written: an entry's files, the
+				 * destinations of the templates using it */
+	size_t n_files;
 	int64_t renew_at_ms;
 	int64_t expired_logged_ms;	/* last "expired" error, for the rate */
 	struct retry retry;
@@ -173,6 +179,8 @@ retry_later(struct cert *c, const char *why)
 	int first = c->retry.failures == 1 && !c->settled;
 
 	snprintf(c->last_err, sizeof(c->last_err), "%s", why);
+	audit_cert_failed(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance",
+			  c->name, req_path(c), why);
 	c->failures_total++;
 	c->m->stats.failures++;
 	if ((c->m->flags & CERTS_ONCE) && c->retry.failures > cfg->num_retries) {
@@ -217,6 +225,7 @@ hold(struct cert *c, const struct x509_info *info, const char *verb)
 
 	settle(c);
 	snprintf(c->serial, sizeof(c->serial), "%s", info->serial);
+	c->not_before_ms = info->not_before * 1000;
 	c->not_after_ms = info->not_after * 1000;
 	c->renew_at_ms = renew_point(&c->policy, info->not_before * 1000,
 				     c->not_after_ms, info->serial);
@@ -386,6 +395,7 @@ store_entry(struct cert *c, const struct cert_material *mt,
 			.serial = info->serial,
 			.not_after = info->not_after,
 			.wait = { cc->wait.min_ms, cc->wait.max_ms },
+			.source = c->name,
 		};
 		c->m->ev.changed(c->m->ev.arg, &ch);
 	}
@@ -473,6 +483,9 @@ on_issued(void *arg, const struct vault_response *r)
 	}
 	c->m->stats.issued++;
 	c->renewals++;
+	c->last_renewal_ms = wall_ms();
+	audit_cert(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance", c->name,
+		   req_path(c), cert.s);
 	hold(c, &info, "issued");
 	if (!c->def)
 		template_data(c->m);
@@ -702,6 +715,9 @@ cert_try_free(struct cert *c)
 	free(c->path);
 	free(c->body);
 	free(c->names_buf);
+	for (size_t i = 0; i < c->n_files; i++)
+		free(c->files[i]);
+	free(c->files);
 	free(c);
 	if (--m->n_alive == 0 && m->closing) {
 		free(m->v);
@@ -744,6 +760,27 @@ names_of_entry(const struct cert_def *cc, struct x509_names *n)
 	n->ndns = cc->n_alt_names;
 	n->ips = (const char *const *)cc->ip_sans;
 	n->nips = cc->n_ip_sans;
+}
+
+/* Note that C is written to PATH (once; a few dozen at most). */
+static void
+add_file(struct cert *c, const char *dir, const char *path)
+{
+	char full[4200], **v;
+
+	if (path == NULL || c->n_files >= 64)
+		return;
+	snprintf(full, sizeof(full), "%s%s%s", dir ? dir : "", dir ? "/" : "", path);
+	for (size_t i = 0; i < c->n_files; i++)
+		if (strcmp(c->files[i], full) == 0)
+			return;
+	v = realloc(c->files, (c->n_files + 1) * sizeof(*v));
+	if (v == NULL)
+		return;
+	c->files = v;
+	v[c->n_files] = strdup(full);
+	if (v[c->n_files] != NULL)
+		c->n_files++;
 }
 
 /*
@@ -794,6 +831,8 @@ add_entries(struct certs *m, const struct certs_opts *cfg, struct cert **keep,
 		c->def = cc;
 		c->policy = cc->policy;
 		names_of_entry(cc, &c->names);
+		for (size_t j = 0, had = c->n_files; had == 0 && j < cc->out.n; j++)
+			add_file(c, cc->out.atomic_dir, cc->out.files[j].path);
 		m->n_entries++;
 	}
 	for (size_t i = 0; i < n_tmpl; i++)
@@ -885,6 +924,7 @@ adopt_entry(struct cert *c)
 		log_info("certs", "%s: serial %s on disk is due for renewal", c->name,
 			 info.serial);
 		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+		c->not_before_ms = info.not_before * 1000;
 		c->not_after_ms = info.not_after * 1000;
 		c->renew_at_ms = renew;
 		goto out;
@@ -1146,6 +1186,7 @@ adopt_template(struct cert *c, const struct certs_tcall *tc)
 		/* Still what is served until a replacement is issued. */
 		settle(c);
 		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+		c->not_before_ms = info.not_before * 1000;
 		c->not_after_ms = info.not_after * 1000;
 		c->renew_at_ms = renew_point(&c->policy, info.not_before * 1000,
 					     c->not_after_ms, info.serial);
@@ -1223,6 +1264,7 @@ certs_template_get(struct certs *m, const struct certs_tcall *tc,
 			issue(c);
 		}
 	}
+	add_file(c, NULL, tc->dest);
 	if (c->envelope) {
 		*envelope = c->envelope;
 		return 0;
@@ -1261,6 +1303,7 @@ certs_external(struct certs *m, const char *name, const char *cert_pem)
 	c->not_after_ms = c->renew_at_ms = 0;
 	if (cert_pem && x509_cert_info(cert_pem, &info, err, sizeof(err)) == 0) {
 		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+		c->not_before_ms = info.not_before * 1000;
 		c->not_after_ms = c->renew_at_ms = info.not_after * 1000;
 	}
 	progress(m);
@@ -1342,6 +1385,14 @@ certs_get_item(const struct certs *m, size_t i, struct certs_item *it)
 	it->renewals = c->renewals;
 	it->failures_total = c->failures_total;
 	it->from_template = c->def == NULL;
+	it->external = c->external;
+	it->not_before_ms = c->serial[0] ? c->not_before_ms : 0;
+	it->last_renewal_ms = c->last_renewal_ms;
+	it->last_error = c->last_err;
+	it->files = (const char *const *)c->files;
+	it->n_files = c->n_files;
+	it->busy = c->call != NULL || c->working;
+	it->given_up = c->given_up;
 }
 
 void

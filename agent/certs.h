@@ -32,6 +32,7 @@
 #include "change.h"
 #include "renew.h"
 
+struct audit;
 struct auth;
 struct certs;
 struct revq;
@@ -77,6 +78,7 @@ struct certs_opts {
 	size_t n;
 	struct backoff_opts retry;	/* between failed issuances */
 	uint64_t num_retries;		/* CERTS_ONCE: give up after this many */
+	struct audit *audit;		/* the agent's; may be NULL */
 };
 
 #define CERTS_DRY 0x1	/* report what would be issued instead of issuing it */
@@ -129,6 +131,7 @@ struct certs_tcall {
 	const char *const *kv;		/* key=value arguments */
 	size_t nkv;
 	const char *name;		/* for a new one: its name */
+	const char *dest;		/* the destination of the asking template */
 	const struct renew_policy *policy;	/* for a new one (copied) */
 	/*
 	 * For a new one, the material already rendered: ADOPT fills
@@ -197,6 +200,14 @@ struct certs_item {
 	uint64_t renewals;	/* issued since the agent started */
 	uint64_t failures_total;	/* failed issuances since it started */
 	int from_template;	/* issued for a template, not an entry */
+	int external;		/* used, not renewed (certs_external) */
+	int64_t not_before_ms;	/* 0 if none yet */
+	int64_t last_renewal_ms;	/* last issuance in this run; 0 if none */
+	const char *last_error;	/* why the last try failed; "" after a success */
+	const char *const *files;	/* where it is written */
+	size_t n_files;
+	int busy;		/* an issuance in flight */
+	int given_up;		/* CERTS_ONCE: out of retries */
 };
 size_t certs_count(const struct certs *m);
 void certs_get_item(const struct certs *m, size_t i, struct certs_item *it);

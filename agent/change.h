@@ -27,6 +27,8 @@ struct change {
 	const char *serial;		/* a certificate's serial, or NULL */
 	int64_t not_after;		/* its NotAfter (unix seconds), with serial */
 	struct change_wait wait;
+	const char *source;		/* who wrote them: a certificate's or a
+					 * template's name, for the audit log */
 };
 
 #endif

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "certs.h"
 #include "deps.h"
@@ -51,7 +52,8 @@ struct config {
 	struct deps_opts deps;		/* template_config: */
 	struct hooks_opts hooks;	/* hooks: */
 	struct revq_opts revoke;	/* (vault.retry) */
-	struct telemetry_opts listener;	/* listener: */
+	struct telemetry_opts listener;	/* listener:, fail_open */
+	struct audit_opts audit;	/* audit: */
 
 	/* modes */
 	int exit_after_render;	/* as `run --once` */

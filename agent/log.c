@@ -135,6 +135,13 @@ redact(const char *in, char *out, size_t cap)
 	out[len] = '\0';
 }
 
+void
+log_scrub(const char *in, char *out, size_t cap)
+{
+	if (cap)
+		redact(in, out, cap);
+}
+
 /* Append S to OUT as JSON string content. */
 static size_t
 json_escape(char *out, size_t cap, size_t len, const char *s)

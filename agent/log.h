@@ -34,6 +34,10 @@ void log_redact_add(const char *secret);
 void log_redact_remove(const char *secret);
 void log_redact_clear(void);
 
+/* Copy IN to OUT (capacity CAP) with every registered secret replaced
+ * by "[redacted]", as every log line is: for other outputs (audit). */
+void log_scrub(const char *in, char *out, size_t cap);
+
 /* "SIGHUP", "SIGTERM", ...: a signal as messages name it; "a signal" for
  * one without a name here. */
 const char *log_signal_name(int sig);

@@ -5,6 +5,7 @@
  *   certagent run   -c FILE --once      render everything once and exit
  *   certagent check -c FILE     validate FILE without contacting Vault
  *   certagent rotate [NAME] -c FILE     renew NAME (or all) in the running agent
+ *   certagent status [-c FILE | --socket PATH] [--json]  the running agent's state
  *   certagent exec -c FILE -- CMD ARGS  run CMD once its files are in place
  *   certagent render -c FILE --dry-run          templates once, to stdout
  *   certagent template TPL [--data DATA.json]   render TPL offline
@@ -24,6 +25,7 @@
 #include "agent.h"
 #include "client.h"
 #include "files.h"
+#include "status.h"
 #include "tmpl.h"
 
 #define DEFAULT_CONFIG "/etc/certagent/agent.yaml"
@@ -43,6 +45,11 @@ usage(FILE *f)
 		"       certagent rotate [NAME] [-c FILE | --socket PATH]\n"
 		"                                   renew certificate NAME (default: all)\n"
 		"                                   now, in the agent running with FILE\n"
+		"       certagent status [-c FILE | --socket PATH] [--json]\n"
+		"                                   every certificate, template, lease and\n"
+		"                                   hook of the running agent; exit 0\n"
+		"                                   healthy, 1 degraded, 2 expired or\n"
+		"                                   unreachable\n"
 		"       certagent render -c FILE --dry-run\n"
 		"                                   render every template once to stdout\n"
 		"       certagent template TEMPLATE [--data DATA.json]\n"
@@ -222,7 +229,7 @@ main(int argc, char **argv)
 		}
 		return template_cmd(argv[2], data);
 	}
-	int dry = 0, once = 0;
+	int dry = 0, once = 0, json = 0;
 	const char *socket = NULL, *name = NULL;
 	char **exec_argv = NULL;
 	for (int i = 2; i < argc; i++) {
@@ -239,8 +246,10 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--once") == 0 && strcmp(cmd, "run") == 0) {
 			once = 1;
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc &&
-			   strcmp(cmd, "rotate") == 0) {
+			   (strcmp(cmd, "rotate") == 0 || strcmp(cmd, "status") == 0)) {
 			socket = argv[++i];
+		} else if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "status") == 0) {
+			json = 1;
 		} else if (argv[i][0] != '-' && name == NULL && strcmp(cmd, "rotate") == 0) {
 			name = argv[i];
 		} else {
@@ -255,6 +264,18 @@ main(int argc, char **argv)
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return 1;
 		rc = rotate(path, socket, name);
+		curl_global_cleanup();
+		return rc;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		char addr[4200];
+		if (socket)
+			snprintf(addr, sizeof(addr), "unix:%s", socket);
+		else if (agent_status_address(path, addr, sizeof(addr)) != 0)
+			return STATUS_CRITICAL;
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return STATUS_CRITICAL;
+		rc = status_command(addr, json);
 		curl_global_cleanup();
 		return rc;
 	}

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "backoff.h"
 #include "log.h"
 #include "vault.h"
@@ -157,11 +158,14 @@ on_revoked(void *arg, const struct vault_response *resp)
 	if (resp->err == VAULT_OK) {
 		log_info("revoke", "%s: revoked serial %s at %s", r->name, r->serial,
 			 r->mount);
+		audit_revocation(q->cfg->audit, r->name, r->serial, r->mount, NULL);
 		remove_at(q, i);
 	} else if (++r->attempts >= REVOKE_ATTEMPTS || q->flushing) {
 		log_error("revoke", "%s: revoking serial %s failed: %s; giving up "
 				    "(it stays valid until it expires)",
 			  r->name, r->serial, resp->message);
+		audit_revocation(q->cfg->audit, r->name, r->serial, r->mount,
+				 resp->message);
 		remove_at(q, i);
 	} else {
 		uint64_t delay = backoff_delay(q->cfg->retry.min_ms,

@@ -20,12 +20,14 @@
 
 #include "backoff.h"
 
+struct audit;
 struct revq;
 struct vault;
 
 /* What the queue takes from the configuration: vault.retry's backoff. */
 struct revq_opts {
 	struct backoff_opts retry;
+	struct audit *audit;		/* the agent's; may be NULL */
 };
 
 int revq_new(uv_loop_t *loop, struct vault *vault, const struct revq_opts *o,

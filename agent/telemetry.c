@@ -5,7 +5,13 @@
  * DESIGN / invariants:
  *  - Readiness is judged at the request, on the wall clock: every file
  *    has been in place, and no certificate has expired or gone missing
- *    since.  A stopping agent is not ready.
+ *    since.  A stopping agent is not ready.  Readiness never depends on
+ *    Vault answering once every file has been in place; before that (a
+ *    start during an outage) it waits for the first full render, unless
+ *    fail_open: then every certificate held valid (adopted from disk)
+ *    and every template's file present on disk is enough.
+ *  - /v1/status describes; it names certificates by serial and dates,
+ *    files by path, the token by its expiry: never a secret.
  *  - The TCP listener serves no action; only the unix socket, which file
  *    permissions guard, can make the agent issue.
  *  - Metric names and label values come from the configuration (names
@@ -14,11 +20,15 @@
  */
 #include "telemetry.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -29,6 +39,7 @@
 #include "log.h"
 #include "templates.h"
 #include "vault.h"
+#include "wallclock.h"
 
 #define REPLY_MAX (64u * 1024 * 1024)
 
@@ -40,6 +51,21 @@ struct telemetry {
 	struct listener *control;	/* listener.control_socket */
 };
 
+/* fail_open before the first full render: is every template's file on
+ * disk?  (The certificates are judged from what they hold.) */
+static int
+template_files_present(const struct telemetry_view *v)
+{
+	struct templates_item it;
+	struct stat st;
+
+	for (size_t i = 0; v->templates && templates_get_item(v->templates, i, &it) == 0;
+	     i++)
+		if (stat(it.destination, &st) != 0)
+			return 0;
+	return 1;
+}
+
 static int
 ready(const struct telemetry_view *v, struct certs_state *cs)
 {
@@ -47,7 +73,9 @@ ready(const struct telemetry_view *v, struct certs_state *cs)
 	if (v->certs == NULL || v->stopping)
 		return 0;
 	certs_get_state(v->certs, cs);
-	return v->rendered && cs->missing == 0 && cs->expired == 0;
+	if (cs->missing || cs->expired)
+		return 0;
+	return v->rendered || (v->fail_open && template_files_present(v));
 }
 
 static void
@@ -288,6 +316,271 @@ metrics(const struct telemetry_view *v, struct buf *b)
 		   CERTAGENT_VERSION, curl_version_info(CURLVERSION_NOW)->version);
 }
 
+/* ------------------------------------------------------------------ */
+/* /v1/status */
+
+enum health { HEALTHY, DEGRADED, CRITICAL };
+
+static const char *const health_names[] = { "healthy", "degraded", "critical" };
+
+static void
+add_time(cJSON *o, const char *key, int64_t ms)
+{
+	char buf[32];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0) {
+		cJSON_AddNullToObject(o, key);
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+/* Note a problem: it sets the health to at least H. */
+static void
+problem(cJSON *list, enum health *worst, enum health h, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+problem(cJSON *list, enum health *worst, enum health h, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cJSON_AddItemToArray(list, cJSON_CreateString(buf));
+	if (h > *worst)
+		*worst = h;
+}
+
+static const char *
+cert_state(const struct certs_item *it, int64_t now)
+{
+	enum renew_state s = renew_state(it->serial[0] != '\0', now, it->not_after_ms,
+					 it->renew_at_ms);
+
+	if (it->given_up)
+		return "given_up";
+	switch (s) {
+	case RENEW_MISSING: return it->busy ? "issuing" : "missing";
+	case RENEW_EXPIRED: return "expired";
+	case RENEW_DUE: return it->failures ? "failing" : "renewing";
+	default: return it->failures ? "failing" : it->busy ? "renewing" : "valid";
+	}
+}
+
+static void
+status_certs(const struct telemetry_view *v, cJSON *root, cJSON *probs,
+	     enum health *h, int64_t now)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "certificates");
+	size_t n = v->certs ? certs_count(v->certs) : 0;
+
+	for (size_t i = 0; arr && i < n; i++) {
+		struct certs_item it;
+		cJSON *o = cJSON_CreateObject(), *files;
+		const char *state;
+
+		if (o == NULL)
+			break;
+		certs_get_item(v->certs, i, &it);
+		state = cert_state(&it, now);
+		cJSON_AddStringToObject(o, "name", it.name);
+		cJSON_AddStringToObject(o, "source", it.external ? "external" :
+					it.from_template ? "template" : "entry");
+		cJSON_AddStringToObject(o, "state", state);
+		files = cJSON_AddArrayToObject(o, "files");
+		for (size_t j = 0; files && j < it.n_files; j++)
+			cJSON_AddItemToArray(files, cJSON_CreateString(it.files[j]));
+		if (it.serial[0])
+			cJSON_AddStringToObject(o, "serial", it.serial);
+		else
+			cJSON_AddNullToObject(o, "serial");
+		add_time(o, "not_before", it.not_before_ms);
+		add_time(o, "not_after", it.not_after_ms);
+		add_time(o, "next_renewal", it.external ? 0 : it.renew_at_ms);
+		add_time(o, "last_renewal", it.last_renewal_ms);
+		if (it.last_error && it.last_error[0])
+			cJSON_AddStringToObject(o, "last_error", it.last_error);
+		else
+			cJSON_AddNullToObject(o, "last_error");
+		cJSON_AddNumberToObject(o, "failures", it.failures);
+		cJSON_AddNumberToObject(o, "renewals", (double)it.renewals);
+		cJSON_AddItemToArray(arr, o);
+		if (strcmp(state, "expired") == 0)
+			problem(probs, h, CRITICAL, "certificate %s expired", it.name);
+		else if (strcmp(state, "missing") == 0 || strcmp(state, "issuing") == 0 ||
+			 strcmp(state, "given_up") == 0)
+			problem(probs, h, CRITICAL, "certificate %s not written yet", it.name);
+		else if (strcmp(state, "failing") == 0)
+			problem(probs, h, DEGRADED, "certificate %s: renewal failing (%u "
+				"in a row): %s", it.name, it.failures, it.last_error);
+		else if (it.renew_at_ms && it.renew_at_ms < it.not_after_ms &&
+			 now - it.renew_at_ms > 60000 && !it.external)
+			problem(probs, h, DEGRADED, "certificate %s: past its renewal "
+				"point", it.name);
+	}
+}
+
+static void
+status_templates(const struct telemetry_view *v, cJSON *root, cJSON *probs,
+		 enum health *h)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "templates");
+	struct templates_item it;
+
+	for (size_t i = 0; arr && v->templates &&
+			   templates_get_item(v->templates, i, &it) == 0; i++) {
+		cJSON *o = cJSON_CreateObject();
+		const char *state = it.last_error[0] ? "failing" : it.pending ? "waiting"
+							 : it.rendered_ms ? "rendered" : "waiting";
+		if (o == NULL)
+			break;
+		cJSON_AddStringToObject(o, "name", it.name);
+		cJSON_AddStringToObject(o, "destination", it.destination);
+		cJSON_AddStringToObject(o, "state", state);
+		add_time(o, "last_render", it.rendered_ms);
+		add_time(o, "last_write", it.written_ms);
+		if (it.last_error[0])
+			cJSON_AddStringToObject(o, "last_error", it.last_error);
+		else
+			cJSON_AddNullToObject(o, "last_error");
+		cJSON_AddItemToArray(arr, o);
+		if (it.last_error[0])
+			problem(probs, h, DEGRADED, "template %s: %s", it.name, it.last_error);
+	}
+}
+
+static void
+status_leases(const struct telemetry_view *v, cJSON *root, cJSON *probs,
+	      enum health *h)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "leases");
+	struct deps_item it;
+
+	for (size_t i = 0; arr && v->deps && deps_get_item(v->deps, i, &it) == 0; i++) {
+		cJSON *o = cJSON_CreateObject();
+		if (o == NULL)
+			break;
+		cJSON_AddStringToObject(o, "kind", it.kind);
+		cJSON_AddStringToObject(o, "path", it.path);
+		cJSON_AddStringToObject(o, "state", it.failures ? "failing" :
+					it.has_data ? "valid" : "waiting");
+		add_time(o, "expires_at", it.lease_expire_ms);
+		cJSON_AddNumberToObject(o, "failures", it.failures);
+		if (it.error && it.error[0])
+			cJSON_AddStringToObject(o, "last_error", it.error);
+		else
+			cJSON_AddNullToObject(o, "last_error");
+		cJSON_AddItemToArray(arr, o);
+		if (it.failures)
+			problem(probs, h, DEGRADED, "%s %s: failing: %s", it.kind, it.path,
+				it.error ? it.error : "");
+	}
+}
+
+static void
+status_hooks(const struct telemetry_view *v, cJSON *root, cJSON *probs,
+	     enum health *h)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "hooks");
+	struct hooks_item it;
+
+	for (size_t i = 0; arr && v->hooks && hooks_get_item(v->hooks, i, &it) == 0;
+	     i++) {
+		cJSON *o;
+		if (it.own)
+			continue;
+		o = cJSON_CreateObject();
+		if (o == NULL)
+			break;
+		cJSON_AddStringToObject(o, "name", it.name);
+		cJSON_AddStringToObject(o, "state", it.stats.runs == 0 ? "idle" :
+					it.stats.last_ok ? "ok" : "failing");
+		add_time(o, "last_run", it.stats.last_run_ms);
+		cJSON_AddNumberToObject(o, "runs", (double)it.stats.runs);
+		cJSON_AddNumberToObject(o, "failures", (double)it.stats.failures);
+		cJSON_AddItemToArray(arr, o);
+		if (it.stats.runs && !it.stats.last_ok)
+			problem(probs, h, DEGRADED, "hook %s: its last run failed", it.name);
+	}
+}
+
+/* The whole status, as JSON text (malloc'd), or NULL without memory. */
+static char *
+status_json(const struct telemetry_view *v)
+{
+	cJSON *root = cJSON_CreateObject(), *probs, *o;
+	enum health h = HEALTHY;
+	struct certs_state cs;
+	int64_t now = wall_ms();
+	char *text = NULL;
+	int ok = ready(v, &cs);
+
+	if (root == NULL)
+		return NULL;
+	probs = cJSON_CreateArray();
+	cJSON_AddStringToObject(root, "version", CERTAGENT_VERSION);
+	add_time(root, "time", now);
+	cJSON_AddBoolToObject(root, "ready", ok);
+	cJSON_AddBoolToObject(root, "fail_open", v->fail_open);
+	if (v->stopping)
+		problem(probs, &h, CRITICAL, "the agent is stopping");
+	o = cJSON_AddObjectToObject(root, "vault");
+	if (o && v->vault) {
+		struct vault_stats st;
+		vault_get_stats(v->vault, &st);
+		cJSON_AddStringToObject(o, "address", st.address ? st.address : "");
+		cJSON_AddBoolToObject(o, "reachable", st.reachable);
+		add_time(o, "last_answer", st.last_answer_ms);
+		if (!st.reachable && vault_attempts(v->vault))
+			problem(probs, &h, DEGRADED, "Vault at %s cannot be reached",
+				st.address ? st.address : "?");
+	}
+	o = cJSON_AddObjectToObject(root, "token");
+	if (o && v->auth) {
+		struct auth_stats as;
+		auth_get_stats(v->auth, &as);
+		cJSON_AddBoolToObject(o, "valid", auth_token(v->auth) != NULL);
+		add_time(o, "expires_at", as.expires_at_ms);
+		cJSON_AddNumberToObject(o, "logins", (double)as.logins);
+		cJSON_AddNumberToObject(o, "login_failures", (double)as.login_failures);
+		if (auth_token(v->auth) == NULL)
+			problem(probs, &h, DEGRADED, "no valid Vault token");
+	}
+	status_certs(v, root, probs, &h, now);
+	status_templates(v, root, probs, &h);
+	status_leases(v, root, probs, &h);
+	status_hooks(v, root, probs, &h);
+	if (!ok && h == HEALTHY)
+		problem(probs, &h, DEGRADED, "not ready: first render not complete");
+	cJSON_AddStringToObject(root, "health", health_names[h]);
+	cJSON_AddItemToObject(root, "problems", probs);
+	text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+static void
+status_reply(const struct telemetry_view *v, struct listener_reply *r)
+{
+	char *text = status_json(v);
+
+	if (text == NULL) {
+		r->status = 500;
+		return;
+	}
+	r->status = 200;
+	r->len = strlen(text);
+	r->body = text;
+	r->content_type = "application/json";
+}
+
 /* listener.address: GET /healthz, /readyz, /metrics. */
 static void
 on_http(void *arg, const char *method, const char *path,
@@ -312,17 +605,22 @@ on_http(void *arg, const char *method, const char *path,
 		}
 		buf_printf(&b, "not ready: %s%zu of %zu certificates expired, "
 			       "%zu missing\n",
-			   t->view->rendered ? "" : "first render not complete; ",
+			   t->view->rendered ? ""
+			   : t->view->fail_open ? "first render not complete and a "
+						  "template's file is not on disk; "
+						: "first render not complete; ",
 			   cs.expired, cs.total, cs.missing);
 		reply(r, 503, &b);
 	} else if (strcmp(path, "/metrics") == 0) {
 		metrics(t->view, &b);
 		reply(r, 200, &b);
 		r->content_type = "text/plain; version=0.0.4";
+	} else if (strcmp(path, "/v1/status") == 0) {
+		status_reply(t->view, r);
 	}
 }
 
-/* listener.control_socket: POST /v1/rotate[/NAME]. */
+/* listener.control_socket: POST /v1/rotate[/NAME], GET /v1/status. */
 static void
 on_control(void *arg, const char *method, const char *path,
 	   struct listener_reply *r)
@@ -332,6 +630,13 @@ on_control(void *arg, const char *method, const char *path,
 	const char *name = NULL;
 	size_t n;
 
+	if (strcmp(path, "/v1/status") == 0) {
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			r->status = 405;
+		else
+			status_reply(t->view, r);
+		return;
+	}
 	if (strncmp(path, "/v1/rotate", 10) != 0 ||
 	    (path[10] != '\0' && path[10] != '/'))
 		return;

@@ -1,7 +1,10 @@
 /*
  * telemetry: what the agent shows of itself: /healthz, /readyz and
  * Prometheus /metrics on listener.address, and the local control socket
- * (POST /v1/rotate[/NAME]) for `certagent rotate`.
+ * (POST /v1/rotate[/NAME]) for `certagent rotate`; GET /v1/status on
+ * both, for `certagent status`: every managed certificate, template,
+ * lease and hook, the token's expiry and the Vault address in use, as
+ * JSON, with an overall health (healthy, degraded, critical).
  *
  * DESIGN: telemetry reads the agent's state, it never drives it.  It
  * holds a pointer to a struct telemetry_view the agent keeps current (the
@@ -34,11 +37,13 @@ struct telemetry_view {
 	struct deps *deps;
 	int rendered;		/* every file has been in place once */
 	int stopping;
+	int fail_open;		/* fail_open: ready on valid files alone */
 };
 
 struct telemetry_opts {
 	char *address;			/* host:port for the endpoints, or NULL */
 	char *control_socket;		/* a unix socket path, or NULL */
+	int fail_open;			/* fail_open: see telemetry.c's ready() */
 };
 
 /* Renew NAME (NULL: every certificate) now; how many matched. */

@@ -42,6 +42,7 @@
 #include "files.h"
 #include "log.h"
 #include "tmpl.h"
+#include "wallclock.h"
 #include "x509.h"
 
 #define TPL_MAX (1024 * 1024)
@@ -54,6 +55,9 @@ struct tpl {
 	char name[512];		/* source path, or "templates[N]" */
 	char cert_name[256];	/* what the certificates it issues are called */
 	char last_err[ERR_MAX];
+	int64_t rendered_ms;	/* the last rendering that got through */
+	int64_t written_ms;	/* the last one that changed the file */
+	int pending;		/* waits for data */
 };
 
 struct templates {
@@ -363,6 +367,7 @@ changed(struct tpl *p, const char *path)
 		.paths = &path,
 		.n_paths = 1,
 		.wait = { p->cfg->wait.min_ms, p->cfg->wait.max_ms },
+		.source = p->name,
 	};
 
 	if (p->t->ev.changed)	/* exec mode hears of every change */
@@ -384,6 +389,7 @@ tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
 			.kv = kv,
 			.nkv = nkv,
 			.name = p->cert_name,
+			.dest = p->cfg->destination,
 			.policy = &p->cfg->policy,
 			.adopt = adopt_cb,
 			.adopt_arg = &ax,
@@ -459,6 +465,7 @@ render_one(struct tpl *p)
 		return;
 	err[0] = '\0';
 	rc = tmpl_execute(p->parsed, &env, &out, &len, err, sizeof(err));
+	p->pending = rc == TMPL_PENDING;
 	if (rc == TMPL_PENDING) {
 		p->t->stats.pending++;
 		return;
@@ -500,7 +507,9 @@ render_one(struct tpl *p)
 		return;
 	}
 	p->last_err[0] = '\0';
+	p->rendered_ms = wall_ms();
 	if (rc == FILES_WRITTEN) {
+		p->written_ms = p->rendered_ms;
 		p->t->stats.writes++;
 		log_info("templates", "%s: rendered %s", p->name, tc->destination);
 		changed(p, tc->destination);
@@ -523,6 +532,25 @@ on_batch(uv_timer_t *timer)
 	}
 	if (t->stats.pending == 0 && t->ev.done)
 		t->ev.done(t->ev.arg, t->batch_errors);
+}
+
+int
+templates_get_item(const struct templates *t, size_t i,
+		   struct templates_item *it)
+{
+	const struct tpl *p;
+
+	if (i >= t->n)
+		return -ENOENT;
+	p = &t->tpls[i];
+	it->name = p->name;
+	it->destination = p->cfg->destination;
+	it->last_error = p->parsed == NULL && p->last_err[0] == '\0'
+				 ? "not parsed" : p->last_err;
+	it->rendered_ms = p->rendered_ms;
+	it->written_ms = p->written_ms;
+	it->pending = p->pending;
+	return 0;
 }
 
 void

@@ -75,6 +75,18 @@ struct templates_stats {
 };
 void templates_get_stats(const struct templates *t, struct templates_stats *st);
 
+/* The I-th template, for status; -ENOENT past the last. */
+struct templates_item {
+	const char *name;	/* its source, or templates[N] */
+	const char *destination;
+	const char *last_error;	/* "" when its last rendering worked */
+	int64_t rendered_ms;	/* wall clock of the last good rendering; 0 none */
+	int64_t written_ms;	/* ... that changed the file; 0 none */
+	int pending;		/* waits for data */
+};
+int templates_get_item(const struct templates *t, size_t i,
+		       struct templates_item *it);
+
 void templates_close(struct templates *t);
 
 #endif

@@ -21,6 +21,7 @@
 
 #include "x509.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -676,6 +677,88 @@ out:
 	X509_free(x);
 	ERR_pop_to_mark();
 	return rc;
+}
+
+static void
+describe_cert(X509 *x, struct x509_desc *d)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t len = 0;
+	BIO *b = BIO_new(BIO_s_mem());
+
+	memset(d, 0, sizeof(*d));
+	if (b && X509_NAME_print_ex(b, X509_get_subject_name(x), 0,
+				    XN_FLAG_RFC2253) >= 0) {
+		int n = BIO_read(b, d->subject, (int)sizeof(d->subject) - 1);
+		d->subject[n > 0 ? n : 0] = '\0';
+	}
+	BIO_free(b);
+	for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+		char v[256] = "";
+		const char *kind = NULL;
+
+		if (g->type == GEN_DNS || g->type == GEN_EMAIL || g->type == GEN_URI) {
+			const ASN1_IA5STRING *s = g->d.ia5;
+			kind = g->type == GEN_DNS ? "DNS" : g->type == GEN_EMAIL ? "email"
+										 : "URI";
+			snprintf(v, sizeof(v), "%.*s", s->length, (const char *)s->data);
+		} else if (g->type == GEN_IPADD) {
+			const ASN1_OCTET_STRING *ip = g->d.ip;
+			kind = "IP";
+			if (ip->length != 4 && ip->length != 16)
+				continue;
+			if (inet_ntop(ip->length == 4 ? AF_INET : AF_INET6, ip->data, v,
+				      sizeof(v)) == NULL)
+				continue;
+		}
+		if (kind == NULL || len >= sizeof(d->sans))
+			continue;
+		int n = snprintf(d->sans + len, sizeof(d->sans) - len, "%s%s:%s",
+				 len ? ", " : "", kind, v);
+		len = n < 0 ? len : len + (size_t)n;
+	}
+	GENERAL_NAMES_free(sans);
+	/* "aa:bb:..": 32 bytes take 95 characters and the NUL. */
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1) {
+		size_t w = 0;
+		for (unsigned i = 0; i < mdlen && i < 32; i++)
+			w += (size_t)snprintf(d->sha256 + w, sizeof(d->sha256) - w,
+					      i ? ":%02x" : "%02x", md[i]);
+	}
+}
+
+int
+x509_cert_describe(const char *pem, struct x509_info *info,
+		   struct x509_desc *desc, char *err, size_t errlen)
+{
+	X509 *x = NULL;
+	int rc;
+
+	ERR_set_mark();
+	rc = read_first(pem, "certificate", &x, NULL, err, errlen);
+	if (rc == 0)
+		rc = fill_info(x, info, err, errlen);
+	if (rc == 0)
+		describe_cert(x, desc);
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+void
+x509_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	out[0] = '\0';
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		return;
+	for (unsigned i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 int

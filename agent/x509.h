@@ -56,6 +56,24 @@ int x509_cert_info(const char *pem, struct x509_info *out, char *err,
 		   size_t errlen);
 
 /*
+ * What an audit record says of a certificate: the subject as one line
+ * (RFC 2253), the subject alternative names ("DNS:a, IP:10.0.0.1"), and
+ * the SHA-256 fingerprint of its DER encoding as colon-separated hex.
+ */
+struct x509_desc {
+	char subject[512];
+	char sans[1024];	/* truncated to fit */
+	char sha256[96];
+};
+
+/* Describe the first certificate in PEM (info and desc). */
+int x509_cert_describe(const char *pem, struct x509_info *info,
+		       struct x509_desc *desc, char *err, size_t errlen);
+
+/* SHA-256 of LEN bytes as lower-case hex into OUT (65 bytes or more). */
+void x509_sha256_hex(const void *data, size_t len, char out[65]);
+
+/*
  * Count the certificates in a PEM bundle: 0 if there are none, -EBADMSG
  * (or -EFBIG) if a PEM block or a certificate in it is malformed.  Blocks
  * of other types (a key beside the certificate) are skipped.

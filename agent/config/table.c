@@ -925,6 +925,28 @@ static const struct cfg_entry listener_entries[] = {
 
 static const struct cfg_section listener_section = SECTION(listener_entries, NULL);
 
+static const struct cfg_entry audit_entries[] = {
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = C_OFF(audit.path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "file the audit records are appended to, one JSON object "
+			"a line; reopened on SIGHUP (logrotate)",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = C_OFF(audit.mode, unsigned),
+		.min = 0, .max = 07777,
+		.def = "0600",
+		.flags = CFG_RELOAD,
+		.help = "file mode of the audit log",
+	},
+};
+
+static const struct cfg_section audit_section = SECTION(audit_entries, NULL);
+
 static const struct cfg_enum exec_reloads[] = {
 	{ "signal", 0 },
 	{ "restart", 1 },
@@ -1037,6 +1059,25 @@ static const struct cfg_entry root_entries[] = {
 		.type = CFG_SECTION,
 		.section = &listener_section,
 		.help = "health, readiness and metrics endpoints; control socket",
+	},
+	{
+		.key = "fail_open",
+		.type = CFG_BOOL,
+		.offset = C_OFF(listener.fail_open, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "/readyz stays ready while Vault cannot be reached (or has not "
+			"answered yet since a start) as long as every certificate held is "
+			"valid and every template's file is on disk; false: ready only "
+			"once every file has been written or checked in this run",
+	},
+	{
+		.key = "audit",
+		.type = CFG_SECTION,
+		.section = &audit_section,
+		.flags = CFG_RELOAD,
+		.help = "audit log: one JSON line per login, renewal, issuance, "
+			"revocation, file write, hook run and reload",
 	},
 	{
 		.key = "exit_after_render",

@@ -424,6 +424,41 @@ test_cert_info_reports_serial_times_cn_key_type_and_ca(void **state)
 }
 
 static void
+test_describe_gives_subject_sans_and_the_der_fingerprint(void **state)
+{
+	struct x509_info info;
+	struct x509_desc d;
+	unsigned char *der = NULL, md[32];
+	unsigned int mdlen = 0;
+	char err[512], want[96];
+	X509 *x;
+	BIO *b;
+	int n;
+
+	(void)state;
+	assert_int_equal(x509_cert_describe(pki.leaf_ec.cert_pem, &info, &d, err,
+					    sizeof(err)), 0);
+	assert_string_equal(info.serial, "0a:1b:2c:3d:4e:5f:60:71");
+	assert_string_equal(d.subject, "CN=svc.example.com,O=certagent tests");
+	assert_string_equal(d.sans, "DNS:svc.example.com, DNS:*.apps.example.com, "
+				    "IP:127.0.0.1, IP:::1, IP:2001:db8::5");
+	b = BIO_new_mem_buf(pki.leaf_ec.cert_pem, -1);
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	n = i2d_X509(x, &der);
+	assert_true(n > 0);
+	assert_int_equal(EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL), 1);
+	for (unsigned i = 0, w = 0; i < mdlen; i++)
+		w += (unsigned)snprintf(want + w, sizeof(want) - w, i ? ":%02x" : "%02x",
+					md[i]);
+	assert_string_equal(d.sha256, want);
+	OPENSSL_free(der);
+	X509_free(x);
+	BIO_free(b);
+	assert_int_equal(x509_cert_describe("nope", &info, &d, err, sizeof(err)),
+			 -ENOENT);
+}
+
+static void
 test_cert_info_serial_with_high_bit_has_no_sign_byte(void **state)
 {
 	struct x509_info info;
@@ -1518,6 +1553,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 			test_cert_info_reports_serial_times_cn_key_type_and_ca),
+		cmocka_unit_test(
+			test_describe_gives_subject_sans_and_the_der_fingerprint),
 		cmocka_unit_test(
 			test_cert_info_serial_with_high_bit_has_no_sign_byte),
 		cmocka_unit_test(
