@@ -144,6 +144,7 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
+DATADIR  ?= $(PREFIX)/share/certagent
 INSTALL  ?= install
 
 install: $(BIN)
@@ -156,7 +157,10 @@ install: $(BIN)
 		> $(DESTDIR)$(UNITDIR)/certagent@.service.tmp
 	chmod 0644 $(DESTDIR)$(UNITDIR)/certagent@.service.tmp
 	mv -f $(DESTDIR)$(UNITDIR)/certagent@.service.tmp $(DESTDIR)$(UNITDIR)/certagent@.service
+	for f in templates/*/*.tpl; do \
+		$(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/certagent $(DESTDIR)$(MANDIR)/man8/certagent.8 \
 		$(DESTDIR)$(MANDIR)/man5/certagent.yaml.5 $(DESTDIR)$(UNITDIR)/certagent@.service
+	rm -rf $(DESTDIR)$(DATADIR)/templates

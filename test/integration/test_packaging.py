@@ -1,0 +1,282 @@
+"""Operations: the systemd unit (verified, rated by systemd-analyze
+security), the per-application examples (certagent check), the man pages
+(certagent.yaml(5) is what the option table generates), `make install`
+with PREFIX and DESTDIR, a .deb built, linted, installed, run and purged,
+and an .rpm built and linted.
+
+The package builds reuse the tree's build/rel (dpkg-buildpackage -nc,
+rpmbuild --build-in-place), so they link nothing new when it is current.
+The .deb is installed on this machine, as root: the test runs only when
+certagent is neither installed as a package nor present in /usr/bin or
+/etc/certagent, and purges what it installed whatever happens."""
+
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BIN = os.environ.get("CERTAGENT_BIN", str(ROOT / "certagent"))
+UNIT = ROOT / "packaging" / "systemd" / "certagent@.service"
+MAN = ROOT / "packaging" / "man"
+PER_APP = ROOT / "examples" / "systemd-per-app"
+MAX_EXPOSURE = 2.0
+
+
+def need(cond, why):
+    if not cond:
+        pytest.skip(why)
+
+
+def run(cmd, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 600)
+    return subprocess.run(cmd, **kw)
+
+
+def makefile_version():
+    return re.search(r"^VERSION\s*:=\s*(\S+)", (ROOT / "Makefile").read_text(), re.M).group(1)
+
+
+@pytest.fixture
+def unit_here(tmp_path):
+    """The unit as an instance file whose ExecStart is the binary under
+    test, with the man pages its Documentation= names on MANPATH."""
+    need(shutil.which("systemd-analyze"), "systemd-analyze is not installed (make deps)")
+    text = UNIT.read_text().replace("/usr/bin/certagent", os.path.abspath(BIN))
+    path = tmp_path / "certagent@orders.service"
+    path.write_text(text)
+    for sec, page in (("8", "certagent.8"), ("5", "certagent.yaml.5")):
+        d = tmp_path / "man" / ("man" + sec)
+        d.mkdir(parents=True, exist_ok=True)
+        shutil.copy(MAN / page, d / page)
+    env = dict(os.environ, MANPATH=str(tmp_path / "man"), SYSTEMD_LOG_COLOR="0")
+    return path, env
+
+
+def test_the_unit_verifies_clean(unit_here):
+    path, env = unit_here
+    cmd = ["systemd-analyze", "verify"]
+    if not shutil.which("man"):
+        cmd.append("--man=no")
+    r = run(cmd + [str(path)], env=env)
+    print(r.stdout + r.stderr)
+    assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
+
+
+def test_the_unit_is_notify_with_watchdog_and_runs_as_the_instance_user():
+    text = UNIT.read_text()
+    service = dict(re.findall(r"^(\w+)=(.*)$", text.split("\n[Service]\n")[1].split("\n[Install]\n")[0],
+                              re.M))
+    assert service["Type"] == "notify"
+    assert service["User"] == "%i"
+    assert service["WatchdogSec"]
+    assert "/etc/certagent/%i.yaml" in service["ExecStart"]
+    assert service["ProtectSystem"] == "strict"
+    assert service["CapabilityBoundingSet"] == ""
+    assert service["StateDirectory"] == "certagent/%i"
+
+
+def test_the_unit_exposure_is_at_most_two(unit_here):
+    path, env = unit_here
+    r = run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(path)], env=env)
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
+    assert m, r.stdout + r.stderr
+    print("systemd-analyze security: exposure %s (at most %.1f)" % (m.group(1), MAX_EXPOSURE))
+    assert float(m.group(1)) <= MAX_EXPOSURE, r.stdout
+
+
+def test_every_per_app_example_passes_check():
+    configs = sorted(PER_APP.glob("*.yaml"))
+    assert len(configs) >= 4
+    for p in configs:
+        r = run([BIN, "check", "-c", str(p)], timeout=30)
+        assert r.returncode == 0, (p, r.stdout + r.stderr)
+        # The one note check may give: an identity nothing renews, which is
+        # what the file says it means (provisioned from outside).
+        if "note:" in r.stdout:
+            assert "nothing renews vault.client_cert" in r.stdout, (p, r.stdout)
+            assert "provisioned" in p.read_text(), p
+
+
+def test_per_app_examples_differ_between_test_and_prod():
+    """Test and prod differ in mechanics: Vault, trust, mounts, users."""
+    import yaml
+    prod = yaml.safe_load((PER_APP / "orders.yaml").read_text())
+    test = yaml.safe_load((PER_APP / "orders-test.yaml").read_text())
+    assert set(prod["vault"]["address"]).isdisjoint([test["vault"]["address"]])
+    assert prod["vault"]["ca_cert"] != test["vault"]["ca_cert"]
+    assert prod["auth"]["method"] == test["auth"]["method"] == "cert"
+    assert prod["auth"]["mount"] != test["auth"]["mount"]
+    pmounts = {c["path"].split("/")[0] for c in prod["certificates"]}
+    tmounts = {c["path"].split("/")[0] for c in test["certificates"]}
+    assert pmounts.isdisjoint(tmounts)
+    # Every file an instance writes is below its own state directory,
+    # or a directory its drop-in opens.
+    for p in PER_APP.glob("*.yaml"):
+        user = p.stem
+        cfg = yaml.safe_load(p.read_text())
+        dropin = PER_APP / "systemd" / ("certagent@%s.service.d" % user) / "paths.conf"
+        allowed = ["/var/lib/certagent/%s/" % user]
+        if dropin.exists():
+            allowed += [l.split("=", 1)[1].strip() + "/"
+                        for l in dropin.read_text().splitlines()
+                        if l.startswith("ReadWritePaths=")]
+        paths = [f["path"] for c in cfg.get("certificates", []) for f in c["files"].values()]
+        paths += [t["destination"] for t in cfg.get("templates", [])]
+        assert paths, p
+        for dest in paths:
+            assert any(dest.startswith(a) for a in allowed), (p, dest, allowed)
+
+
+def mkman():
+    tool = pathlib.Path(BIN).parent / "mkman"
+    need(tool.exists(), "%s is not built (make integration builds it)" % tool)
+    return tool
+
+
+def test_the_config_man_page_is_what_the_table_generates():
+    r = run([str(mkman()), str(MAN / "certagent.yaml.5.in")])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (MAN / "certagent.yaml.5").read_text(), \
+        "packaging/man/certagent.yaml.5 differs from the option table: run `make man`"
+
+
+def test_the_config_man_page_lists_every_key_check_knows():
+    """A key in the page is a key the loader accepts: a config setting it
+    to a wrong type is refused by that key's name, not as unknown."""
+    page = (MAN / "certagent.yaml.5").read_text()
+    keys = re.findall(r"^\.B (vault\.[a-z_.]+|auth\.[a-z_]+)$", page, re.M)
+    assert "vault.address" in keys and "auth.method" in keys
+    assert "vault.retry.min_backoff" in keys
+
+
+def test_the_command_man_page_names_every_command_and_the_version():
+    page = (MAN / "certagent.8").read_text()
+    assert '"certagent %s"' % makefile_version() in page
+    usage = run([BIN, "--help"]).stdout
+    commands = set(re.findall(r"certagent (\w+)", usage))
+    assert {"run", "check", "exec", "rotate"} <= commands
+    for c in commands:
+        assert re.search(r"^\.B certagent %s\b" % c, page, re.M), \
+            "certagent.8 has no SYNOPSIS line for `certagent %s`" % c
+        assert re.search(r"^\.B[R]? %s\b" % c, page, re.M), \
+            "certagent.8 does not describe `%s` under COMMANDS" % c
+    for section in ("SIGNALS", "EXIT STATUS", "FILES"):
+        assert ".SH %s" % section in page
+
+
+def test_make_install_honours_prefix_and_destdir(tmp_path):
+    need(shutil.which("make"), "no make")
+    dest = tmp_path / "dest"
+    r = run(["make", "-s", "-C", str(ROOT), "install", "PREFIX=/opt/certagent",
+             "DESTDIR=%s" % dest])
+    assert r.returncode == 0, r.stdout + r.stderr
+    root = dest / "opt" / "certagent"
+    assert os.access(root / "bin" / "certagent", os.X_OK)
+    assert (root / "share" / "man" / "man8" / "certagent.8").is_file()
+    assert (root / "share" / "man" / "man5" / "certagent.yaml.5").is_file()
+    unit = (root / "lib" / "systemd" / "system" / "certagent@.service").read_text()
+    assert "ExecStart=/opt/certagent/bin/certagent run" in unit
+    assert "/usr/bin/certagent" not in unit
+
+
+# ---------------------------------------------------------------------------
+# Packages
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """A copy of the tree for a package build, with build/rel (if the
+    tree has one) so the build links and compiles nothing that is current."""
+    dst = tmp_path_factory.mktemp("pkg") / ("certagent-%s" % makefile_version())
+    shutil.copytree(ROOT, dst, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", "build", "__pycache__",
+                                                  "certagent", ".pytest_cache"))
+    if (ROOT / "build" / "rel").is_dir():
+        shutil.copytree(ROOT / "build" / "rel", dst / "build" / "rel", symlinks=True,
+                        ignore=shutil.ignore_patterns("test", "*.tmp"))
+    return dst
+
+
+def dpkg(*args):
+    """dpkg, waiting out another process's hold of its lock."""
+    for _ in range(60):
+        r = run(["dpkg"] + list(args))
+        if "lock" not in r.stderr:
+            return r
+        time.sleep(5)
+    return r
+
+
+def test_deb_builds_lints_installs_runs_and_purges(tree):
+    need(shutil.which("dpkg-buildpackage"), "dpkg-buildpackage is not installed (make deps)")
+    need(os.geteuid() == 0, "installing the .deb needs root")
+    need(run(["dpkg-query", "-W", "certagent"]).returncode != 0,
+         "a certagent package is installed here already; not touching it")
+    need(not os.path.exists("/usr/bin/certagent") and not os.path.exists("/etc/certagent"),
+         "/usr/bin/certagent or /etc/certagent exists; not touching this machine")
+    shutil.copytree(tree / "packaging" / "debian", tree / "debian")
+    r = run(["dpkg-buildpackage", "-us", "-uc", "-b", "-nc"], cwd=tree)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    deb = tree.parent / ("certagent_%s-1_%s.deb" % (
+        makefile_version(), run(["dpkg", "--print-architecture"]).stdout.strip()))
+    assert deb.is_file()
+    listing = run(["dpkg-deb", "-c", str(deb)]).stdout
+    for f in ("./usr/bin/certagent", "./lib/systemd/system/certagent@.service",
+              "./usr/share/man/man8/certagent.8.gz", "./usr/share/man/man5/certagent.yaml.5.gz",
+              "./etc/certagent/README",
+              "./usr/share/doc/certagent/examples/systemd-per-app/orders.yaml"):
+        assert f in listing, f
+    # The unit runs as the instance's user: the package creates no user.
+    postinst = run(["dpkg-deb", "-I", str(deb), "postinst"]).stdout
+    assert "adduser" not in postinst and "useradd" not in postinst, postinst
+
+    if shutil.which("lintian"):
+        changes = next(tree.parent.glob("certagent_*.changes"))
+        r = run(["lintian", "--allow-root", str(changes)])
+        print(r.stdout)
+        assert not re.search(r"^E: ", r.stdout, re.M), r.stdout
+
+    try:
+        r = dpkg("-i", str(deb))
+        assert r.returncode == 0, r.stdout + r.stderr
+        r = run(["/usr/bin/certagent", "--version"])
+        assert r.returncode == 0 and makefile_version() in r.stdout, r.stdout + r.stderr
+        examples = sorted(pathlib.Path(
+            "/usr/share/doc/certagent/examples/systemd-per-app").glob("*.yaml"))
+        assert examples
+        for p in examples:
+            r = run(["/usr/bin/certagent", "check", "-c", str(p)])
+            assert r.returncode == 0, (p, r.stdout + r.stderr)
+        assert pathlib.Path("/etc/certagent/README").is_file()
+    finally:
+        r = dpkg("--purge", "certagent")
+    assert r.returncode == 0, r.stdout + r.stderr
+    for gone in ("/usr/bin/certagent", "/etc/certagent", "/lib/systemd/system/certagent@.service",
+                 "/usr/share/doc/certagent", "/usr/share/certagent"):
+        assert not os.path.exists(gone), gone
+    assert run(["dpkg-query", "-W", "certagent"]).returncode != 0
+
+
+def test_rpm_builds_and_rpmlint_finds_no_error(tree, tmp_path):
+    need(shutil.which("rpmbuild"), "rpmbuild is not installed (make deps)")
+    top = tmp_path / "rpmbuild"
+    # --nodeps: the BuildRequires name Fedora's packages, which Debian's
+    # rpm database does not have.
+    r = run(["rpmbuild", "-bb", "--nodeps", "--build-in-place", "--define", "_topdir %s" % top,
+             str(tree / "packaging" / "rpm" / "certagent.spec")], cwd=tree)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    rpm = next(top.glob("RPMS/*/certagent-%s-*.rpm" % makefile_version()))
+    files = run(["rpm", "-qlp", str(rpm)]).stdout.split()
+    for f in ("/usr/bin/certagent", "/usr/lib/systemd/system/certagent@.service",
+              "/usr/share/man/man8/certagent.8.gz", "/etc/certagent/README"):
+        assert f in files, f
+    need(shutil.which("rpmlint"), "rpmlint is not installed (make deps)")
+    r = run(["rpmlint", "-r", str(ROOT / "packaging" / "rpm" / "certagent.rpmlintrc"), str(rpm)])
+    print(r.stdout)
+    assert re.search(r"\b0 errors\b", r.stdout), r.stdout
