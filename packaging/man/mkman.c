@@ -25,6 +25,18 @@
 #define LINE_MAX_LEN 4096
 
 /*
+ * 1 if S opens with a word that ends in ':' or ',' ("approle: ...",
+ * "kubernetes, jwt: ..."): a name, kept as written.
+ */
+static int
+method_prefix(const char *s)
+{
+	size_t n = strcspn(s, " ");
+
+	return n > 0 && (s[n - 1] == ':' || s[n - 1] == ',');
+}
+
+/*
  * Text for roff: backslashes escaped, a leading '.' or '\'' defused,
  * `code` in bold; CAP: the first letter in upper case (help texts are
  * written as phrases).
@@ -36,7 +48,7 @@ put_text(const char *s, int cap)
 
 	if (*s == '.' || *s == '\'')
 		fputs("\\&", stdout);
-	if (cap && *s >= 'a' && *s <= 'z')
+	if (cap && *s >= 'a' && *s <= 'z' && !method_prefix(s))
 		putchar(*s++ - 'a' + 'A');
 	for (; *s; s++) {
 		if (*s == '`') {
@@ -145,6 +157,8 @@ put_entry(const struct cfg_entry *e, const char *path)
 		printf("; required");
 	else if (e->def)
 		printf("; default: \\fB%s\\fR", e->def);
+	else if (e->type != CFG_SECTION)
+		printf("; default: unset");
 	if (e->type != CFG_SECTION && e->type != CFG_MAP_OF_SECTION &&
 	    e->type != CFG_LIST_OF_SECTION)
 		printf("; %s", (e->flags & CFG_RELOAD) ? "reload: yes"
