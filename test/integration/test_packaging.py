@@ -14,6 +14,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -300,3 +301,107 @@ def test_rpm_builds_and_rpmlint_finds_no_error(tree, tmp_path):
     r = run(["rpmlint", "-r", str(ROOT / "packaging" / "rpm" / "certagent.rpmlintrc"), str(rpm)])
     print(r.stdout)
     assert re.search(r"\b0 errors\b", r.stdout), r.stdout
+
+
+# ---------------------------------------------------------------------------
+# The unit's system call filter, against what the agent really calls
+
+def syscall_groups():
+    """{"@group": set of names and "@subgroups"} from systemd-analyze."""
+    out = run(["systemd-analyze", "syscall-filter", "--no-pager"]).stdout
+    groups, cur = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            cur = groups.setdefault(line.strip(), set())
+        elif line.startswith("    ") and cur is not None and not line.strip().startswith("#"):
+            cur.add(line.strip())
+        elif not line.strip():
+            cur = None
+    return groups
+
+
+def expand(groups, name, seen=None):
+    seen = set() if seen is None else seen
+    out = set()
+    for item in groups.get(name, ()):
+        if item.startswith("@"):
+            if item not in seen:
+                seen.add(item)
+                out |= expand(groups, item, seen)
+        else:
+            out.add(item)
+    return out
+
+
+def unit_allowed_syscalls():
+    """The allow-list SystemCallFilter= lines of the unit make: the first
+    line's groups, minus every later ~ line's."""
+    groups = syscall_groups()
+    lines = re.findall(r"^SystemCallFilter=(.*)$", UNIT.read_text(), re.M)
+    assert lines and not lines[0].startswith("~")
+    allowed = set()
+    for item in lines[0].split():
+        allowed |= expand(groups, item) if item.startswith("@") else {item}
+    for line in lines[1:]:
+        assert line.startswith("~"), line
+        for item in line[1:].split():
+            allowed -= expand(groups, item) if item.startswith("@") else {item}
+    return allowed
+
+
+def test_the_agent_calls_nothing_the_units_syscall_filter_refuses(env, monkeypatch):
+    """The release binary, traced through a whole life (login, issuance,
+    a signal hook, /metrics, SIGHUP, SIGUSR1, SIGTERM), makes only system
+    calls the unit's SystemCallFilter= allows.  (No systemd runs here to
+    apply the filter itself; systemd-analyze says what it would allow.)"""
+    need(shutil.which("strace"), "strace is not installed (make deps)")
+    need(shutil.which("systemd-analyze"), "systemd-analyze is not installed (make deps)")
+    need(pathlib.Path(BIN).parent.name != "san",
+         "the sanitizer runtime makes calls of its own; the unit runs the release build")
+    import conftest
+    from test_certs import cert_config
+    from test_rotation import free_port, one_cert, wait_status
+
+    env.vs.pki_role("web", allowed_domains="example.test", allow_subdomains=True,
+                    max_ttl="24h", key_type="ec", key_bits=256)
+    env.vs.policy("pki", 'path "pki_int/issue/*" { capabilities = ["create", "update"] }')
+    rid, sid = env.approle_files(token_policies=["default", "pki"])
+    trace = env.tmp / "strace.out"
+    wrapper = env.tmp / "traced-certagent"
+    wrapper.write_text('#!/bin/sh\nexec strace -D -f -qq -o "%s" "%s" "$@"\n'
+                       % (trace, os.path.abspath(BIN)))
+    wrapper.chmod(0o755)
+    monkeypatch.setattr(conftest, "BIN", str(wrapper))
+
+    d = env.tmp / "tls"
+    d.mkdir()
+    app = subprocess.Popen(["sleep", "600"])
+    try:
+        (env.tmp / "app.pid").write_text("%d\n" % app.pid)
+        port = free_port()
+        cfg = cert_config(env, rid, sid, one_cert(
+            d, extra="on_change: [app, cmd]\n          wait: {min: 0s, max: 0s}"))
+        cfg += "hooks:\n  app: {signal: SIGUSR2, pid_file: %s}\n" % (env.tmp / "app.pid")
+        cfg += "  cmd: {command: [/bin/true]}\n"
+        cfg += "listener:\n  address: 127.0.0.1:%d\n" % port
+        a = env.agent(cfg)
+        a.start()
+        a.wait_for(r"issued serial", timeout=30)
+        a.wait_for(r"app: sent SIGUSR2", timeout=30)
+        a.wait_for(r"cmd: exited 0", timeout=30)
+        wait_status(port, "/metrics", 200)
+        a.send(signal.SIGHUP)
+        a.wait_for(r"reload", timeout=30)
+        a.send(signal.SIGUSR1)
+        a.wait_for(r"issued serial", timeout=30, count=2)
+        assert a.stop() == 0
+    finally:
+        app.kill()
+        app.wait()
+    calls = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]", trace.read_text(), re.M))
+    calls -= {"exit", "exit_group", "resumed"}   # strace's own spellings
+    # The trace saw the whole life: network, files, a signal, a child.
+    assert {"connect", "rename", "kill", "execve", "fsync"} <= calls, sorted(calls)
+    refused = sorted(calls - unit_allowed_syscalls())
+    print("system calls made: %d; refused by the unit: %s" % (len(calls), refused))
+    assert not refused, refused
