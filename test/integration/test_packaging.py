@@ -15,6 +15,7 @@ import pathlib
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -385,7 +386,10 @@ def test_the_agent_calls_nothing_the_units_syscall_filter_refuses(env, monkeypat
         cfg += "  cmd: {command: [/bin/true]}\n"
         cfg += "listener:\n  address: 127.0.0.1:%d\n" % port
         a = env.agent(cfg)
-        a.start()
+        # As under the unit: notifications and watchdog pings.
+        manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        manager.bind(str(env.tmp / "notify.sock"))
+        a.start(env={"NOTIFY_SOCKET": str(env.tmp / "notify.sock"), "WATCHDOG_USEC": "200000"})
         a.wait_for(r"issued serial", timeout=30)
         a.wait_for(r"app: sent SIGUSR2", timeout=30)
         a.wait_for(r"cmd: exited 0", timeout=30)
@@ -395,13 +399,38 @@ def test_the_agent_calls_nothing_the_units_syscall_filter_refuses(env, monkeypat
         a.send(signal.SIGUSR1)
         a.wait_for(r"issued serial", timeout=30, count=2)
         assert a.stop() == 0
+        manager.setblocking(False)
+        got = b""
+        while True:
+            try:
+                got += manager.recv(4096) + b"\n"
+            except BlockingIOError:
+                break
+        manager.close()
+        assert b"READY=1" in got, got
     finally:
         app.kill()
         app.wait()
-    calls = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]", trace.read_text(), re.M))
+    text = trace.read_text()
+    calls = set(re.findall(r"^\d+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]", text, re.M))
     calls -= {"exit", "exit_group", "resumed"}   # strace's own spellings
     # The trace saw the whole life: network, files, a signal, a child.
     assert {"connect", "rename", "kill", "execve", "fsync"} <= calls, sorted(calls)
     refused = sorted(calls - unit_allowed_syscalls())
     print("system calls made: %d; refused by the unit: %s" % (len(calls), refused))
     assert not refused, refused
+
+    # The rest of the sandbox: ProcSubset=pid leaves only /proc/PID;
+    # PrivateDevices= leaves the pseudo devices; ProtectSystem=strict
+    # leaves writable only what the configuration names (here, the test's
+    # directory; under the unit, its state and runtime directories).
+    opened = re.findall(r'open(?:at)?\((?:AT_FDCWD, )?"([^"]+)", ([A-Z_|]+)', text)
+    assert opened
+    for path, flags in opened:
+        if path.startswith("/proc/"):
+            assert re.match(r"/proc/(self|thread-self|\d+)/", path), path
+        if path.startswith("/dev/"):
+            assert path in ("/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                            "/dev/urandom", "/dev/tty"), path
+        if re.search(r"O_WRONLY|O_RDWR|O_CREAT", flags) and not path.startswith("/dev/"):
+            assert path.startswith(str(env.tmp) + "/"), (path, flags)
