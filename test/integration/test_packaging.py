@@ -434,3 +434,6 @@ def test_the_agent_calls_nothing_the_units_syscall_filter_refuses(env, monkeypat
                             "/dev/urandom", "/dev/tty"), path
         if re.search(r"O_WRONLY|O_RDWR|O_CREAT", flags) and not path.startswith("/dev/"):
             assert path.startswith(str(env.tmp) + "/"), (path, flags)
+    # RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+    families = set(re.findall(r"socket\((AF_[A-Z0-9]+)", text))
+    assert families and families <= {"AF_UNIX", "AF_INET", "AF_INET6"}, families
