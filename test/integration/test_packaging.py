@@ -2,7 +2,9 @@
 security), the per-application examples (certagent check), the man pages
 (certagent.yaml(5) is what the option table generates), `make install`
 with PREFIX and DESTDIR, a .deb built, linted, installed, run and purged,
-and an .rpm built and linted.
+an .rpm built and linted, and the release agent traced (strace) through a
+whole life to show it makes no system call, opens no path and no socket
+the unit's sandbox would refuse (no systemd runs here to enforce it).
 
 The package builds reuse the tree's build/rel (dpkg-buildpackage -nc,
 rpmbuild --build-in-place), so they link nothing new when it is current.
