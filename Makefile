@@ -124,3 +124,49 @@ bench: deps
 
 clean:
 	rm -rf build certagent
+
+# Man pages.  certagent.yaml(5) is generated from the option table by
+# packaging/man/mkman.c and checked in; `make man` rewrites it after a
+# change to the table, and test_packaging.py fails while it differs.
+MKMAN    := $(BUILD)/mkman
+MAN_DIR  := packaging/man
+
+$(MKMAN): packaging/man/mkman.c $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d -Iagent -o $@ $< $(LIB_OBJ) $(LDFLAGS) $(LDLIBS)
+
+-include $(MKMAN).d
+
+.PHONY: man install uninstall
+man: $(MKMAN)
+	$(MKMAN) $(MAN_DIR)/certagent.yaml.5.in > $(MAN_DIR)/certagent.yaml.5.tmp
+	mv -f $(MAN_DIR)/certagent.yaml.5.tmp $(MAN_DIR)/certagent.yaml.5
+
+integration: $(MKMAN)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the systemd
+# unit (its ExecStart pointing at BINDIR) and both man pages.
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+DATADIR  ?= $(PREFIX)/share/certagent
+INSTALL  ?= install
+
+install: $(BIN)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	$(INSTALL) -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/certagent
+	$(INSTALL) -m 0644 $(MAN_DIR)/certagent.8 $(DESTDIR)$(MANDIR)/man8/certagent.8
+	$(INSTALL) -m 0644 $(MAN_DIR)/certagent.yaml.5 $(DESTDIR)$(MANDIR)/man5/certagent.yaml.5
+	sed 's|/usr/bin/certagent|$(BINDIR)/certagent|g' packaging/systemd/certagent@.service \
+		> $(DESTDIR)$(UNITDIR)/certagent@.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/certagent@.service.tmp
+	mv -f $(DESTDIR)$(UNITDIR)/certagent@.service.tmp $(DESTDIR)$(UNITDIR)/certagent@.service
+	for f in templates/*/*.tpl; do \
+		$(INSTALL) -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/certagent $(DESTDIR)$(MANDIR)/man8/certagent.8 \
+		$(DESTDIR)$(MANDIR)/man5/certagent.yaml.5 $(DESTDIR)$(UNITDIR)/certagent@.service
+	rm -rf $(DESTDIR)$(DATADIR)/templates
