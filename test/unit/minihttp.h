@@ -3,7 +3,9 @@
  * tests of the http and vault modules.  It answers each request with the
  * next scripted response (the last one repeats), closes the connection
  * after each answer, and records what it received.  Header-only, static:
- * each test program includes it once.
+ * each test program includes it once.  A test whose requests interleave
+ * (several modules calling Vault at once) sets route instead, which picks
+ * the answer by what was asked.
  */
 #ifndef MINIHTTP_H
 #define MINIHTTP_H
@@ -17,7 +19,8 @@
 #define MINI_MAX_REQ 64
 
 struct mini_resp {
-	int status;		/* 0: drop the connection without answering */
+	int status;		/* 0: drop the connection without answering;
+				 * -1: keep it open and never answer */
 	const char *headers;	/* extra header lines, each ending in \r\n */
 	const char *body;
 };
@@ -32,6 +35,9 @@ struct mini_server {
 	uint64_t req_time[MINI_MAX_REQ];	/* uv_now() at each request */
 	int nreq;
 	int open_conns;
+	/* If set, the answer to REQ (head + body), instead of the script. */
+	const struct mini_resp *(*route)(struct mini_server *srv, const char *req);
+	void *arg;		/* the test's, for route */
 };
 
 struct mini_conn {
@@ -107,7 +113,9 @@ mini_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	int i = srv->served < srv->nresp ? srv->served : srv->nresp - 1;
 	srv->served++;
-	const struct mini_resp *r = &srv->resp[i];
+	const struct mini_resp *r = srv->route ? srv->route(srv, c->buf) : &srv->resp[i];
+	if (r->status < 0)
+		return;		/* held open until the client gives up */
 	if (r->status == 0) {
 		uv_close((uv_handle_t *)s, mini_conn_closed);
 		return;
