@@ -36,6 +36,7 @@
 
 struct fx {
 	uv_loop_t loop;
+	uv_timer_t tick;	/* see RUN_UNTIL */
 	struct mini_server srv;
 	struct vault_opts vcfg;
 	char *addrs[1];
@@ -113,6 +114,24 @@ on_change(void *arg)
 	fx->changes++;
 }
 
+/*
+ * Run the loop until COND holds.  A loop turn may satisfy COND in its
+ * timers and then block in poll for the next event, which may never
+ * come: the fixture's unreferenced tick timer wakes the loop every 10 ms
+ * so COND is looked at again.
+ */
+#define RUN_UNTIL(fx, cond)                                                     \
+	do {                                                                    \
+		while (!(cond))                                                 \
+			uv_run(&(fx)->loop, UV_RUN_ONCE);                       \
+	} while (0)
+
+static void
+on_tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
 static int
 setup(void **state)
 {
@@ -130,6 +149,9 @@ setup(void **state)
 	assert_int_equal(write(fd, "hvs.deps-test", 13), 13);
 	close(fd);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
+	uv_timer_init(&fx->loop, &fx->tick);
+	uv_timer_start(&fx->tick, on_tick, 10, 10);
+	uv_unref((uv_handle_t *)&fx->tick);
 	assert_int_equal(mini_start(&fx->loop, &fx->srv), 0);
 	fx->srv.route = route;
 	fx->srv.arg = fx;
@@ -177,6 +199,7 @@ teardown(void **state)
 	vault_close(fx->vault);
 	http_close(fx->http);
 	mini_stop(&fx->srv);
+	uv_close((uv_handle_t *)&fx->tick, NULL);
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&fx->loop), 0);
 	mini_free(&fx->srv);
@@ -186,11 +209,6 @@ teardown(void **state)
 	return 0;
 }
 
-#define RUN_UNTIL(fx, cond)                                                     \
-	do {                                                                    \
-		while (!(cond))                                                 \
-			uv_run(&(fx)->loop, UV_RUN_ONCE);                       \
-	} while (0)
 
 /* Requests whose request line starts with PREFIX. */
 static int
