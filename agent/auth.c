@@ -114,8 +114,8 @@ schedule(struct auth *a, enum action act, uint64_t delay_ms)
 }
 
 /* About two thirds of TTL, jittered over [0.6, 0.7] of it. */
-static uint64_t
-renew_delay(uint64_t ttl_ms)
+uint64_t
+auth_renew_delay(uint64_t ttl_ms)
 {
 	return backoff_uniform(ttl_ms * 6 / 10, ttl_ms * 7 / 10);
 }
@@ -162,7 +162,7 @@ plan(struct auth *a, uint64_t ttl_ms)
 		uv_timer_stop(&a->timer);
 		return;
 	}
-	uint64_t delay = renew_delay(ttl_ms);
+	uint64_t delay = auth_renew_delay(ttl_ms);
 	if (a->renewable) {
 		log_info("auth", "token valid for %llus; renewing in %.1fs",
 			 (unsigned long long)(ttl_ms / 1000), (double)delay / 1000);
@@ -678,7 +678,7 @@ on_renew(void *arg, const struct vault_response *r)
 	/* A TTL shorter than the last one granted means the max TTL caps it:
 	 * renewing again cannot help; log in before it runs out. */
 	if (ttl < a->granted_ms && a->cfg->method != AUTH_METHOD_TOKEN) {
-		uint64_t delay = renew_delay(ttl);
+		uint64_t delay = auth_renew_delay(ttl);
 		log_info("auth", "token renewed to %llus, capped by its max TTL; "
 				 "logging in again in %.1fs",
 			 (unsigned long long)(ttl / 1000), (double)delay / 1000);

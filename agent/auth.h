@@ -100,4 +100,8 @@ void auth_revoke(struct auth *a, void (*done)(void *arg), void *arg);
 /* Cancel what is in flight; the memory is freed from the loop. */
 void auth_close(struct auth *a);
 
+/* When a token of TTL_MS is renewed (or replaced): uniform in [0.6, 0.7]
+ * of it, so a fleet started together does not renew together. */
+uint64_t auth_renew_delay(uint64_t ttl_ms);
+
 #endif

@@ -187,13 +187,19 @@ lookup(struct deps *d, const char *kind, const char *path,
 	return e;
 }
 
+uint64_t
+deps_lease_delay(double fraction, uint64_t dur_ms)
+{
+	uint64_t hi = (uint64_t)((double)dur_ms * fraction);
+
+	return backoff_uniform(hi - hi / 10, hi);
+}
+
 /* The renewal point of a lease of DUR_MS: threshold, jittered 10% down. */
 static uint64_t
 lease_point(const struct dep *e, uint64_t dur_ms)
 {
-	uint64_t hi = (uint64_t)((double)dur_ms * e->d->cfg->lease_renew_fraction);
-
-	return backoff_uniform(hi - hi / 10, hi);
+	return deps_lease_delay(e->d->cfg->lease_renew_fraction, dur_ms);
 }
 
 /* When should E's data be fetched again, in ms from now? */

@@ -72,4 +72,8 @@ size_t deps_count(const struct deps *d);
 
 void deps_close(struct deps *d);
 
+/* When a lease of DUR_MS is renewed, or replaced: at FRACTION of it
+ * (lease_renewal_threshold), jittered up to 10% earlier. */
+uint64_t deps_lease_delay(double fraction, uint64_t dur_ms);
+
 #endif

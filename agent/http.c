@@ -18,8 +18,8 @@
  * to the socket with curl_multi_assign() and kept on a list so teardown
  * can close what curl did not.  A sock's memory is freed only in its
  * uv_close callback.  One struct http_xfer per transfer, reached through
- * CURLOPT_PRIVATE, holds the completion callback; it is freed when the
- * transfer completes or is removed.
+ * CURLOPT_PRIVATE and kept on a list, holds the completion callback; it
+ * is freed when the transfer completes, is removed, or at close.
  */
 #include "http.h"
 
@@ -38,6 +38,8 @@ struct http_sock {
 struct http_xfer {
 	http_done_cb cb;
 	void *arg;
+	CURL *easy;
+	struct http_xfer *next, **pprev;
 };
 
 struct http {
@@ -45,12 +47,21 @@ struct http {
 	CURLM *multi;
 	uv_timer_t timer;
 	struct http_sock *socks;
+	struct http_xfer *xfers;	/* transfers under way, for http_close() */
 	size_t active;
 	int closing;
 	int pending_closes;	/* timer + socks still closing */
 };
 
 static void drain(struct http *h);
+
+static void
+xfer_unlink(struct http_xfer *x)
+{
+	*x->pprev = x->next;
+	if (x->next)
+		x->next->pprev = x->pprev;
+}
 
 static void
 maybe_free(struct http *h)
@@ -192,6 +203,7 @@ drain(struct http *h)
 		if (x) {
 			http_done_cb cb = x->cb;
 			void *arg = x->arg;
+			xfer_unlink(x);
 			free(x);
 			cb(easy, result, arg);
 		}
@@ -255,12 +267,18 @@ http_add(struct http *h, CURL *easy, http_done_cb cb, void *arg)
 		return -1;
 	x->cb = cb;
 	x->arg = arg;
+	x->easy = easy;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
 	if (curl_multi_add_handle(h->multi, easy) != CURLM_OK) {
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
 		free(x);
 		return -1;
 	}
+	x->next = h->xfers;
+	if (x->next)
+		x->next->pprev = &x->next;
+	x->pprev = &h->xfers;
+	h->xfers = x;
 	h->active++;
 	return 0;
 }
@@ -275,6 +293,7 @@ http_remove(struct http *h, CURL *easy)
 		return;		/* not ours, or already completed */
 	curl_multi_remove_handle(h->multi, easy);
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+	xfer_unlink(x);
 	free(x);
 	h->active--;
 }
@@ -298,8 +317,10 @@ void
 http_close(struct http *h)
 {
 	h->closing = 1;
-	/* Transfers still in the multi handle belong to callers who should
-	 * have removed them; curl_multi_cleanup() detaches them. */
+	/* Transfers still under way are removed without their callbacks,
+	 * as http.h promises; their easy handles stay the callers'. */
+	while (h->xfers)
+		http_remove(h, h->xfers->easy);
 	curl_multi_cleanup(h->multi);
 	h->multi = NULL;
 	while (h->socks)

@@ -3,7 +3,9 @@
  * tests of the http and vault modules.  It answers each request with the
  * next scripted response (the last one repeats), closes the connection
  * after each answer, and records what it received.  Header-only, static:
- * each test program includes it once.
+ * each test program includes it once.  A test whose requests interleave
+ * (several modules calling Vault at once) sets route instead, which picks
+ * the answer by what was asked.
  */
 #ifndef MINIHTTP_H
 #define MINIHTTP_H
@@ -15,11 +17,21 @@
 
 #define MINI_MAX_RESP 16
 #define MINI_MAX_REQ 64
+#define MINI_MAX_ROUTES 8
 
 struct mini_resp {
-	int status;		/* 0: drop the connection without answering */
+	int status;		/* 0: drop the connection without answering;
+				 * -1: keep it open and never answer */
 	const char *headers;	/* extra header lines, each ending in \r\n */
 	const char *body;
+};
+
+/* Answers to requests whose request line starts with PREFIX, in turn. */
+struct mini_route {
+	const char *prefix;	/* e.g. "POST /v1/auth/approle/login " */
+	struct mini_resp resp[MINI_MAX_RESP];
+	int nresp;
+	int hits;		/* requests it answered */
 };
 
 struct mini_server {
@@ -32,6 +44,11 @@ struct mini_server {
 	uint64_t req_time[MINI_MAX_REQ];	/* uv_now() at each request */
 	int nreq;
 	int open_conns;
+	/* If set, the answer to REQ (head + body), instead of the script. */
+	const struct mini_resp *(*route)(struct mini_server *srv, const char *req);
+	void *arg;		/* the test's, for route */
+	struct mini_route routes[MINI_MAX_ROUTES];	/* see mini_route_add() */
+	int nroutes;
 };
 
 struct mini_conn {
@@ -84,6 +101,65 @@ mini_complete(struct mini_conn *c)
 	return c->len >= (size_t)(end + 4 - c->buf) + want;
 }
 
+/* The route table's answer to REQ: the next of its route, the last
+ * repeating; 404 when no route matches. */
+static const struct mini_resp *
+mini_routed(struct mini_server *srv, const char *req)
+{
+	static const struct mini_resp none = { 404, NULL, "{\"errors\":[]}" };
+
+	for (int i = 0; i < srv->nroutes; i++) {
+		struct mini_route *rt = &srv->routes[i];
+		if (strncmp(req, rt->prefix, strlen(rt->prefix)) != 0)
+			continue;
+		int k = rt->hits < rt->nresp ? rt->hits : rt->nresp - 1;
+		rt->hits++;
+		return &rt->resp[k];
+	}
+	return &none;
+}
+
+/* Add an answer to the route for PREFIX (made on first use); returns it. */
+static inline struct mini_route *
+mini_route_add(struct mini_server *srv, const char *prefix, int status,
+	       const char *body)
+{
+	struct mini_route *rt = NULL;
+
+	for (int i = 0; i < srv->nroutes && rt == NULL; i++)
+		if (strcmp(srv->routes[i].prefix, prefix) == 0)
+			rt = &srv->routes[i];
+	if (rt == NULL) {
+		if (srv->nroutes == MINI_MAX_ROUTES)
+			abort();
+		rt = &srv->routes[srv->nroutes++];
+		rt->prefix = prefix;
+	}
+	if (rt->nresp == MINI_MAX_RESP)
+		abort();
+	rt->resp[rt->nresp++] = (struct mini_resp){ status, NULL, body };
+	return rt;
+}
+
+/* The first recorded request starting with PREFIX at or after FROM, or -1. */
+static inline int
+mini_find(const struct mini_server *srv, const char *prefix, int from)
+{
+	for (int i = from; i < srv->nreq; i++)
+		if (strncmp(srv->req[i], prefix, strlen(prefix)) == 0)
+			return i;
+	return -1;
+}
+
+/* The body of recorded request I (after the head). */
+static inline const char *
+mini_body(const struct mini_server *srv, int i)
+{
+	const char *p = strstr(srv->req[i], "\r\n\r\n");
+
+	return p ? p + 4 : "";
+}
+
 static void
 mini_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
@@ -107,7 +183,11 @@ mini_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	}
 	int i = srv->served < srv->nresp ? srv->served : srv->nresp - 1;
 	srv->served++;
-	const struct mini_resp *r = &srv->resp[i];
+	const struct mini_resp *r = srv->route ? srv->route(srv, c->buf)
+			   : srv->nroutes ? mini_routed(srv, c->buf)
+					  : &srv->resp[i];
+	if (r->status < 0)
+		return;		/* held open until the client gives up */
 	if (r->status == 0) {
 		uv_close((uv_handle_t *)s, mini_conn_closed);
 		return;
@@ -179,7 +259,7 @@ mini_free(struct mini_server *srv)
 }
 
 /* A port on 127.0.0.1 that nothing listens on (bound, then released). */
-static int
+static inline int
 mini_dead_port(void)
 {
 	uv_loop_t loop;
