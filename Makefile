@@ -45,7 +45,7 @@ BIN        := $(BUILD)/certagent
 DEPFLAGS   := -MMD -MP
 
 .PHONY: all deps check unit integration valgrind demo bench clean lint format image
-.PHONY: small integration-small FORCE
+.PHONY: small integration-small bench-footprint FORCE
 
 all: certagent
 
@@ -141,6 +141,14 @@ demo: deps certagent
 bench: deps
 	$(MAKE) SANITIZE= OPT=-O2 BUILD=build/bench build/bench/certagent
 	$(PYTHON) bench/run.py --binary build/bench/certagent $(BENCH_ARGS)
+
+# The footprint of both builds side by side (bench/README.md): RSS with
+# 1, 100 and 10,000 certificates, binary and image size; writes its own
+# section of bench/results.md.
+bench-footprint: deps small
+	$(MAKE) SANITIZE= OPT=-O2 BUILD=build/bench build/bench/certagent
+	$(PYTHON) bench/run.py --footprint --binary build/bench/certagent \
+		--small $(SMALL_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf build certagent
