@@ -86,14 +86,21 @@ ensure_deb_src() {
 		# ... and one-line "deb URI SUITE COMPONENTS" entries.
 		for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 			[ -f "$f" ] || continue
-			awk '$1 == "deb" { $1 = "deb-src"; print }' "$f" |
-				sed 's/^deb-src \(.*\)$/# one-line\n&/' |
-				awk '/^deb-src/ {
-					n = split($0, w, " "); o = 2
-					if (w[2] ~ /^\[/) { while (w[o] !~ /\]$/) o++; o++ }
-					printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents:", w[o], w[o + 1]
-					for (i = o + 2; i <= n; i++) printf " %s", w[i]
-					printf "\n\n" }' >>"$tmp"
+			awk '$1 == "deb" {
+				o = 2; signed = ""
+				if ($2 ~ /^\[/) {	# [arch=... signed-by=...]
+					for (; o <= NF; o++) {
+						opt = $o; gsub(/[][]/, "", opt)
+						if (opt ~ /^signed-by=/) signed = substr(opt, 11)
+						if ($o ~ /\]$/) break
+					}
+					o++
+				}
+				printf "Types: deb-src\nURIs: %s\nSuites: %s\nComponents:", $o, $(o + 1)
+				for (i = o + 2; i <= NF; i++) printf " %s", $i
+				printf "\n"
+				if (signed != "") printf "Signed-By: %s\n", signed
+				printf "\n" }' "$f" >>"$tmp"
 		done
 		if [ ! -s "$tmp" ]; then
 			rm -f "$tmp"
@@ -251,7 +258,8 @@ $MAKE SANITIZE= BUILD=$obj \
 	OPT="-O2 -ffunction-sections -fdata-sections '-DCERTAGENT_LINK=\"$link\"'" \
 	PKG_CFLAGS="$pkg_cflags" PKG_LIBS="$libs" LDFLAGS="$ldflags" \
 	"$obj/certagent"
-if [ ! -f "$OUT/certagent" ] || [ "$obj/certagent" -nt "$OUT/certagent" ]; then
+if [ ! -f "$OUT/certagent" ] ||
+   [ -n "$(find "$obj/certagent" -newer "$OUT/certagent")" ]; then
 	strip -o "$OUT/certagent.tmp" "$obj/certagent"
 	mv -f "$OUT/certagent.tmp" "$OUT/certagent"
 fi
