@@ -70,6 +70,8 @@ ensure_deb_src() {
 		return 0
 	fi
 	list=/etc/apt/sources.list.d/certagent-deb-src.sources
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 	if ! grep -rqsE '^[[:space:]]*(deb-src[[:space:]]|Types:.*deb-src)' \
 		/etc/apt/sources.list /etc/apt/sources.list.d/*.list \
 		/etc/apt/sources.list.d/*.sources; then
@@ -108,14 +110,15 @@ ensure_deb_src() {
 			exit 1
 		fi
 		{
-			echo "# Added by certagent's packaging/small/build.sh: the source"
-			echo "# packages of the suites above, for apt-get source."
+			echo "# Added by certagent's packaging/small/build.sh (make small):"
+			echo "# the source packages of this machine's deb entries, for"
+			echo "# apt-get source."
 			cat "$tmp"
-		} >"$list"
+		} | $sudo tee "$list" >/dev/null
 		rm -f "$tmp"
 		echo "small: added $list"
 	fi
-	apt-get update -qq
+	$sudo apt-get update -qq
 }
 
 # Unpack Debian's source package $1 (its patches applied) under $SRC and
