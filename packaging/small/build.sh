@@ -124,6 +124,12 @@ ensure_deb_src() {
 # Unpack Debian's source package $1 (its patches applied) under $SRC and
 # print the directory.
 debian_source() {
+	if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-source >/dev/null 2>&1; then
+		echo "small: $1's source comes from apt-get source (Debian, Ubuntu;" \
+			"dpkg-dev); without it give curl as CURL_SRC=curl-X.Y.Z.tar.xz" \
+			"and install a static libcjson.a" >&2
+		exit 1
+	fi
 	ensure_deb_src "$1" >&2
 	ver=$(apt-cache showsrc "$1" | awk '/^Version:/ { print $2 }' |
 		sort -V | tail -n 1)
