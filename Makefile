@@ -3,6 +3,7 @@
 #   make            build ./certagent
 #   make deps       install missing system packages (apt-get, dnf or apk)
 #   make check      build and run every test (unit + integration)
+#   make small      the small static build, build/small/certagent
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
 #   make demo       start vaultsim and certagent and show what happens
@@ -44,6 +45,7 @@ BIN        := $(BUILD)/certagent
 DEPFLAGS   := -MMD -MP
 
 .PHONY: all deps check unit integration valgrind demo bench clean lint format image
+.PHONY: small integration-small bench-footprint FORCE
 
 all: certagent
 
@@ -84,11 +86,13 @@ integration: deps $(BIN) image
 
 # The container image: an OCI layout in $(IMAGE_DIR), written offline from
 # IMAGE_BIN and exactly the libraries it loads (packaging/image/build.py).
-# It always carries the release build, also under SANITIZE=1: a sanitizer
-# runtime is no part of what ships, and LeakSanitizer cannot run in the
-# image's chroot anyway (it needs /proc).
+# It carries the small static build (release flags, nothing but libc
+# beside it), also under SANITIZE=1: a sanitizer runtime is no part of
+# what ships, and LeakSanitizer cannot run in the image's chroot anyway
+# (it needs /proc).
 REL_BIN   := build/rel/certagent
-IMAGE_BIN ?= $(REL_BIN)
+SMALL_BIN := build/small/certagent
+IMAGE_BIN ?= $(SMALL_BIN)
 IMAGE_DIR ?= build/image
 
 image:
@@ -99,6 +103,28 @@ image:
 check: deps lint
 	$(MAKE) unit
 	$(MAKE) integration
+ifneq ($(SANITIZE),1)
+	$(MAKE) integration-small
+endif
+
+# The small static build (packaging/small/build.sh): libcurl from Debian's
+# source package (or CURL_SRC=curl-X.tar.xz) with HTTP and HTTPS only;
+# libcurl, OpenSSL, libuv, libyaml and cJSON linked in, glibc shared.
+# The script caches libcurl under build/small/ and compiles the agent in
+# build/small/obj through this Makefile; it runs every time, and does
+# nothing when all is up to date.
+small: deps $(SMALL_BIN)
+
+$(SMALL_BIN): FORCE
+	+MAKE="$(MAKE)" CC="$(CC)" sh packaging/small/build.sh
+
+FORCE:
+
+# The integration suite again, against the small build, so the two
+# builds cannot drift apart (the image's tests ran in the first pass).
+integration-small: deps $(SMALL_BIN)
+	CERTAGENT_BIN=$(abspath $(SMALL_BIN)) \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -n $(PYTEST_JOBS) test/integration
 
 valgrind: deps $(UNIT_BIN)
 	VALGRIND=1 sh scripts/unit.sh $(UNIT_BIN)
@@ -121,6 +147,14 @@ demo: deps certagent
 bench: deps
 	$(MAKE) SANITIZE= OPT=-O2 BUILD=build/bench build/bench/certagent
 	$(PYTHON) bench/run.py --binary build/bench/certagent $(BENCH_ARGS)
+
+# The footprint of both builds side by side (bench/README.md): RSS with
+# 1, 100 and 10,000 certificates, binary and image size; writes its own
+# section of bench/results.md.
+bench-footprint: deps small
+	$(MAKE) SANITIZE= OPT=-O2 BUILD=build/bench build/bench/certagent
+	$(PYTHON) bench/run.py --footprint --binary build/bench/certagent \
+		--small $(SMALL_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf build certagent

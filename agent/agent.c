@@ -37,6 +37,9 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,12 +63,16 @@
 #include "vault.h"
 #include "x509.h"
 
+#define POOL_ENV "UV_THREADPOOL_SIZE"	/* tune_memory() */
+#define POOL_MAX 4
+
 #define ERRBUF 16384
 #define SHUTDOWN_GRACE_MS 10000
 
 struct agent {
 	uv_loop_t loop;
 	const char *config_path;
+	int pool_env_set;		/* we set UV_THREADPOOL_SIZE (tune_memory) */
 	struct config *cfg;
 	struct http *http;
 	struct vault *vault;
@@ -300,6 +307,20 @@ on_once_hooks_done(void *arg)
  * file is in place; in --once mode, exit when nothing is left to try.
  * Runs only from on_events(), never inside a module's callback.
  */
+/*
+ * The start (and a reload) allocates far more than the agent then holds:
+ * the YAML document, Vault's answers, PEM being verified.  glibc keeps
+ * freed pages below its heap's top; hand them back, once the burst is
+ * over, so an idle agent's resident memory is what it holds.
+ */
+static void
+give_back_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void
 check_progress(struct agent *ag)
 {
@@ -322,6 +343,7 @@ check_progress(struct agent *ag)
 		log_info("agent", "every file is in place: %zu certificate%s, %zu "
 				  "template%s", cs.total, cs.total == 1 ? "" : "s",
 			 ag->cfg->templates.n, ag->cfg->templates.n == 1 ? "" : "s");
+		give_back_memory();	/* the start's YAML, answers, buffers */
 		if (ag->child) {
 			char err[512];
 			if (child_start(ag->child, err, sizeof(err)) != 0) {
@@ -547,6 +569,7 @@ reload(struct agent *ag)
 	templates_start(ag->templates);
 	log_info("agent", "configuration reloaded");
 	audit_reload(ag->audit, ag->config_path, NULL);
+	give_back_memory();	/* the old configuration, the new one's YAML */
 out:
 	send_ready(ag);	/* the reload is over, applied or refused */
 	free(err);
@@ -994,6 +1017,7 @@ start_exec(struct agent *ag, char *err, size_t errlen)
 		.reload = cfg->exec_restart ? CHILD_RESTART : CHILD_SIGNAL,
 		.reload_signal = cfg->exec_signal,
 		.kill_timeout_ms = cfg->exec_kill_timeout_ms,
+		.unset_env = ag->pool_env_set ? POOL_ENV : NULL,
 	};
 	if (child_new(&ag->loop, &o, on_child_exit, ag, &ag->child) != 0 ||
 	    hooks_add_function(ag->hooks, "exec", on_exec_change, ag, 1) != 0) {
@@ -1001,6 +1025,36 @@ start_exec(struct agent *ag, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Memory of our own, set once while no other thread runs.
+ *
+ * libuv's thread pool serves one kind of work here, key generation in
+ * sign mode, which is all CPU: more threads than CPUs only cost memory.
+ * libuv reads UV_THREADPOOL_SIZE once, when the pool starts at the first
+ * uv_queue_work(); unless the user set it, it is set to the CPUs we may
+ * use (at most libuv's default of 4), and kept from the exec child.
+ *
+ * glibc gives each thread that allocates its own arena (64 MB reserved,
+ * tens of KB resident for good); the pool's and curl's resolver threads
+ * allocate little, so they share the one arena instead.
+ *
+ * Returns whether UV_THREADPOOL_SIZE was set here.
+ */
+static int
+tune_memory(void)
+{
+	unsigned n = uv_available_parallelism();
+	char v[16];
+
+#ifdef __GLIBC__
+	mallopt(M_ARENA_MAX, 1);
+#endif
+	if (getenv(POOL_ENV) != NULL)
+		return 0;
+	snprintf(v, sizeof(v), "%u", n < 1 ? 1 : n > POOL_MAX ? POOL_MAX : n);
+	return setenv(POOL_ENV, v, 0) == 0;
 }
 
 int
@@ -1016,6 +1070,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	ag.config_path = config_path;
 	ag.flags = flags;
 	ag.exec_argv = exec_argv;
+	ag.pool_env_set = tune_memory();
 	err[0] = '\0';
 	if (stat(config_path, &ag.loaded) != 0)
 		memset(&ag.loaded, 0, sizeof(ag.loaded));

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -49,6 +50,7 @@ struct child {
 	enum child_reload reload;
 	int reload_signal;
 	uint64_t kill_timeout_ms;
+	const char *unset_env;
 	child_exit_cb cb;
 	void *arg;
 
@@ -120,12 +122,39 @@ on_child_exit(uv_process_t *p, int64_t status, int term_signal)
 	uv_close((uv_handle_t *)p, on_proc_closed);
 }
 
+/*
+ * The agent's environment less the one variable it set for itself, or
+ * NULL (inherit environ as it is) when that variable is not there, or
+ * without memory: it only tunes a library, and an application that
+ * cannot start is worse.  Only the array is allocated; the strings are
+ * environ's.
+ */
+static char **
+env_without(const char *name)
+{
+	size_t n = 0, k = 0, nlen = strlen(name);
+	char **env;
+
+	if (getenv(name) == NULL)
+		return NULL;
+	for (char **e = environ; *e; e++)
+		n++;
+	env = calloc(n + 1, sizeof(*env));
+	if (env == NULL)
+		return NULL;
+	for (char **e = environ; *e; e++)
+		if (!(strncmp(*e, name, nlen) == 0 && (*e)[nlen] == '='))
+			env[k++] = *e;
+	return env;
+}
+
 /* Spawn argv; the process handle is closing if this fails. */
 static int
 spawn(struct child *c, char *err, size_t errlen)
 {
 	uv_process_options_t o;
 	uv_stdio_container_t stdio[3];
+	char **env = NULL;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
@@ -136,13 +165,18 @@ spawn(struct child *c, char *err, size_t errlen)
 	}
 	o.file = c->argv[0];
 	o.args = c->argv;
-	o.env = NULL;	/* the agent's own: it is the application's */
+	/* The agent's own environment: it is the application's, but for
+	 * what the agent set for itself (the thread pool's size). */
+	if (c->unset_env)
+		env = env_without(c->unset_env);
+	o.env = env;
 	o.stdio = stdio;
 	o.stdio_count = 3;
 	o.exit_cb = on_child_exit;
 	c->proc.data = c;
 	c->terminating = 0;
 	rc = uv_spawn(c->loop, &c->proc, &o);
+	free(env);	/* the child has its copy */
 	if (rc != 0) {
 		snprintf(err, errlen, "exec: %s: %s", c->argv[0], uv_strerror(rc));
 		c->state = PROC_CLOSING;	/* initialised even though it failed */
@@ -255,6 +289,7 @@ child_new(uv_loop_t *loop, const struct child_opts *o, child_exit_cb cb,
 	c->loop = loop;
 	c->reload = o->reload;
 	c->reload_signal = o->reload_signal ? o->reload_signal : SIGHUP;
+	c->unset_env = o->unset_env;
 	c->kill_timeout_ms = o->kill_timeout_ms ? o->kill_timeout_ms
 						: CHILD_KILL_TIMEOUT_MS;
 	c->cb = cb;

@@ -28,6 +28,8 @@ struct child_opts {
 	enum child_reload reload;
 	int reload_signal;		/* 0: SIGHUP */
 	uint64_t kill_timeout_ms;	/* SIGTERM, then SIGKILL; 0: 10 s */
+	const char *unset_env;		/* NULL, or a variable the agent set
+					 * for itself: not the application's */
 };
 
 /*

@@ -608,7 +608,7 @@ read_whole(const char *path, size_t max, int private, char **out,
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, cap = 0;
 	int fd, rc = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -632,14 +632,33 @@ read_whole(const char *path, size_t max, int private, char **out,
 	}
 	if ((size_t)st.st_size > max)
 		goto toobig;
-	buf = malloc(max + 1);
-	if (buf == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
+	/* Sized to the file, not to the cap: a 40-byte secret-id held for
+	 * the agent's life must not cost max bytes.  One byte more than the
+	 * size, so EOF is seen without growing; a file that grows while we
+	 * read moves to a larger buffer (the old one wiped), up to max. */
+	cap = (size_t)st.st_size + 1;
+	buf = malloc(cap + 1);
+	if (buf == NULL)
+		goto nomem;
 	for (;;) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
+		ssize_t n;
+
+		if (len == cap) {
+			size_t ncap = cap > max / 2 ? max + 1 : cap * 2;
+			char *nbuf;
+
+			if (len > max)
+				goto toobig;	/* it grew while we read */
+			nbuf = malloc(ncap + 1);
+			if (nbuf == NULL)
+				goto nomem;
+			memcpy(nbuf, buf, len);
+			OPENSSL_cleanse(buf, cap + 1);
+			free(buf);
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -650,20 +669,24 @@ read_whole(const char *path, size_t max, int private, char **out,
 		if (n == 0)
 			break;
 		len += (size_t)n;
-		if (len > max)
-			goto toobig;	/* it grew while we read */
 	}
+	if (len > max)
+		goto toobig;
 	buf[len] = '\0';
 	*out = buf;
 	*outlen = len;
 	buf = NULL;
+	goto out;
+nomem:
+	rc = -ENOMEM;
+	snprintf(err, errlen, "%s: out of memory", path);
 	goto out;
 toobig:
 	rc = -EFBIG;
 	snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
 out:
 	if (buf) {
-		OPENSSL_cleanse(buf, max + 1);
+		OPENSSL_cleanse(buf, cap + 1);
 		free(buf);
 	}
 	close(fd);

@@ -30,6 +30,50 @@
 
 #define DEFAULT_CONFIG "/etc/certagent/agent.yaml"
 
+/* How the libraries are linked: packaging/small/build.sh says which it
+ * linked in; the Makefile's build takes them all from the system. */
+#ifndef CERTAGENT_LINK
+#define CERTAGENT_LINK "shared: libcurl openssl libuv libyaml cjson glibc"
+#endif
+
+/*
+ * `certagent version`: the first line as it always was (scripts read it),
+ * then what a bug report needs about the build: how it is linked, and the
+ * libcurl it runs with, its protocols and features.
+ */
+static void
+version(void)
+{
+	static const struct {
+		int bit;
+		const char *name;
+	} feats[] = {
+		{CURL_VERSION_ASYNCHDNS, "AsynchDNS"}, {CURL_VERSION_IPV6, "IPv6"},
+		{CURL_VERSION_SSL, "SSL"},	       {CURL_VERSION_UNIX_SOCKETS, "UnixSockets"},
+		{CURL_VERSION_HTTP2, "HTTP2"},	       {CURL_VERSION_HTTP3, "HTTP3"},
+		{CURL_VERSION_HTTPS_PROXY, "HTTPS-proxy"}, {CURL_VERSION_LIBZ, "libz"},
+		{CURL_VERSION_BROTLI, "brotli"},       {CURL_VERSION_ZSTD, "zstd"},
+		{CURL_VERSION_IDN, "IDN"},	       {CURL_VERSION_PSL, "PSL"},
+		{CURL_VERSION_NTLM, "NTLM"},	       {CURL_VERSION_GSSAPI, "GSS-API"},
+		{CURL_VERSION_KERBEROS5, "Kerberos"},  {CURL_VERSION_SPNEGO, "SPNEGO"},
+		{CURL_VERSION_ALTSVC, "alt-svc"},      {CURL_VERSION_HSTS, "HSTS"},
+		{CURL_VERSION_LARGEFILE, "Largefile"}, {CURL_VERSION_TLSAUTH_SRP, "TLS-SRP"},
+		{CURL_VERSION_THREADSAFE, "threadsafe"},
+	};
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	printf("certagent %s (%s)\n", CERTAGENT_VERSION, curl_version());
+	printf("link: %s\n", CERTAGENT_LINK);
+	printf("libcurl %s protocols:", v->version);
+	for (const char *const *p = v->protocols; p && *p; p++)
+		printf(" %s", *p);
+	printf("\nlibcurl %s features:", v->version);
+	for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++)
+		if (v->features & feats[i].bit)
+			printf(" %s", feats[i].name);
+	printf("\n");
+}
+
 static void
 usage(FILE *f)
 {
@@ -205,7 +249,7 @@ main(int argc, char **argv)
 	}
 	cmd = argv[1];
 	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-		printf("certagent %s (%s)\n", CERTAGENT_VERSION, curl_version());
+		version();
 		return 0;
 	}
 	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "-h") == 0 ||

@@ -1289,6 +1289,200 @@ FIGURES = {
 ORDER = (1, 2, 4, 5, 8, 7, 6)
 
 
+# ---------------------------------------------------------------------------
+# --footprint: the shared and the small build side by side
+
+FOOTPRINT_BEGIN = "<!-- footprint: bench/run.py --footprint writes this section -->"
+FOOTPRINT_END = "<!-- /footprint -->"
+FOOTPRINT_SETTLE = 5.0      # seconds after every file is in place
+
+
+def smaps_rollup(pid):
+    """Pss and friends from /proc/PID/smaps_rollup, in KB."""
+    out = {}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if v.strip().endswith("kB"):
+                    out[k.strip()] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def image_size(binary, work):
+    """(compressed layer bytes, shared libraries in it) of the image
+    packaging/image/build.py makes from BINARY."""
+    out = work / "image"
+    r = subprocess.run([sys.executable, str(ROOT / "packaging" / "image" / "build.py"),
+                        "--binary", binary, "--out", str(out), "--tag", "certagent:footprint"],
+                       capture_output=True, text=True, timeout=300)
+    m = re.search(r"(\d+) bytes compressed", r.stdout)
+    shutil.rmtree(out, ignore_errors=True)
+    return int(m.group(1)) if m else None
+
+
+def footprint(args):
+    """Both builds, one agent of each started together against one
+    vaultsim, with N certificates (issue mode, EC) and one template (two
+    kv secrets): once every file is in place, FOOTPRINT_SETTLE seconds
+    later, VmRSS, RssAnon, RssFile (/proc/PID/status) and Pss
+    (/proc/PID/smaps_rollup) of each.  Then the stripped binaries and
+    their images."""
+    builds = [("shared", str(pathlib.Path(args.binary).resolve())),
+              ("small", str(pathlib.Path(args.small).resolve()))]
+    for _, b in builds:
+        if not os.path.exists(b):
+            sys.exit("bench: no binary at %s (make small; make bench builds the other)" % b)
+    sizes = args.sizes or [1, 100, 10000]
+    runs = args.runs or 3
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="fp", dir=args.tmpdir))
+    t0 = time.monotonic()
+    notes = []
+    res = {}            # (build, n) -> list of dicts
+    w = World(tmp / "world")
+    try:
+        for n in sizes:
+            hdr = "vault: {address: 'https://127.0.0.1:1'}\nauth: {method: token, token_file: x}\n"
+            (tmp / "cap.yaml").write_text(hdr + cert_entries(n))
+            r = subprocess.run([builds[1][1], "check", "-c", str(tmp / "cap.yaml")],
+                               capture_output=True, text=True, env=dict(os.environ, O=str(tmp)))
+            if r.returncode != 0:
+                notes.append("%d certificates: `certagent check` refuses the configuration: %s"
+                             % (n, (r.stdout + r.stderr).strip()[:200]))
+                continue
+            for i in range(runs if n < 10000 else max(1, runs // 3)):
+                say("footprint: %d certificate%s, run %d" % (n, "" if n == 1 else "s", i + 1))
+                agents = []
+                for name, b in builds:
+                    out = tmp / ("%s-%d-%d" % (name, n, i))
+                    (out / "tpl").mkdir(parents=True)
+                    (out / "tpl" / "app.env.tpl").write_text(TEMPLATE_ENV)
+                    text = w.header() + cert_entries(n) + (
+                        "templates:\n  - {source: %s/tpl/app.env.tpl, destination: %s/app.env,"
+                        " mode: \"0600\"}\n" % (out, out))
+                    a = Agent(b, out / "agent", text, name=name, env={"O": str(out)})
+                    agents.append((name, a, out))
+                for _, a, _ in agents:
+                    a.start()
+                for name, a, out in agents:
+                    dest = str(out / "app.env")
+                    ok = a.wait_for(lambda lg: len({x[1] for x in lg.wrote}) >= n
+                                    and dest in lg.rendered, 120 + n * 0.05,
+                                    interval=0.05 if n <= 100 else 0.2)
+                    if not ok:
+                        notes.append("%s, %d certificates: not every file in place; %s"
+                                     % (name, n, a.log.errors[:2]))
+                time.sleep(FOOTPRINT_SETTLE)
+                for name, a, out in agents:
+                    st, sm = a.proc_status(), smaps_rollup(a.pid)
+                    res.setdefault((name, n), []).append({
+                        "VmRSS": st.get("VmRSS"), "RssAnon": st.get("RssAnon"),
+                        "RssFile": st.get("RssFile"), "Pss": sm.get("Pss"),
+                        "Threads": st.get("Threads")})
+                for _, a, out in agents:
+                    a.stop()
+                    shutil.rmtree(out, ignore_errors=True)
+    finally:
+        w.close()
+    files = {}
+    for name, b in builds:
+        d = tmp / ("bin-" + name)
+        d.mkdir()
+        shutil.copy(b, d / "certagent")
+        subprocess.run(["strip", str(d / "certagent")], check=True)
+        ldd = subprocess.run(["ldd", b], capture_output=True, text=True).stdout
+        files[name] = {
+            "stripped": os.path.getsize(d / "certagent"),
+            "libs": sum(1 for line in ldd.splitlines() if "=>" in line or "ld-linux" in line),
+            "image": image_size(b, d),
+            "version": subprocess.run([b, "version"], capture_output=True,
+                                      text=True).stdout.strip().splitlines(),
+        }
+    shutil.rmtree(tmp, ignore_errors=True)
+    text = footprint_render(args, builds, sizes, res, files, notes, time.monotonic() - t0)
+    print(text)
+    path = pathlib.Path(args.out)
+    old = path.read_text() if path.exists() else ""
+    if FOOTPRINT_BEGIN in old and FOOTPRINT_END in old:
+        head, rest = old.split(FOOTPRINT_BEGIN, 1)
+        new = head + text.strip("\n") + rest.split(FOOTPRINT_END, 1)[1]
+    else:
+        new = old.rstrip("\n") + ("\n\n" if old else "") + text
+    path.write_text(new)
+    say("wrote the footprint section of %s in %.0f s" % (path, time.monotonic() - t0))
+
+
+def footprint_render(args, builds, sizes, res, files, notes, elapsed):
+    def med(name, n, k):
+        v = [r[k] for r in res.get((name, n), []) if r.get(k) is not None]
+        return statistics.median(v) if v else None
+
+    def mb(v):
+        return "n/a" if v is None else "%.2f MB" % (v / 1024)
+
+    goals = {("VmRSS", 1): 6 * 1024, ("RssAnon", 1): 1024}
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = [FOOTPRINT_BEGIN, "", "## Footprint: the shared build and the small build", ""]
+    out.append("- date: %s; %s; took %.0f s" % (now, machine(), elapsed))
+    out.append("- command: `make bench-footprint` (or `%s`)" % " ".join(
+        ["/usr/bin/python3", "bench/run.py", "--footprint"] +
+        ["--binary", os.path.relpath(builds[0][1], ROOT), "--small",
+         os.path.relpath(builds[1][1], ROOT)]))
+    for name, b in builds:
+        v = files[name]["version"]
+        out.append("- %s: `%s`: %s; %s" % (name, os.path.relpath(b, ROOT),
+                                           v[0] if v else "?", v[1] if len(v) > 1 else ""))
+    out.append("- each configuration: N certificates (issue mode, EC P-256, cert + key) and "
+               "one template reading two kv secrets; one agent of each build started "
+               "together against one vaultsim; measured %.0f s after every file was in "
+               "place; median of %d runs (%s at 10,000)"
+               % (FOOTPRINT_SETTLE, args.runs or 3, max(1, (args.runs or 3) // 3)))
+    out.append("- VmRSS = RssAnon + RssFile (+ RssShmem); RssAnon is the agent's own "
+               "memory; Pss shares each file-backed page among the processes mapping it "
+               "(vaultsim, Python, maps libssl and libcrypto too)")
+    out.append("")
+    out.append("| metric | shared build | small build | goal (small) |")
+    out.append("| --- | ---: | ---: | --- |")
+    for n in sizes:
+        for k in ("VmRSS", "RssAnon", "RssFile", "Pss"):
+            goal = goals.get((k, n))
+            sm = med("small", n, k)
+            verdict = ""
+            if goal is not None:
+                verdict = "<= %s: %s" % (mb(goal), "meets" if sm is not None and sm <= goal
+                                         else "**misses**")
+            out.append("| %s certificate%s: %s | %s | %s | %s |" % (
+                "{:,}".format(n), "" if n == 1 else "s", k, mb(med("shared", n, k)), mb(sm),
+                verdict))
+    for n in sizes[1:]:
+        for k in ("VmRSS", "RssAnon"):
+            row = []
+            for name, _ in builds:
+                a, b1 = med(name, n, k), med(name, sizes[0], k)
+                row.append(None if a is None or b1 is None else (a - b1) / (n - sizes[0]))
+            g = row[1] is not None and row[1] <= 16
+            out.append("| %s per extra certificate, %s vs %d | %s | %s | <= 16 KB: %s |" % (
+                k, "{:,}".format(n), sizes[0],
+                *["n/a" if v is None else "%.1f KB" % v for v in row],
+                "meets" if g else "**misses**"))
+    out.append("| binary, stripped | %.0f KB | %.0f KB | |" % (
+        files["shared"]["stripped"] / 1024, files["small"]["stripped"] / 1024))
+    out.append("| shared libraries loaded (ldd, with the loader) | %d | %d | libc alone |" % (
+        files["shared"]["libs"], files["small"]["libs"]))
+    out.append("| image (make image), layer compressed | %s | %s | |" % tuple(
+        "n/a" if files[n]["image"] is None else "%.2f MB" % (files[n]["image"] / 1048576)
+        for n in ("shared", "small")))
+    if notes:
+        out.append("")
+        for t in notes:
+            out.append("- " + t)
+    out.append("")
+    out.append(FOOTPRINT_END)
+    return "\n".join(out) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default=str(ROOT / "build" / "bench" / "certagent"))
@@ -1311,7 +1505,17 @@ def main():
     ap.add_argument("--out", default=None, help="markdown output (bench/results.md)")
     ap.add_argument("--tmpdir", default=None, help="where to put work files")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--footprint", action="store_true",
+                    help="only the footprint of --binary (shared) and --small side by side: "
+                         "RSS at 1, 100, 10,000 certificates (--sizes), binary and image "
+                         "size; writes its own section of --out")
+    ap.add_argument("--small", default=str(ROOT / "build" / "small" / "certagent"),
+                    help="the small build for --footprint (make small)")
     args = ap.parse_args()
+    if args.footprint:
+        if args.out is None:
+            args.out = str(ROOT / "bench" / "results.md")
+        return footprint(args)
     if args.runs is None:
         args.runs = 3 if args.quick else 5
     if args.idle is None:
@@ -1350,6 +1554,11 @@ def main():
     analysis = ROOT / "bench" / "analysis.md"
     if analysis.exists():
         text = text.rstrip("\n") + "\n\n" + analysis.read_text()
+    # The footprint section (--footprint) is its own run: kept as it is.
+    old = pathlib.Path(args.out).read_text() if os.path.exists(args.out) else ""
+    if FOOTPRINT_BEGIN in old and FOOTPRINT_END in old:
+        text = text.rstrip("\n") + "\n\n" + FOOTPRINT_BEGIN + \
+            old.split(FOOTPRINT_BEGIN, 1)[1].split(FOOTPRINT_END, 1)[0] + FOOTPRINT_END + "\n"
     print(text)
     pathlib.Path(args.out).write_text(text)
     say("wrote %s in %.0f s" % (args.out, time.monotonic() - t0))

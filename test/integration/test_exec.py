@@ -109,3 +109,26 @@ def test_exec_without_a_command_is_an_error(env, pki, tmp_path):
                        timeout=20)
     assert r.returncode == 1
     assert "exec: no command: give one after -- or set exec.command" in r.stderr
+
+
+def test_exec_keeps_the_agents_own_thread_pool_size_from_the_application(env, pki,
+                                                                         monkeypatch):
+    """The agent sizes libuv's thread pool through UV_THREADPOOL_SIZE when
+    the user did not; the application (a Node.js one reads that variable
+    too) gets the environment the agent was given, not that one."""
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    cfg = cert_config(env, rid, sid, one_cert(d))
+    show = ["/bin/sh", "-c", 'echo "pool=${UV_THREADPOOL_SIZE-unset}" > "$OUT"']
+    monkeypatch.delenv("UV_THREADPOOL_SIZE", raising=False)
+    out = env.tmp / "app.out"
+    p, log = start_exec(env, cfg, out, d / "web.crt", args=show)
+    assert p.wait(timeout=30) == 0
+    assert out.read_text() == "pool=unset\n"
+    # Set by the user: the user's value, for the agent and the application.
+    out2 = env.tmp / "app2.out"
+    p, log = start_exec(env, cfg, out2, d / "web.crt", args=show,
+                        extra_env={"UV_THREADPOOL_SIZE": "3"})
+    assert p.wait(timeout=30) == 0
+    assert out2.read_text() == "pool=3\n"
