@@ -500,6 +500,15 @@ reload(struct agent *ag)
 		config_free(cfg);
 		goto out;
 	}
+	/* A template that cannot be read or parsed now would be lost with
+	 * the running one: the reload is refused and the old set renders on. */
+	if (templates_load(templates, 1, verr, sizeof(verr)) != 0) {
+		log_error("agent", "reload failed; keeping the running "
+				   "configuration: %s", verr);
+		templates_close(templates);
+		config_free(cfg);
+		goto out;
+	}
 	if (vault_configure(ag->vault, &cfg->vault, verr, sizeof(verr)) != 0) {
 		log_error("agent", "reload failed; keeping the running "
 				   "configuration: %s", verr);

@@ -68,6 +68,7 @@ struct templates {
 	int dry;
 	struct templates_events ev;
 	unsigned batch_errors;
+	int loaded;
 };
 
 /*
@@ -576,28 +577,49 @@ templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
 	return 0;
 }
 
-void
-templates_start(struct templates *t)
+int
+templates_load(struct templates *t, int strict, char *err, size_t errlen)
 {
+	int rc = 0;
+
+	t->loaded = 1;
 	for (size_t i = 0; i < t->n; i++) {
 		struct tpl *p = &t->tpls[i];
 		const struct template_def *tc = p->cfg;
-		char err[ERR_MAX], *text = NULL;
+		char why[ERR_MAX], *text = NULL;
 		size_t len;
 
 		if (tc->source) {
-			if (files_read(tc->source, TPL_MAX, &text, &len, err,
-				       sizeof(err)) != 0) {
-				report(p, err);
-				continue;
-			}
+			rc = files_read(tc->source, TPL_MAX, &text, &len, why,
+					sizeof(why));
+			if (rc != 0)
+				goto fail;
 		}
-		if (tmpl_parse(p->name, text ? text : tc->contents,
-			       tc->left_delimiter, tc->right_delimiter, &p->parsed,
-			       err, sizeof(err)) != 0)
-			report(p, err);
+		rc = tmpl_parse(p->name, text ? text : tc->contents,
+				tc->left_delimiter, tc->right_delimiter, &p->parsed,
+				why, sizeof(why));
 		free(text);
+		if (rc == 0)
+			continue;
+		rc = rc < 0 ? rc : -EINVAL;
+fail:
+		if (strict) {
+			snprintf(err, errlen, "%s", why);
+			return rc;
+		}
+		report(p, why);
+		rc = 0;
 	}
+	return rc;
+}
+
+void
+templates_start(struct templates *t)
+{
+	char err[8];
+
+	if (!t->loaded)
+		templates_load(t, 0, err, sizeof(err));
 	templates_schedule(t);
 }
 

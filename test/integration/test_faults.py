@@ -331,3 +331,178 @@ def test_a_template_destination_that_is_a_symlink_is_replaced_not_followed(env, 
     assert stat.S_ISREG(os.lstat(real / "web.crt").st_mode)
     assert "BEGIN CERTIFICATE" in (real / "web.crt").read_text()
     assert a.stop() == 0
+
+
+# ------------------------------------------ the configuration under a SIGHUP
+
+KV_POLICY = """
+    path "secret/data/*" { capabilities = ["read"] }
+    path "pki_int/issue/*" { capabilities = ["create", "update"] }
+"""
+
+
+def kv_world(env, root):
+    """A kv secret rendered through a template file in ROOT, re-read every
+    second, beside the certificate entry."""
+    env.vs.policy("app", KV_POLICY)
+    env.vs.pki_role("web", allowed_domains="example.test", allow_subdomains=True,
+                    max_ttl="24h", key_type="ec", key_bits=256)
+    env.vs.kv_put("app", {"user": "alice"})
+    tpl = root / "app.tpl"
+    tpl.write_text('user={{ with secret "secret/data/app" }}{{ .Data.data.user }}{{ end }}\n')
+    d = root / "out"
+    d.mkdir()
+    rest = entry(d) + textwrap.dedent("""\
+        template_config: {static_secret_render_interval: 1s}
+        templates:
+          - source: %s
+            destination: %s/app.env
+        """ % (tpl, d))
+    return tpl, d, rest
+
+
+def break_file(path, how, unpriv):
+    """Make PATH missing or unreadable for the agent; return the undo."""
+    if how == "deleted":
+        aside = path.with_name(path.name + ".aside")
+        os.rename(path, aside)
+        return lambda: os.rename(aside, path)
+    os.chmod(path, 0o000)
+    return lambda: os.chmod(path, 0o600)
+
+
+@pytest.mark.parametrize("what", ["config", "template"])
+@pytest.mark.parametrize("how", ["deleted", "unreadable"])
+def test_a_sighup_with_a_file_gone_or_unreadable_keeps_the_running_config(env, what, how,
+                                                                         request):
+    """The file is named with the cause; the running configuration (and
+    its templates) go on serving; once the file is back the next SIGHUP
+    applies it.  Unreadable needs the agent as a user file modes stop."""
+    unpriv = request.getfixturevalue("unpriv") if how == "unreadable" else None
+    root = unpriv.root if unpriv else env.tmp
+    rid, sid = env.approle_files(token_policies=["default", "app"])
+    tpl, d, rest = kv_world(env, root)
+    if unpriv:
+        unpriv.own(tpl)
+        unpriv.own(d)
+        a = unpriv.agent(unpriv.config(rid, sid, rest))
+        unpriv.start(a)
+    else:
+        a = env.agent(config(env, rid, sid, d).replace(entry(d), "") + rest).start()
+    a.wait_for(WROTE)
+    a.wait_for(r"templates: \S+: rendered %s/app.env" % d)
+    assert (d / "app.env").read_text() == "user=alice\n"
+    before = snapshot(d)
+    path = a.config if what == "config" else tpl
+    undo = break_file(path, how, unpriv)
+    a.send(signal.SIGHUP)
+    cause = "No such file or directory" if how == "deleted" else "Permission denied"
+    found = a.wait_for(r"(?m)^.*(?:reload failed; keeping the running configuration|"
+                       r"config).*\n?.*%s.*%s.*$" % (path, cause))
+    assert a.count(r"reload failed; keeping the running configuration") == 1, found
+    assert a.count(r"configuration reloaded") == 0
+    assert snapshot(d) == before
+    # The old templates still render: a change of the data reaches the file.
+    env.vs.kv_put("app", {"user": "bob"})
+    a.wait_for(r"templates: \S+: rendered %s/app.env" % d, count=2)
+    assert (d / "app.env").read_text() == "user=bob\n"
+    undo()
+    a.send(signal.SIGHUP)
+    a.wait_for(r"configuration reloaded")
+    assert a.proc.poll() is None
+    assert len(issue_requests(env.vs)) == 1     # nothing issued again by either SIGHUP
+    assert a.stop() == 0
+
+
+# ------------------------------------------------------- Vault's answer to an issuance
+
+TEN_MB = 10 * 1000 * 1000
+
+# (fault spec on the issue path, what the error line must name)
+ANSWERS = {
+    "truncated_json": ({"malformed": True}, r"a body that is not JSON"),
+    "ten_megabytes": ({"huge_bytes": TEN_MB},
+                      r"response larger than vault.max_response_size \(4194304 bytes\)"),
+    "slow_body": ({"slow_body_ms": 300}, r"Operation timed out"),
+    "closed_mid_answer": ({"cut_body": True},
+                          r"transfer closed with \d+ bytes remaining|Partial file|"
+                          r"Connection reset|Recv failure"),
+    "expired": ({"pki": "expired"}, r"fails its check: .*expired"),
+    "not_yet_valid": ({"pki": "not_yet_valid"}, r"fails its check: .*not (?:yet )?valid"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ANSWERS))
+def test_a_bad_answer_to_an_issuance_keeps_the_old_files_and_is_retried(env, pki, kind):
+    spec, cause = ANSWERS[kind]
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    # A slow body outlasts a 1 s request limit (the answer is ~3 KB in
+    # 64-byte pieces, one every 300 ms).
+    a = env.agent(config(env, rid, sid, d, vault="timeout: 1s")).start()
+    a.wait_for(WROTE)
+    first = serial_of(d / "web.crt")
+    env.vs.fault(path_prefix="/v1/pki_int/issue/web", count=-1, **spec)
+    fault_then_recover(a, d, cause, first)
+    env.vs.clear_faults()
+    recovered(a, d, first)
+    assert a.stop() == 0
+
+
+# ------------------------------------------------------------------ the hook
+
+def hook_world(env, pki, body):
+    """An entry whose hook runs the script hook.sh, which starts as BODY."""
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    script = env.tmp / "hook.sh"
+    if body is not None:
+        script.write_text("#!/bin/sh\n" + body)
+        os.chmod(script, 0o755)
+    hooks = textwrap.dedent("""\
+        hooks:
+          app: {command: [%s], timeout: 1s}
+        """ % script)
+    text = config(env, rid, sid, d, extra="on_change: [app]\nwait: {min: 0s, max: 1s}")
+    return env.agent(text.replace("certificates:", hooks + "certificates:")), d, script
+
+
+HOOKS = {
+    "missing": (None, r"hooks: app: cannot run \S+/hook.sh: no such file or directory"),
+    "exits_non_zero": ("echo broken >&2\nexit 3\n",
+                       r"hooks: app: stderr: broken\n.*hooks: app: exited with status 3"),
+    "hangs": ('echo $$ > "$(dirname "$0")/hook.pid"\nexec sleep 60\n',
+              r"hooks: app: pid \d+ still running after 1.0s; sending SIGTERM"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HOOKS))
+def test_a_failing_hook_is_named_retried_and_recovers(env, pki, kind):
+    """The files are written once; the hook's failure is logged with its
+    cause and count, it is retried after a backoff without a new
+    issuance, and once the command works it runs and is done."""
+    body, cause = HOOKS[kind]
+    a, d, script = hook_world(env, pki, body)
+    a.start()
+    a.wait_for(WROTE)
+    a.wait_for(cause)
+    a.wait_for(r"hooks: app: .*failure 2, next try in", timeout=20)
+    if kind == "hangs":
+        pid = int((env.tmp / "hook.pid").read_text())
+        deadline = time.time() + 10
+        while time.time() < deadline and os.path.exists("/proc/%d" % pid):
+            time.sleep(0.05)
+        assert not os.path.exists("/proc/%d" % pid), "the hung hook was not stopped"
+    files = snapshot(d)
+    script.write_text('#!/bin/sh\necho "ran for $CERTAGENT_CHANGED_FILES"\n')
+    os.chmod(script, 0o755)
+    a.wait_for(r"hooks: app: exited 0", timeout=20)
+    a.wait_for(r"hooks: app: stdout: ran for %s/web" % d)
+    assert snapshot(d) == files
+    assert len(issue_requests(env.vs)) == 1
+    n = a.count(r"hooks: app: started")
+    time.sleep(1.5)     # max_backoff is 500 ms: a retry would have come
+    assert a.count(r"hooks: app: started") == n
+    assert a.stop() == 0
