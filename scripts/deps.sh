@@ -10,7 +10,8 @@ set -eu
 APT_PKGS="gcc make pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
 python3-pytest python3-pytest-xdist python3-hvac python3-yaml valgrind umoci
-postgresql nginx gunicorn python3-uvicorn default-jre-headless prometheus"
+postgresql nginx gunicorn python3-uvicorn default-jre-headless prometheus
+faketime"
 # Fedora / RHEL
 DNF_PKGS="gcc make pkgconf-pkg-config libuv-devel libcurl-devel openssl-devel
 cjson-devel libyaml-devel libcmocka-devel openssl python3

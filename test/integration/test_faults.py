@@ -506,3 +506,83 @@ def test_a_failing_hook_is_named_retried_and_recovers(env, pki, kind):
     time.sleep(1.5)     # max_backoff is 500 ms: a retry would have come
     assert a.count(r"hooks: app: started") == n
     assert a.stop() == 0
+
+
+# ------------------------------------------------------------------ the clock
+
+@pytest.fixture
+def faked(tmp_path, monkeypatch):
+    """An Env whose vaultsim and agents read the wall clock through
+    libfaketime, from one file the test rewrites ("+7200" jumps both two
+    hours ahead).  Monotonic time is left alone, as a real step of the
+    wall clock (NTP, a resumed VM) leaves it."""
+    if not os.path.exists(FAKETIME_LIB):
+        pytest.skip("libfaketime not installed (Debian package faketime; `make deps`)")
+    clock = tmp_path / "faketime"
+    clock.write_text("+0\n")
+    faked_env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME_TIMESTAMP_FILE": str(clock),
+                 "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                 "FAKETIME_DONT_RESET": "1"}
+    for k, v in faked_env.items():
+        monkeypatch.setenv(k, v)
+    try:
+        vs = Vaultsim(tmp_path, subdir="faked").start()
+    finally:
+        for k in faked_env:
+            monkeypatch.delenv(k)
+    e = Env(tmp_path, vs)
+    e.clock = clock
+    e.faked_env = faked_env
+    try:
+        yield e
+    finally:
+        for a in e.agents:
+            if a.proc is not None and a.proc.poll() is None:
+                a.stop()
+        vs.stop()
+
+
+def not_after(path):
+    rc, out = openssl("x509", "-noout", "-enddate", "-in", str(path))
+    assert rc == 0, out
+    return time.mktime(time.strptime(out.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y %Z"))
+
+
+def test_a_wall_clock_jump_past_notafter_renews_at_once(faked):
+    """The host's clock steps two hours ahead (Vault's with it): the 1 h
+    certificate on disk has expired.  The agent notices the step within
+    seconds, not when its monotonic renewal timer would have fired 40
+    minutes later, and renews; the new certificate is valid at the new
+    time."""
+    rid, sid = pki_setup(faked, token_ttl="1h", token_max_ttl="24h")
+    d = faked.tmp / "tls"
+    d.mkdir()
+    a = faked.agent(config(faked, rid, sid, d)).start(env=faked.faked_env)
+    a.wait_for(WROTE)
+    first = serial_of(d / "web.crt")
+    faked.clock.write_text("+7200\n")
+    a.wait_for(r"agent: the wall clock stepped forward", timeout=20)
+    recovered(a, d, first)
+    assert not_after(d / "web.crt") > time.time() + 7200
+    assert a.stop() == 0
+
+
+def test_a_wall_clock_jump_backward_issues_nothing_and_keeps_the_schedule(faked):
+    """The clock steps a day back: the certificate on disk looks not yet
+    valid, but it is what there is; nothing is issued (Vault would issue
+    one that looks as invalid), the renewal moves a day later with the
+    clock, and when the clock comes back the schedule is as before."""
+    rid, sid = pki_setup(faked, token_ttl="1h", token_max_ttl="24h")
+    d = faked.tmp / "tls"
+    d.mkdir()
+    a = faked.agent(config(faked, rid, sid, d)).start(env=faked.faked_env)
+    a.wait_for(WROTE)
+    before = snapshot(d)
+    faked.clock.write_text("-86400\n")
+    a.wait_for(r"agent: the wall clock stepped back", timeout=20)
+    faked.clock.write_text("+0\n")
+    a.wait_for(r"agent: the wall clock stepped forward", timeout=20)
+    assert snapshot(d) == before
+    assert len(issue_requests(faked.vs)) == 1
+    assert a.count(r"will be replaced|EXPIRED|fails its check") == 0
+    assert a.stop() == 0
