@@ -532,7 +532,11 @@ def faked(tmp_path, monkeypatch):
             monkeypatch.delenv(k)
     e = Env(tmp_path, vs)
     e.clock = clock
-    e.faked_env = faked_env
+    # An ASan build wants its runtime first among the libraries; the
+    # preloaded libfaketime comes before it, harmlessly.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    e.faked_env = dict(faked_env, ASAN_OPTIONS=(asan + ":" if asan else "") +
+                       "verify_asan_link_order=0")
     try:
         yield e
     finally:
