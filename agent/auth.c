@@ -829,7 +829,7 @@ auth_clock_stepped(struct auth *a, int64_t step_ms)
 	}
 	if (a->action == ACT_EXPIRE)
 		schedule(a, ACT_EXPIRE, (uint64_t)left);
-	else
+	else if (a->failures == 0)	/* not while a login retries */
 		plan(a, (uint64_t)left);
 }
 
