@@ -577,40 +577,43 @@ templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
 	return 0;
 }
 
+/* Read and parse template P; 0, or a negative errno and the cause in WHY. */
+static int
+load_one(struct tpl *p, char *why, size_t whylen)
+{
+	const struct template_def *tc = p->cfg;
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (tc->source) {
+		rc = files_read(tc->source, TPL_MAX, &text, &len, why, whylen);
+		if (rc != 0)
+			return rc < 0 ? rc : -EIO;
+	}
+	rc = tmpl_parse(p->name, text ? text : tc->contents, tc->left_delimiter,
+			tc->right_delimiter, &p->parsed, why, whylen);
+	free(text);
+	return rc == 0 ? 0 : rc < 0 ? rc : -EINVAL;
+}
+
 int
 templates_load(struct templates *t, int strict, char *err, size_t errlen)
 {
-	int rc = 0;
-
 	t->loaded = 1;
 	for (size_t i = 0; i < t->n; i++) {
-		struct tpl *p = &t->tpls[i];
-		const struct template_def *tc = p->cfg;
-		char why[ERR_MAX], *text = NULL;
-		size_t len;
+		char why[ERR_MAX];
+		int rc = load_one(&t->tpls[i], why, sizeof(why));
 
-		if (tc->source) {
-			rc = files_read(tc->source, TPL_MAX, &text, &len, why,
-					sizeof(why));
-			if (rc != 0)
-				goto fail;
-		}
-		rc = tmpl_parse(p->name, text ? text : tc->contents,
-				tc->left_delimiter, tc->right_delimiter, &p->parsed,
-				why, sizeof(why));
-		free(text);
 		if (rc == 0)
 			continue;
-		rc = rc < 0 ? rc : -EINVAL;
-fail:
 		if (strict) {
 			snprintf(err, errlen, "%s", why);
 			return rc;
 		}
-		report(p, why);
-		rc = 0;
+		report(&t->tpls[i], why);
 	}
-	return rc;
+	return 0;
 }
 
 void
