@@ -61,6 +61,7 @@
 #include "telemetry.h"
 #include "templates.h"
 #include "vault.h"
+#include "wallclock.h"
 #include "x509.h"
 
 #define POOL_ENV "UV_THREADPOOL_SIZE"	/* tune_memory() */
@@ -90,6 +91,8 @@ struct agent {
 	char **exec_argv;		/* exec mode: from the command line */
 	uv_signal_t sigterm, sigint, sighup, sigusr1;
 	uv_timer_t grace;		/* bounds the revocations at stop */
+	uv_timer_t clock;		/* checks the wall clock for steps */
+	int64_t skew_ms;		/* wall minus monotonic, last check */
 	uv_idle_t events;		/* runs the posted life-cycle events */
 	unsigned pending;		/* EV_* posted, not yet run */
 	const char *stop_why;		/* EV_STOP: the reason to log */
@@ -200,6 +203,8 @@ finish(struct agent *ag)
 	ag->notify = NULL;
 	uv_timer_stop(&ag->grace);
 	uv_close((uv_handle_t *)&ag->grace, NULL);
+	uv_timer_stop(&ag->clock);
+	uv_close((uv_handle_t *)&ag->clock, NULL);
 	uv_close((uv_handle_t *)&ag->events, NULL);
 	if (ag->revq)
 		revq_close(ag->revq);
@@ -493,6 +498,49 @@ open_telemetry(struct agent *ag, char *err, size_t errlen)
 			      &ag->telemetry, err, errlen);
 }
 
+/*
+ * Renewals and token expiries are wall-clock instants but uv timers count
+ * monotonic time, so a step of the wall clock (NTP, a resumed VM, an
+ * operator's date -s) would go unseen until a timer fired, perhaps after
+ * the certificate expired.  The two clocks are compared every
+ * CLOCK_CHECK_MS; a drift larger than CLOCK_STEP_MS (NTP slews far
+ * slower) is a step, and the engine and auth schedule again on the wall
+ * clock.  The timer is unref'd: it never keeps the loop up.
+ */
+#define CLOCK_CHECK_MS 5000
+#define CLOCK_STEP_MS 2000
+
+static int64_t
+clock_skew(void)
+{
+	return wall_ms() - (int64_t)(uv_hrtime() / 1000000);
+}
+
+static void
+on_clock(uv_timer_t *t)
+{
+	struct agent *ag = t->data;
+	int64_t skew = clock_skew(), step = skew - ag->skew_ms;
+
+	ag->skew_ms = skew;
+	if ((step > -CLOCK_STEP_MS && step < CLOCK_STEP_MS) || ag->stopping)
+		return;
+	size_t n = certs_clock_stepped(ag->certs);
+	log_warn("agent", "the wall clock stepped %s by %.0fs; %zu renewal%s "
+			  "scheduled again", step > 0 ? "forward" : "back",
+		 (double)(step > 0 ? step : -step) / 1000, n, n == 1 ? "" : "s");
+	auth_clock_stepped(ag->auth, step);
+	update_view(ag);
+}
+
+static void
+clock_start(struct agent *ag)
+{
+	ag->skew_ms = clock_skew();
+	uv_timer_start(&ag->clock, on_clock, CLOCK_CHECK_MS, CLOCK_CHECK_MS);
+	uv_unref((uv_handle_t *)&ag->clock);
+}
+
 static void
 reload(struct agent *ag)
 {
@@ -537,6 +585,15 @@ reload(struct agent *ag)
 		log_error("agent", "reload failed (out of memory); keeping the "
 				   "running configuration");
 		audit_reload(ag->audit, ag->config_path, "out of memory");
+		config_free(cfg);
+		goto out;
+	}
+	/* A template that cannot be read or parsed now would be lost with
+	 * the running one: the reload is refused and the old set renders on. */
+	if (templates_load(templates, 1, verr, sizeof(verr)) != 0) {
+		log_error("agent", "reload failed; keeping the running "
+				   "configuration: %s", verr);
+		templates_close(templates);
 		config_free(cfg);
 		goto out;
 	}
@@ -1093,12 +1150,14 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	    uv_signal_init(&ag.loop, &ag.sighup) != 0 ||
 	    uv_signal_init(&ag.loop, &ag.sigusr1) != 0 ||
 	    uv_timer_init(&ag.loop, &ag.grace) != 0 ||
+	    uv_timer_init(&ag.loop, &ag.clock) != 0 ||
 	    uv_idle_init(&ag.loop, &ag.events) != 0) {
 		log_error("agent", "cannot set up signal handling");
 		abort();	/* these fail only without memory */
 	}
 	ag.sigterm.data = ag.sigint.data = ag.sighup.data = ag.sigusr1.data = &ag;
 	ag.grace.data = &ag;
+	ag.clock.data = &ag;
 	ag.events.data = &ag;
 	struct certs_events cev = certs_events(&ag);
 	struct templates_events tev = templates_events(&ag);
@@ -1155,6 +1214,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		 ag.cfg->vault.n_addresses == 1 ? "" : "es",
 		 once(&ag) ? ": render once and exit" : "");
 	vault_on_identity(ag.vault, on_identity, &ag);
+	clock_start(&ag);
 	certs_start(ag.certs);
 	show_identity(&ag);
 	templates_start(ag.templates);

@@ -816,6 +816,32 @@ auth_configure(struct auth *a, const struct auth_opts *cfg)
 	}
 }
 
+void
+auth_clock_stepped(struct auth *a, int64_t step_ms)
+{
+	int64_t left;
+
+	if (a->token == NULL || !a->expires_at_ms)
+		return;
+	if (step_ms < 0) {
+		a->expires_at_ms += step_ms;
+		a->stats.expires_at_ms = a->expires_at_ms;
+		return;
+	}
+	if (a->call != NULL || a->action == ACT_NONE)
+		return;
+	left = a->expires_at_ms - wall_ms();
+	if (left <= 0) {
+		drop_token(a, "it expired (the wall clock stepped past it)");
+		login(a);
+		return;
+	}
+	if (a->action == ACT_EXPIRE)
+		schedule(a, ACT_EXPIRE, (uint64_t)left);
+	else if (a->failures == 0)	/* not while a login retries */
+		plan(a, (uint64_t)left);
+}
+
 const char *
 auth_token(const struct auth *a)
 {

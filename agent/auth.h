@@ -83,6 +83,16 @@ void auth_identity_changed(struct auth *a);
 /* Vault rejected TOKEN (403) on some other call: log in again. */
 void auth_token_rejected(struct auth *a, const char *token);
 
+/*
+ * The wall clock stepped by STEP_MS.  A token's TTL is a duration Vault
+ * counts on its own clock, and the monotonic timer already counts it
+ * right: a step back moves the expiry with the clock and changes no
+ * timer.  A step forward may be time that really passed (a suspend): a
+ * token now past its expiry is dropped and a login starts; one still
+ * valid has its renewal planned again from what is left of it.
+ */
+void auth_clock_stepped(struct auth *a, int64_t step_ms);
+
 struct auth_stats {
 	uint64_t logins, login_failures, renewals, renew_failures;
 	int64_t expires_at_ms;	/* wall clock, 0 if none or never */

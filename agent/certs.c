@@ -982,6 +982,25 @@ certs_token_ready(struct certs *m)
 	}
 }
 
+size_t
+certs_clock_stepped(struct certs *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct cert *c = m->v[i];
+		/* Held and idle: its timer is the renewal.  A retry's backoff
+		 * and a call in flight are not instants on the wall clock. */
+		if (c->closing || c->call || c->working || c->waiting ||
+		    c->retry.failures || c->forced || !c->renew_at_ms ||
+		    !uv_is_active((uv_handle_t *)&c->timer))
+			continue;
+		schedule_at(c, c->renew_at_ms);
+		n++;
+	}
+	return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* The certificates templates issue */
 

@@ -120,6 +120,11 @@ void certs_start(struct certs *m);
 /* A token is available: start the issuances that were waiting for one. */
 void certs_token_ready(struct certs *m);
 
+/* The wall clock stepped (the agent's clock check): every held renewal
+ * is scheduled again on it, so a step past it renews now and a step back
+ * waits longer.  Returns how many were. */
+size_t certs_clock_stepped(struct certs *m);
+
 /* Is (KIND, PATH, NKV arguments) a template call that issues a
  * certificate: pkiCert, or secret with arguments on an issue or sign
  * path? */

@@ -6,6 +6,12 @@
  * bytes go to "DIR/.NAME.tmp-XXXXXX", created O_EXCL|O_NOFOLLOW (a planted
  * symlink cannot redirect the write), and rename(2) swaps it in only after
  * fsync.  The temp file is removed on every failure path.
+ *
+ * A directory where a file should be is refused, never replaced: rename(2)
+ * would fail on it anyway, but only after the other files of the set were
+ * renamed, leaving a certificate beside a key of another issuance.  So every
+ * destination of a set is checked before the first rename.  A symlink
+ * there is replaced by the file (rename replaces the link, not its target).
  */
 #include "files.h"
 
@@ -217,6 +223,21 @@ struct files_set {
 	size_t committed;
 };
 
+/* Refuse a directory at PATH: it is the operator's, and no rename may
+ * replace it. */
+static int
+not_a_directory(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory, not a file; "
+			 "refusing to replace it", path);
+		return -EISDIR;
+	}
+	return 0;
+}
+
 struct files_set *
 files_set_new(void)
 {
@@ -329,6 +350,9 @@ files_set_add(struct files_set *s, const char *path, const void *data,
 
 	if (same_contents(path, data, len, mode, owner, group))
 		return FILES_UNCHANGED;
+	rc = not_a_directory(path, err, errlen);
+	if (rc != 0)
+		return rc;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 4;
 		struct staged *p = realloc(s->items, cap * sizeof(*p));
@@ -387,6 +411,12 @@ files_set_commit(struct files_set *s, char *err, size_t errlen)
 {
 	int rc = 0;
 
+	/* Nothing is renamed while one destination cannot take its file. */
+	for (size_t i = s->committed; i < s->n; i++) {
+		rc = not_a_directory(s->items[i].path, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
 	/* Backups first, so the renames that follow are back to back. */
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->items[i].backup) {

@@ -72,6 +72,7 @@ struct templates {
 	int dry;
 	struct templates_events ev;
 	unsigned batch_errors;
+	int loaded;
 };
 
 /*
@@ -604,28 +605,52 @@ templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
 	return 0;
 }
 
+/* Read and parse template P; 0, or a negative errno and the cause in WHY. */
+static int
+load_one(struct tpl *p, char *why, size_t whylen)
+{
+	const struct template_def *tc = p->cfg;
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	if (tc->source) {
+		rc = files_read(tc->source, TPL_MAX, &text, &len, why, whylen);
+		if (rc != 0)
+			return rc < 0 ? rc : -EIO;
+	}
+	rc = tmpl_parse(p->name, text ? text : tc->contents, tc->left_delimiter,
+			tc->right_delimiter, &p->parsed, why, whylen);
+	free(text);
+	return rc == 0 ? 0 : rc < 0 ? rc : -EINVAL;
+}
+
+int
+templates_load(struct templates *t, int strict, char *err, size_t errlen)
+{
+	t->loaded = 1;
+	for (size_t i = 0; i < t->n; i++) {
+		char why[ERR_MAX];
+		int rc = load_one(&t->tpls[i], why, sizeof(why));
+
+		if (rc == 0)
+			continue;
+		if (strict) {
+			snprintf(err, errlen, "%s", why);
+			return rc;
+		}
+		report(&t->tpls[i], why);
+	}
+	return 0;
+}
+
 void
 templates_start(struct templates *t)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		struct tpl *p = &t->tpls[i];
-		const struct template_def *tc = p->cfg;
-		char err[ERR_MAX], *text = NULL;
-		size_t len;
+	char err[8];
 
-		if (tc->source) {
-			if (files_read(tc->source, TPL_MAX, &text, &len, err,
-				       sizeof(err)) != 0) {
-				report(p, err);
-				continue;
-			}
-		}
-		if (tmpl_parse(p->name, text ? text : tc->contents,
-			       tc->left_delimiter, tc->right_delimiter, &p->parsed,
-			       err, sizeof(err)) != 0)
-			report(p, err);
-		free(text);
-	}
+	if (!t->loaded)
+		templates_load(t, 0, err, sizeof(err));
 	templates_schedule(t);
 }
 

@@ -62,8 +62,17 @@ int templates_new(uv_loop_t *loop, struct deps *deps, struct certs *certs,
 		  const struct templates_opts *o, int dry,
 		  const struct templates_events *ev, struct templates **out);
 
-/* Parse every template (errors are logged; that template is skipped)
- * and render the batch. */
+/*
+ * Read and parse every template before any is used.  STRICT (a reload):
+ * stop at the first that cannot be read or parsed, with its path and the
+ * cause in ERR, and return a negative errno, so the caller keeps the
+ * running set.  Otherwise (the start, with nothing older to keep) each
+ * failure is logged and that template alone is skipped.
+ */
+int templates_load(struct templates *t, int strict, char *err, size_t errlen);
+
+/* Load every template if templates_load was not called (errors logged;
+ * that template is skipped), then render the batch. */
 void templates_start(struct templates *t);
 
 /* Data changed: render the batch on the next loop turn (calls coalesce). */

@@ -10,7 +10,8 @@ set -eu
 APT_PKGS="gcc make pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
 python3-pytest python3-pytest-xdist python3-hvac python3-yaml valgrind umoci
-postgresql nginx gunicorn python3-uvicorn default-jre-headless prometheus"
+postgresql nginx gunicorn python3-uvicorn default-jre-headless prometheus
+faketime"
 # Packaging (test_packaging.py): the unit's checks, the .deb and the .rpm;
 # dpkg-dev is also what make small's apt-get source needs.
 APT_PKGS="$APT_PKGS systemd procps man-db strace dpkg-dev debhelper fakeroot lintian rpm rpmlint"

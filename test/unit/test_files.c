@@ -272,6 +272,46 @@ test_set_stages_everything_before_any_rename(void **state)
 }
 
 static void
+test_a_directory_in_a_set_is_refused_before_any_rename(void **state)
+{
+	char a[300], b[300], err[512];
+	struct files_set *s = files_set_new();
+
+	(void)state;
+	path_in(a, sizeof(a), "cert.pem");
+	path_in(b, sizeof(b), "key.pem");
+	write_plain(a, "old-cert", 0644);
+	assert_int_equal(mkdir(b, 0700), 0);
+	/* Refused when staged, naming the path. */
+	assert_int_equal(files_set_add(s, a, "new-cert", 8, 0644, (uid_t)-1,
+				       (gid_t)-1, 0, err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(files_set_add(s, b, "new-key", 7, 0600, (uid_t)-1,
+				       (gid_t)-1, 0, err, sizeof(err)),
+			 -EISDIR);
+	assert_non_null(strstr(err, b));
+	assert_non_null(strstr(err, "is a directory"));
+	files_set_free(s);
+	assert_string_equal(slurp(a), "old-cert");
+
+	/* And when it appears between staging and the commit. */
+	assert_int_equal(rmdir(b), 0);
+	s = files_set_new();
+	assert_int_equal(files_set_add(s, a, "new-cert", 8, 0644, (uid_t)-1,
+				       (gid_t)-1, 0, err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(files_set_add(s, b, "new-key", 7, 0600, (uid_t)-1,
+				       (gid_t)-1, 0, err, sizeof(err)),
+			 FILES_WRITTEN);
+	assert_int_equal(mkdir(b, 0700), 0);
+	assert_int_equal(files_set_commit(s, err, sizeof(err)), -EISDIR);
+	assert_int_equal(files_set_count(s), 0);
+	files_set_free(s);
+	assert_string_equal(slurp(a), "old-cert");
+	assert_int_equal(count_entries(), 2);	/* no temp file left */
+}
+
+static void
 test_set_backup_keeps_the_previous_file(void **state)
 {
 	char a[300], bak[320], err[512];
@@ -379,6 +419,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_secret_trims_and_refuses_group_readable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_secret_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_stages_everything_before_any_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_directory_in_a_set_is_refused_before_any_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_backup_keeps_the_previous_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_dir_swaps_the_whole_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temps_of_a_killed_writer_are_removed, setup, teardown),
