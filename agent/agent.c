@@ -308,11 +308,6 @@ on_once_hooks_done(void *arg)
 }
 
 /*
- * Where do certificates and templates stand?  Note the first moment every
- * file is in place; in --once mode, exit when nothing is left to try.
- * Runs only from on_events(), never inside a module's callback.
- */
-/*
  * The start (and a reload) allocates far more than the agent then holds:
  * the YAML document, Vault's answers, PEM being verified.  glibc keeps
  * freed pages below its heap's top; hand them back, once the burst is
@@ -326,6 +321,11 @@ give_back_memory(void)
 #endif
 }
 
+/*
+ * Where do certificates and templates stand?  Note the first moment every
+ * file is in place; in --once mode, exit when nothing is left to try.
+ * Runs only from on_events(), never inside a module's callback.
+ */
 static void
 check_progress(struct agent *ag)
 {
@@ -593,6 +593,7 @@ reload(struct agent *ag)
 	if (templates_load(templates, 1, verr, sizeof(verr)) != 0) {
 		log_error("agent", "reload failed; keeping the running "
 				   "configuration: %s", verr);
+		audit_reload(ag->audit, ag->config_path, verr);
 		templates_close(templates);
 		config_free(cfg);
 		goto out;
