@@ -14,6 +14,7 @@
  * there is replaced by the file (rename replaces the link, not its target).
  */
 #include "files.h"
+#include "buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -636,11 +637,15 @@ static int
 read_whole(const char *path, size_t max, int private, char **out,
 	   size_t *outlen, char *err, size_t errlen)
 {
+	/* A secret buffer (a grown copy is wiped), capped at MAX, so a file
+	 * that grows while we read is refused; grown as the bytes come, so
+	 * a 40-byte secret-id held for the agent's life costs no more. */
+	struct buf b = BUF_INIT(max);
+	char chunk[4096];
 	struct stat st;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
 	int fd, rc = 0;
 
+	b.secret = 1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
@@ -660,35 +665,13 @@ read_whole(const char *path, size_t max, int private, char **out,
 			 path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	if ((size_t)st.st_size > max)
-		goto toobig;
-	/* Sized to the file, not to the cap: a 40-byte secret-id held for
-	 * the agent's life must not cost max bytes.  One byte more than the
-	 * size, so EOF is seen without growing; a file that grows while we
-	 * read moves to a larger buffer (the old one wiped), up to max. */
-	cap = (size_t)st.st_size + 1;
-	buf = malloc(cap + 1);
-	if (buf == NULL)
-		goto nomem;
+	if ((size_t)st.st_size > max) {
+		rc = -E2BIG;
+		goto out;
+	}
 	for (;;) {
-		ssize_t n;
+		ssize_t n = read(fd, chunk, sizeof(chunk));
 
-		if (len == cap) {
-			size_t ncap = cap > max / 2 ? max + 1 : cap * 2;
-			char *nbuf;
-
-			if (len > max)
-				goto toobig;	/* it grew while we read */
-			nbuf = malloc(ncap + 1);
-			if (nbuf == NULL)
-				goto nomem;
-			memcpy(nbuf, buf, len);
-			OPENSSL_cleanse(buf, cap + 1);
-			free(buf);
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -698,27 +681,22 @@ read_whole(const char *path, size_t max, int private, char **out,
 		}
 		if (n == 0)
 			break;
-		len += (size_t)n;
+		rc = buf_append(&b, chunk, (size_t)n);
+		if (rc != 0)
+			goto out;
 	}
-	if (len > max)
-		goto toobig;
-	buf[len] = '\0';
-	*out = buf;
-	*outlen = len;
-	buf = NULL;
-	goto out;
-nomem:
-	rc = -ENOMEM;
-	snprintf(err, errlen, "%s: out of memory", path);
-	goto out;
-toobig:
-	rc = -EFBIG;
-	snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+	*out = buf_take(&b, outlen);
+	if (*out == NULL)
+		rc = b.err ? b.err : -ENOMEM;
 out:
-	if (buf) {
-		OPENSSL_cleanse(buf, cap + 1);
-		free(buf);
+	if (rc == -E2BIG) {
+		rc = -EFBIG;
+		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+	} else if (rc == -ENOMEM) {
+		snprintf(err, errlen, "%s: out of memory", path);
 	}
+	OPENSSL_cleanse(chunk, sizeof(chunk));
+	buf_wipe(&b);
 	close(fd);
 	return rc;
 }
