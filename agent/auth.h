@@ -12,6 +12,7 @@
 #ifndef CERTAGENT_AUTH_H
 #define CERTAGENT_AUTH_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -97,5 +98,25 @@ void auth_revoke(struct auth *a, void (*done)(void *arg), void *arg);
 
 /* Cancel what is in flight; the memory is freed from the loop. */
 void auth_close(struct auth *a);
+
+/*
+ * The parse steps of Vault's answers to auth (each a plain function of
+ * the parsed body; test/fuzz/vault_json.c feeds them bytes).  TOKEN is
+ * borrowed from JSON.
+ */
+struct auth_grant {
+	const char *token;	/* NULL when absent or empty */
+	uint64_t ttl_ms;	/* 0 when absent, not a number or negative */
+	int renewable;
+};
+
+/* A login or renew-self: auth.client_token, .lease_duration, .renewable;
+ * -ENOENT when there is no token. */
+int auth_parse_auth(const cJSON *json, struct auth_grant *g);
+/* lookup-self: data.ttl and data.renewable. */
+void auth_parse_lookup(const cJSON *json, struct auth_grant *g);
+/* The string data.KEY (sys/wrapping/lookup's creation_path,
+ * sys/wrapping/unwrap's secret_id), or NULL. */
+const char *auth_parse_data_string(const cJSON *json, const char *key);
 
 #endif

@@ -393,6 +393,39 @@ store_entry(struct cert *c, const struct cert_material *mt,
 	return 0;
 }
 
+/* certs.h has the contract.  The parse step of on_issued(), apart so that
+ * test/fuzz/ can reach it with bytes it does not control. */
+int
+certs_parse_issued(const cJSON *json, int der, int key_pkcs8,
+		   const char *own_key, int need_key, struct buf *cert,
+		   struct buf *key, struct buf *chain, struct buf *anchor,
+		   char *err, size_t errlen)
+{
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	const char *cert_v = json_str(data, "certificate");
+	const char *key_v = own_key ? own_key : json_str(data, "private_key");
+
+	if (cert_v == NULL || (key_v == NULL && need_key)) {
+		snprintf(err, errlen, "Vault's answer has no certificate or "
+			 "private key");
+		return -EINVAL;
+	}
+	add_pem(cert, cert_v, der, "CERTIFICATE");
+	if (key_v)
+		add_pem(key, key_v, der && !own_key,
+			der_key_label(data, key_pkcs8));
+	if (split_ca(data, der, chain, anchor) != 0) {
+		snprintf(err, errlen, "Vault's answer has no issuing_ca or "
+			 "ca_chain");
+		return -EINVAL;
+	}
+	if (cert->err || key->err) {
+		snprintf(err, errlen, "Vault's answer is too large");
+		return -E2BIG;
+	}
+	return 0;
+}
+
 static void
 on_issued(void *arg, const struct vault_response *r)
 {
@@ -400,8 +433,6 @@ on_issued(void *arg, const struct vault_response *r)
 	struct buf chain = BUF_INIT(PEM_MAX), anchor = BUF_INIT(PEM_MAX);
 	struct buf cert = BUF_INIT(PEM_MAX), key = BUF_INIT(PEM_MAX);
 	char err[1024], *pinned = NULL;
-	const char *cert_v, *key_v;
-	const cJSON *data;
 	struct x509_info info;
 	cJSON *env = NULL;
 
@@ -415,25 +446,10 @@ on_issued(void *arg, const struct vault_response *r)
 		retry_later(c, r->message);
 		goto out;
 	}
-	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
-	cert_v = json_str(data, "certificate");
-	key_v = json_str(data, "private_key");
-	if (c->pending_key)
-		key_v = c->pending_key;	/* sign mode: the key is ours */
-	if (cert_v == NULL || (key_v == NULL && c->def)) {
-		retry_later(c, "Vault's answer has no certificate or private key");
-		goto out;
-	}
-	add_pem(&cert, cert_v, c->der, "CERTIFICATE");
-	if (key_v)
-		add_pem(&key, key_v, c->der && !c->pending_key,
-			der_key_label(data, c->key_pkcs8));
-	if (split_ca(data, c->der, &chain, &anchor) != 0) {
-		retry_later(c, "Vault's answer has no issuing_ca or ca_chain");
-		goto out;
-	}
-	if (cert.err || key.err) {
-		retry_later(c, "Vault's answer is too large");
+	if (certs_parse_issued(r->json, c->der, c->key_pkcs8, c->pending_key,
+			       c->def != NULL, &cert, &key, &chain, &anchor,
+			       err, sizeof(err)) != 0) {
+		retry_later(c, err);
 		goto out;
 	}
 	if (c->def && c->def->out.trust_anchor) {

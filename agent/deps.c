@@ -187,6 +187,38 @@ lookup(struct deps *d, const char *kind, const char *path,
 	return e;
 }
 
+/*
+ * Vault's lease_duration (seconds) as ms; 0 when absent, not a number or
+ * not positive.  Capped at DEPS_LEASE_MAX_S: a double past the integer's
+ * range cannot be converted (undefined behaviour), and no lease is
+ * renewed a century out.
+ */
+#define DEPS_LEASE_MAX_S (100.0 * 365 * 86400)
+
+uint64_t
+deps_parse_duration(const cJSON *json)
+{
+	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(json, "lease_duration");
+
+	if (!cJSON_IsNumber(dur) || !(dur->valuedouble > 0))
+		return 0;
+	if (dur->valuedouble > DEPS_LEASE_MAX_S)
+		return (uint64_t)(DEPS_LEASE_MAX_S * 1000.0);
+	return (uint64_t)(dur->valuedouble * 1000.0);
+}
+
+/* deps.h has the contract; the parse step of a read's answer. */
+void
+deps_parse_lease(const cJSON *env, struct deps_lease *l)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(env, "lease_id");
+
+	l->id = cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
+	l->ms = l->id ? deps_parse_duration(env) : 0;
+	l->renewable = l->ms &&
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "renewable"));
+}
+
 /* The renewal point of a lease of DUR_MS: threshold, jittered 10% down. */
 static uint64_t
 lease_point(const struct dep *e, uint64_t dur_ms)
@@ -200,13 +232,12 @@ lease_point(const struct dep *e, uint64_t dur_ms)
 static unsigned long long
 refresh_delay(const struct dep *e)
 {
-	const cJSON *lease = cJSON_GetObjectItemCaseSensitive(e->data, "lease_id");
-	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(e->data, "lease_duration");
+	struct deps_lease l;
 	unsigned long long refresh = e->d->cfg->refresh_ms;
 
-	if (cJSON_IsString(lease) && lease->valuestring[0] && cJSON_IsNumber(dur) &&
-	    dur->valuedouble > 0)
-		return lease_point(e, (uint64_t)(dur->valuedouble * 1000.0));
+	deps_parse_lease(e->data, &l);
+	if (l.ms)
+		return lease_point(e, l.ms);
 	return refresh ? refresh : KV_REFRESH_MS;
 }
 
@@ -241,17 +272,17 @@ lease_id(const struct dep *e)
 static void
 note_lease(struct dep *e, const cJSON *env)
 {
-	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(env, "lease_duration");
-	const cJSON *ren = cJSON_GetObjectItemCaseSensitive(env, "renewable");
+	struct deps_lease l;
 
+	deps_parse_lease(env, &l);
 	e->renew_next = 0;
 	e->lease_expire_ms = 0;
 	e->lease_ms = 0;
-	if (lease_id(e) == NULL || !cJSON_IsNumber(dur) || dur->valuedouble <= 0)
+	if (lease_id(e) == NULL || l.ms == 0)
 		return;
-	e->lease_ms = (uint64_t)(dur->valuedouble * 1000.0);
+	e->lease_ms = l.ms;
 	e->lease_expire_ms = wall_ms() + (int64_t)e->lease_ms;
-	e->renew_next = cJSON_IsTrue(ren);
+	e->renew_next = l.renewable;
 }
 
 /* Read the secret again (new credentials) in DELAY ms. */
@@ -270,7 +301,6 @@ on_renewed(void *arg, const struct vault_response *r)
 	struct dep *e = arg;
 	struct deps *d = e->d;
 	int64_t now = wall_ms();
-	const cJSON *dur;
 	uint64_t got;
 
 	e->call = NULL;
@@ -296,9 +326,7 @@ on_renewed(void *arg, const struct vault_response *r)
 		return;
 	}
 	retry_succeeded(&e->retry);
-	dur = cJSON_GetObjectItemCaseSensitive(r->json, "lease_duration");
-	got = cJSON_IsNumber(dur) && dur->valuedouble > 0
-		      ? (uint64_t)(dur->valuedouble * 1000.0) : 0;
+	got = deps_parse_duration(r->json);
 	e->lease_expire_ms = now + (int64_t)got;
 	if (got + 1000 < e->lease_ms) {
 		/* Capped by the max TTL: this lease ends; replace it in time. */

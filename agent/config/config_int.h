@@ -159,6 +159,10 @@ struct loader {
  */
 int cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	     char *err, size_t errlen);
+/* The same, with FILE's contents given as TEXT (LEN bytes; NULL: read). */
+int cfg_load_text(const struct cfg_section *root, const char *file,
+		  const char *text, size_t len, void *obj, char *err,
+		  size_t errlen);
 
 /* Free what the fields of SEC at BASE hold, and clear them. */
 void cfg_free_fields(const struct cfg_section *sec, void *base);

@@ -1178,6 +1178,19 @@ int
 cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	 char *err, size_t errlen)
 {
+	return cfg_load_text(root, file, NULL, 0, obj, err, errlen);
+}
+
+/*
+ * FILE's contents are TEXT (LEN bytes) when TEXT is not NULL, else they
+ * are read from FILE.  One path for both, so that what test/fuzz/ feeds
+ * in memory is what `certagent check` reads from disk.
+ */
+int
+cfg_load_text(const struct cfg_section *root, const char *file,
+	      const char *text, size_t textlen, void *obj, char *err,
+	      size_t errlen)
+{
 	struct loader ld;
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
@@ -1195,7 +1208,17 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	if (err && errlen)
 		err[0] = '\0';
 
-	rc = read_file(file, &buf, &len);
+	if (text) {
+		buf = textlen > CFG_MAX_FILE ? NULL : malloc(textlen + 1);
+		rc = textlen > CFG_MAX_FILE ? -EFBIG : buf ? 0 : -ENOMEM;
+		if (buf) {
+			memcpy(buf, text, textlen);
+			buf[textlen] = '\0';
+			len = textlen;
+		}
+	} else {
+		rc = read_file(file, &buf, &len);
+	}
 	if (rc == -EFBIG) {
 		cfg_report(&ld, 0, 0, NULL, "larger than %d bytes; not a "
 		       "configuration file?", CFG_MAX_FILE);
@@ -1291,6 +1314,13 @@ share(struct config *c)
 int
 config_load(const char *file, struct config **out, char *err, size_t errlen)
 {
+	return config_load_text(file, NULL, 0, out, err, errlen);
+}
+
+int
+config_load_text(const char *file, const char *text, size_t len,
+		 struct config **out, char *err, size_t errlen)
+{
 	struct config *cfg;
 	int rc;
 
@@ -1304,7 +1334,7 @@ config_load(const char *file, struct config **out, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: out of memory", file);
 		return -ENOMEM;
 	}
-	rc = cfg_load(&cfg_root_section, file, cfg, err, errlen);
+	rc = cfg_load_text(&cfg_root_section, file, text, len, cfg, err, errlen);
 	if (rc < 0) {
 		config_free(cfg);
 		return rc;
