@@ -11,17 +11,21 @@ APT_PKGS="gcc make pkg-config libuv1-dev libcurl4-openssl-dev libssl-dev
 libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
 python3-pytest python3-pytest-xdist python3-hvac python3-yaml valgrind umoci
 postgresql nginx gunicorn python3-uvicorn default-jre-headless prometheus"
+# make fuzz: clang and its libFuzzer + sanitizer runtimes (test/fuzz/)
+APT_PKGS="$APT_PKGS clang libclang-rt-14-dev"
 # Fedora / RHEL
 DNF_PKGS="gcc make pkgconf-pkg-config libuv-devel libcurl-devel openssl-devel
 cjson-devel libyaml-devel libcmocka-devel openssl python3
 python3-cryptography python3-pytest python3-pytest-xdist python3-hvac valgrind
 postgresql-server postgresql nginx python3-gunicorn python3-uvicorn
 java-21-openjdk-headless"
+DNF_PKGS="$DNF_PKGS clang compiler-rt"
 # Alpine
 APK_PKGS="build-base pkgconf libuv-dev curl-dev openssl-dev cjson-dev
 yaml-dev cmocka-dev openssl python3 py3-cryptography py3-pytest py3-pytest-xdist py3-hvac
 valgrind postgresql postgresql-client nginx py3-gunicorn py3-uvicorn
 openjdk21-jre-headless"
+APK_PKGS="$APK_PKGS clang compiler-rt"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
