@@ -10,6 +10,7 @@
  */
 #include <assert.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "config.h"
 #include "fuzz.h"
@@ -22,6 +23,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	fuzz_quiet();
 	setenv("FUZZ_SET", "value", 1);
+	/* Local windows meet both DST changes. */
+	setenv("TZ", "Europe/Berlin", 1);
+	tzset();
 	return 0;
 }
 
