@@ -38,6 +38,7 @@
 					/* one per byte of a larger file */
 #define CFG_MAX_ITEMS	4096		/* list length when a table sets none */
 #define CFG_MAX_KEYS	64		/* entries in one section table */
+#define CFG_MAX_DEPTH	64		/* nested mappings and lists */
 #define CFG_PATH_MAX	256		/* longest key path shown */
 #define CFG_SHOW_MAX	60		/* longest value echoed in a message */
 #define CFG_WHY_MAX	256

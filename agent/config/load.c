@@ -1173,6 +1173,58 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p, const char *buf,
 		cfg_report(ld, line, col, NULL, "malformed YAML: %s", problem);
 }
 
+/*
+ * Nesting deeper than CFG_MAX_DEPTH is refused before the document is
+ * built.  libyaml's scanner looks at every open flow level for each token,
+ * so a file of "[[[[..." takes time quadratic in its depth (100,000
+ * levels, 200 KB: two minutes; the 16 MB cap allows millions), and its
+ * loader recurses once per level.  Events come out at most a simple key's
+ * 1024 characters after the scanner read them, so the check stops early.
+ * 0 when the depth is fine or the YAML is malformed (the load reports
+ * that), -EINVAL with the error reported, -ENOMEM.
+ */
+static int
+check_depth(struct loader *ld, const char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	yaml_event_type_t type;
+	yaml_mark_t mark;
+	int depth = 0, rc = 0;
+
+	if (!yaml_parser_initialize(&p)) {
+		cfg_out_of_memory(ld);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &ev))
+			break;
+		type = ev.type;
+		mark = ev.start_mark;
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if (type == YAML_SEQUENCE_END_EVENT ||
+		    type == YAML_MAPPING_END_EVENT) {
+			depth--;
+			continue;
+		}
+		if (type != YAML_SEQUENCE_START_EVENT &&
+		    type != YAML_MAPPING_START_EVENT)
+			continue;
+		if (++depth > CFG_MAX_DEPTH) {
+			cfg_report(ld, CFG_AT(mark), NULL, "nested more than %d "
+				   "levels deep; not a configuration file?",
+				   CFG_MAX_DEPTH);
+			rc = -EINVAL;
+			break;
+		}
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 /* config_int.h has the contract. */
 int
 cfg_load(const struct cfg_section *root, const char *file, void *obj,
@@ -1232,6 +1284,8 @@ cfg_load_text(const struct cfg_section *root, const char *file,
 		cfg_report(&ld, 0, 0, NULL, "cannot read: %s", strerror(-rc));
 		goto out;
 	}
+	if (check_depth(&ld, buf, len) != 0)
+		goto done;
 	if (!yaml_parser_initialize(&parser)) {
 		cfg_out_of_memory(&ld);
 		rc = -ENOMEM;
