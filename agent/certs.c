@@ -311,25 +311,32 @@ split_ca(const cJSON *data, int der, struct buf *chain, struct buf *anchor)
 {
 	const cJSON *ca_chain = cJSON_GetObjectItemCaseSensitive(data, "ca_chain");
 	const char *issuing = json_str(data, "issuing_ca");
-	int n = cJSON_IsArray(ca_chain) ? cJSON_GetArraySize(ca_chain) : 0, last = -1;
+	const cJSON *e, *last = NULL;
 
-	for (int i = n - 1; i >= 0 && last < 0; i--)
-		if (cJSON_IsString(cJSON_GetArrayItem(ca_chain, i)))
-			last = i;
-	if (last < 0) {
+	/* Walk the list: cJSON_GetArrayItem(i) walks it from the start, and
+	 * indexing a list of a million items that way kept the loop busy for
+	 * hours (a 4 MB answer holds that many). */
+	if (cJSON_IsArray(ca_chain)) {
+		cJSON_ArrayForEach(e, ca_chain) {
+			if (cJSON_IsString(e))
+				last = e;
+		}
+	}
+	if (last == NULL) {
 		if (issuing == NULL || issuing[0] == '\0')
 			return -ENOENT;
 		add_pem(chain, issuing, der, "CERTIFICATE");
 		return add_pem(anchor, issuing, der, "CERTIFICATE");
 	}
-	for (int i = 0; i <= last; i++) {
-		const cJSON *e = cJSON_GetArrayItem(ca_chain, i);
+	cJSON_ArrayForEach(e, ca_chain) {
 		if (!cJSON_IsString(e))
 			continue;
-		if (i < last || last == 0)
+		if (e != last || e == ca_chain->child)
 			add_pem(chain, e->valuestring, der, "CERTIFICATE");
-		if (i == last)
+		if (e == last)
 			add_pem(anchor, e->valuestring, der, "CERTIFICATE");
+		if (e == last || chain->err)
+			break;
 	}
 	return anchor->err ? anchor->err : chain->err;
 }

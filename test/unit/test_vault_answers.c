@@ -4,7 +4,7 @@
  * a field that is missing or of the wrong type, and the TTLs that do not
  * fit an integer (a lease_duration of 1e300 was converted to uint64_t
  * unchecked, which is undefined; test/fuzz/corpus/vault_json/renew-self
- * keeps that input).
+ * keeps that input), and a ca_chain too long to index item by item.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -161,6 +161,40 @@ test_issued_splits_chain_and_anchor(void **state)
 	cJSON_Delete(j);
 }
 
+/*
+ * A ca_chain of a million items (a 4 MB answer holds that many) is read in
+ * one walk: indexing it item by item took hours.  Non-strings are skipped
+ * wherever they are.
+ */
+static void
+test_issued_reads_a_long_ca_chain_in_one_walk(void **state)
+{
+	cJSON *j = parse("{\"data\": {\"certificate\": \"C\", "
+			 "\"private_key\": \"K\"}}");
+	cJSON *list = cJSON_CreateArray();
+	struct buf cert = BUF_INIT(0), key = BUF_INIT(0), chain = BUF_INIT(0),
+		   anchor = BUF_INIT(0);
+	char err[128];
+
+	(void)state;
+	assert_non_null(list);
+	cJSON_AddItemToArray(list, cJSON_CreateString("I"));
+	for (int i = 0; i < 1000000; i++)
+		cJSON_AddItemToArray(list, cJSON_CreateNull());
+	cJSON_AddItemToArray(list, cJSON_CreateString("R"));
+	cJSON_AddItemToArray(list, cJSON_CreateNumber(3));
+	cJSON_AddItemToObject(cJSON_GetObjectItem(j, "data"), "ca_chain", list);
+	assert_int_equal(certs_parse_issued(j, 0, 0, NULL, 1, &cert, &key,
+					    &chain, &anchor, err, sizeof(err)), 0);
+	assert_string_equal(chain.s, "I\n");
+	assert_string_equal(anchor.s, "R\n");
+	buf_free(&cert);
+	buf_free(&key);
+	buf_free(&chain);
+	buf_free(&anchor);
+	cJSON_Delete(j);
+}
+
 static void
 test_issued_without_key_or_ca_is_an_error(void **state)
 {
@@ -202,6 +236,7 @@ main(void)
 		cmocka_unit_test(test_lease_needs_an_id),
 		cmocka_unit_test(test_wrapping_answers_read_data_strings),
 		cmocka_unit_test(test_issued_splits_chain_and_anchor),
+		cmocka_unit_test(test_issued_reads_a_long_ca_chain_in_one_walk),
 		cmocka_unit_test(test_issued_without_key_or_ca_is_an_error),
 	};
 	return cmocka_run_group_tests_name("vault_answers", tests, NULL, NULL);
