@@ -5,6 +5,7 @@
 #   make check      build and run every test (unit + integration)
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
+#   make fuzz       libFuzzer harnesses, FUZZ_S seconds each (test/fuzz/)
 #   make demo       start vaultsim and certagent and show what happens
 
 PKGS     := libuv libcurl openssl libcjson yaml-0.1
