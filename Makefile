@@ -6,6 +6,7 @@
 #   make small      the small static build, build/small/certagent
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make valgrind   unit tests under valgrind
+#   make fuzz       libFuzzer harnesses, FUZZ_S seconds each (test/fuzz/)
 #   make demo       start vaultsim and certagent and show what happens
 #   make soak       leak soak: 10,000 rotations with hooks, 2,000 SIGHUPs
 
@@ -224,3 +225,35 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/certagent $(DESTDIR)$(MANDIR)/man8/certagent.8 \
 		$(DESTDIR)$(MANDIR)/man5/certagent.yaml.5 $(DESTDIR)$(UNITDIR)/certagent@.service
 	rm -rf $(DESTDIR)$(DATADIR)/templates
+
+# Fuzzing (test/fuzz/README.md): one libFuzzer harness per parser of input
+# we do not control, linked with the agent's objects built by clang with
+# ASan + UBSan (and libFuzzer's coverage) in their own build directory;
+# `make fuzz` builds them and runs each for FUZZ_S seconds from its
+# checked-in seeds (test/fuzz/corpus/NAME), one after the other.
+FUZZ_CC      ?= clang
+FUZZ_S       ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_TARGETS := config tmpl vault_json x509 window listener
+FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
+                -fsanitize=address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
+FUZZ_LIBOBJ  := $(filter-out $(FUZZ_BUILD)/agent/main.o,$(AGENT_SRC:%.c=$(FUZZ_BUILD)/%.o))
+FUZZ_BIN     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+
+.PHONY: fuzz fuzz-build
+
+$(FUZZ_BUILD)/agent/%.o: agent/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(DEPFLAGS) -Iagent -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_LIBOBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEPFLAGS) -MF $@.d -Iagent \
+		-o $@ $< $(FUZZ_LIBOBJ) $(PKG_LIBS) -lm
+
+-include $(FUZZ_LIBOBJ:.o=.d) $(FUZZ_BIN:=.d)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	$(MAKE) fuzz-build
+	sh test/fuzz/run.sh $(FUZZ_S) $(FUZZ_TARGETS)

@@ -217,21 +217,69 @@ login_failed(struct auth *a, const char *why)
 		a->cb(a->cb_arg, NULL);
 }
 
+/*
+ * A TTL in seconds as ms.  Past AUTH_TTL_MAX_S it is capped: a double
+ * that large does not fit the integer (converting it would be undefined),
+ * and nothing is renewed that far out anyway.
+ */
+#define AUTH_TTL_MAX_S (100.0 * 365 * 86400)
+
 static uint64_t
 json_seconds(const cJSON *obj, const char *key)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(obj, key);
 
-	if (!cJSON_IsNumber(n) || n->valuedouble < 0)
+	if (!cJSON_IsNumber(n) || !(n->valuedouble > 0))
 		return 0;
+	if (n->valuedouble > AUTH_TTL_MAX_S)
+		return (uint64_t)AUTH_TTL_MAX_S * 1000;
 	return (uint64_t)n->valuedouble * 1000;
+}
+
+/*
+ * The parse steps of Vault's answers, apart from what the handlers do
+ * with them, so that test/fuzz/ reaches them with bytes it does not
+ * control.  auth.h has the contracts.
+ */
+int
+auth_parse_auth(const cJSON *json, struct auth_grant *g)
+{
+	const cJSON *auth = cJSON_GetObjectItemCaseSensitive(json, "auth");
+	const cJSON *tok = cJSON_GetObjectItemCaseSensitive(auth, "client_token");
+
+	g->token = cJSON_IsString(tok) && tok->valuestring[0] != '\0'
+			   ? tok->valuestring : NULL;
+	g->ttl_ms = json_seconds(auth, "lease_duration");
+	g->renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth,
+								     "renewable"));
+	return g->token ? 0 : -ENOENT;
+}
+
+void
+auth_parse_lookup(const cJSON *json, struct auth_grant *g)
+{
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(json, "data");
+
+	g->token = NULL;
+	g->ttl_ms = json_seconds(data, "ttl");
+	g->renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(data,
+								     "renewable"));
+}
+
+const char *
+auth_parse_data_string(const cJSON *json, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(json, "data"), key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static void
 on_lookup(void *arg, const struct vault_response *r)
 {
 	struct auth *a = arg;
-	const cJSON *data;
+	struct auth_grant g;
 
 	a->call = NULL;
 	if (r->err == VAULT_ECANCELED)
@@ -256,10 +304,9 @@ on_lookup(void *arg, const struct vault_response *r)
 		plan(a, a->granted_ms);
 		return;
 	}
-	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
-	uint64_t ttl = json_seconds(data, "ttl");
-	const cJSON *ren = cJSON_GetObjectItemCaseSensitive(data, "renewable");
-	a->renewable = cJSON_IsTrue(ren);
+	auth_parse_lookup(r->json, &g);
+	uint64_t ttl = g.ttl_ms;
+	a->renewable = g.renewable;
 	a->expires_at_ms = ttl ? wall_ms() + (int64_t)ttl : 0;
 	a->stats.expires_at_ms = a->expires_at_ms;
 	if (a->cfg->method == AUTH_METHOD_TOKEN) {
@@ -292,7 +339,7 @@ static void
 on_login(void *arg, const struct vault_response *r)
 {
 	struct auth *a = arg;
-	const cJSON *auth, *tok;
+	struct auth_grant g;
 
 	a->call = NULL;
 	if (r->err == VAULT_ECANCELED)
@@ -301,15 +348,13 @@ on_login(void *arg, const struct vault_response *r)
 		login_failed(a, r->message);
 		return;
 	}
-	auth = cJSON_GetObjectItemCaseSensitive(r->json, "auth");
-	tok = cJSON_GetObjectItemCaseSensitive(auth, "client_token");
-	if (!cJSON_IsString(tok) || tok->valuestring[0] == '\0') {
+	if (auth_parse_auth(r->json, &g) != 0) {
 		login_failed(a, "the response has no auth.client_token");
 		return;
 	}
-	uint64_t ttl = json_seconds(auth, "lease_duration");
-	int renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
-	adopt(a, tok->valuestring, ttl, renewable);
+	uint64_t ttl = g.ttl_ms;
+	int renewable = g.renewable;
+	adopt(a, g.token, ttl, renewable);
 	a->stats.logins++;
 	audit_token(a->cfg->audit, "login", method_name(a->cfg->method),
 		    ttl ? wall_ms() + (int64_t)ttl : 0, NULL);
@@ -445,7 +490,7 @@ static void
 on_unwrap(void *arg, const struct vault_response *r)
 {
 	struct auth *a = arg;
-	const cJSON *sid;
+	const char *sid;
 
 	a->call = NULL;
 	if (r->err == VAULT_ECANCELED)
@@ -454,15 +499,14 @@ on_unwrap(void *arg, const struct vault_response *r)
 		unwrap_failed(a, r->message);
 		return;
 	}
-	sid = cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(r->json, "data"), "secret_id");
-	if (!cJSON_IsString(sid) || sid->valuestring[0] == '\0') {
+	sid = auth_parse_data_string(r->json, "secret_id");
+	if (sid == NULL || sid[0] == '\0') {
 		unwrap_failed(a, "the wrapped answer has no secret_id");
 		return;
 	}
-	log_redact_add(sid->valuestring);
+	log_redact_add(sid);
 	drop_secret(&a->secret_id);
-	a->secret_id = strdup(sid->valuestring);
+	a->secret_id = strdup(sid);
 	drop_secret(&a->wrapped);
 	a->wrapped = a->unwrapping;
 	a->unwrapping = NULL;
@@ -486,7 +530,7 @@ static void
 on_wrap_lookup(void *arg, const struct vault_response *r)
 {
 	struct auth *a = arg;
-	const cJSON *data, *cp;
+	const char *cp;
 	char why[768];
 
 	a->call = NULL;
@@ -496,13 +540,11 @@ on_wrap_lookup(void *arg, const struct vault_response *r)
 		unwrap_failed(a, r->message);
 		return;
 	}
-	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
-	cp = cJSON_GetObjectItemCaseSensitive(data, "creation_path");
-	if (!cJSON_IsString(cp) ||
-	    strcmp(cp->valuestring, a->cfg->secret_id_wrapping_path) != 0) {
+	cp = auth_parse_data_string(r->json, "creation_path");
+	if (cp == NULL || strcmp(cp, a->cfg->secret_id_wrapping_path) != 0) {
 		snprintf(why, sizeof(why), "it was made at %s, not at %s: refusing "
 			 "it (it may have been read by whoever made it)",
-			 cJSON_IsString(cp) ? cp->valuestring : "(unknown)",
+			 cp ? cp : "(unknown)",
 			 a->cfg->secret_id_wrapping_path);
 		unwrap_failed(a, why);
 		return;
@@ -640,7 +682,7 @@ static void
 on_renew(void *arg, const struct vault_response *r)
 {
 	struct auth *a = arg;
-	const cJSON *auth;
+	struct auth_grant g;
 
 	a->call = NULL;
 	if (r->err == VAULT_ECANCELED)
@@ -661,9 +703,9 @@ on_renew(void *arg, const struct vault_response *r)
 		login(a);
 		return;
 	}
-	auth = cJSON_GetObjectItemCaseSensitive(r->json, "auth");
-	uint64_t ttl = json_seconds(auth, "lease_duration");
-	a->renewable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(auth, "renewable"));
+	auth_parse_auth(r->json, &g);	/* renew-self may omit the token */
+	uint64_t ttl = g.ttl_ms;
+	a->renewable = g.renewable;
 	a->expires_at_ms = ttl ? wall_ms() + (int64_t)ttl : 0;
 	a->stats.expires_at_ms = a->expires_at_ms;
 	a->stats.renewals++;

@@ -12,6 +12,7 @@
 #ifndef CERTAGENT_AUTH_H
 #define CERTAGENT_AUTH_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -113,5 +114,25 @@ void auth_close(struct auth *a);
 /* When a token of TTL_MS is renewed (or replaced): uniform in [0.6, 0.7]
  * of it, so a fleet started together does not renew together. */
 uint64_t auth_renew_delay(uint64_t ttl_ms);
+
+/*
+ * The parse steps of Vault's answers to auth (each a plain function of
+ * the parsed body; test/fuzz/vault_json.c feeds them bytes).  TOKEN is
+ * borrowed from JSON.
+ */
+struct auth_grant {
+	const char *token;	/* NULL when absent or empty */
+	uint64_t ttl_ms;	/* 0 when absent, not a number or negative */
+	int renewable;
+};
+
+/* A login or renew-self: auth.client_token, .lease_duration, .renewable;
+ * -ENOENT when there is no token. */
+int auth_parse_auth(const cJSON *json, struct auth_grant *g);
+/* lookup-self: data.ttl and data.renewable. */
+void auth_parse_lookup(const cJSON *json, struct auth_grant *g);
+/* The string data.KEY (sys/wrapping/lookup's creation_path,
+ * sys/wrapping/unwrap's secret_id), or NULL. */
+const char *auth_parse_data_string(const cJSON *json, const char *key);
 
 #endif

@@ -320,25 +320,32 @@ split_ca(const cJSON *data, int der, struct buf *chain, struct buf *anchor)
 {
 	const cJSON *ca_chain = cJSON_GetObjectItemCaseSensitive(data, "ca_chain");
 	const char *issuing = json_str(data, "issuing_ca");
-	int n = cJSON_IsArray(ca_chain) ? cJSON_GetArraySize(ca_chain) : 0, last = -1;
+	const cJSON *e, *last = NULL;
 
-	for (int i = n - 1; i >= 0 && last < 0; i--)
-		if (cJSON_IsString(cJSON_GetArrayItem(ca_chain, i)))
-			last = i;
-	if (last < 0) {
+	/* Walk the list: cJSON_GetArrayItem(i) walks it from the start, and
+	 * indexing a list of a million items that way kept the loop busy for
+	 * hours (a 4 MB answer holds that many). */
+	if (cJSON_IsArray(ca_chain)) {
+		cJSON_ArrayForEach(e, ca_chain) {
+			if (cJSON_IsString(e))
+				last = e;
+		}
+	}
+	if (last == NULL) {
 		if (issuing == NULL || issuing[0] == '\0')
 			return -ENOENT;
 		add_pem(chain, issuing, der, "CERTIFICATE");
 		return add_pem(anchor, issuing, der, "CERTIFICATE");
 	}
-	for (int i = 0; i <= last; i++) {
-		const cJSON *e = cJSON_GetArrayItem(ca_chain, i);
+	cJSON_ArrayForEach(e, ca_chain) {
 		if (!cJSON_IsString(e))
 			continue;
-		if (i < last || last == 0)
+		if (e != last || e == ca_chain->child)
 			add_pem(chain, e->valuestring, der, "CERTIFICATE");
-		if (i == last)
+		if (e == last)
 			add_pem(anchor, e->valuestring, der, "CERTIFICATE");
+		if (e == last || chain->err)
+			break;
 	}
 	return anchor->err ? anchor->err : chain->err;
 }
@@ -403,6 +410,39 @@ store_entry(struct cert *c, const struct cert_material *mt,
 	return 0;
 }
 
+/* certs.h has the contract.  The parse step of on_issued(), apart so that
+ * test/fuzz/ can reach it with bytes it does not control. */
+int
+certs_parse_issued(const cJSON *json, int der, int key_pkcs8,
+		   const char *own_key, int need_key, struct buf *cert,
+		   struct buf *key, struct buf *chain, struct buf *anchor,
+		   char *err, size_t errlen)
+{
+	const cJSON *data = cJSON_GetObjectItemCaseSensitive(json, "data");
+	const char *cert_v = json_str(data, "certificate");
+	const char *key_v = own_key ? own_key : json_str(data, "private_key");
+
+	if (cert_v == NULL || (key_v == NULL && need_key)) {
+		snprintf(err, errlen, "Vault's answer has no certificate or "
+			 "private key");
+		return -EINVAL;
+	}
+	add_pem(cert, cert_v, der, "CERTIFICATE");
+	if (key_v)
+		add_pem(key, key_v, der && !own_key,
+			der_key_label(data, key_pkcs8));
+	if (split_ca(data, der, chain, anchor) != 0) {
+		snprintf(err, errlen, "Vault's answer has no issuing_ca or "
+			 "ca_chain");
+		return -EINVAL;
+	}
+	if (cert->err || key->err) {
+		snprintf(err, errlen, "Vault's answer is too large");
+		return -E2BIG;
+	}
+	return 0;
+}
+
 static void
 on_issued(void *arg, const struct vault_response *r)
 {
@@ -410,8 +450,6 @@ on_issued(void *arg, const struct vault_response *r)
 	struct buf chain = BUF_INIT(PEM_MAX), anchor = BUF_INIT(PEM_MAX);
 	struct buf cert = BUF_INIT(PEM_MAX), key = BUF_INIT(PEM_MAX);
 	char err[1024], *pinned = NULL;
-	const char *cert_v, *key_v;
-	const cJSON *data;
 	struct x509_info info;
 	cJSON *env = NULL;
 
@@ -425,25 +463,10 @@ on_issued(void *arg, const struct vault_response *r)
 		retry_later(c, r->message);
 		goto out;
 	}
-	data = cJSON_GetObjectItemCaseSensitive(r->json, "data");
-	cert_v = json_str(data, "certificate");
-	key_v = json_str(data, "private_key");
-	if (c->pending_key)
-		key_v = c->pending_key;	/* sign mode: the key is ours */
-	if (cert_v == NULL || (key_v == NULL && c->def)) {
-		retry_later(c, "Vault's answer has no certificate or private key");
-		goto out;
-	}
-	add_pem(&cert, cert_v, c->der, "CERTIFICATE");
-	if (key_v)
-		add_pem(&key, key_v, c->der && !c->pending_key,
-			der_key_label(data, c->key_pkcs8));
-	if (split_ca(data, c->der, &chain, &anchor) != 0) {
-		retry_later(c, "Vault's answer has no issuing_ca or ca_chain");
-		goto out;
-	}
-	if (cert.err || key.err) {
-		retry_later(c, "Vault's answer is too large");
+	if (certs_parse_issued(r->json, c->der, c->key_pkcs8, c->pending_key,
+			       c->def != NULL, &cert, &key, &chain, &anchor,
+			       err, sizeof(err)) != 0) {
+		retry_later(c, err);
 		goto out;
 	}
 	if (c->def && c->def->out.trust_anchor) {

@@ -130,6 +130,19 @@ size_t certs_clock_stepped(struct certs *m);
  * path? */
 int certs_is_issue_call(const char *kind, const char *path, size_t nkv);
 
+/*
+ * The parse step of an answer to pki issue or sign: JSON (Vault's envelope)
+ * to PEM in CERT, KEY (OWN_KEY, the sign mode's key, when not NULL),
+ * CHAIN (intermediates) and ANCHOR.  DER: Vault answered format=der (base64
+ * DER); KEY_PKCS8: its private key is PKCS#8; NEED_KEY: no key is an
+ * error.  0, or a negative errno with ERR filled.  Nothing is verified.
+ */
+struct buf;
+int certs_parse_issued(const cJSON *json, int der, int key_pkcs8,
+		       const char *own_key, int need_key, struct buf *cert,
+		       struct buf *key, struct buf *chain, struct buf *anchor,
+		       char *err, size_t errlen);
+
 /* A template's issue call, as certs_template_get() takes it. */
 struct certs_tcall {
 	const char *kind, *path;

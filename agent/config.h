@@ -74,6 +74,11 @@ struct config {
 int config_load(const char *file, struct config **out, char *err,
 		size_t errlen);
 
+/* The same, with the file's contents in TEXT (LEN bytes, NUL bytes
+ * allowed) instead of read from FILE, which names it in errors. */
+int config_load_text(const char *file, const char *text, size_t len,
+		     struct config **out, char *err, size_t errlen);
+
 void config_free(struct config *cfg);
 
 /*

@@ -195,6 +195,38 @@ deps_lease_delay(double fraction, uint64_t dur_ms)
 	return backoff_uniform(hi - hi / 10, hi);
 }
 
+/*
+ * Vault's lease_duration (seconds) as ms; 0 when absent, not a number or
+ * not positive.  Capped at DEPS_LEASE_MAX_S: a double past the integer's
+ * range cannot be converted (undefined behaviour), and no lease is
+ * renewed a century out.
+ */
+#define DEPS_LEASE_MAX_S (100.0 * 365 * 86400)
+
+uint64_t
+deps_parse_duration(const cJSON *json)
+{
+	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(json, "lease_duration");
+
+	if (!cJSON_IsNumber(dur) || !(dur->valuedouble > 0))
+		return 0;
+	if (dur->valuedouble > DEPS_LEASE_MAX_S)
+		return (uint64_t)(DEPS_LEASE_MAX_S * 1000.0);
+	return (uint64_t)(dur->valuedouble * 1000.0);
+}
+
+/* deps.h has the contract; the parse step of a read's answer. */
+void
+deps_parse_lease(const cJSON *env, struct deps_lease *l)
+{
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(env, "lease_id");
+
+	l->id = cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : NULL;
+	l->ms = l->id ? deps_parse_duration(env) : 0;
+	l->renewable = l->ms &&
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(env, "renewable"));
+}
+
 /* The renewal point of a lease of DUR_MS: threshold, jittered 10% down. */
 static uint64_t
 lease_point(const struct dep *e, uint64_t dur_ms)
@@ -206,14 +238,38 @@ lease_point(const struct dep *e, uint64_t dur_ms)
 static unsigned long long
 refresh_delay(const struct dep *e)
 {
-	const cJSON *lease = cJSON_GetObjectItemCaseSensitive(e->data, "lease_id");
-	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(e->data, "lease_duration");
+	struct deps_lease l;
 	unsigned long long refresh = e->d->cfg->refresh_ms;
 
-	if (cJSON_IsString(lease) && lease->valuestring[0] && cJSON_IsNumber(dur) &&
-	    dur->valuedouble > 0)
-		return lease_point(e, (uint64_t)(dur->valuedouble * 1000.0));
+	deps_parse_lease(e->data, &l);
+	if (l.ms)
+		return lease_point(e, l.ms);
 	return refresh ? refresh : KV_REFRESH_MS;
+}
+
+/*
+ * Are X and Y the same JSON, written the same way?  Compared as printed
+ * text, in linear time: cJSON_Compare() looks up every member of one
+ * object in the other, which for a secret of 300,000 keys (a 4 MB answer)
+ * kept the loop busy for minutes at every refresh.  Vault writes a map's
+ * keys in sorted order, so the same data prints the same; anything else
+ * only counts as a change, and a re-render writes no file whose bytes are
+ * the same.  Out of memory counts as a change too.
+ */
+static int
+same_json(const cJSON *x, const cJSON *y)
+{
+	char *a, *b;
+	int same;
+
+	if (x == NULL || y == NULL)
+		return x == y;
+	a = cJSON_PrintUnformatted(x);
+	b = a ? cJSON_PrintUnformatted(y) : NULL;
+	same = a && b && strcmp(a, b) == 0;
+	secret_free(a);		/* the secret itself, as text */
+	secret_free(b);
+	return same;
 }
 
 /*
@@ -227,9 +283,8 @@ same_payload(const cJSON *a, const cJSON *b)
 	static const char *const keys[] = { "data", "lease_id", "auth" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const cJSON *x = cJSON_GetObjectItemCaseSensitive(a, keys[i]);
-		const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, keys[i]);
-		if ((x == NULL) != (y == NULL) || (x && !cJSON_Compare(x, y, 1)))
+		if (!same_json(cJSON_GetObjectItemCaseSensitive(a, keys[i]),
+			       cJSON_GetObjectItemCaseSensitive(b, keys[i])))
 			return 0;
 	}
 	return 1;
@@ -247,17 +302,17 @@ lease_id(const struct dep *e)
 static void
 note_lease(struct dep *e, const cJSON *env)
 {
-	const cJSON *dur = cJSON_GetObjectItemCaseSensitive(env, "lease_duration");
-	const cJSON *ren = cJSON_GetObjectItemCaseSensitive(env, "renewable");
+	struct deps_lease l;
 
+	deps_parse_lease(env, &l);
 	e->renew_next = 0;
 	e->lease_expire_ms = 0;
 	e->lease_ms = 0;
-	if (lease_id(e) == NULL || !cJSON_IsNumber(dur) || dur->valuedouble <= 0)
+	if (lease_id(e) == NULL || l.ms == 0)
 		return;
-	e->lease_ms = (uint64_t)(dur->valuedouble * 1000.0);
+	e->lease_ms = l.ms;
 	e->lease_expire_ms = wall_ms() + (int64_t)e->lease_ms;
-	e->renew_next = cJSON_IsTrue(ren);
+	e->renew_next = l.renewable;
 }
 
 /* Read the secret again (new credentials) in DELAY ms. */
@@ -276,7 +331,6 @@ on_renewed(void *arg, const struct vault_response *r)
 	struct dep *e = arg;
 	struct deps *d = e->d;
 	int64_t now = wall_ms();
-	const cJSON *dur;
 	uint64_t got;
 
 	e->call = NULL;
@@ -302,9 +356,7 @@ on_renewed(void *arg, const struct vault_response *r)
 		return;
 	}
 	retry_succeeded(&e->retry);
-	dur = cJSON_GetObjectItemCaseSensitive(r->json, "lease_duration");
-	got = cJSON_IsNumber(dur) && dur->valuedouble > 0
-		      ? (uint64_t)(dur->valuedouble * 1000.0) : 0;
+	got = deps_parse_duration(r->json);
 	e->lease_expire_ms = now + (int64_t)got;
 	if (got + 1000 < e->lease_ms) {
 		/* Capped by the max TTL: this lease ends; replace it in time. */

@@ -14,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "backoff.h"
@@ -75,5 +76,22 @@ void deps_close(struct deps *d);
 /* When a lease of DUR_MS is renewed, or replaced: at FRACTION of it
  * (lease_renewal_threshold), jittered up to 10% earlier. */
 uint64_t deps_lease_delay(double fraction, uint64_t dur_ms);
+
+/*
+ * The parse steps of Vault's answers (plain functions of the parsed body;
+ * test/fuzz/vault_json.c feeds them bytes).  The data itself goes to the
+ * templates as it came.
+ */
+struct deps_lease {
+	const char *id;		/* lease_id, borrowed; NULL when none */
+	uint64_t ms;		/* lease_duration in ms; 0 without a lease */
+	int renewable;
+};
+
+/* A read's envelope (kv v1/v2, database/creds, ...). */
+void deps_parse_lease(const cJSON *env, struct deps_lease *l);
+/* lease_duration in ms (0 when absent or not positive): a read's, or
+ * sys/leases/renew's answer. */
+uint64_t deps_parse_duration(const cJSON *json);
 
 #endif

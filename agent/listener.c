@@ -59,7 +59,6 @@
 
 #include "log.h"
 
-#define LISTENER_HEAD_MAX 8192		/* request line + headers */
 #define LISTENER_MAX_CONNS 64
 #define LISTENER_TIMEOUT_MS 10000	/* head; and again for the reply */
 #define LISTENER_LINGER_MS 2000		/* drain after the reply, at most */
@@ -678,6 +677,15 @@ parse_head(char *p, char *end, char **method, char **path)
 	return 0;
 }
 
+/* listener.h has the contract. */
+int
+listener_parse_head(char *buf, size_t len, char **method, char **path)
+{
+	if (memchr(buf, '\0', len) != NULL)
+		return 400;
+	return parse_head(buf, buf + len, method, path);
+}
+
 static void
 handle_request(struct conn *c, size_t head_len)
 {
@@ -686,11 +694,7 @@ handle_request(struct conn *c, size_t head_len)
 	char *method = NULL, *path = NULL;
 	int status, head_only;
 
-	if (memchr(c->buf, '\0', head_len) != NULL) {
-		respond_error(c, 400);
-		return;
-	}
-	status = parse_head(c->buf, c->buf + head_len, &method, &path);
+	status = listener_parse_head(c->buf, head_len, &method, &path);
 	if (status != 0) {
 		log_debug("listener", "malformed request: %d", status);
 		respond_error(c, status);
@@ -724,9 +728,9 @@ handle_request(struct conn *c, size_t head_len)
 		r.body, r.len, head_only);
 }
 
-/* The end of the head if a blank line ends in BUF[FROM..TO), else 0. */
-static size_t
-head_end(const char *buf, size_t from, size_t to)
+/* listener.h has the contract. */
+size_t
+listener_head_end(const char *buf, size_t from, size_t to)
 {
 	for (size_t i = from; i < to; i++) {
 		if (buf[i] != '\n')
@@ -766,7 +770,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	old = c->len;
 	c->len += (size_t)nread;
 	c->buf[c->len] = '\0';
-	end = head_end(c->buf, old, c->len);
+	end = listener_head_end(c->buf, old, c->len);
 	if (end == 0 && c->len < LISTENER_HEAD_MAX)
 		return;
 	uv_read_stop(s);

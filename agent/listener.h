@@ -75,4 +75,15 @@ void listener_close(struct listener *l);
 int listener_client_target(const char *address, char *url, size_t ulen,
 			   char *sock, size_t slen, char *err, size_t errlen);
 
+/*
+ * The request parser, apart from the sockets so that test/fuzz/ can feed
+ * it bytes.  listener_head_end: the end of the head (just past the blank
+ * line) when one ends in BUF[FROM..TO), else 0; BUF[0..FROM) was looked
+ * at already.  listener_parse_head: the head BUF[0..LEN), cut in place:
+ * 0 with METHOD and PATH pointing into BUF, or the status to answer.
+ */
+#define LISTENER_HEAD_MAX 8192		/* request line + headers */
+size_t listener_head_end(const char *buf, size_t from, size_t to);
+int listener_parse_head(char *buf, size_t len, char **method, char **path);
+
 #endif

@@ -15,6 +15,8 @@ faketime"
 # Packaging (test_packaging.py): the unit's checks, the .deb and the .rpm;
 # dpkg-dev is also what make small's apt-get source needs.
 APT_PKGS="$APT_PKGS systemd procps man-db strace dpkg-dev debhelper fakeroot lintian rpm rpmlint"
+# make fuzz: clang and its libFuzzer + sanitizer runtimes (test/fuzz/)
+APT_PKGS="$APT_PKGS clang libclang-rt-14-dev"
 # Fedora / RHEL
 DNF_PKGS="gcc make pkgconf-pkg-config libuv-devel libcurl-devel openssl-devel
 cjson-devel libyaml-devel libcmocka-devel openssl python3
@@ -22,11 +24,13 @@ python3-cryptography python3-pytest python3-pytest-xdist python3-hvac valgrind
 postgresql-server postgresql nginx python3-gunicorn python3-uvicorn
 java-21-openjdk-headless"
 DNF_PKGS="$DNF_PKGS systemd procps-ng man-db strace rpm-build rpmlint"
+DNF_PKGS="$DNF_PKGS clang compiler-rt"
 # Alpine
 APK_PKGS="build-base pkgconf libuv-dev curl-dev openssl-dev cjson-dev
 yaml-dev cmocka-dev openssl python3 py3-cryptography py3-pytest py3-pytest-xdist py3-hvac
 valgrind postgresql postgresql-client nginx py3-gunicorn py3-uvicorn
 openjdk21-jre-headless"
+APK_PKGS="$APK_PKGS clang compiler-rt"
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

@@ -38,6 +38,7 @@
 					/* one per byte of a larger file */
 #define CFG_MAX_ITEMS	4096		/* list length when a table sets none */
 #define CFG_MAX_KEYS	64		/* entries in one section table */
+#define CFG_MAX_DEPTH	64		/* nested mappings and lists */
 #define CFG_PATH_MAX	256		/* longest key path shown */
 #define CFG_SHOW_MAX	60		/* longest value echoed in a message */
 #define CFG_WHY_MAX	256
@@ -159,6 +160,10 @@ struct loader {
  */
 int cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	     char *err, size_t errlen);
+/* The same, with FILE's contents given as TEXT (LEN bytes; NULL: read). */
+int cfg_load_text(const struct cfg_section *root, const char *file,
+		  const char *text, size_t len, void *obj, char *err,
+		  size_t errlen);
 
 /* Free what the fields of SEC at BASE hold, and clear them. */
 void cfg_free_fields(const struct cfg_section *sec, void *base);

@@ -1173,10 +1173,75 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p, const char *buf,
 		cfg_report(ld, line, col, NULL, "malformed YAML: %s", problem);
 }
 
+/*
+ * Nesting deeper than CFG_MAX_DEPTH is refused before the document is
+ * built.  libyaml's scanner looks at every open flow level for each token,
+ * so a file of "[[[[..." takes time quadratic in its depth (100,000
+ * levels, 200 KB: two minutes; the 16 MB cap allows millions), and its
+ * loader recurses once per level.  Events come out at most a simple key's
+ * 1024 characters after the scanner read them, so the check stops early.
+ * 0 when the depth is fine or the YAML is malformed (the load reports
+ * that), -EINVAL with the error reported, -ENOMEM.
+ */
+static int
+check_depth(struct loader *ld, const char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	yaml_event_type_t type;
+	yaml_mark_t mark;
+	int depth = 0, rc = 0;
+
+	if (!yaml_parser_initialize(&p)) {
+		cfg_out_of_memory(ld);
+		return -ENOMEM;
+	}
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &ev))
+			break;
+		type = ev.type;
+		mark = ev.start_mark;
+		yaml_event_delete(&ev);
+		if (type == YAML_STREAM_END_EVENT)
+			break;
+		if (type == YAML_SEQUENCE_END_EVENT ||
+		    type == YAML_MAPPING_END_EVENT) {
+			depth--;
+			continue;
+		}
+		if (type != YAML_SEQUENCE_START_EVENT &&
+		    type != YAML_MAPPING_START_EVENT)
+			continue;
+		if (++depth > CFG_MAX_DEPTH) {
+			cfg_report(ld, CFG_AT(mark), NULL, "nested more than %d "
+				   "levels deep; not a configuration file?",
+				   CFG_MAX_DEPTH);
+			rc = -EINVAL;
+			break;
+		}
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 /* config_int.h has the contract. */
 int
 cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	 char *err, size_t errlen)
+{
+	return cfg_load_text(root, file, NULL, 0, obj, err, errlen);
+}
+
+/*
+ * FILE's contents are TEXT (LEN bytes) when TEXT is not NULL, else they
+ * are read from FILE.  One path for both, so that what test/fuzz/ feeds
+ * in memory is what `certagent check` reads from disk.
+ */
+int
+cfg_load_text(const struct cfg_section *root, const char *file,
+	      const char *text, size_t textlen, void *obj, char *err,
+	      size_t errlen)
 {
 	struct loader ld;
 	yaml_parser_t parser;
@@ -1195,7 +1260,17 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 	if (err && errlen)
 		err[0] = '\0';
 
-	rc = read_file(file, &buf, &len);
+	if (text) {
+		buf = textlen > CFG_MAX_FILE ? NULL : malloc(textlen + 1);
+		rc = textlen > CFG_MAX_FILE ? -EFBIG : buf ? 0 : -ENOMEM;
+		if (buf) {
+			memcpy(buf, text, textlen);
+			buf[textlen] = '\0';
+			len = textlen;
+		}
+	} else {
+		rc = read_file(file, &buf, &len);
+	}
 	if (rc == -EFBIG) {
 		cfg_report(&ld, 0, 0, NULL, "larger than %d bytes; not a "
 		       "configuration file?", CFG_MAX_FILE);
@@ -1209,6 +1284,8 @@ cfg_load(const struct cfg_section *root, const char *file, void *obj,
 		cfg_report(&ld, 0, 0, NULL, "cannot read: %s", strerror(-rc));
 		goto out;
 	}
+	if (check_depth(&ld, buf, len) != 0)
+		goto done;
 	if (!yaml_parser_initialize(&parser)) {
 		cfg_out_of_memory(&ld);
 		rc = -ENOMEM;
@@ -1291,6 +1368,13 @@ share(struct config *c)
 int
 config_load(const char *file, struct config **out, char *err, size_t errlen)
 {
+	return config_load_text(file, NULL, 0, out, err, errlen);
+}
+
+int
+config_load_text(const char *file, const char *text, size_t len,
+		 struct config **out, char *err, size_t errlen)
+{
 	struct config *cfg;
 	int rc;
 
@@ -1304,7 +1388,7 @@ config_load(const char *file, struct config **out, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: out of memory", file);
 		return -ENOMEM;
 	}
-	rc = cfg_load(&cfg_root_section, file, cfg, err, errlen);
+	rc = cfg_load_text(&cfg_root_section, file, text, len, cfg, err, errlen);
 	if (rc < 0) {
 		config_free(cfg);
 		return rc;

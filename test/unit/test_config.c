@@ -1430,6 +1430,37 @@ test_alias_expansion_is_bounded(void **state)
 }
 
 
+/*
+ * 100,000 nested flow lists (200 KB) took libyaml two minutes to scan, its
+ * time quadratic in the depth; deeper than 64 levels is refused at once,
+ * at the level that goes too deep.  64 levels are still read.
+ */
+static void
+test_nesting_is_bounded(void **state)
+{
+	struct fx *fx = *state;
+	size_t n = 100000, len = 7 + 2 * n + 2;
+	char *yaml = malloc(len);
+
+	assert_non_null(yaml);
+	memcpy(yaml, "vault: ", 7);
+	memset(yaml + 7, '[', n);
+	memset(yaml + 7 + n, ']', n);
+	memcpy(yaml + 7 + 2 * n, "\n", 2);
+	load_fails(fx, "deep.yaml", yaml);
+	assert_error_at(fx, 1, 7 + 64, "nested more than 64 levels deep");
+	assert_int_equal(count_lines(fx->err), 1);
+
+	/* The root mapping and 63 lists: deep enough, and not refused for it. */
+	memset(yaml + 7, '[', 63);
+	memset(yaml + 7 + 63, ']', 63);
+	yaml[7 + 126] = '\0';
+	load_fails(fx, "deep63.yaml", yaml);
+	if (strstr(fx->err, "nested more than") != NULL)
+		fail_msg("64 levels refused: %s", fx->err);
+	free(yaml);
+}
+
 /* ------------------------------------------------------------------ */
 /* Maps and lists: duplicate, non-string and null keys, null values   */
 
@@ -1642,6 +1673,7 @@ main(void)
 		T(test_list_and_map_sections_parse_with_item_defaults),
 		T(test_list_and_map_errors_carry_item_paths),
 		T(test_alias_expansion_is_bounded),
+		T(test_nesting_is_bounded),
 		T(test_bad_keys_and_null_values_in_every_map_are_errors_at_their_place),
 		T(test_items_after_a_refused_one_keep_their_place_in_messages),
 		T(test_a_refused_entry_after_many_kept_ones_is_reported),

@@ -1,0 +1,4 @@
+{{- with secret "secret/data/myapp/env" }}
+{{- range $k, $v := .Data.data }}{{ $k }}={{ $v }}
+{{ end }}
+{{- end -}}

@@ -1,0 +1,4 @@
+{{ with secret "secret/data/myapp/config" -}}
+{{ .Data.data | toJSON }}
+{{ .Data.metadata | toJSONPretty }}
+{{ end -}}
