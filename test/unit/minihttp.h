@@ -276,4 +276,31 @@ mini_dead_port(void)
 	return port;
 }
 
+/*
+ * Run the loop until COND holds.  A loop turn may satisfy COND in its
+ * timers and then block in poll for the next event, which may never
+ * come: mini_tick_start()'s unreferenced timer wakes the loop every 10 ms
+ * so COND is looked at again.
+ */
+#define RUN_UNTIL(fx, cond)                                                     \
+	do {                                                                    \
+		while (!(cond))                                                 \
+			uv_run(&(fx)->loop, UV_RUN_ONCE);                       \
+	} while (0)
+
+static void
+mini_on_tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* The tick RUN_UNTIL needs; unreferenced, so it keeps no loop alive. */
+static inline void
+mini_tick_start(uv_loop_t *loop, uv_timer_t *tick)
+{
+	uv_timer_init(loop, tick);
+	uv_timer_start(tick, mini_on_tick, 10, 10);
+	uv_unref((uv_handle_t *)tick);
+}
+
 #endif

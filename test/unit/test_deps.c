@@ -114,24 +114,6 @@ on_change(void *arg)
 	fx->changes++;
 }
 
-/*
- * Run the loop until COND holds.  A loop turn may satisfy COND in its
- * timers and then block in poll for the next event, which may never
- * come: the fixture's unreferenced tick timer wakes the loop every 10 ms
- * so COND is looked at again.
- */
-#define RUN_UNTIL(fx, cond)                                                     \
-	do {                                                                    \
-		while (!(cond))                                                 \
-			uv_run(&(fx)->loop, UV_RUN_ONCE);                       \
-	} while (0)
-
-static void
-on_tick(uv_timer_t *t)
-{
-	(void)t;
-}
-
 static int
 setup(void **state)
 {
@@ -149,9 +131,7 @@ setup(void **state)
 	assert_int_equal(write(fd, "hvs.deps-test", 13), 13);
 	close(fd);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
-	uv_timer_init(&fx->loop, &fx->tick);
-	uv_timer_start(&fx->tick, on_tick, 10, 10);
-	uv_unref((uv_handle_t *)&fx->tick);
+	mini_tick_start(&fx->loop, &fx->tick);
 	assert_int_equal(mini_start(&fx->loop, &fx->srv), 0);
 	fx->srv.route = route;
 	fx->srv.arg = fx;

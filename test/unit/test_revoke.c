@@ -58,20 +58,6 @@ route(struct mini_server *srv, const char *req)
 	return &fx->resp;
 }
 
-/* See test_deps.c: the tick timer keeps a UV_RUN_ONCE turn from blocking
- * after its timers met COND. */
-#define RUN_UNTIL(fx, cond)                                                     \
-	do {                                                                    \
-		while (!(cond))                                                 \
-			uv_run(&(fx)->loop, UV_RUN_ONCE);                       \
-	} while (0)
-
-static void
-on_tick(uv_timer_t *t)
-{
-	(void)t;
-}
-
 static void
 on_flushed(void *arg)
 {
@@ -89,9 +75,7 @@ setup(void **state)
 	assert_non_null(fx);
 	log_setup(LOGL_ERROR, 0);
 	assert_int_equal(uv_loop_init(&fx->loop), 0);
-	uv_timer_init(&fx->loop, &fx->tick);
-	uv_timer_start(&fx->tick, on_tick, 10, 10);
-	uv_unref((uv_handle_t *)&fx->tick);
+	mini_tick_start(&fx->loop, &fx->tick);
 	assert_int_equal(mini_start(&fx->loop, &fx->srv), 0);
 	fx->srv.route = route;
 	fx->srv.arg = fx;
