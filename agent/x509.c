@@ -41,10 +41,11 @@
 #include <openssl/x509v3.h>
 
 #include "buf.h"
+#include "x509_int.h"
 
 /* The reason of the newest error on OpenSSL's queue, for ERR. */
-static const char *
-ossl_why(void)
+const char *
+x509_ossl_why(void)
 {
 	unsigned long e = ERR_peek_last_error();
 	const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
@@ -77,8 +78,8 @@ pem_bio(const char *pem, const char *what, BIO **out, char *err, size_t errlen)
 }
 
 /* Copy a memory BIO's contents into a malloc'd NUL-terminated string. */
-static int
-bio_string(BIO *bio, char **out)
+int
+x509_bio_string(BIO *bio, char **out)
 {
 	char *data = NULL, *s;
 	long len = BIO_get_mem_data(bio, &data);
@@ -210,9 +211,9 @@ memo_put(const char *pem, STACK_OF(X509) *certs)
 
 
 /* Every certificate of PEM, in order; the stack may be empty. */
-static int
-read_certs(const char *pem, const char *what, STACK_OF(X509) **out, char *err,
-	   size_t errlen)
+int
+x509_read_certs(const char *pem, const char *what, STACK_OF(X509) **out,
+		char *err, size_t errlen)
 {
 	STACK_OF(X509) *certs = NULL;
 	BIO *bio = NULL;
@@ -239,7 +240,7 @@ read_certs(const char *pem, const char *what, STACK_OF(X509) **out, char *err,
 		if (rc < 0) {
 			snprintf(err, errlen,
 				 "%s: PEM block %d is malformed: %s", what,
-				 block, ossl_why());
+				 block, x509_ossl_why());
 			goto out;
 		}
 		if (x != NULL && sk_X509_push(certs, x) <= 0) {
@@ -259,14 +260,14 @@ out:
 }
 
 /* The first certificate of PEM, and (if REST) the others. */
-static int
-read_first(const char *pem, const char *what, X509 **first,
-	   STACK_OF(X509) **rest, char *err, size_t errlen)
+int
+x509_read_first(const char *pem, const char *what, X509 **first,
+		STACK_OF(X509) **rest, char *err, size_t errlen)
 {
 	STACK_OF(X509) *certs = NULL;
 	int rc;
 
-	rc = read_certs(pem, what, &certs, err, errlen);
+	rc = x509_read_certs(pem, what, &certs, err, errlen);
 	if (rc != 0)
 		return rc;
 	if (sk_X509_num(certs) == 0) {
@@ -430,8 +431,8 @@ fallback:
 	return key;
 }
 
-static int
-read_key(const char *pem, EVP_PKEY **out, char *err, size_t errlen)
+int
+x509_read_key(const char *pem, EVP_PKEY **out, char *err, size_t errlen)
 {
 	BIO *bio = NULL;
 	int rc;
@@ -454,14 +455,14 @@ read_key(const char *pem, EVP_PKEY **out, char *err, size_t errlen)
 		snprintf(err, errlen,
 			 "key: no unencrypted private key in the PEM text "
 			 "(PKCS#8, RSA or EC): %s",
-			 ossl_why());
+			 x509_ossl_why());
 	}
 	BIO_free(bio);
 	return rc;
 }
 
-static int
-write_key(EVP_PKEY *key, char **out)
+int
+x509_write_key(EVP_PKEY *key, char **out)
 {
 	BIO *bio = BIO_new(BIO_s_secmem());
 	int rc;
@@ -472,7 +473,7 @@ write_key(EVP_PKEY *key, char **out)
 					  NULL) != 1)
 		rc = -ENOMEM;
 	else
-		rc = bio_string(bio, out);
+		rc = x509_bio_string(bio, out);
 	BIO_free(bio);
 	return rc;
 }
@@ -667,7 +668,7 @@ x509_cert_info(const char *pem, struct x509_info *out, char *err, size_t errlen)
 	int rc;
 
 	ERR_set_mark();
-	rc = read_first(pem, "certificate", &x, NULL, err, errlen);
+	rc = x509_read_first(pem, "certificate", &x, NULL, err, errlen);
 	if (rc != 0)
 		goto out;
 	rc = fill_info(x, &info, err, errlen);
@@ -738,7 +739,7 @@ x509_cert_describe(const char *pem, struct x509_info *info,
 	int rc;
 
 	ERR_set_mark();
-	rc = read_first(pem, "certificate", &x, NULL, err, errlen);
+	rc = x509_read_first(pem, "certificate", &x, NULL, err, errlen);
 	if (rc == 0)
 		rc = fill_info(x, info, err, errlen);
 	if (rc == 0)
@@ -769,7 +770,7 @@ x509_count_certs(const char *pem)
 	int rc;
 
 	ERR_set_mark();
-	rc = read_certs(pem, "bundle", &certs, err, sizeof(err));
+	rc = x509_read_certs(pem, "bundle", &certs, err, sizeof(err));
 	if (rc == 0)
 		rc = sk_X509_num(certs);
 	sk_X509_pop_free(certs, X509_free);
@@ -778,8 +779,8 @@ x509_count_certs(const char *pem)
 }
 
 /* EdDSA signs the message itself: no separate digest. */
-static int
-is_ed(const EVP_PKEY *key)
+int
+x509_is_ed(const EVP_PKEY *key)
 {
 	return EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448");
 }
@@ -795,7 +796,7 @@ probe_signature(X509 *x, EVP_PKEY *key)
 {
 	static const unsigned char probe[] = "certagent key-match probe";
 	EVP_MD_CTX *sctx = EVP_MD_CTX_new(), *vctx = EVP_MD_CTX_new();
-	const char *md = is_ed(key) ? NULL : "SHA256";
+	const char *md = x509_is_ed(key) ? NULL : "SHA256";
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
 	int rc = -ENOMEM;
@@ -852,8 +853,8 @@ pairwise_check(EVP_PKEY *key)
  * WHOLE the private half is proven too (a pairwise check or a signature),
  * else the public halves must be equal.
  */
-static int
-key_belongs(X509 *x, EVP_PKEY *key, int whole, char *err, size_t errlen)
+int
+x509_key_belongs(X509 *x, EVP_PKEY *key, int whole, char *err, size_t errlen)
 {
 	EVP_PKEY *pub = X509_get0_pubkey(x);
 	char who[768];
@@ -863,7 +864,7 @@ key_belongs(X509 *x, EVP_PKEY *key, int whole, char *err, size_t errlen)
 	if (pub == NULL) {
 		snprintf(err, errlen,
 			 "certificate (%s): unreadable public key: %s", who,
-			 ossl_why());
+			 x509_ossl_why());
 		return -EBADMSG;
 	}
 	eq = EVP_PKEY_eq(pub, key);
@@ -899,13 +900,13 @@ key_check(const char *cert_pem, const char *key_pem, int whole, char *err,
 	int rc;
 
 	ERR_set_mark();
-	rc = read_first(cert_pem, "certificate", &x, NULL, err, errlen);
+	rc = x509_read_first(cert_pem, "certificate", &x, NULL, err, errlen);
 	if (rc != 0)
 		goto out;
-	rc = read_key(key_pem, &key, err, errlen);
+	rc = x509_read_key(key_pem, &key, err, errlen);
 	if (rc != 0)
 		goto out;
-	rc = key_belongs(x, key, whole, err, errlen);
+	rc = x509_key_belongs(x, key, whole, err, errlen);
 out:
 	EVP_PKEY_free(key);
 	X509_free(x);
@@ -933,12 +934,12 @@ x509_verify_chain(const char *leaf_pem, const char *chain_pem,
 	int rc;
 
 	ERR_set_mark();
-	rc = read_first(leaf_pem, "certificate", &leaf, &untrusted, err,
+	rc = x509_read_first(leaf_pem, "certificate", &leaf, &untrusted, err,
 			errlen);
 	if (rc != 0)
 		goto out;
 	if (chain_pem != NULL) {
-		rc = read_certs(chain_pem, "chain", &chain, err, errlen);
+		rc = x509_read_certs(chain_pem, "chain", &chain, err, errlen);
 		if (rc != 0)
 			goto out;
 		while (sk_X509_num(chain) > 0) {
@@ -952,7 +953,7 @@ x509_verify_chain(const char *leaf_pem, const char *chain_pem,
 			}
 		}
 	}
-	rc = read_certs(anchor_pem, "trust anchor", &anchors, err, errlen);
+	rc = x509_read_certs(anchor_pem, "trust anchor", &anchors, err, errlen);
 	if (rc != 0)
 		goto out;
 	if (sk_X509_num(anchors) == 0) {
@@ -972,13 +973,13 @@ x509_verify_chain(const char *leaf_pem, const char *chain_pem,
 
 		if (X509_STORE_add_cert(store, anchor) != 1) {
 			rc = -ENOMEM;
-			snprintf(err, errlen, "trust anchor: %s", ossl_why());
+			snprintf(err, errlen, "trust anchor: %s", x509_ossl_why());
 			goto out;
 		}
 	}
 	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
 		rc = -ENOMEM;
-		snprintf(err, errlen, "verify: %s", ossl_why());
+		snprintf(err, errlen, "verify: %s", x509_ossl_why());
 		goto out;
 	}
 	/*
@@ -1153,7 +1154,7 @@ x509_check_names(const char *cert_pem, const struct x509_names *names,
 	int rc;
 
 	ERR_set_mark();
-	rc = read_first(cert_pem, "certificate", &x, NULL, err, errlen);
+	rc = x509_read_first(cert_pem, "certificate", &x, NULL, err, errlen);
 	if (rc == 0 && names != NULL)
 		rc = check_names(x, names, err, errlen);
 	X509_free(x);
@@ -1236,297 +1237,6 @@ x509_check_kept(const char *cert_pem, const char *key_pem,
 }
 
 int
-x509_generate_key(const char *type, unsigned bits, char **key_pem, char *err,
-		  size_t errlen)
-{
-	EVP_PKEY *key = NULL;
-	int rc = 0;
-
-	ERR_set_mark();
-	if (type != NULL && strcmp(type, "rsa") == 0) {
-		if (bits == 0)
-			bits = 2048;
-		if (bits != 2048 && bits != 3072 && bits != 4096 &&
-		    bits != 8192)
-			goto bad_bits;
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
-	} else if (type != NULL && strcmp(type, "ec") == 0) {
-		const char *curve;
-
-		if (bits == 0 || bits == 256)
-			curve = "P-256";
-		else if (bits == 384)
-			curve = "P-384";
-		else if (bits == 521)
-			curve = "P-521";
-		else
-			goto bad_bits;
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
-	} else if (type != NULL && strcmp(type, "ed25519") == 0) {
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	} else {
-		rc = -EINVAL;
-		snprintf(err, errlen,
-			 "key type \"%s\": expected rsa, ec or ed25519",
-			 type != NULL ? type : "(null)");
-		goto out;
-	}
-	if (key == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "generating a %s key failed: %s", type,
-			 ossl_why());
-		goto out;
-	}
-	rc = write_key(key, key_pem);
-	if (rc != 0)
-		snprintf(err, errlen, "encoding the new %s key failed: %s",
-			 type, ossl_why());
-	goto out;
-bad_bits:
-	rc = -EINVAL;
-	snprintf(err, errlen, "%s keys of %u bits are not supported (%s)", type,
-		 bits,
-		 strcmp(type, "rsa") == 0 ? "2048, 3072, 4096 or 8192"
-					  : "256, 384 or 521");
-out:
-	EVP_PKEY_free(key);
-	ERR_pop_to_mark();
-	return rc;
-}
-
-
-
-/* A DNS SAN must be printable ASCII (IDNs in their xn-- form). */
-static int
-dns_name_ok(const char *s)
-{
-	if (s == NULL || *s == '\0')
-		return 0;
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
-/* NAMES' DNS and IP entries as a subjectAltName value. */
-static int
-build_sans(const struct x509_names *names, GENERAL_NAMES **out, char *err,
-	   size_t errlen)
-{
-	GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
-	GENERAL_NAME *gn = NULL;
-	int rc = -ENOMEM;
-
-	if (sans == NULL)
-		goto nomem;
-	for (size_t i = 0; i < names->ndns; i++) {
-		const char *dns = names->dns[i];
-		ASN1_IA5STRING *ia5;
-
-		if (!dns_name_ok(dns)) {
-			rc = -EINVAL;
-			snprintf(err, errlen,
-				 "DNS name %zu \"%s\" is empty or not "
-				 "printable ASCII (use the xn-- form)",
-				 i + 1, dns != NULL ? dns : "");
-			goto out;
-		}
-		gn = GENERAL_NAME_new();
-		ia5 = ASN1_IA5STRING_new();
-		if (gn == NULL || ia5 == NULL ||
-		    ASN1_STRING_set(ia5, dns, -1) != 1) {
-			ASN1_IA5STRING_free(ia5);
-			goto nomem;
-		}
-		GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
-		if (sk_GENERAL_NAME_push(sans, gn) <= 0)
-			goto nomem;
-		gn = NULL;
-	}
-	for (size_t i = 0; i < names->nips; i++) {
-		ASN1_OCTET_STRING *ip = names->ips[i] != NULL
-						? a2i_IPADDRESS(names->ips[i])
-						: NULL;
-
-		if (ip == NULL) {
-			rc = -EINVAL;
-			snprintf(err, errlen, "\"%s\" is not an IP address",
-				 names->ips[i] != NULL ? names->ips[i]
-						       : "(null)");
-			goto out;
-		}
-		gn = GENERAL_NAME_new();
-		if (gn == NULL) {
-			ASN1_OCTET_STRING_free(ip);
-			goto nomem;
-		}
-		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
-		if (sk_GENERAL_NAME_push(sans, gn) <= 0)
-			goto nomem;
-		gn = NULL;
-	}
-	*out = sans;
-	sans = NULL;
-	rc = 0;
-	goto out;
-nomem:
-	snprintf(err, errlen, "CSR: out of memory");
-out:
-	GENERAL_NAME_free(gn);
-	GENERAL_NAMES_free(sans);
-	return rc;
-}
-
-int
-x509_make_csr(const char *key_pem, const struct x509_names *names,
-	      char **csr_pem, char *err, size_t errlen)
-{
-	static const struct x509_names none;
-	EVP_PKEY *key = NULL;
-	X509_REQ *req = NULL;
-	GENERAL_NAMES *sans = NULL;
-	STACK_OF(X509_EXTENSION) *exts = NULL;
-	BIO *bio = NULL;
-	int rc;
-
-	ERR_set_mark();
-	if (names == NULL)
-		names = &none;
-	rc = read_key(key_pem, &key, err, errlen);
-	if (rc != 0)
-		goto out;
-	rc = build_sans(names, &sans, err, errlen);
-	if (rc != 0)
-		goto out;
-	rc = -ENOMEM;
-	req = X509_REQ_new();
-	bio = BIO_new(BIO_s_mem());
-	if (req == NULL || bio == NULL ||
-	    X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1)
-		goto nomem;
-	if (names->cn != NULL && names->cn[0] != '\0' &&
-	    X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req),
-				       NID_commonName, MBSTRING_UTF8,
-				       (const unsigned char *)names->cn, -1, -1,
-				       0) != 1) {
-		rc = -EINVAL;
-		snprintf(err, errlen, "CSR: CN \"%s\" refused: %s", names->cn,
-			 ossl_why());
-		goto out;
-	}
-	if (sk_GENERAL_NAME_num(sans) > 0 &&
-	    (X509V3_add1_i2d(&exts, NID_subject_alt_name, sans, 0,
-			     X509V3_ADD_DEFAULT) != 1 ||
-	     X509_REQ_add_extensions(req, exts) != 1))
-		goto nomem;
-	if (X509_REQ_set_pubkey(req, key) != 1)
-		goto nomem;
-	if (X509_REQ_sign(req, key, is_ed(key) ? NULL : EVP_sha256()) <= 0) {
-		rc = -EINVAL;
-		snprintf(err, errlen, "CSR: signing with the key failed: %s",
-			 ossl_why());
-		goto out;
-	}
-	if (PEM_write_bio_X509_REQ(bio, req) != 1)
-		goto nomem;
-	rc = bio_string(bio, csr_pem);
-	if (rc == 0)
-		goto out;
-nomem:
-	rc = -ENOMEM;
-	snprintf(err, errlen, "CSR: out of memory");
-out:
-	BIO_free(bio);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	GENERAL_NAMES_free(sans);
-	X509_REQ_free(req);
-	EVP_PKEY_free(key);
-	ERR_pop_to_mark();
-	return rc;
-}
-
-int
-x509_pkcs12(const char *cert_pem, const char *key_pem, const char *chain_pem,
-	    const char *password, const char *friendly_name,
-	    unsigned char **der, size_t *der_len, char *err, size_t errlen)
-{
-	X509 *x = NULL;
-	EVP_PKEY *key = NULL;
-	STACK_OF(X509) *chain = NULL;
-	PKCS12 *p12 = NULL;
-	unsigned char *buf = NULL, *p;
-	int rc, n;
-
-	ERR_set_mark();
-	if (password == NULL) {
-		rc = -EINVAL;
-		snprintf(err, errlen, "PKCS#12: no password given (use \"\")");
-		goto out;
-	}
-	rc = read_first(cert_pem, "certificate", &x, NULL, err, errlen);
-	if (rc != 0)
-		goto out;
-	rc = read_key(key_pem, &key, err, errlen);
-	if (rc != 0)
-		goto out;
-	rc = key_belongs(x, key, 1, err, errlen);
-	if (rc != 0)
-		goto out;
-	if (chain_pem != NULL) {
-		rc = read_certs(chain_pem, "chain", &chain, err, errlen);
-		if (rc != 0)
-			goto out;
-		/* A chain that repeats the leaf would list it twice. */
-		for (int i = sk_X509_num(chain) - 1; i >= 0; i--) {
-			if (X509_cmp(sk_X509_value(chain, i), x) == 0)
-				X509_free(sk_X509_delete(chain, i));
-		}
-	}
-	/* OpenSSL 3 defaults: AES-256-CBC, PBKDF2, HMAC-SHA256 MAC. */
-	p12 = PKCS12_create(password, friendly_name, key, x,
-			    sk_X509_num(chain) > 0 ? chain : NULL, 0, 0, 0, 0,
-			    0);
-	if (p12 == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "PKCS#12: cannot build it: %s",
-			 ossl_why());
-		goto out;
-	}
-	n = i2d_PKCS12(p12, NULL);
-	if (n <= 0) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "PKCS#12: cannot encode it: %s",
-			 ossl_why());
-		goto out;
-	}
-	buf = malloc((size_t)n);
-	if (buf == NULL) {
-		rc = -ENOMEM;
-		snprintf(err, errlen, "PKCS#12: out of memory");
-		goto out;
-	}
-	p = buf;
-	if (i2d_PKCS12(p12, &p) != n) {
-		rc = -EIO;
-		snprintf(err, errlen, "PKCS#12: encoding changed length");
-		goto out;
-	}
-	*der = buf;
-	*der_len = (size_t)n;
-	buf = NULL;
-	rc = 0;
-out:
-	secret_free_len(buf, buf != NULL ? (size_t)n : 0);
-	PKCS12_free(p12);
-	sk_X509_pop_free(chain, X509_free);
-	EVP_PKEY_free(key);
-	X509_free(x);
-	ERR_pop_to_mark();
-	return rc;
-}
-
-int
 x509_split_first(const char *pem, char **first, char **rest, char *err,
 		 size_t errlen)
 {
@@ -1537,7 +1247,7 @@ x509_split_first(const char *pem, char **first, char **rest, char *err,
 	int rc;
 
 	ERR_set_mark();
-	rc = read_first(pem, "bundle", &x, &others, err, errlen);
+	rc = x509_read_first(pem, "bundle", &x, &others, err, errlen);
 	if (rc != 0)
 		goto out;
 	rc = -ENOMEM;
@@ -1549,7 +1259,7 @@ x509_split_first(const char *pem, char **first, char **rest, char *err,
 		if (PEM_write_bio_X509(b2, sk_X509_value(others, i)) != 1)
 			goto nomem;
 	}
-	if (bio_string(b1, &s1) != 0 || bio_string(b2, &s2) != 0)
+	if (x509_bio_string(b1, &s1) != 0 || x509_bio_string(b2, &s2) != 0)
 		goto nomem;
 	*first = s1;
 	*rest = s2;
@@ -1577,8 +1287,8 @@ x509_issued_by(const char *issuer_pem, const char *cert_pem)
 	int yes = 0;
 
 	ERR_set_mark();
-	if (read_first(issuer_pem, "issuer", &issuer, NULL, err, sizeof(err)) == 0 &&
-	    read_first(cert_pem, "certificate", &cert, NULL, err, sizeof(err)) == 0)
+	if (x509_read_first(issuer_pem, "issuer", &issuer, NULL, err, sizeof(err)) == 0 &&
+	    x509_read_first(cert_pem, "certificate", &cert, NULL, err, sizeof(err)) == 0)
 		yes = X509_check_issued(issuer, cert) == X509_V_OK;
 	X509_free(issuer);
 	X509_free(cert);

@@ -1,0 +1,322 @@
+/*
+ * x509_make: certificate material made here rather than read: private
+ * keys, certificate signing requests (sign mode), PKCS#12 keystores.
+ *
+ * DESIGN: the same rules as x509.c (see there): PEM text in and out, every
+ * OpenSSL object lives inside one call, each public function brackets its
+ * work with ERR_set_mark()/ERR_pop_to_mark(), and error text never holds
+ * key bytes.  It reads PEM through x509.c's readers (x509_int.h).
+ */
+#define OPENSSL_API_COMPAT 30000
+#define OPENSSL_NO_DEPRECATED 1
+
+#include "x509.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "buf.h"
+#include "x509_int.h"
+
+int
+x509_generate_key(const char *type, unsigned bits, char **key_pem, char *err,
+		  size_t errlen)
+{
+	EVP_PKEY *key = NULL;
+	int rc = 0;
+
+	ERR_set_mark();
+	if (type != NULL && strcmp(type, "rsa") == 0) {
+		if (bits == 0)
+			bits = 2048;
+		if (bits != 2048 && bits != 3072 && bits != 4096 &&
+		    bits != 8192)
+			goto bad_bits;
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	} else if (type != NULL && strcmp(type, "ec") == 0) {
+		const char *curve;
+
+		if (bits == 0 || bits == 256)
+			curve = "P-256";
+		else if (bits == 384)
+			curve = "P-384";
+		else if (bits == 521)
+			curve = "P-521";
+		else
+			goto bad_bits;
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+	} else if (type != NULL && strcmp(type, "ed25519") == 0) {
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	} else {
+		rc = -EINVAL;
+		snprintf(err, errlen,
+			 "key type \"%s\": expected rsa, ec or ed25519",
+			 type != NULL ? type : "(null)");
+		goto out;
+	}
+	if (key == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "generating a %s key failed: %s", type,
+			 x509_ossl_why());
+		goto out;
+	}
+	rc = x509_write_key(key, key_pem);
+	if (rc != 0)
+		snprintf(err, errlen, "encoding the new %s key failed: %s",
+			 type, x509_ossl_why());
+	goto out;
+bad_bits:
+	rc = -EINVAL;
+	snprintf(err, errlen, "%s keys of %u bits are not supported (%s)", type,
+		 bits,
+		 strcmp(type, "rsa") == 0 ? "2048, 3072, 4096 or 8192"
+					  : "256, 384 or 521");
+out:
+	EVP_PKEY_free(key);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+
+
+/* A DNS SAN must be printable ASCII (IDNs in their xn-- form). */
+static int
+dns_name_ok(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* NAMES' DNS and IP entries as a subjectAltName value. */
+static int
+build_sans(const struct x509_names *names, GENERAL_NAMES **out, char *err,
+	   size_t errlen)
+{
+	GENERAL_NAMES *sans = sk_GENERAL_NAME_new_null();
+	GENERAL_NAME *gn = NULL;
+	int rc = -ENOMEM;
+
+	if (sans == NULL)
+		goto nomem;
+	for (size_t i = 0; i < names->ndns; i++) {
+		const char *dns = names->dns[i];
+		ASN1_IA5STRING *ia5;
+
+		if (!dns_name_ok(dns)) {
+			rc = -EINVAL;
+			snprintf(err, errlen,
+				 "DNS name %zu \"%s\" is empty or not "
+				 "printable ASCII (use the xn-- form)",
+				 i + 1, dns != NULL ? dns : "");
+			goto out;
+		}
+		gn = GENERAL_NAME_new();
+		ia5 = ASN1_IA5STRING_new();
+		if (gn == NULL || ia5 == NULL ||
+		    ASN1_STRING_set(ia5, dns, -1) != 1) {
+			ASN1_IA5STRING_free(ia5);
+			goto nomem;
+		}
+		GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
+		if (sk_GENERAL_NAME_push(sans, gn) <= 0)
+			goto nomem;
+		gn = NULL;
+	}
+	for (size_t i = 0; i < names->nips; i++) {
+		ASN1_OCTET_STRING *ip = names->ips[i] != NULL
+						? a2i_IPADDRESS(names->ips[i])
+						: NULL;
+
+		if (ip == NULL) {
+			rc = -EINVAL;
+			snprintf(err, errlen, "\"%s\" is not an IP address",
+				 names->ips[i] != NULL ? names->ips[i]
+						       : "(null)");
+			goto out;
+		}
+		gn = GENERAL_NAME_new();
+		if (gn == NULL) {
+			ASN1_OCTET_STRING_free(ip);
+			goto nomem;
+		}
+		GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
+		if (sk_GENERAL_NAME_push(sans, gn) <= 0)
+			goto nomem;
+		gn = NULL;
+	}
+	*out = sans;
+	sans = NULL;
+	rc = 0;
+	goto out;
+nomem:
+	snprintf(err, errlen, "CSR: out of memory");
+out:
+	GENERAL_NAME_free(gn);
+	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+int
+x509_make_csr(const char *key_pem, const struct x509_names *names,
+	      char **csr_pem, char *err, size_t errlen)
+{
+	static const struct x509_names none;
+	EVP_PKEY *key = NULL;
+	X509_REQ *req = NULL;
+	GENERAL_NAMES *sans = NULL;
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	BIO *bio = NULL;
+	int rc;
+
+	ERR_set_mark();
+	if (names == NULL)
+		names = &none;
+	rc = x509_read_key(key_pem, &key, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = build_sans(names, &sans, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = -ENOMEM;
+	req = X509_REQ_new();
+	bio = BIO_new(BIO_s_mem());
+	if (req == NULL || bio == NULL ||
+	    X509_REQ_set_version(req, X509_REQ_VERSION_1) != 1)
+		goto nomem;
+	if (names->cn != NULL && names->cn[0] != '\0' &&
+	    X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req),
+				       NID_commonName, MBSTRING_UTF8,
+				       (const unsigned char *)names->cn, -1, -1,
+				       0) != 1) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "CSR: CN \"%s\" refused: %s", names->cn,
+			 x509_ossl_why());
+		goto out;
+	}
+	if (sk_GENERAL_NAME_num(sans) > 0 &&
+	    (X509V3_add1_i2d(&exts, NID_subject_alt_name, sans, 0,
+			     X509V3_ADD_DEFAULT) != 1 ||
+	     X509_REQ_add_extensions(req, exts) != 1))
+		goto nomem;
+	if (X509_REQ_set_pubkey(req, key) != 1)
+		goto nomem;
+	if (X509_REQ_sign(req, key, x509_is_ed(key) ? NULL : EVP_sha256()) <= 0) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "CSR: signing with the key failed: %s",
+			 x509_ossl_why());
+		goto out;
+	}
+	if (PEM_write_bio_X509_REQ(bio, req) != 1)
+		goto nomem;
+	rc = x509_bio_string(bio, csr_pem);
+	if (rc == 0)
+		goto out;
+nomem:
+	rc = -ENOMEM;
+	snprintf(err, errlen, "CSR: out of memory");
+out:
+	BIO_free(bio);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(sans);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+int
+x509_pkcs12(const char *cert_pem, const char *key_pem, const char *chain_pem,
+	    const char *password, const char *friendly_name,
+	    unsigned char **der, size_t *der_len, char *err, size_t errlen)
+{
+	X509 *x = NULL;
+	EVP_PKEY *key = NULL;
+	STACK_OF(X509) *chain = NULL;
+	PKCS12 *p12 = NULL;
+	unsigned char *buf = NULL, *p;
+	int rc, n;
+
+	ERR_set_mark();
+	if (password == NULL) {
+		rc = -EINVAL;
+		snprintf(err, errlen, "PKCS#12: no password given (use \"\")");
+		goto out;
+	}
+	rc = x509_read_first(cert_pem, "certificate", &x, NULL, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = x509_read_key(key_pem, &key, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = x509_key_belongs(x, key, 1, err, errlen);
+	if (rc != 0)
+		goto out;
+	if (chain_pem != NULL) {
+		rc = x509_read_certs(chain_pem, "chain", &chain, err, errlen);
+		if (rc != 0)
+			goto out;
+		/* A chain that repeats the leaf would list it twice. */
+		for (int i = sk_X509_num(chain) - 1; i >= 0; i--) {
+			if (X509_cmp(sk_X509_value(chain, i), x) == 0)
+				X509_free(sk_X509_delete(chain, i));
+		}
+	}
+	/* OpenSSL 3 defaults: AES-256-CBC, PBKDF2, HMAC-SHA256 MAC. */
+	p12 = PKCS12_create(password, friendly_name, key, x,
+			    sk_X509_num(chain) > 0 ? chain : NULL, 0, 0, 0, 0,
+			    0);
+	if (p12 == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "PKCS#12: cannot build it: %s",
+			 x509_ossl_why());
+		goto out;
+	}
+	n = i2d_PKCS12(p12, NULL);
+	if (n <= 0) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "PKCS#12: cannot encode it: %s",
+			 x509_ossl_why());
+		goto out;
+	}
+	buf = malloc((size_t)n);
+	if (buf == NULL) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "PKCS#12: out of memory");
+		goto out;
+	}
+	p = buf;
+	if (i2d_PKCS12(p12, &p) != n) {
+		rc = -EIO;
+		snprintf(err, errlen, "PKCS#12: encoding changed length");
+		goto out;
+	}
+	*der = buf;
+	*der_len = (size_t)n;
+	buf = NULL;
+	rc = 0;
+out:
+	secret_free_len(buf, buf != NULL ? (size_t)n : 0);
+	PKCS12_free(p12);
+	sk_X509_pop_free(chain, X509_free);
+	EVP_PKEY_free(key);
+	X509_free(x);
+	ERR_pop_to_mark();
+	return rc;
+}
