@@ -257,3 +257,12 @@ fuzz-build: $(FUZZ_BIN)
 fuzz: deps
 	$(MAKE) fuzz-build
 	sh test/fuzz/run.sh $(FUZZ_S) $(FUZZ_TARGETS)
+
+# ---- corpus ----
+# The expected outputs of the template corpus (test/templates/corpus/),
+# rendered by Go's text/template with consul-template stand-ins. Run it
+# when the corpus changes and commit expected/; it needs Debian's golang-go
+# on the developer's machine only: CI compares against the checked-in files.
+tmplref:
+	cd tools/tmplref && GOFLAGS=-mod=mod GOPROXY=off go run . -corpus ../../test/templates/corpus
+.PHONY: tmplref

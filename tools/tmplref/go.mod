@@ -1,0 +1,3 @@
+module certagent/tools/tmplref
+
+go 1.19
