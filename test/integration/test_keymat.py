@@ -8,8 +8,10 @@ import hashlib
 import os
 import pathlib
 import re
+import signal
 import stat
 import subprocess
+import textwrap
 import time
 
 import pytest
@@ -463,3 +465,87 @@ def test_a_chain_in_der_is_a_config_error(env, pki, secrets):
     assert a.proc.returncode != 0
     assert "files.chain.format: a DER file holds one certificate" in log, log
     assert "files.pkcs12.password_file: set password_file or password_env" in log, log
+
+
+def test_template_functions_pin_describe_and_package_a_certificate(env, pki):
+    rid, sid = pki
+    dest = env.tmp / "out.txt"
+    pem = env.tmp / "svc.pem"
+    tpls = """
+        - contents: |
+            {{- with pkiCert "pki_int/issue/web" "common_name=svc.example.test" "alt_names=a.example.test" "ip_sans=127.0.0.1" "ttl=20m" -}}
+            pin={{ .Cert | spkiPin }}
+            hex={{ .Cert | spkiPin "hex" }}
+            serial={{ .Cert | certSerial }}
+            fp={{ .Cert | certFingerprint }}
+            notafter={{ .Cert | certNotAfter }}
+            sans={{ .Cert | certSANs | join "," }}
+            p12={{ pkcs12 .Cert .Key .CA "tmpl-pw" }}
+            {{ end }}
+          destination: %s
+          mode: "0600"
+        - contents: |
+            {{- with pkiCert "pki_int/issue/web" "common_name=svc.example.test" "alt_names=a.example.test" "ip_sans=127.0.0.1" "ttl=20m" -}}
+            {{ .Cert }}{{ .Key }}
+            {{- end }}
+          destination: %s
+          mode: "0600"
+        """ % (dest, pem)
+    text = env.approle_config(rid, sid, auth="remove_secret_id_file_after_reading: false") + \
+        "templates:\n" + textwrap.indent(textwrap.dedent(tpls).strip("\n"), "  ") + "\n"
+    a = env.agent(text).start()
+    a.wait_for(r"rendered %s" % dest)
+    assert a.stop() == 0
+    assert len(issue_requests(env.vs)) == 1
+    vals = dict(line.split("=", 1) for line in dest.read_text().splitlines() if "=" in line)
+    digest = spki_pin(pem)
+    assert vals["pin"] == base64.b64encode(digest).decode()
+    assert vals["hex"] == digest.hex()
+    rc, out = openssl("x509", "-noout", "-serial", "-fingerprint", "-sha256", "-enddate",
+                      "-in", str(pem))
+    serial = re.search(r"serial=(\w+)", out).group(1).lower()
+    serial = ("0" + serial) if len(serial) % 2 else serial
+    assert vals["serial"] == ":".join(serial[i:i + 2] for i in range(0, len(serial), 2))
+    fp = re.search(r"Fingerprint=([\w:]+)", out).group(1)
+    assert vals["fp"].lower() == fp.lower()
+    end = re.search(r"notAfter=(.*)", out).group(1).strip()
+    assert vals["notafter"] == time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.strptime(end, "%b %d %H:%M:%S %Y %Z"))
+    assert vals["sans"].split(",") == ["a.example.test", "svc.example.test", "127.0.0.1"] or \
+        set(vals["sans"].split(",")) == {"a.example.test", "svc.example.test", "127.0.0.1"}
+    (env.tmp / "t.p12").write_bytes(base64.b64decode(vals["p12"]))
+    rc, out = openssl("pkcs12", "-in", str(env.tmp / "t.p12"), "-nodes",
+                      "-passin", "pass:tmpl-pw")
+    assert rc == 0, out
+    assert "friendlyName: svc.example.test" in out, out
+    rc, leaf = openssl("x509", "-in", str(pem))
+    assert leaf.strip() in out
+
+
+def test_a_new_issuance_leaves_the_unchanged_truststore_and_pin_alone(env, pki, secrets):
+    rid, sid = pki
+    d = env.tmp / "tls"
+    d.mkdir()
+    certs = """
+        - name: rot
+          path: pki_int/issue/web
+          common_name: rot.example.test
+          ttl: 30m
+          files:
+            pkcs12: {path: %(d)s/rot.p12, password_file: %(tmp)s/ks.pass}
+            truststore_pkcs12: {path: %(d)s/trust.p12, password_env: KEYMAT_TS_PASS}
+            chain: {path: %(d)s/chain.pem}
+            pin: {path: %(d)s/int.pin, of: intermediate}
+        """ % {"d": d, "tmp": env.tmp}
+    a = env.agent(cert_config(env, rid, sid, certs)).start(env=secrets)
+    a.wait_for(r"rot: wrote 4 files")
+    before = {p.name: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in d.iterdir()}
+    a.send(signal.SIGUSR1)
+    a.wait_for(r"rot: issued serial", count=2, timeout=20)
+    a.wait_for(r"rot: wrote 1 file from one issuance")
+    assert a.stop() == 0
+    after = {p.name: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in d.iterdir()}
+    # The keystore holds the new leaf; the CA material did not change.
+    assert after["rot.p12"] != before["rot.p12"]
+    for name in ("trust.p12", "chain.pem", "int.pin"):
+        assert after[name] == before[name], name
