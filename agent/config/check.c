@@ -308,7 +308,8 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath).line ?
 				      cfg_where(ld, NULL, kpath) : at), kpath,
 			   "must write the certificate and its key (a cert "
-			   "and a key file, or a bundle with both parts), so "
+			   "and a key file, a bundle with both parts, or a "
+			   "pkcs12 keystore), so "
 			   "that a restart can reuse them instead of issuing "
 			   "again");
 	}

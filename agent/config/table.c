@@ -515,7 +515,8 @@ static const struct cfg_entry cert_file_encrypt_entries[] = {
 		.type = CFG_STRING,
 		.offset = E_OFF(kdf, char *),
 		.flags = CFG_RELOAD,
-		.help = "pbkdf2 (default; PBKDF2-HMAC-SHA256) or scrypt",
+		.help = "the key derivation: pbkdf2 (default; "
+			"PBKDF2-HMAC-SHA256) or scrypt",
 	},
 };
 
@@ -600,8 +601,9 @@ static const struct cfg_entry cert_file_entries[] = {
 		.type = CFG_STRING,
 		.offset = F_OFF(friendly_name, char *),
 		.flags = CFG_RELOAD,
-		.help = "pkcs12: the entry's alias; default the certificate's "
-			"name (truststore: ca, ca-2, ...)",
+		.help = "pkcs12: the key entry's alias, default the "
+			"certificate's name; truststore_pkcs12: the first "
+			"alias, default ca (then -2, -3, ...)",
 	},
 	{
 		.key = "legacy",
@@ -609,7 +611,8 @@ static const struct cfg_entry cert_file_entries[] = {
 		.offset = F_OFF(legacy, int),
 		.def = "false",
 		.flags = CFG_RELOAD,
-		.help = "pkcs12: 3DES and a SHA-1 MAC for JVMs before 8u301",
+		.help = "pkcs12, truststore_pkcs12: 3DES and a SHA-1 MAC, for "
+			"JVMs before 8u301",
 	},
 	{
 		.key = "of",
