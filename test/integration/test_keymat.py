@@ -79,7 +79,9 @@ def test_keystore_and_truststore_open_with_keytool_and_openssl(env, pki, secrets
     rid, sid = pki
     d = env.tmp / "tls"
     d.mkdir()
-    a = run_agent_once(env, rid, sid, keymat_set(d), secrets)
+    audit = env.tmp / "audit.log"
+    cfg = cert_config(env, rid, sid, keymat_set(d)) + "audit: {path: %s}\n" % audit
+    a = env.agent(cfg).start(env=secrets)
     a.wait_for(r"kafka: wrote \d+ files from one issuance")
     assert len(issue_requests(env.vs)) == 1
     # keytool: one private key entry with its chain, trusted entries.
@@ -103,8 +105,6 @@ def test_keystore_and_truststore_open_with_keytool_and_openssl(env, pki, secrets
     assert rc == 0, leaf
     rc, crt = openssl("x509", "-in", str(d / "kafka.crt"))
     assert crt.strip() in leaf
-    rc, out = openssl("pkcs12", "-in", str(d / "trust.p12"), "-nokeys",
-                      "-passin", "env:KEYMAT_TS_PASS")
     # (openssl reads the variable from its own environment)
     r = subprocess.run(["openssl", "pkcs12", "-in", str(d / "trust.p12"), "-nokeys",
                         "-passin", "env:KEYMAT_TS_PASS"], capture_output=True,
@@ -116,8 +116,13 @@ def test_keystore_and_truststore_open_with_keytool_and_openssl(env, pki, secrets
     assert stat.S_IMODE(os.stat(d / "kafka.p12").st_mode) == 0o600
     assert stat.S_IMODE(os.stat(d / "trust.p12").st_mode) == 0o644
     assert a.stop() == 0
-    # Passwords never reach the log (the env fixture checks env.secrets).
+    # Passwords never reach the log (the env fixture checks env.secrets)
+    # nor the audit log, which names every file written.
     assert KS_PASS not in a.log() and TS_PASS not in a.log()
+    text = audit.read_text()
+    assert "kafka.p12" in text and "trust.p12" in text, text
+    for s in (KS_PASS, TS_PASS, KEY_PASS):
+        assert s not in text
 
 
 def java_peer(role, port, d, tmp):
@@ -311,7 +316,7 @@ def test_restart_with_only_a_keystore_adopts_without_reissue(env, pki, secrets):
             pkcs12: {path: %(d)s/ks.p12, password_file: %(tmp)s/ks.pass}
             truststore_pkcs12: {path: %(d)s/trust.p12, password_env: KEYMAT_TS_PASS}
         """ % {"d": d, "tmp": env.tmp}
-    hook = '["/bin/sh", "-c", "echo run >> %s/hook.log"]' % env.tmp
+    hook = '["/bin/sh", "-c", "env >> %s/hook.log"]' % env.tmp
     cfg = cert_config(env, rid, sid, certs) + "hooks:\n  touch: {command: %s}\n" % hook
     a = env.agent(cfg).start(env=secrets)
     a.wait_for(r"ks: wrote 2 files")
@@ -320,6 +325,9 @@ def test_restart_with_only_a_keystore_adopts_without_reissue(env, pki, secrets):
     assert len(issue_requests(env.vs)) == 1
     before = {p.name: (os.stat(p).st_ino, os.stat(p).st_mtime_ns) for p in d.iterdir()}
     hooks_before = (env.tmp / "hook.log").read_text()
+    # The hook ran with a minimal environment: not the agent's password.
+    assert "CERTAGENT_CHANGED_FILES" in hooks_before
+    assert TS_PASS not in hooks_before and KS_PASS not in hooks_before
     b = env.agent(cfg, name="again").start(env=secrets)
     b.wait_for(r"ks: kept the certificate on disk")
     assert b.stop() == 0
