@@ -113,7 +113,6 @@ dedupe(STACK_OF(X509) *chain, X509 *leaf)
 	}
 }
 
-
 /* A chain as PKCS12_parse() gives it back: without the leaf, no repeats. */
 static STACK_OF(X509) *
 chain_of(const char *chain_pem, X509 *leaf)
@@ -273,7 +272,9 @@ p12_open(const unsigned char *der, size_t len, const char *password,
 	*key = NULL;
 	*x = NULL;
 	*ca = NULL;
-	if (len > X509_PEM_MAX || (p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL) {
+	if (len <= X509_PEM_MAX)
+		p12 = d2i_PKCS12(NULL, &p, (long)len);
+	if (p12 == NULL) {
 		rc = -EBADMSG;
 		snprintf(err, errlen, "not a PKCS#12 %s", what);
 		goto out;
