@@ -389,7 +389,8 @@ compose_keymat(const struct cert_file *f, const char *path,
 	}
 	if (is_kind(f, "pkcs12")) {
 		rc = x509_keystore(mt->cert, mt->key, mt->chain, pass,
-				   f->friendly_name, f->legacy, &der, &len, why,
+				   f->friendly_name,
+				   f->legacy ? X509_P12_LEGACY : 0, &der, &len, why,
 				   sizeof(why));
 	} else if (is_kind(f, "truststore_pkcs12")) {
 		certs = ca_chain(mt);

@@ -191,12 +191,18 @@ void x509_forget(void);
 /*
  * A PKCS#12 keystore of CERT_PEM, KEY_PEM and CHAIN_PEM's certificates
  * (may be NULL) under PASSWORD, the key entry named ALIAS (may be NULL):
- * AES-256-CBC, PBKDF2-HMAC-SHA256, an HMAC-SHA256 MAC; LEGACY: 3DES under
- * the PKCS#12 KDF, a SHA-1 MAC.  *DER holds the key: secret_free_len().
+ * AES-256-CBC, PBKDF2-HMAC-SHA256, an HMAC-SHA256 MAC; with
+ * X509_P12_LEGACY in FLAGS: 3DES under the PKCS#12 KDF, a SHA-1 MAC.
+ * Salts and IVs are random, or with X509_P12_STABLE derived from a hash
+ * of the password and the material, so that the same inputs give the same
+ * bytes (for a template, whose output is compared byte for byte).  *DER
+ * holds the key: secret_free_len().
  */
+#define X509_P12_LEGACY 1
+#define X509_P12_STABLE 2
 int x509_keystore(const char *cert_pem, const char *key_pem,
 		  const char *chain_pem, const char *password,
-		  const char *alias, int legacy, unsigned char **der,
+		  const char *alias, int flags, unsigned char **der,
 		  size_t *der_len, char *err, size_t errlen);
 
 /*

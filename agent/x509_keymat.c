@@ -38,6 +38,8 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "buf.h"
@@ -128,15 +130,206 @@ chain_of(const char *chain_pem, X509 *leaf)
 	return chain;
 }
 
+/*
+ * SALT_LEN bytes for LABEL: random, or with SEED (a hash of the password
+ * and the material) derived from it, so that the same inputs give the
+ * same keystore.
+ */
+static int
+salt_for(const unsigned char *seed, const char *label, unsigned char *out,
+	 size_t n)
+{
+	unsigned char md[32];
+	EVP_MD_CTX *ctx;
+	int ok;
+
+	if (seed == NULL)
+		return RAND_bytes(out, (int)n) == 1 ? 0 : -EIO;
+	ctx = EVP_MD_CTX_new();
+	ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(ctx, seed, 32) == 1 &&
+	     EVP_DigestUpdate(ctx, label, strlen(label)) == 1 &&
+	     EVP_DigestFinal_ex(ctx, md, NULL) == 1;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -ENOMEM;
+	memcpy(out, md, n < sizeof(md) ? n : sizeof(md));
+	return 0;
+}
+
+/* The PBE algorithm of a safe or the key bag, with its salt and IV. */
+static X509_ALGOR *
+make_pbe(int legacy, const unsigned char *seed, const char *label)
+{
+	unsigned char salt[16], iv[16];
+	char l2[64];
+
+	snprintf(l2, sizeof(l2), "%s iv", label);
+	if (salt_for(seed, label, salt, sizeof(salt)) != 0 ||
+	    salt_for(seed, l2, iv, sizeof(iv)) != 0)
+		return NULL;
+	if (legacy)	/* the PKCS#12 KDF derives the IV from the salt */
+		return PKCS5_pbe_set(NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+				     P12_ITER, salt, 8);
+	return PKCS5_pbe2_set_iv(EVP_aes_256_cbc(), P12_ITER, salt,
+				 sizeof(salt), iv, NID_hmacWithSHA256);
+}
+
+/* BAGS, encrypted under PBE (which it takes), as a PKCS#7 safe. */
+static PKCS7 *
+encrypted_safe(STACK_OF(PKCS12_SAFEBAG) *bags, X509_ALGOR *pbe,
+	       const char *password)
+{
+	PKCS7 *p7 = PKCS7_new();
+	ASN1_OCTET_STRING *data;
+
+	if (p7 == NULL || pbe == NULL ||
+	    PKCS7_set_type(p7, NID_pkcs7_encrypted) != 1)
+		goto fail;
+	data = PKCS12_item_i2d_encrypt(pbe, ASN1_ITEM_rptr(PKCS12_SAFEBAGS),
+				       password, (int)strlen(password), bags,
+				       1);
+	if (data == NULL)
+		goto fail;
+	X509_ALGOR_free(p7->d.encrypted->enc_data->algorithm);
+	p7->d.encrypted->enc_data->algorithm = pbe;
+	ASN1_OCTET_STRING_free(p7->d.encrypted->enc_data->enc_data);
+	p7->d.encrypted->enc_data->enc_data = data;
+	return p7;
+fail:
+	X509_ALGOR_free(pbe);
+	PKCS7_free(p7);
+	return NULL;
+}
+
+/*
+ * The keystore as PKCS12_create() lays it out (an encrypted safe of
+ * certificate bags, the leaf's with friendlyName and localKeyID; a plain
+ * safe with the shrouded key bag, the same attributes), built by hand so
+ * that the salts and IVs can come from SEED.
+ */
+static PKCS12 *
+build_keystore(X509 *x, EVP_PKEY *key, STACK_OF(X509) *chain,
+	       const char *password, const char *alias, int legacy,
+	       const unsigned char *seed)
+{
+	STACK_OF(PKCS12_SAFEBAG) *certs = NULL, *keys = NULL;
+	STACK_OF(PKCS7) *safes = NULL;
+	PKCS12_SAFEBAG *bag = NULL;
+	PKCS8_PRIV_KEY_INFO *p8inf = NULL;
+	X509_ALGOR *pbe = NULL;
+	X509_SIG *p8 = NULL;
+	PKCS7 *p7 = NULL;
+	PKCS12 *p12 = NULL;
+	unsigned char keyid[EVP_MAX_MD_SIZE], macsalt[16];
+	unsigned int keyidlen = 0;
+
+	if (X509_digest(x, EVP_sha1(), keyid, &keyidlen) != 1)
+		goto out;
+	certs = sk_PKCS12_SAFEBAG_new_null();
+	keys = sk_PKCS12_SAFEBAG_new_null();
+	safes = sk_PKCS7_new_null();
+	if (certs == NULL || keys == NULL || safes == NULL)
+		goto out;
+	for (int i = -1; i < sk_X509_num(chain); i++) {
+		bag = PKCS12_SAFEBAG_create_cert(i < 0 ? x : sk_X509_value(chain, i));
+		if (bag == NULL)
+			goto out;
+		if (i < 0 && ((alias && PKCS12_add_friendlyname_asc(bag, alias,
+								   -1) != 1) ||
+			      PKCS12_add_localkeyid(bag, keyid, (int)keyidlen) != 1))
+			goto out;
+		if (sk_PKCS12_SAFEBAG_push(certs, bag) <= 0)
+			goto out;
+		bag = NULL;
+	}
+	p7 = encrypted_safe(certs, make_pbe(legacy, seed, "certs"), password);
+	if (p7 == NULL || sk_PKCS7_push(safes, p7) <= 0)
+		goto out;
+	p7 = NULL;
+	p8inf = EVP_PKEY2PKCS8(key);
+	pbe = make_pbe(legacy, seed, "key");
+	if (p8inf == NULL || pbe == NULL)
+		goto out;
+	p8 = PKCS8_set0_pbe(password, (int)strlen(password), p8inf, pbe);
+	if (p8 == NULL)
+		goto out;
+	pbe = NULL;
+	bag = PKCS12_SAFEBAG_create0_pkcs8(p8);
+	if (bag == NULL)
+		goto out;
+	p8 = NULL;
+	if ((alias && PKCS12_add_friendlyname_asc(bag, alias, -1) != 1) ||
+	    PKCS12_add_localkeyid(bag, keyid, (int)keyidlen) != 1 ||
+	    sk_PKCS12_SAFEBAG_push(keys, bag) <= 0)
+		goto out;
+	bag = NULL;
+	p7 = PKCS12_pack_p7data(keys);
+	if (p7 == NULL || sk_PKCS7_push(safes, p7) <= 0)
+		goto out;
+	p7 = NULL;
+	p12 = PKCS12_add_safes(safes, 0);
+	if (p12 == NULL ||
+	    salt_for(seed, "mac", macsalt, sizeof(macsalt)) != 0 ||
+	    PKCS12_set_mac(p12, password, -1, macsalt,
+			   legacy ? 8 : (int)sizeof(macsalt), P12_ITER,
+			   legacy ? EVP_sha1() : EVP_sha256()) != 1) {
+		PKCS12_free(p12);
+		p12 = NULL;
+	}
+out:
+	PKCS7_free(p7);
+	X509_SIG_free(p8);
+	X509_ALGOR_free(pbe);
+	PKCS8_PRIV_KEY_INFO_free(p8inf);
+	PKCS12_SAFEBAG_free(bag);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	sk_PKCS12_SAFEBAG_pop_free(certs, PKCS12_SAFEBAG_free);
+	sk_PKCS12_SAFEBAG_pop_free(keys, PKCS12_SAFEBAG_free);
+	return p12;
+}
+
+/* SEED for a stable keystore: SHA-256 over the password and the DER of
+ * the key, the leaf and the chain, in order. */
+static int
+stable_seed(const char *password, EVP_PKEY *key, X509 *x,
+	    STACK_OF(X509) *chain, unsigned char seed[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	PKCS8_PRIV_KEY_INFO *p8inf = EVP_PKEY2PKCS8(key);
+	unsigned char *der = NULL;
+	int n, ok = ctx && p8inf &&
+		    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+		    EVP_DigestUpdate(ctx, "certagent keystore", 19) == 1 &&
+		    EVP_DigestUpdate(ctx, password, strlen(password) + 1) == 1;
+
+	n = ok ? i2d_PKCS8_PRIV_KEY_INFO(p8inf, &der) : -1;
+	ok = n > 0 && EVP_DigestUpdate(ctx, der, (size_t)n) == 1;
+	if (der)
+		OPENSSL_clear_free(der, (size_t)n);
+	der = NULL;
+	for (int i = -1; ok && i < sk_X509_num(chain); i++) {
+		n = i2d_X509(i < 0 ? x : sk_X509_value(chain, i), &der);
+		ok = n > 0 && EVP_DigestUpdate(ctx, der, (size_t)n) == 1;
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, seed, NULL) == 1;
+	PKCS8_PRIV_KEY_INFO_free(p8inf);
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -ENOMEM;
+}
+
 int
 x509_keystore(const char *cert_pem, const char *key_pem, const char *chain_pem,
-	      const char *password, const char *alias, int legacy,
+	      const char *password, const char *alias, int flags,
 	      unsigned char **der, size_t *der_len, char *err, size_t errlen)
 {
 	X509 *x = NULL;
 	EVP_PKEY *key = NULL;
 	STACK_OF(X509) *chain = NULL;
 	PKCS12 *p12 = NULL;
+	unsigned char seed[32];
 	int rc;
 
 	ERR_set_mark();
@@ -155,18 +348,23 @@ x509_keystore(const char *cert_pem, const char *key_pem, const char *chain_pem,
 	if (rc != 0)
 		goto out;
 	dedupe(chain, x);
-	p12 = PKCS12_create(password, alias, key, x,
-			    sk_X509_num(chain) > 0 ? chain : NULL,
-			    p12_pbe(legacy), p12_pbe(legacy), P12_ITER, -1, 0);
+	if ((flags & X509_P12_STABLE) &&
+	    stable_seed(password, key, x, chain, seed) != 0) {
+		rc = -ENOMEM;
+		snprintf(err, errlen, "PKCS#12: out of memory");
+		goto out;
+	}
+	p12 = build_keystore(x, key, chain, password, alias,
+			     flags & X509_P12_LEGACY,
+			     (flags & X509_P12_STABLE) ? seed : NULL);
+	OPENSSL_cleanse(seed, sizeof(seed));
 	if (p12 == NULL) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "PKCS#12: cannot build it: %s",
 			 x509_ossl_why());
 		goto out;
 	}
-	rc = set_mac(p12, password, legacy, err, errlen);
-	if (rc == 0)
-		rc = p12_der(p12, der, der_len, err, errlen);
+	rc = p12_der(p12, der, der_len, err, errlen);
 out:
 	PKCS12_free(p12);
 	sk_X509_pop_free(chain, X509_free);

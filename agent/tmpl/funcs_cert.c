@@ -193,7 +193,8 @@ tmpl_fn_pkcs12(struct exec *x, const struct call *c, const struct val *a,
 	if (x509_cert_info(cert, &info, err, sizeof(err)) != 0)
 		return tmpl_cerr(x, c, "argument 1 is not a PEM certificate");
 	if (x509_keystore(cert, key, chain, pass,
-			  info.subject_cn[0] ? info.subject_cn : "1", 0, &der,
+			  info.subject_cn[0] ? info.subject_cn : "1",
+			  X509_P12_STABLE, &der,
 			  &len, err, sizeof(err)) != 0)
 		return tmpl_cerr(x, c, "cannot build the keystore (is argument "
 				 "2 the certificate's unencrypted key?)");

@@ -223,6 +223,38 @@ legacy_keystore_uses_3des_and_a_sha1_mac(void **state)
 }
 
 static void
+stable_keystore_is_the_same_bytes_for_the_same_inputs(void **state)
+{
+	unsigned char *a = NULL, *b = NULL, *c = NULL;
+	size_t la = 0, lb = 0, lc = 0;
+	char err[256];
+
+	(void)state;
+	for (int legacy = 0; legacy <= 1; legacy++) {
+		int flags = X509_P12_STABLE | (legacy ? X509_P12_LEGACY : 0);
+
+		assert_int_equal(x509_keystore(pki.cert_pem, pki.key_pem, pki.ca_pem,
+					       PASS, "web", flags, &a, &la, err,
+					       sizeof(err)), 0);
+		assert_int_equal(x509_keystore(pki.cert_pem, pki.key_pem, pki.ca_pem,
+					       PASS, "web", flags, &b, &lb, err,
+					       sizeof(err)), 0);
+		assert_int_equal(x509_keystore(pki.cert_pem, pki.key_pem, pki.ca_pem,
+					       "other", "web", flags, &c, &lc, err,
+					       sizeof(err)), 0);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, la);
+		assert_true(la != lc || memcmp(a, c, la) != 0);
+		assert_int_equal(x509_keystore_same(a, la, PASS, pki.cert_pem,
+						    pki.key_pem, pki.ca_pem, "web",
+						    legacy), 1);
+		secret_free_len(a, la);
+		secret_free_len(b, lb);
+		secret_free_len(c, lc);
+	}
+}
+
+static void
 truststore_marks_every_certificate_trusted_for_java(void **state)
 {
 	unsigned char *der = NULL;
@@ -370,6 +402,7 @@ main(void)
 		cmocka_unit_test(keystore_opens_and_compares_by_content),
 		cmocka_unit_test(keystore_refuses_a_wrong_password_without_echoing_it),
 		cmocka_unit_test(legacy_keystore_uses_3des_and_a_sha1_mac),
+		cmocka_unit_test(stable_keystore_is_the_same_bytes_for_the_same_inputs),
 		cmocka_unit_test(truststore_marks_every_certificate_trusted_for_java),
 		cmocka_unit_test(encrypted_keys_round_trip_with_both_kdfs_and_encodings),
 		cmocka_unit_test(der_round_trips_and_the_pin_is_the_spki_hash),
