@@ -11,11 +11,14 @@
  * material never have the same bytes: the *_same() functions open what is
  * on disk with the password and compare the material and the algorithms
  * instead, so a file whose content would not change is not rewritten.
- *  - keystore: PKCS12_create() with AES-256-CBC under PBKDF2-HMAC-SHA256
- *    for the key and the certificates, and an HMAC-SHA256 MAC (what Java
- *    17's keytool writes and reads); legacy: 3DES under the PKCS#12 KDF
- *    for both, and a SHA-1 MAC, which OpenSSL 3 still reads without the
- *    legacy provider and JVMs before 8u301 understand.
+ *  - keystore: PKCS12_create()'s layout, with AES-256-CBC under
+ *    PBKDF2-HMAC-SHA256 for the key and the certificates, and an
+ *    HMAC-SHA256 MAC (what Java 17's keytool writes and reads); legacy:
+ *    3DES under the PKCS#12 KDF for both, and a SHA-1 MAC, which OpenSSL 3
+ *    still reads without the legacy provider and JVMs before 8u301
+ *    understand.  Built by hand so that a template (whose output is
+ *    compared byte for byte) can have salts and IVs derived from a hash
+ *    of the password and the material: same inputs, same bytes.
  *  - truststore: certificate bags only, each with a friendlyName and
  *    Oracle's trusted-key-usage attribute (2.16.840.1.113894.746875.1.1 =
  *    anyExtendedKeyUsage): without it keytool lists nothing trusted.
