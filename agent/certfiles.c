@@ -58,14 +58,106 @@ read_kind(const struct cert_files *cc, const char *kind)
 	return buf;
 }
 
+/* ---- keymat: reading back DER, encrypted keys and keystores ---- */
+
+/* Add "PATH: WHY" to what OUT says could not be read back. */
+static void
+add_why(struct cert_loaded *out, const char *path, const char *why)
+{
+	size_t n = strlen(out->why);
+
+	snprintf(out->why + n, sizeof(out->why) - n, "%s%.200s: %.250s",
+		 n ? "; " : "", path, why);
+}
+
+static int read_password(const struct cert_file *f, char **out, char *err,
+			 size_t errlen);
+
+/* Read file KIND of CC (a DER certificate or key, or an encrypted key)
+ * as PEM; NULL (and why in OUT->why) if it cannot be. */
+static char *
+read_kind_keymat(const struct cert_files *cc, const char *kind,
+		 struct cert_loaded *out)
+{
+	const struct cert_file *f = find_file(cc, kind);
+	char path[4096], err[512], *buf = NULL, *pem = NULL, *pass = NULL;
+	size_t len = 0;
+	int is_key = strcmp(kind, "key") == 0;
+
+	if (f == NULL)
+		return NULL;
+	file_path(cc, f, path, sizeof(path));
+	if (files_read(path, PEM_MAX, &buf, &len, err, sizeof(err)) != 0)
+		return NULL;
+	if (is_key && certfiles_key_encrypted(f)) {
+		if (read_password(f, &pass, err, sizeof(err)) != 0 ||
+		    x509_decrypt_key(buf, len, pass, strlen(pass), &pem, err,
+				     sizeof(err)) != 0)
+			add_why(out, path, err);
+	} else if (f->der) {
+		if (x509_der_to_pem(buf, len, is_key, &pem, err, sizeof(err)) != 0)
+			add_why(out, path, err);
+	} else {
+		pem = buf;
+		buf = NULL;
+	}
+	secret_free_len(buf, len);
+	secret_free(pass);
+	return pem;
+}
+
+/* What is missing of the cert, key and chain, from the keystore. */
+static void
+load_keystore(const struct cert_files *cc, struct cert_loaded *out)
+{
+	const struct cert_file *f = find_file(cc, "pkcs12");
+	char path[4096], err[512], *buf = NULL, *pass = NULL;
+	char *cert = NULL, *key = NULL, *chain = NULL;
+	size_t len = 0;
+
+	if (f == NULL)
+		return;
+	file_path(cc, f, path, sizeof(path));
+	if (files_read(path, PEM_MAX, &buf, &len, err, sizeof(err)) != 0)
+		return;
+	if (read_password(f, &pass, err, sizeof(err)) != 0 ||
+	    x509_keystore_open((unsigned char *)buf, len, pass, &cert, &key,
+			       &chain, err, sizeof(err)) != 0) {
+		add_why(out, path, err);
+		goto out;
+	}
+	if (out->cert == NULL && out->key == NULL) {
+		out->cert = cert;
+		out->key = key;
+		cert = key = NULL;
+	}
+	if (out->chain == NULL) {
+		out->chain = chain;
+		chain = NULL;
+	}
+out:
+	free(cert);
+	secret_free(key);
+	free(chain);
+	secret_free_len(buf, len);
+	secret_free(pass);
+}
+
 void
 certfiles_load(const struct cert_files *cc, struct cert_loaded *out)
 {
 	char *bundle = NULL;
+	const struct cert_file *fk = find_file(cc, "key"), *fc = find_file(cc, "cert");
 
 	memset(out, 0, sizeof(*out));
-	out->cert = read_kind(cc, "cert");
-	out->key = read_kind(cc, "key");
+	if (fc && fc->der)
+		out->cert = read_kind_keymat(cc, "cert", out);
+	else
+		out->cert = read_kind(cc, "cert");
+	if (fk && (fk->der || certfiles_key_encrypted(fk)))
+		out->key = read_kind_keymat(cc, "key", out);
+	else
+		out->key = read_kind(cc, "key");
 	out->chain = read_kind(cc, "chain");
 	if (out->cert == NULL || out->key == NULL) {
 		bundle = read_kind(cc, "bundle");
@@ -86,6 +178,15 @@ certfiles_load(const struct cert_files *cc, struct cert_loaded *out)
 	if (out->chain == NULL && bundle && x509_count_certs(bundle) > 1)
 		out->chain = strdup(bundle);
 	secret_free(bundle);
+	/* A keystore alone is a complete set: the pair comes from it whole
+	 * when the PEM files do not give both. */
+	if ((out->cert == NULL || out->key == NULL) &&
+	    find_file(cc, "pkcs12") != NULL) {
+		free(out->cert);
+		secret_free(out->key);
+		out->cert = out->key = NULL;
+		load_keystore(cc, out);
+	}
 }
 
 void
@@ -98,11 +199,11 @@ certfiles_loaded_free(struct cert_loaded *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* The bytes of file F: one part, or a bundle's parts in order, each
- * ending in a newline. */
+/* The bytes of a PEM file F: one part, or a bundle's parts in order,
+ * each ending in a newline. */
 static int
-compose(const struct cert_file *f, const struct cert_material *mt,
-	struct buf *b)
+compose_pem(const struct cert_file *f, const struct cert_material *mt,
+	    struct buf *b)
 {
 	const char *single[1] = { f->name };
 	const char *const *parts = f->n_parts ? (const char *const *)f->parts : single;
@@ -123,6 +224,223 @@ compose(const struct cert_file *f, const struct cert_material *mt,
 			buf_putc(b, '\n');
 	}
 	return buf_putc(b, '\0') == 0 ? (b->len--, 0) : b->err;
+}
+
+/* ---- keymat: keystores, encrypted and DER keys, pins ---- */
+
+static int
+is_kind(const struct cert_file *f, const char *kind)
+{
+	return strcmp(f->name, kind) == 0;
+}
+
+/* Does F need more than its PEM parts? */
+static int
+is_keymat(const struct cert_file *f)
+{
+	return is_kind(f, "pkcs12") || is_kind(f, "truststore_pkcs12") ||
+	       is_kind(f, "pin") || f->der ||
+	       (is_kind(f, "key") && certfiles_key_encrypted(f));
+}
+
+int
+certfiles_key_encrypted(const struct cert_file *f)
+{
+	return f->encrypt.passphrase_file || f->encrypt.passphrase_env;
+}
+
+/*
+ * The password of F (a keystore's, or an encrypted key's passphrase): its
+ * file read now, so that a rotated password is used at the next write, or
+ * its variable.  *OUT is malloc'd; free it with secret_free().  Errors
+ * name the file or the variable, never what it holds.
+ */
+static int
+read_password(const struct cert_file *f, char **out, char *err, size_t errlen)
+{
+	int enc = is_kind(f, "key");
+	const char *file = enc ? f->encrypt.passphrase_file : f->password_file;
+	const char *env = enc ? f->encrypt.passphrase_env : f->password_env;
+	const char *what = enc ? "passphrase" : "password";
+	char why[256];
+
+	*out = NULL;
+	if (file) {
+		if (files_read_secret(file, 4096, 0, out, why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "the %s file: %s", what, why);
+			return -EACCES;
+		}
+	} else if (env) {
+		const char *v = getenv(env);
+		if (v == NULL) {
+			snprintf(err, errlen, "the %s variable %s is not set",
+				 what, env);
+			return -EACCES;
+		}
+		*out = strdup(v);
+		if (*out == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	} else {
+		snprintf(err, errlen, "no %s configured", what);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* CHAIN then CA, as one PEM text (malloc'd). */
+static char *
+ca_chain(const struct cert_material *mt)
+{
+	struct buf b = { 0 };
+	size_t len;
+
+	if (mt->chain && mt->chain[0]) {
+		buf_append(&b, mt->chain, strlen(mt->chain));
+		buf_putc(&b, '\n');
+	}
+	if (mt->ca && mt->ca[0])
+		buf_append(&b, mt->ca, strlen(mt->ca));
+	return buf_take(&b, &len);
+}
+
+/*
+ * If PATH holds what F would get from MT, its bytes go to B as they are:
+ * a keystore or an encrypted key has a fresh salt each time, so bytes
+ * never compare equal, but the content does, and the file is left alone.
+ */
+static int
+keep_if_same(const struct cert_file *f, const char *path,
+	     const struct cert_material *mt, const char *pass, struct buf *b)
+{
+	char *old = NULL, err[256];
+	size_t len = 0;
+	int same = 0;
+
+	if (files_read(path, PEM_MAX, &old, &len, err, sizeof(err)) != 0)
+		return 0;
+	if (is_kind(f, "pkcs12")) {
+		same = x509_keystore_same((unsigned char *)old, len, pass,
+					  mt->cert, mt->key, mt->chain,
+					  f->friendly_name, f->legacy);
+	} else if (is_kind(f, "truststore_pkcs12")) {
+		char *certs = ca_chain(mt);
+		same = certs && x509_truststore_same((unsigned char *)old, len,
+						     pass, certs, f->friendly_name,
+						     f->legacy);
+		free(certs);
+	} else {
+		same = x509_encrypted_key_same(old, len, pass, strlen(pass),
+					       mt->key, f->scrypt, f->der);
+	}
+	if (same) {
+		b->secret = 1;
+		buf_append(b, old, len);
+		same = b->err == 0;
+	}
+	secret_free_len(old, len);
+	return same;
+}
+
+/* The bytes of a keymat file F at PATH. */
+static int
+compose_keymat(const struct cert_file *f, const char *path,
+	       const struct cert_material *mt, struct buf *b, char *err,
+	       size_t errlen)
+{
+	char *pass = NULL, *text = NULL, *certs = NULL, why[256] = "";
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int rc = 0, secret = 1;
+
+	b->secret = 1;
+	if (is_kind(f, "pin")) {
+		char pin[80];
+		const char *of = f->pin_intermediate ? mt->chain : mt->cert;
+
+		if (of == NULL || x509_count_certs(of) <= 0) {
+			snprintf(err, errlen, "%s: no %s certificate to pin",
+				 f->path, f->pin_intermediate ? "intermediate"
+							      : "leaf");
+			return -ENOENT;
+		}
+		rc = x509_spki_pin(of, f->pin_hex, pin, sizeof(pin), why,
+				   sizeof(why));
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: %s", f->path, why);
+			return rc;
+		}
+		buf_append(b, pin, strlen(pin));
+		buf_putc(b, '\n');
+		return b->err;
+	}
+	if (is_kind(f, "pkcs12") || is_kind(f, "truststore_pkcs12") ||
+	    (is_kind(f, "key") && certfiles_key_encrypted(f))) {
+		rc = read_password(f, &pass, why, sizeof(why));
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: %s", f->path, why);
+			return rc;
+		}
+		if (keep_if_same(f, path, mt, pass, b))
+			goto out;
+		buf_wipe(b);
+		b->secret = 1;
+	}
+	if (is_kind(f, "pkcs12")) {
+		rc = x509_keystore(mt->cert, mt->key, mt->chain, pass,
+				   f->friendly_name,
+				   f->legacy ? X509_P12_LEGACY : 0, &der, &len, why,
+				   sizeof(why));
+	} else if (is_kind(f, "truststore_pkcs12")) {
+		certs = ca_chain(mt);
+		rc = certs ? x509_truststore(certs, pass, f->friendly_name,
+					     f->legacy, &der, &len, why,
+					     sizeof(why))
+			   : -ENOMEM;
+		secret = 0;
+	} else if (is_kind(f, "key") && pass) {
+		rc = x509_encrypt_key(mt->key, pass, strlen(pass), f->scrypt,
+				      f->der, &text, &len, why, sizeof(why));
+	} else {
+		rc = x509_pem_to_der(is_kind(f, "key") ? mt->key : mt->cert,
+				     is_kind(f, "key"), &der, &len, why,
+				     sizeof(why));
+		secret = is_kind(f, "key");
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", f->path,
+			 why[0] ? why : "out of memory");
+		goto out;
+	}
+	buf_append(b, der ? (const char *)der : text, len);
+	rc = b->err;
+out:
+	if (secret) {
+		secret_free_len(der, len);
+		secret_free_len(text, len);
+	} else {
+		free(der);
+		free(text);
+	}
+	free(certs);
+	secret_free(pass);
+	return rc;
+}
+
+/* The bytes of file F at PATH, from MT. */
+static int
+compose(const struct cert_file *f, const char *path,
+	const struct cert_material *mt, struct buf *b, char *err, size_t errlen)
+{
+	int rc;
+
+	if (is_keymat(f))
+		return compose_keymat(f, path, mt, b, err, errlen);
+	rc = compose_pem(f, mt, b);
+	if (rc != 0)
+		snprintf(err, errlen, "out of memory");
+	return rc;
 }
 
 static int
@@ -235,10 +553,12 @@ certfiles_write(const struct cert_files *cc, const struct cert_material *mt,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (compose(&cc->files[i], mt, &data[i]) != 0) {
-			snprintf(err, errlen, "out of memory");
+		char path[4096];
+
+		file_path(cc, &cc->files[i], path, sizeof(path));
+		rc = compose(&cc->files[i], path, mt, &data[i], err, errlen);
+		if (rc != 0)
 			goto out;
-		}
 	}
 	if (cc->atomic_dir) {
 		rc = write_atomic_dir(cc, data, paths, err, errlen);

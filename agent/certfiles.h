@@ -25,6 +25,22 @@ struct cert_file {
 	char **parts;		/* bundle: which parts, in order */
 	size_t n_parts;
 	int backup;		/* keep the previous file as NAME.bak */
+	/* ---- keymat: the forms other consumers want ---- */
+	char *format;		/* cert, key: pem | der; pin: base64 | hex */
+	char *password_file;	/* pkcs12, truststore_pkcs12: the password */
+	char *password_env;	/* ... or the variable that holds it */
+	char *friendly_name;	/* pkcs12: the alias; default the entry's name */
+	int legacy;		/* pkcs12: 3DES and a SHA-1 MAC, for old JVMs */
+	char *of;		/* pin: leaf | intermediate */
+	struct cert_file_encrypt {
+		char *passphrase_file, *passphrase_env;
+		char *kdf;	/* pbkdf2 (default) | scrypt */
+	} encrypt;		/* key: write it as encrypted PKCS#8 */
+	/* Set by the config check from the words above. */
+	int der;		/* cert, key: DER rather than PEM */
+	int pin_hex;		/* pin: hex rather than base64 */
+	int pin_intermediate;	/* pin: of the first intermediate */
+	int scrypt;		/* encrypt.kdf: scrypt */
 };
 
 /* The files of an entry, and where to find its trust anchor. */
@@ -45,6 +61,8 @@ struct cert_loaded {
 	char *cert, *key;	/* from cert/key, or the bundle */
 	char *chain;		/* the chain file, or a bundle with more certs */
 	char *ca;		/* trust_anchor, else the ca file */
+	char why[512];		/* why a configured file could not be read
+				 * back (a wrong password, ...), or "" */
 };
 
 /* Read back the files of CC. */
@@ -71,5 +89,8 @@ void certfiles_paths_free(char **paths);
  * holds.
  */
 void certfiles_remove_stale(const struct cert_files *const *sets, size_t n);
+
+/* Does F (a key file) write the key encrypted? */
+int certfiles_key_encrypted(const struct cert_file *f);
 
 #endif

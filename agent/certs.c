@@ -930,7 +930,12 @@ adopt_entry(struct cert *c)
 
 	certfiles_load(&c->def->out, &l);
 	if (l.cert == NULL || l.key == NULL) {
-		log_info("certs", "%s: no certificate on disk yet", c->name);
+		if (l.why[0])	/* keymat: a keystore or key that would not open */
+			log_error("certs", "%s: cannot read back %s; a new "
+				  "certificate will be issued", c->name, l.why);
+		else
+			log_info("certs", "%s: no certificate on disk yet",
+				 c->name);
 		goto out;
 	}
 	/* Without the intermediates on disk the chain cannot be checked

@@ -186,4 +186,90 @@ int x509_issued_by(const char *issuer_pem, const char *cert_pem);
 /* Drop the certificates remembered from recent parses (at exit). */
 void x509_forget(void);
 
+/* ---- keymat: x509_keymat.c ---- */
+
+/*
+ * A PKCS#12 keystore of CERT_PEM, KEY_PEM and CHAIN_PEM's certificates
+ * (may be NULL) under PASSWORD, the key entry named ALIAS (may be NULL):
+ * AES-256-CBC, PBKDF2-HMAC-SHA256, an HMAC-SHA256 MAC; with
+ * X509_P12_LEGACY in FLAGS: 3DES under the PKCS#12 KDF, a SHA-1 MAC.
+ * Salts and IVs are random, or with X509_P12_STABLE derived from a hash
+ * of the password and the material, so that the same inputs give the same
+ * bytes (for a template, whose output is compared byte for byte).  *DER
+ * holds the key: secret_free_len().
+ */
+#define X509_P12_LEGACY 1
+#define X509_P12_STABLE 2
+int x509_keystore(const char *cert_pem, const char *key_pem,
+		  const char *chain_pem, const char *password,
+		  const char *alias, int flags, unsigned char **der,
+		  size_t *der_len, char *err, size_t errlen);
+
+/*
+ * A PKCS#12 truststore: every certificate of CERTS_PEM once, as a trusted
+ * certificate entry (Java's trusted-key-usage attribute), named ALIAS,
+ * ALIAS-2, ... (ALIAS NULL: "ca").
+ */
+int x509_truststore(const char *certs_pem, const char *password,
+		    const char *alias, int legacy, unsigned char **der,
+		    size_t *der_len, char *err, size_t errlen);
+
+/*
+ * Open a keystore: its key (PKCS#8 PEM, free with secret_free()), its
+ * certificate and its other certificates (*CHAIN_PEM NULL when none).
+ * -EACCES when the password does not open it, -EBADMSG when it is not a
+ * keystore, -ENOENT when it holds no key.
+ */
+int x509_keystore_open(const unsigned char *der, size_t len,
+		       const char *password, char **cert_pem, char **key_pem,
+		       char **chain_pem, char *err, size_t errlen);
+
+/*
+ * 1 if DER opens with PASSWORD and holds what x509_keystore() (or
+ * x509_truststore()) would write from the same arguments: the same key,
+ * certificates and alias, sealed the same way (legacy or not); else 0.
+ */
+int x509_keystore_same(const unsigned char *der, size_t len,
+		       const char *password, const char *cert_pem,
+		       const char *key_pem, const char *chain_pem,
+		       const char *alias, int legacy);
+int x509_truststore_same(const unsigned char *der, size_t len,
+			 const char *password, const char *certs_pem,
+			 const char *alias, int legacy);
+
+/*
+ * KEY_PEM as an encrypted PKCS#8 key (PBES2, AES-256-CBC; the key from
+ * the PASSLEN bytes of PASS by scrypt if SCRYPT, else PBKDF2-HMAC-SHA256),
+ * PEM, or DER if DER.  *OUT is malloc'd, NUL-terminated, *OUT_LEN bytes.
+ */
+int x509_encrypt_key(const char *key_pem, const char *pass, size_t passlen,
+		     int scrypt, int der, char **out, size_t *out_len,
+		     char *err, size_t errlen);
+
+/* An encrypted PKCS#8 key (PEM or DER) decrypted to PKCS#8 PEM;
+ * -EACCES when PASS does not decrypt it. */
+int x509_decrypt_key(const void *data, size_t len, const char *pass,
+		     size_t passlen, char **key_pem, char *err, size_t errlen);
+
+/* 1 if DATA decrypts with PASS to KEY_PEM's key, with the same KDF and
+ * encoding (DER or PEM) that x509_encrypt_key() would use; else 0. */
+int x509_encrypted_key_same(const void *data, size_t len, const char *pass,
+			    size_t passlen, const char *key_pem, int scrypt,
+			    int der);
+
+/* The first certificate of PEM (or, IS_KEY, the key as PKCS#8) in DER,
+ * malloc'd; a key's DER is freed with secret_free_len(). */
+int x509_pem_to_der(const char *pem, int is_key, unsigned char **der,
+		    size_t *der_len, char *err, size_t errlen);
+
+/* The reverse: a DER certificate (or any DER private key) as PEM. */
+int x509_der_to_pem(const void *der, size_t len, int is_key, char **pem,
+		    char *err, size_t errlen);
+
+/* The SHA-256 of the first certificate's SubjectPublicKeyInfo, as base64
+ * (44 characters) or lower-case HEX (64), NUL-terminated in OUT
+ * (OUTLEN >= 65). */
+int x509_spki_pin(const char *cert_pem, int hex, char *out, size_t outlen,
+		  char *err, size_t errlen);
+
 #endif

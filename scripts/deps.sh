@@ -12,6 +12,8 @@ libcjson-dev libyaml-dev libcmocka-dev openssl python3 python3-cryptography
 python3-pytest python3-pytest-xdist python3-hvac python3-yaml valgrind umoci
 postgresql nginx gunicorn python3-uvicorn default-jre-headless prometheus
 faketime"
+# keymat (test_keymat.py): javac for test/java/TlsPeer.java, run as `java File.java`
+APT_PKGS="$APT_PKGS default-jdk-headless"
 # Packaging (test_packaging.py): the unit's checks, the .deb and the .rpm;
 # dpkg-dev is also what make small's apt-get source needs.
 APT_PKGS="$APT_PKGS systemd procps man-db strace dpkg-dev debhelper fakeroot lintian rpm rpmlint"
@@ -25,12 +27,14 @@ postgresql-server postgresql nginx python3-gunicorn python3-uvicorn
 java-21-openjdk-headless"
 DNF_PKGS="$DNF_PKGS systemd procps-ng man-db strace rpm-build rpmlint"
 DNF_PKGS="$DNF_PKGS clang compiler-rt"
+DNF_PKGS="$DNF_PKGS java-21-openjdk-devel"	# keymat: javac
 # Alpine
 APK_PKGS="build-base pkgconf libuv-dev curl-dev openssl-dev cjson-dev
 yaml-dev cmocka-dev openssl python3 py3-cryptography py3-pytest py3-pytest-xdist py3-hvac
 valgrind postgresql postgresql-client nginx py3-gunicorn py3-uvicorn
 openjdk21-jre-headless"
 APK_PKGS="$APK_PKGS clang compiler-rt"
+APK_PKGS="$APK_PKGS openjdk21-jdk"	# keymat: javac
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi

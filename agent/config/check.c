@@ -89,6 +89,122 @@ check_renewal(struct loader *ld, struct renew_policy *p, char *const *window,
 	}
 }
 
+/* ---- keymat ---- */
+
+/* Exactly one of FILE and ENV (KFILE / KENV their keys) is set. */
+static void
+check_secret_source(struct loader *ld, yaml_mark_t fat, const char *fpath,
+		    const char *file, const char *env, const char *kfile,
+		    const char *kenv)
+{
+	char kpath[CFG_PATH_MAX];
+
+	if ((file == NULL) == (env == NULL)) {
+		cfg_join_path(kpath, sizeof(kpath), fpath, kfile);
+		cfg_report(ld, CFG_AT(fat), kpath, "set %s or %s (one of "
+			   "them)", kfile, kenv);
+	}
+	if (file && file[0] != '/') {
+		cfg_join_path(kpath, sizeof(kpath), fpath, kfile);
+		cfg_report(ld, CFG_AT(fat), kpath, "must be an absolute path");
+	}
+}
+
+/* A key (KEY) only some file kinds take. */
+static void
+only_for(struct loader *ld, yaml_mark_t fat, const char *fpath, int set,
+	 int allowed, const char *key, const char *kinds)
+{
+	char kpath[CFG_PATH_MAX];
+
+	if (set && !allowed) {
+		cfg_join_path(kpath, sizeof(kpath), fpath, key);
+		cfg_report(ld, CFG_AT(fat), kpath, "only %s take%s it", kinds,
+			   strchr(kinds, ' ') ? "" : "s");
+	}
+}
+
+/* The keys of the keymat file kinds: which kind takes which, their
+ * words, and the defaults that need the entry (the alias). */
+static void
+check_keymat_file(struct loader *ld, struct cert_def *c, struct cert_file *f,
+		  const char *fpath, yaml_mark_t fat)
+{
+	int p12 = strcmp(f->name, "pkcs12") == 0;
+	int store = p12 || strcmp(f->name, "truststore_pkcs12") == 0;
+	int pin = strcmp(f->name, "pin") == 0;
+	int key = strcmp(f->name, "key") == 0;
+	int enc = f->encrypt.passphrase_file || f->encrypt.passphrase_env ||
+		  f->encrypt.kdf;
+	char kpath[CFG_PATH_MAX];
+
+	cfg_join_path(kpath, sizeof(kpath), fpath, "format");
+	if (f->format && pin) {
+		if (strcmp(f->format, "hex") == 0)
+			f->pin_hex = 1;
+		else if (strcmp(f->format, "base64") != 0)
+			cfg_report(ld, CFG_AT(fat), kpath, "a pin is base64 "
+				   "or hex");
+	} else if (f->format && (key || strcmp(f->name, "cert") == 0)) {
+		if (strcmp(f->format, "der") == 0)
+			f->der = 1;
+		else if (strcmp(f->format, "pem") != 0)
+			cfg_report(ld, CFG_AT(fat), kpath, "pem or der");
+	} else if (f->format && (strcmp(f->name, "chain") == 0 ||
+				 strcmp(f->name, "ca") == 0 ||
+				 strcmp(f->name, "bundle") == 0)) {
+		if (strcmp(f->format, "pem") != 0)
+			cfg_report(ld, CFG_AT(fat), kpath, "a DER file holds "
+				   "one certificate and a %s may hold several: "
+				   "use pem (or truststore_pkcs12 for Java)",
+				   f->name);
+	} else if (f->format) {
+		cfg_report(ld, CFG_AT(fat), kpath, "a keystore has no format "
+			   "to choose");
+	}
+	if (store) {
+		check_secret_source(ld, fat, fpath, f->password_file,
+				    f->password_env, "password_file",
+				    "password_env");
+		if (p12 && f->friendly_name == NULL && c->name) {
+			f->friendly_name = strdup(c->name);
+			if (f->friendly_name == NULL)
+				cfg_out_of_memory(ld);
+		}
+	}
+	only_for(ld, fat, fpath, f->password_file != NULL, store,
+		 "password_file", "pkcs12 and truststore_pkcs12");
+	only_for(ld, fat, fpath, f->password_env != NULL, store,
+		 "password_env", "pkcs12 and truststore_pkcs12");
+	only_for(ld, fat, fpath, f->friendly_name != NULL, store,
+		 "friendly_name", "pkcs12 and truststore_pkcs12");
+	only_for(ld, fat, fpath, f->legacy, store, "legacy",
+		 "pkcs12 and truststore_pkcs12");
+	only_for(ld, fat, fpath, f->of != NULL, pin, "of", "pin");
+	only_for(ld, fat, fpath, enc, key, "encrypt", "key");
+	if (pin && f->of) {
+		if (strcmp(f->of, "intermediate") == 0)
+			f->pin_intermediate = 1;
+		else if (strcmp(f->of, "leaf") != 0) {
+			cfg_join_path(kpath, sizeof(kpath), fpath, "of");
+			cfg_report(ld, CFG_AT(fat), kpath, "leaf or "
+				   "intermediate");
+		}
+	}
+	if (key && enc) {
+		cfg_join_path(kpath, sizeof(kpath), fpath, "encrypt");
+		check_secret_source(ld, fat, kpath, f->encrypt.passphrase_file,
+				    f->encrypt.passphrase_env,
+				    "passphrase_file", "passphrase_env");
+		if (f->encrypt.kdf && strcmp(f->encrypt.kdf, "scrypt") == 0)
+			f->scrypt = 1;
+		else if (f->encrypt.kdf && strcmp(f->encrypt.kdf, "pbkdf2") != 0) {
+			cfg_join_path(kpath, sizeof(kpath), kpath, "kdf");
+			cfg_report(ld, CFG_AT(fat), kpath, "pbkdf2 or scrypt");
+		}
+	}
+}
+
 /* Cross-field checks of one certificates[] entry. */
 void
 cfg_check_cert(struct loader *ld, void *obj, const char *path)
@@ -136,9 +252,14 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 		snprintf(fpath, sizeof(fpath), "%s.files.%s", path, f->name);
 		if (!cfg_word_in(f->name, cfg_file_kinds)) {
 			cfg_report(ld, CFG_AT(fat), fpath, "unknown file "
-				   "kind; use cert, key, chain, ca or bundle");
+				   "kind; use cert, key, chain, ca, bundle, "
+				   "pkcs12, truststore_pkcs12 or pin");
 			continue;
 		}
+		check_keymat_file(ld, c, f, fpath, fat);
+		/* A keystore alone is a complete set: it is read back. */
+		if (strcmp(f->name, "pkcs12") == 0)
+			has_cert = has_key = 1;
 		if (strcmp(f->name, "cert") == 0)
 			has_cert = 1;
 		if (strcmp(f->name, "key") == 0)
@@ -174,7 +295,8 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 				   "must be an absolute path");
 		}
 		if (f->mode == 0) {
-			int holds_key = strcmp(f->name, "key") == 0;
+			int holds_key = strcmp(f->name, "key") == 0 ||
+					strcmp(f->name, "pkcs12") == 0;
 			for (size_t j = 0; j < f->n_parts; j++)
 				holds_key |= strcmp(f->parts[j], "key") == 0;
 			f->mode = holds_key ? 0600 : 0644;
@@ -186,7 +308,8 @@ cfg_check_cert(struct loader *ld, void *obj, const char *path)
 		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath).line ?
 				      cfg_where(ld, NULL, kpath) : at), kpath,
 			   "must write the certificate and its key (a cert "
-			   "and a key file, or a bundle with both parts), so "
+			   "and a key file, a bundle with both parts, or a "
+			   "pkcs12 keystore), so "
 			   "that a restart can reuse them instead of issuing "
 			   "again");
 	}

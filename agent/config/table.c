@@ -380,7 +380,10 @@ const struct cfg_enum cfg_cert_key_types[] = {
 	{ NULL, 0 },
 };
 
-const char *const cfg_file_kinds[] = { "cert", "key", "chain", "ca", "bundle", NULL };
+const char *const cfg_file_kinds[] = { "cert", "key", "chain", "ca", "bundle",
+				       /* keymat */
+				       "pkcs12", "truststore_pkcs12", "pin",
+				       NULL };
 static const char *const bundle_parts[] = { "cert", "chain", "key", "ca", NULL };
 
 int
@@ -487,6 +490,38 @@ static const struct cfg_section wait_section = SECTION(wait_entries, cfg_check_w
 	}
 
 #define F_OFF(m, type) CFG_OFF(struct cert_file, m, type)
+
+/* ---- keymat ---- */
+#define E_OFF(m, type) CFG_OFF(struct cert_file_encrypt, m, type)
+
+/* files.key.encrypt: relative to the struct embedded in each file. */
+static const struct cfg_entry cert_file_encrypt_entries[] = {
+	{
+		.key = "passphrase_file",
+		.type = CFG_PATH,
+		.offset = E_OFF(passphrase_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "file holding the passphrase, read at each write",
+	},
+	{
+		.key = "passphrase_env",
+		.type = CFG_STRING,
+		.offset = E_OFF(passphrase_env, char *),
+		.flags = CFG_RELOAD,
+		.help = "or the environment variable holding it",
+	},
+	{
+		.key = "kdf",
+		.type = CFG_STRING,
+		.offset = E_OFF(kdf, char *),
+		.flags = CFG_RELOAD,
+		.help = "the key derivation: pbkdf2 (default; "
+			"PBKDF2-HMAC-SHA256) or scrypt",
+	},
+};
+
+static const struct cfg_section cert_file_encrypt_section =
+	SECTION(cert_file_encrypt_entries, NULL);
 #define CERT_OFF(m, type) CFG_OFF(struct cert_def, m, type)
 
 static const struct cfg_entry cert_file_entries[] = {
@@ -536,6 +571,63 @@ static const struct cfg_entry cert_file_entries[] = {
 		.def = "false",
 		.flags = CFG_RELOAD,
 		.help = "keep the previous file as NAME.bak",
+	},
+	/* ---- keymat ---- */
+	{
+		.key = "format",
+		.type = CFG_STRING,
+		.offset = F_OFF(format, char *),
+		.flags = CFG_RELOAD,
+		.help = "cert, key: pem (default) or der; pin: base64 (default) or hex",
+	},
+	{
+		.key = "password_file",
+		.type = CFG_PATH,
+		.offset = F_OFF(password_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "pkcs12, truststore_pkcs12: file holding the password, "
+			"read at each write",
+	},
+	{
+		.key = "password_env",
+		.type = CFG_STRING,
+		.offset = F_OFF(password_env, char *),
+		.flags = CFG_RELOAD,
+		.help = "pkcs12, truststore_pkcs12: or the environment variable "
+			"holding it",
+	},
+	{
+		.key = "friendly_name",
+		.type = CFG_STRING,
+		.offset = F_OFF(friendly_name, char *),
+		.flags = CFG_RELOAD,
+		.help = "pkcs12: the key entry's alias, default the "
+			"certificate's name; truststore_pkcs12: the first "
+			"alias, default ca (then -2, -3, ...)",
+	},
+	{
+		.key = "legacy",
+		.type = CFG_BOOL,
+		.offset = F_OFF(legacy, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "pkcs12, truststore_pkcs12: 3DES and a SHA-1 MAC, for "
+			"JVMs before 8u301",
+	},
+	{
+		.key = "of",
+		.type = CFG_STRING,
+		.offset = F_OFF(of, char *),
+		.flags = CFG_RELOAD,
+		.help = "pin: leaf (default) or intermediate",
+	},
+	{
+		.key = "encrypt",
+		.type = CFG_SECTION,
+		.offset = F_OFF(encrypt, struct cert_file_encrypt),
+		.section = &cert_file_encrypt_section,
+		.flags = CFG_RELOAD,
+		.help = "key: write it as encrypted PKCS#8 (PBES2, AES-256-CBC)",
 	},
 };
 
@@ -642,9 +734,10 @@ static const struct cfg_entry cert_entries[] = {
 		.offset = CERT_OFF(out.files, struct cert_file *),
 		.count_offset = CERT_OFF(out.n, size_t),
 		.section = &cert_file_section,
-		.max = 5,
+		.max = 8,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
-		.help = "the files to write: cert, key, chain, ca, bundle",
+		.help = "the files to write: cert, key, chain, ca, bundle, "
+			"pkcs12, truststore_pkcs12, pin",
 	},
 	{
 		.key = "on_change",

@@ -428,5 +428,18 @@ int tmpl_fn_writeToFile(struct exec *x, const struct call *c,
 			const struct val *a, size_t n, struct val *out);
 int tmpl_fn_fetch(struct exec *x, const struct call *c,
 		  const struct val *a, size_t n, struct val *out);
+/* ---- keymat: funcs_cert.c ---- */
+int tmpl_fn_spkiPin(struct exec *x, const struct call *c,
+		    const struct val *a, size_t n, struct val *out);
+int tmpl_fn_certNotAfter(struct exec *x, const struct call *c,
+			 const struct val *a, size_t n, struct val *out);
+int tmpl_fn_certSerial(struct exec *x, const struct call *c,
+		       const struct val *a, size_t n, struct val *out);
+int tmpl_fn_certFingerprint(struct exec *x, const struct call *c,
+			    const struct val *a, size_t n, struct val *out);
+int tmpl_fn_certSANs(struct exec *x, const struct call *c,
+		     const struct val *a, size_t n, struct val *out);
+int tmpl_fn_pkcs12(struct exec *x, const struct call *c,
+		   const struct val *a, size_t n, struct val *out);
 
 #endif
