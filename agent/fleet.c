@@ -413,6 +413,7 @@ fleet_scan(struct fleet *f, const struct config *cfg, int force)
 		return rc;
 	}
 	f->stats.scans++;
+	f->stats.last_read = 0;
 	for (size_t i = 0; i < f->n; i++)
 		f->items[i]->seen = 0;
 	while ((de = readdir(d)) != NULL) {
@@ -475,6 +476,7 @@ fleet_scan(struct fleet *f, const struct config *cfg, int force)
 			it->mtime = st.st_mtim;
 			it->ctime = st.st_ctim;
 			it->read = 1;
+			f->stats.last_read++;
 			read_item(f, it, cfg);
 		} else if (force && it->has_raw) {
 			make_def(f, it, cfg, 0);
@@ -504,6 +506,7 @@ fleet_scan(struct fleet *f, const struct config *cfg, int force)
 		f->removed[f->n_removed++] = it;
 	}
 	f->n = kept;
+	f->stats.last_removed = f->n_removed;
 	f->stats.entries = f->stats.invalid = 0;
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->items[i]->def)

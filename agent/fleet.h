@@ -89,6 +89,8 @@ struct fleet_stats {
 	size_t invalid;		/* files that do not (now) */
 	size_t removed;		/* removals handled since the start */
 	uint64_t scans;
+	size_t last_read;	/* files read (parsed) by the last scan */
+	size_t last_removed;	/* files gone at the last scan */
 };
 void fleet_get_stats(const struct fleet *f, struct fleet_stats *st);
 
