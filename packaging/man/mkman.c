@@ -178,6 +178,8 @@ walk(const struct cfg_section *sec, const char *prefix)
 	for (size_t i = 0; i < sec->n_entries; i++) {
 		const struct cfg_entry *e = &sec->entries[i];
 
+		if (sec->omit && strcmp(sec->omit, e->key) == 0)
+			continue;	/* profiles: take no name (fleet) */
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
 			 e->key);
 		if (*prefix == '\0') {
