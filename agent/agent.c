@@ -619,7 +619,7 @@ fleet_apply(struct agent *ag)
 
 	if (ag->fleet == NULL || ag->certs == NULL || ag->stopping)
 		return;
-	if (fleet_scan(ag->fleet, ag->cfg, 0) != 0)
+	if (fleet_scan_changed(ag->fleet, ag->cfg) != 0)
 		return;
 	if (fleet_build(ag->fleet, &ag->cfg->certs, &ag->certs_all) != 0) {
 		log_error("agent", "out of memory; entries_dir is read again at "

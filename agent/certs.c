@@ -813,6 +813,11 @@ name_hash(const char *s)
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	/* FNV's low bits, the ones a table's mask keeps, mix poorly for
+	 * names that differ in their last digits: fold the high bits in. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
 	return h;
 }
 

@@ -42,6 +42,7 @@
 
 #define FLEET_ERRBUF 4096
 #define FLEET_NAME_MAX 200
+#define FLEET_PENDING_MAX 256	/* more changed names: read every file */
 
 struct item {
 	char *name;		/* the file's stem: the certificate's name */
@@ -55,7 +56,8 @@ struct item {
 	int has_raw;
 	struct cert_def *def;	/* in force; NULL: never valid */
 	char *error;		/* why the file is not (now) valid */
-	int seen;
+	int seen;		/* there at this scan (or not looked at) */
+	int visited;		/* looked at by this scan */
 };
 
 struct label {
@@ -84,8 +86,12 @@ struct fleet {
 	size_t n_ghosts;
 	char **edited;			/* entries whose file changed them */
 	size_t n_edited, cap_edited;
+	char **pending;			/* names the watch reported */
+	size_t n_pending, cap_pending;
+	int pending_full;		/* ... or too many, or a name missing */
 
-	struct cert_def *built, *built_prev;
+	struct cert_def *built, *built_prev;	/* fleet_build()'s arrays */
+	size_t cap_built, cap_prev;
 	struct fleet_stats stats;
 };
 
@@ -96,6 +102,11 @@ hash(const char *s)
 
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	/* FNV's low bits, the ones a table's mask keeps, mix poorly for
+	 * names that differ in their last digits: fold the high bits in. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
 	return h;
 }
 
@@ -179,6 +190,8 @@ item_free(struct item *it)
 	free(it);
 }
 
+static int is_entry_file(const char *n, size_t *stem);
+
 static void
 on_debounced(uv_timer_t *t)
 {
@@ -192,11 +205,29 @@ static void
 on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
 	struct fleet *f = h->data;
+	size_t stem;
 
-	(void)filename;
 	(void)events;
 	if (status < 0)
 		log_warn("fleet", "watching %s: %s", f->dir, uv_strerror(status));
+	/* The names of the files that changed: the next read looks at those
+	 * alone.  Without a name (or with too many) it reads them all. */
+	if (status < 0 || filename == NULL || f->n_pending >= FLEET_PENDING_MAX) {
+		f->pending_full = 1;
+	} else if (!is_entry_file(filename, &stem)) {
+		return;		/* a temp file, an editor's: nothing to read */
+	} else if (!f->pending_full) {
+		int dup = 0;
+		for (size_t i = 0; i < f->n_pending && !dup; i++)
+			dup = strcmp(f->pending[i], filename) == 0;
+		if (!dup &&
+		    (grow((void **)&f->pending, &f->cap_pending, f->n_pending,
+			  sizeof(*f->pending)) != 0 ||
+		     (f->pending[f->n_pending] = strdup(filename)) == NULL))
+			f->pending_full = 1;
+		else if (!dup)
+			f->n_pending++;
+	}
 	if (!f->closing)
 		uv_timer_start(&f->debounce, on_debounced, FLEET_DEBOUNCE_MS, 0);
 }
@@ -398,96 +429,103 @@ stat_moved(const struct item *it, const struct stat *st)
 	       it->ctime.tv_nsec != st->st_ctim.tv_nsec;
 }
 
-int
-fleet_scan(struct fleet *f, const struct config *cfg, int force)
+/* Put the last item in the index (grown when half full). */
+static void
+index_last(struct fleet *f)
 {
-	DIR *d = opendir(f->dir);
-	struct dirent *de;
-	size_t kept = 0;
-	int rc = 0;
+	size_t h;
 
-	if (d == NULL) {
-		rc = -errno;
-		log_error("fleet", "cannot read entries_dir %s: %s; the entries "
-			  "read before stay as they are", f->dir, strerror(errno));
-		return rc;
+	if (f->slots == NULL || f->n * 2 > f->mask + 1) {
+		if (reindex(f) != 0)
+			log_error("fleet", "out of memory indexing entries");
+		return;
 	}
-	f->stats.scans++;
-	f->stats.last_read = 0;
-	for (size_t i = 0; i < f->n; i++)
-		f->items[i]->seen = 0;
-	while ((de = readdir(d)) != NULL) {
-		struct item *it;
-		struct stat st;
-		size_t stem;
-		char name[FLEET_NAME_MAX + 1];
+	h = hash(f->items[f->n - 1]->name) & f->mask;
+	while (f->slots[h])
+		h = (h + 1) & f->mask;
+	f->slots[h] = f->n;
+}
 
-		if (!is_entry_file(de->d_name, &stem))
-			continue;
-		if (stem > FLEET_NAME_MAX) {
-			log_error("fleet", "%s/%s: the name is longer than %d "
-				  "characters; skipped", f->dir, de->d_name,
-				  FLEET_NAME_MAX);
-			continue;
+/*
+ * The file FNAME of the directory (open as DFD): read it when it moved
+ * (or make its definition again, FORCE).  Returns -ENOENT when it is not
+ * there (not a regular file), -ENOMEM, else 0.
+ */
+static int
+scan_file(struct fleet *f, const struct config *cfg, int dfd,
+	  const char *fname, int force)
+{
+	struct item *it;
+	struct stat st;
+	size_t stem;
+	char name[FLEET_NAME_MAX + 1];
+
+	if (!is_entry_file(fname, &stem))
+		return 0;
+	if (stem > FLEET_NAME_MAX) {
+		log_error("fleet", "%s/%s: the name is longer than %d characters; "
+			  "skipped", f->dir, fname, FLEET_NAME_MAX);
+		return 0;
+	}
+	memcpy(name, fname, stem);
+	name[stem] = '\0';
+	if (fstatat(dfd, fname, &st, 0) != 0 || !S_ISREG(st.st_mode))
+		return -ENOENT;
+	it = find(f, name);
+	if (it && it->visited &&
+	    strcmp(it->file + strlen(f->dir) + 1, fname) != 0) {
+		log_error("fleet", "%s/%s: %s already names an entry (another "
+			  "file with the same stem); skipped", f->dir, fname,
+			  name);
+		return 0;
+	}
+	if (it == NULL) {
+		const char *why = config_check_name(name);
+		if (why) {
+			log_error("fleet", "%s/%s: an entry's name (the file's "
+				  "stem) %s; skipped", f->dir, fname, why);
+			return 0;
 		}
-		memcpy(name, de->d_name, stem);
-		name[stem] = '\0';
-		if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		it = find(f, name);
-		if (it && it->seen) {
-			log_error("fleet", "%s/%s: %s already names an entry "
-				  "(another file with the same stem); skipped",
-				  f->dir, de->d_name, name);
-			continue;
+		it = new_item(f->dir, fname, stem);
+		if (it == NULL || grow((void **)&f->items, &f->cap, f->n,
+				       sizeof(*f->items)) != 0) {
+			item_free(it);
+			return -ENOMEM;
 		}
-		if (it == NULL) {
-			const char *why = config_check_name(name);
-			if (why) {
-				log_error("fleet", "%s/%s: an entry's name (the "
-					  "file's stem) %s; skipped", f->dir,
-					  de->d_name, why);
-				continue;
-			}
-			it = new_item(f->dir, de->d_name, stem);
-			if (it == NULL || grow((void **)&f->items, &f->cap, f->n,
-					       sizeof(*f->items)) != 0) {
-				item_free(it);
-				rc = -ENOMEM;
-				break;
-			}
-			f->items[f->n++] = it;
-		} else if (strcmp(it->file + strlen(f->dir) + 1, de->d_name)) {
-			/* acme.yml replaced acme.yaml: the same entry. */
-			size_t len = strlen(f->dir) + strlen(de->d_name) + 2;
-			char *file = malloc(len);
-			if (file) {
-				snprintf(file, len, "%s/%s", f->dir, de->d_name);
-				free(it->file);
-				it->file = file;
-			}
-		}
-		it->seen = 1;
-		if (stat_moved(it, &st)) {
-			it->dev = st.st_dev;
-			it->ino = st.st_ino;
-			it->size = st.st_size;
-			it->mtime = st.st_mtim;
-			it->ctime = st.st_ctim;
-			it->read = 1;
-			f->stats.last_read++;
-			read_item(f, it, cfg);
-		} else if (force && it->has_raw) {
-			make_def(f, it, cfg, 0);
+		f->items[f->n++] = it;
+		index_last(f);
+	} else if (strcmp(it->file + strlen(f->dir) + 1, fname)) {
+		/* acme.yml replaced acme.yaml: the same entry. */
+		size_t len = strlen(f->dir) + strlen(fname) + 2;
+		char *file = malloc(len);
+		if (file) {
+			snprintf(file, len, "%s/%s", f->dir, fname);
+			free(it->file);
+			it->file = file;
 		}
 	}
-	closedir(d);
-	if (rc != 0) {
-		reindex(f);
-		return rc;
+	it->seen = it->visited = 1;
+	if (stat_moved(it, &st)) {
+		it->dev = st.st_dev;
+		it->ino = st.st_ino;
+		it->size = st.st_size;
+		it->mtime = st.st_mtim;
+		it->ctime = st.st_ctim;
+		it->read = 1;
+		f->stats.last_read++;
+		read_item(f, it, cfg);
+	} else if (force && it->has_raw) {
+		make_def(f, it, cfg, 0);
 	}
-	/* What was not seen is gone. */
+	return 0;
+}
+
+/* Items not seen are gone: to f->removed (or freed, never valid). */
+static int
+sweep(struct fleet *f)
+{
+	size_t kept = 0, n_before = f->n;
+
 	for (size_t i = 0; i < f->n; i++) {
 		struct item *it = f->items[i];
 		if (it->seen) {
@@ -514,18 +552,109 @@ fleet_scan(struct fleet *f, const struct config *cfg, int force)
 		if (f->items[i]->error)
 			f->stats.invalid++;
 	}
-	return reindex(f);
+	/* New items were indexed as they came; only a removal moves the
+	 * others in the array. */
+	return kept == n_before && f->slots ? 0 : reindex(f);
+}
+
+static void
+forget_pending(struct fleet *f)
+{
+	for (size_t i = 0; i < f->n_pending; i++)
+		free(f->pending[i]);
+	f->n_pending = 0;
+	f->pending_full = 0;
+}
+
+int
+fleet_scan(struct fleet *f, const struct config *cfg, int force)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *de;
+	int rc = 0;
+
+	if (d == NULL) {
+		rc = -errno;
+		log_error("fleet", "cannot read entries_dir %s: %s; the entries "
+			  "read before stay as they are", f->dir, strerror(errno));
+		return rc;
+	}
+	forget_pending(f);
+	f->stats.scans++;
+	f->stats.last_read = 0;
+	for (size_t i = 0; i < f->n; i++)
+		f->items[i]->seen = f->items[i]->visited = 0;
+	while (rc == 0 && (de = readdir(d)) != NULL)
+		if (scan_file(f, cfg, dirfd(d), de->d_name, force) == -ENOMEM)
+			rc = -ENOMEM;
+	closedir(d);
+	if (rc != 0) {
+		/* Nothing is taken for gone after a scan cut short. */
+		for (size_t i = 0; i < f->n; i++)
+			f->items[i]->seen = 1;
+	}
+	return sweep(f) ? -ENOMEM : rc;
+}
+
+int
+fleet_scan_changed(struct fleet *f, const struct config *cfg)
+{
+	int dfd, rc = 0;
+
+	if (f->pending_full)
+		return fleet_scan(f, cfg, 0);
+	dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fleet_scan(f, cfg, 0);	/* says why */
+	f->stats.scans++;
+	f->stats.last_read = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		f->items[i]->seen = 1;
+		f->items[i]->visited = 0;
+	}
+	for (size_t i = 0; i < f->n_pending && rc == 0; i++) {
+		int r = scan_file(f, cfg, dfd, f->pending[i], 0);
+		size_t stem;
+		char name[FLEET_NAME_MAX + 1];
+		struct item *it;
+
+		if (r == -ENOMEM)
+			rc = r;
+		if (r != -ENOENT || !is_entry_file(f->pending[i], &stem) ||
+		    stem > FLEET_NAME_MAX)
+			continue;
+		memcpy(name, f->pending[i], stem);
+		name[stem] = '\0';
+		it = find(f, name);
+		/* Gone, unless its other spelling (.yml) is the entry now. */
+		if (it && strcmp(it->file + strlen(f->dir) + 1,
+				 f->pending[i]) == 0)
+			it->seen = 0;
+	}
+	close(dfd);
+	forget_pending(f);
+	return sweep(f) ? -ENOMEM : rc;
 }
 
 int
 fleet_build(struct fleet *f, const struct certs_opts *main,
 	    struct certs_opts *out)
 {
-	size_t n = main->n, size = 16, *names, mask;
+	size_t n = main->n, size = 16, *names, mask, want = main->n + f->n + 1;
 	struct cert_def *v;
 
 	*out = *main;
-	v = malloc((main->n + f->n + 1) * sizeof(*v));
+	/* Two arrays in turn (the engine holds the other until the next
+	 * fleet_retire()), grown but not made anew at each read. */
+	if (f->built_prev && f->cap_prev >= want) {
+		v = f->built_prev;
+		f->built_prev = NULL;
+	} else {
+		free(f->built_prev);
+		f->built_prev = NULL;
+		v = malloc(want * sizeof(*v));
+		f->cap_prev = want;
+	}
 	while (size < main->n * 2)
 		size *= 2;
 	names = calloc(size, sizeof(*names));
@@ -561,9 +690,13 @@ fleet_build(struct fleet *f, const struct certs_opts *main,
 		v[n++] = *it->def;
 	}
 	free(names);
-	free(f->built_prev);
 	f->built_prev = f->built;
 	f->built = v;
+	{
+		size_t c = f->cap_built;
+		f->cap_built = f->cap_prev;
+		f->cap_prev = c;
+	}
 	out->defs = v;
 	out->n = n;
 	return 0;
@@ -790,8 +923,6 @@ fleet_retire(struct fleet *f, struct revq *revq)
 		free(f->retired[i]);
 	}
 	f->n_retired = 0;
-	free(f->built_prev);
-	f->built_prev = NULL;
 	for (size_t i = 0; i < f->n_edited; i++)
 		free(f->edited[i]);
 	f->n_edited = 0;
@@ -887,6 +1018,8 @@ on_closed(uv_handle_t *h)
 	for (size_t i = 0; i < f->n_edited; i++)
 		free(f->edited[i]);
 	free(f->edited);
+	forget_pending(f);
+	free(f->pending);
 	free(f->items);
 	free(f->removed);
 	free(f->retired);

@@ -57,6 +57,14 @@ void fleet_set_audit(struct fleet *f, struct audit *audit);
 int fleet_scan(struct fleet *f, const struct config *cfg, int force);
 
 /*
+ * After the watch called CHANGED: read the files it named (stat each,
+ * parse those that moved, a missing one is removed), or every file when
+ * it could not name them all.  The same results as fleet_scan() without
+ * FORCE, at the cost of the changed files rather than of the directory.
+ */
+int fleet_scan_changed(struct fleet *f, const struct config *cfg);
+
+/*
  * MAIN's certificates: entries followed by the fleet's, in *OUT (MAIN's
  * options otherwise).  The array is the fleet's and stays valid until
  * the fleet_build() after the next one, so the engine may compare old

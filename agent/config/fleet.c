@@ -158,12 +158,24 @@ copy_str(char **dst, const char *src, const struct subst *x, char *err,
 	return *dst ? 0 : -EINVAL;
 }
 
+/* Is the name of a named section also one of its rows (a profile's)? */
+static int
+name_is_a_row(const struct cfg_section *sec)
+{
+	for (size_t i = 0; i < sec->n_entries; i++)
+		if (sec->entries[i].offset == sec->name_offset &&
+		    (sec->entries[i].type == CFG_STRING ||
+		     sec->entries[i].type == CFG_PATH))
+			return 1;
+	return 0;
+}
+
 /* Fill DST's pointers (cleared) from SRC, which DST is a copy of. */
 static int
 copy_fields(const struct cfg_section *sec, void *dst, const void *src,
 	    const struct subst *x, char *err, size_t errlen)
 {
-	if (sec->named &&
+	if (sec->named && !name_is_a_row(sec) &&
 	    copy_str(at(dst, sec->name_offset),
 		     *(char *const *)cat(src, sec->name_offset), x, err,
 		     errlen) != 0)
