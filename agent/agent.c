@@ -212,6 +212,7 @@ finish(struct agent *ag)
 	uv_timer_stop(&ag->clock);
 	uv_close((uv_handle_t *)&ag->clock, NULL);
 	uv_close((uv_handle_t *)&ag->events, NULL);
+	audit_set_labels(ag->audit, NULL, NULL);	/* the fleet goes */
 	fleet_close(ag->fleet);
 	ag->fleet = NULL;
 	if (ag->revq)

@@ -1017,12 +1017,29 @@ const struct cfg_section cfg_profile_section = {
 
 #define FE_OFF(m, type) CFG_OFF(struct fleet_entry_def, m, type)
 
+/* A tenant and an endpoint go into paths: neither may climb out. */
+static const char *
+check_tenant(const char *s)
+{
+	if (s[0] == '.')
+		return "may not start with '.'";
+	return cfg_check_cert_name(s);
+}
+
+static const char *
+check_endpoint(const char *s)
+{
+	if (strchr(s, '/') || strstr(s, ".."))
+		return "is a host or host:port (no '/' and no '..')";
+	return NULL;
+}
+
 static const struct cfg_entry fleet_entry_entries[] = {
 	{
 		.key = "tenant",
 		.type = CFG_PATH,
 		.offset = FE_OFF(tenant, char *),
-		.check = cfg_check_cert_name,
+		.check = check_tenant,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
 		.help = "the tenant, for {tenant} in the profile's patterns",
 	},
@@ -1037,6 +1054,7 @@ static const struct cfg_entry fleet_entry_entries[] = {
 		.key = "endpoint",
 		.type = CFG_STRING,
 		.offset = FE_OFF(endpoint, char *),
+		.check = check_endpoint,
 		.flags = CFG_RELOAD,
 		.help = "the tenant keystore's address, for {endpoint}",
 	},

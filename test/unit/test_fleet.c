@@ -184,6 +184,22 @@ test_entry_errors_name_the_file_line_and_column(void **state)
 					   strlen(badname), &e, err,
 					   sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "t.d/a.yaml:1:9: tenant:"));
+	{
+		/* Both go into paths: neither may climb out of them. */
+		const char *dots = "tenant: ..\nprofile: aws_kms\nendpoint: x\n";
+		const char *slash = "tenant: a\nprofile: aws_kms\n"
+				    "endpoint: ../../etc\n";
+
+		assert_int_equal(config_load_entry(cfg, "a.yaml", dots,
+						   strlen(dots), &e, err,
+						   sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "a.yaml:1:9: tenant: '..' may not "
+					    "start with '.'"));
+		assert_int_equal(config_load_entry(cfg, "a.yaml", slash,
+						   strlen(slash), &e, err,
+						   sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "a.yaml:3:11: endpoint:"));
+	}
 	config_free(cfg);
 }
 
