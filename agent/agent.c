@@ -582,6 +582,7 @@ fleet_configure(struct agent *ag, struct config *cfg)
 		return;
 	}
 	fleet_scan(ag->fleet, cfg, !profiles_same(ag->cfg, cfg));
+	fleet_watch(ag->fleet);	/* the directory may be back */
 	if (fleet_build(ag->fleet, &cfg->certs, &ag->certs_all) != 0)
 		log_error("agent", "out of memory; entries_dir's entries are "
 			  "left out until the next change");

@@ -13,7 +13,7 @@
  *  - A removal acts on what is on disk: the serial is read from the
  *    entry's certificate file (the engine may be between two issuances),
  *    the revocation is queued to be retried until Vault confirms it, and
- *    only then are the files deleted; a key file is overwritten with
+ *    then the files are deleted; a key file is overwritten with
  *    zeros and fsync'd before the unlink.  That defeats a reader of the
  *    same blocks on an ordinary file system, nothing more: see
  *    docs/fleets.md for what it does not guarantee.

@@ -210,3 +210,33 @@ def test_check_reports_an_unknown_placeholder_in_a_profile(env, fleet):
                        text=True, timeout=30)
     assert r.returncode == 2
     assert "profiles.aws_kms: unknown placeholder {tennant}" in r.stderr, r.stderr
+
+
+def test_a_failing_revocation_is_retried_and_shown_until_it_succeeds(env, fleet):
+    cfg, entries, certs = fleet
+    # The agent may issue but not revoke, until the policy is fixed.
+    env.vs.policy("pki", 'path "pki_int/issue/*" { capabilities = ["create", "update"] }')
+    a = start_with(env, cfg, entries, ["acme", "globex"])
+    serial = openssl_serial(certs / "globex-aws.crt")
+    os.unlink(entries / "globex.yaml")
+    a.wait_for(r"revoke: globex: revoking serial \S+ failed", count=2, timeout=30)
+    assert not (certs / "globex-aws.key").exists()
+    assert not revoked(env.vs, serial)
+
+    st = subprocess.run([BIN, "status", "-c", str(a.config), "--json"],
+                        capture_output=True, text=True, timeout=30)
+    doc = json.loads(st.stdout)
+    assert doc["revocations"] == {"pending": 1, "failing": 1}, doc
+    assert doc["health"] == "degraded"
+    assert any("revocation" in p for p in doc["problems"]), doc["problems"]
+
+    env.vs.policy("pki", """
+        path "pki_int/issue/*" { capabilities = ["create", "update"] }
+        path "pki_int/revoke" { capabilities = ["create", "update"] }
+    """)
+    a.wait_for(r"revoke: globex: revoked serial", timeout=30)
+    assert revoked(env.vs, serial)
+    doc = json.loads(subprocess.run([BIN, "status", "-c", str(a.config), "--json"],
+                                    capture_output=True, text=True, timeout=30).stdout)
+    assert doc["revocations"] == {"pending": 0, "failing": 0}, doc
+    assert a.stop() == 0
