@@ -58,6 +58,8 @@ struct item {
 	char *error;		/* why the file is not (now) valid */
 	int seen;		/* there at this scan (or not looked at) */
 	int visited;		/* looked at by this scan */
+	size_t idx;		/* its place in f->items */
+	int yml;		/* its file is NAME.yml, not NAME.yaml */
 };
 
 struct label {
@@ -122,6 +124,7 @@ reindex(struct fleet *f)
 		return -ENOMEM;
 	for (size_t i = 0; i < f->n; i++) {
 		size_t h = hash(f->items[i]->name) & (size - 1);
+		f->items[i]->idx = i;
 		while (slots[h])
 			h = (h + 1) & (size - 1);
 		slots[h] = i + 1;
@@ -440,6 +443,7 @@ index_last(struct fleet *f)
 			log_error("fleet", "out of memory indexing entries");
 		return;
 	}
+	f->items[f->n - 1]->idx = f->n - 1;
 	h = hash(f->items[f->n - 1]->name) & f->mask;
 	while (f->slots[h])
 		h = (h + 1) & f->mask;
@@ -453,12 +457,13 @@ index_last(struct fleet *f)
  */
 static int
 scan_file(struct fleet *f, const struct config *cfg, int dfd,
-	  const char *fname, int force)
+	  const char *fname, int force, size_t *cursor)
 {
 	struct item *it;
 	struct stat st;
 	size_t stem;
 	char name[FLEET_NAME_MAX + 1];
+	int yml;
 
 	if (!is_entry_file(fname, &stem))
 		return 0;
@@ -471,9 +476,18 @@ scan_file(struct fleet *f, const struct config *cfg, int dfd,
 	name[stem] = '\0';
 	if (fstatat(dfd, fname, &st, 0) != 0 || !S_ISREG(st.st_mode))
 		return -ENOENT;
-	it = find(f, name);
-	if (it && it->visited &&
-	    strcmp(it->file + strlen(f->dir) + 1, fname) != 0) {
+	/* A directory read again lists its files in the same order as
+	 * before, which is the order of f->items: try the next one first. */
+	it = NULL;
+	if (cursor && *cursor < f->n &&
+	    strcmp(f->items[*cursor]->name, name) == 0)
+		it = f->items[*cursor];
+	if (it == NULL)
+		it = find(f, name);
+	if (it && cursor)
+		*cursor = it->idx + 1;
+	yml = fname[stem + 2] == 'm';	/* ".yml" rather than ".yaml" */
+	if (it && it->visited && it->yml != yml) {
 		log_error("fleet", "%s/%s: %s already names an entry (another "
 			  "file with the same stem); skipped", f->dir, fname,
 			  name);
@@ -487,6 +501,8 @@ scan_file(struct fleet *f, const struct config *cfg, int dfd,
 			return 0;
 		}
 		it = new_item(f->dir, fname, stem);
+		if (it)
+			it->yml = yml;
 		if (it == NULL || grow((void **)&f->items, &f->cap, f->n,
 				       sizeof(*f->items)) != 0) {
 			item_free(it);
@@ -494,7 +510,7 @@ scan_file(struct fleet *f, const struct config *cfg, int dfd,
 		}
 		f->items[f->n++] = it;
 		index_last(f);
-	} else if (strcmp(it->file + strlen(f->dir) + 1, fname)) {
+	} else if (it->yml != yml) {
 		/* acme.yml replaced acme.yaml: the same entry. */
 		size_t len = strlen(f->dir) + strlen(fname) + 2;
 		char *file = malloc(len);
@@ -502,6 +518,7 @@ scan_file(struct fleet *f, const struct config *cfg, int dfd,
 			snprintf(file, len, "%s/%s", f->dir, fname);
 			free(it->file);
 			it->file = file;
+			it->yml = yml;
 		}
 	}
 	it->seen = it->visited = 1;
@@ -571,6 +588,7 @@ fleet_scan(struct fleet *f, const struct config *cfg, int force)
 {
 	DIR *d = opendir(f->dir);
 	struct dirent *de;
+	size_t cursor = 0;
 	int rc = 0;
 
 	if (d == NULL) {
@@ -585,7 +603,8 @@ fleet_scan(struct fleet *f, const struct config *cfg, int force)
 	for (size_t i = 0; i < f->n; i++)
 		f->items[i]->seen = f->items[i]->visited = 0;
 	while (rc == 0 && (de = readdir(d)) != NULL)
-		if (scan_file(f, cfg, dirfd(d), de->d_name, force) == -ENOMEM)
+		if (scan_file(f, cfg, dirfd(d), de->d_name, force,
+			      &cursor) == -ENOMEM)
 			rc = -ENOMEM;
 	closedir(d);
 	if (rc != 0) {
@@ -613,7 +632,7 @@ fleet_scan_changed(struct fleet *f, const struct config *cfg)
 		f->items[i]->visited = 0;
 	}
 	for (size_t i = 0; i < f->n_pending && rc == 0; i++) {
-		int r = scan_file(f, cfg, dfd, f->pending[i], 0);
+		int r = scan_file(f, cfg, dfd, f->pending[i], 0, NULL);
 		size_t stem;
 		char name[FLEET_NAME_MAX + 1];
 		struct item *it;
@@ -627,8 +646,7 @@ fleet_scan_changed(struct fleet *f, const struct config *cfg)
 		name[stem] = '\0';
 		it = find(f, name);
 		/* Gone, unless its other spelling (.yml) is the entry now. */
-		if (it && strcmp(it->file + strlen(f->dir) + 1,
-				 f->pending[i]) == 0)
+		if (it && it->yml == (f->pending[i][stem + 2] == 'm'))
 			it->seen = 0;
 	}
 	close(dfd);
