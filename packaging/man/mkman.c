@@ -243,6 +243,15 @@ main(int argc, char **argv)
 				fclose(in);
 				return 1;
 			}
+			/* ---- fleet ---- the files of entries_dir */
+			printf(".SS entries_dir files\n"
+			       "Each file \\fIentries_dir\\fB/\\fINAME\\fB.yaml\\fR "
+			       "is one certificate named \\fINAME\\fR, made by its "
+			       "profile; its keys:\n");
+			if (walk(&cfg_fleet_entry_section, "entry") < 0) {
+				fclose(in);
+				return 1;
+			}
 			found = 1;
 		} else {
 			put_line(line);
