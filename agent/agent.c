@@ -53,6 +53,7 @@
 #include "config.h"
 #include "deps.h"
 #include "files.h"
+#include "fleet.h"
 #include "hooks.h"
 #include "http.h"
 #include "log.h"
@@ -106,6 +107,9 @@ struct agent {
 	int tmpl_done;			/* the templates' last batch ended */
 	unsigned tmpl_errors;		/* ... with this many errors */
 	int rendered;			/* every file has been in place once */
+	/* ---- fleet ---- */
+	struct fleet *fleet;		/* entries_dir, or NULL */
+	struct certs_opts certs_all;	/* certificates: and the fleet's */
 };
 
 /* Life-cycle events, run from the loop in this order (agent_post). */
@@ -114,6 +118,7 @@ struct agent {
 #define EV_ROTATE 0x4		/* SIGUSR1: renew every certificate now */
 #define EV_PROGRESS 0x8		/* certs or templates moved on */
 #define EV_IDENTITY 0x10	/* the client certificate may have changed */
+#define EV_FLEET 0x20		/* entries_dir changed (or certagent reload) */
 
 /* The name the Vault client certificate has when nothing here renews it. */
 #define IDENTITY_NAME "vault-identity"
@@ -124,6 +129,7 @@ static void on_changed(void *arg, const struct change *c);
 static void on_cert_data(void *arg);
 static void on_events(uv_idle_t *h);
 static void update_view(struct agent *ag);
+static void on_reload_asked(void *arg);
 static void identity_check(struct agent *ag);
 static void show_identity(struct agent *ag);
 static void send_ready(struct agent *ag);
@@ -206,6 +212,9 @@ finish(struct agent *ag)
 	uv_timer_stop(&ag->clock);
 	uv_close((uv_handle_t *)&ag->clock, NULL);
 	uv_close((uv_handle_t *)&ag->events, NULL);
+	audit_set_labels(ag->audit, NULL, NULL);	/* the fleet goes */
+	fleet_close(ag->fleet);
+	ag->fleet = NULL;
 	if (ag->revq)
 		revq_close(ag->revq);
 	if (ag->auth)
@@ -487,6 +496,10 @@ update_view(struct agent *ag)
 		.rendered = ag->rendered,
 		.stopping = ag->stopping != 0,
 		.fail_open = ag->cfg->listener.fail_open,
+		.revq = ag->revq,
+		.fleet = ag->fleet,
+		.reload = on_reload_asked,
+		.reload_arg = ag,
 	};
 }
 
@@ -541,12 +554,146 @@ clock_start(struct agent *ag)
 	uv_unref((uv_handle_t *)&ag->clock);
 }
 
+/* ---- fleet ---- */
+
+/* Do A and B have the same profiles, in the same order? */
+static int
+profiles_same(const struct config *a, const struct config *b)
+{
+	if (a->n_profiles != b->n_profiles)
+		return 0;
+	for (size_t i = 0; i < a->n_profiles; i++)
+		if (strcmp(a->profiles[i].name, b->profiles[i].name) != 0 ||
+		    !config_same_cert(&a->profiles[i], &b->profiles[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * The engine's entries from CFG's certificates: and the fleet read
+ * against CFG (about to be the running configuration).  Unchanged
+ * entries keep their state; certs_start() and fleet_retire() follow.
+ */
+static void
+fleet_configure(struct agent *ag, struct config *cfg)
+{
+	if (ag->fleet == NULL) {
+		certs_configure(ag->certs, &cfg->certs, config_same_cert);
+		return;
+	}
+	fleet_scan(ag->fleet, cfg, !profiles_same(ag->cfg, cfg));
+	fleet_watch(ag->fleet);	/* the directory may be back */
+	if (fleet_build(ag->fleet, &cfg->certs, &ag->certs_all) != 0)
+		log_error("agent", "out of memory; entries_dir's entries are "
+			  "left out until the next change");
+	certs_configure(ag->certs, &ag->certs_all, config_same_cert);
+}
+
+/* After certs_start(): issue the edited entries again, then act on the
+ * removed ones and free what the engine let go of. */
+static void
+fleet_reissue_and_retire(struct agent *ag)
+{
+	const char *name;
+
+	for (size_t i = 0; i < fleet_edited(ag->fleet, i, &name); i++)
+		certs_rotate(ag->certs, name);
+	fleet_retire(ag->fleet, ag->revq);
+}
+
+/* CPU time of the process so far, in ms: what a reload costs. */
+static double
+cpu_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (double)ts.tv_sec * 1000 + (double)ts.tv_nsec / 1e6;
+}
+
+/* entries_dir changed, or certagent reload: read it again, apply. */
+static void
+fleet_apply(struct agent *ag)
+{
+	double t0 = cpu_ms();
+	struct fleet_stats st;
+
+	if (ag->fleet == NULL || ag->certs == NULL || ag->stopping)
+		return;
+	if (fleet_scan_changed(ag->fleet, ag->cfg) != 0)
+		return;
+	if (fleet_build(ag->fleet, &ag->cfg->certs, &ag->certs_all) != 0) {
+		log_error("agent", "out of memory; entries_dir is read again at "
+			  "its next change");
+		return;
+	}
+	certs_configure(ag->certs, &ag->certs_all, config_same_cert);
+	update_view(ag);
+	certs_start(ag->certs);
+	fleet_reissue_and_retire(ag);
+	fleet_watch(ag->fleet);	/* the directory may be back */
+	fleet_get_stats(ag->fleet, &st);
+	log_info("agent", "entries_dir read again: %zu entries, %zu file%s read, "
+		 "%zu removed; %.1f ms CPU", st.entries, st.last_read,
+		 st.last_read == 1 ? "" : "s", st.last_removed, cpu_ms() - t0);
+}
+
+static void
+on_fleet_changed(void *arg)
+{
+	post(arg, EV_FLEET);
+}
+
+/* certagent reload (the control socket): as SIGHUP. */
+static void
+on_reload_asked(void *arg)
+{
+	struct agent *ag = arg;
+
+	if (!once(ag))
+		post(ag, EV_RELOAD);
+}
+
+/*
+ * At start: read entries_dir (when set) before the engine exists, so its
+ * entries are adopted from disk with the others, with no Vault call.
+ */
+static int
+fleet_open(struct agent *ag)
+{
+	const char *dir = ag->cfg->entries_dir;
+	struct fleet_stats st;
+	int rc;
+
+	if (dir == NULL)
+		return 0;
+	if (fleet_new(&ag->loop, dir, on_fleet_changed, ag, &ag->fleet) != 0)
+		return -1;
+	fleet_set_audit(ag->fleet, ag->audit);
+	audit_set_labels(ag->audit, fleet_labels, ag->fleet);
+	fleet_scan(ag->fleet, ag->cfg, 0);
+	if (fleet_build(ag->fleet, &ag->cfg->certs, &ag->certs_all) != 0)
+		return -1;
+	fleet_get_stats(ag->fleet, &st);
+	rc = fleet_watch(ag->fleet);
+	if (rc != 0)
+		log_warn("agent", "cannot watch %s: %s; changes are read on "
+			 "SIGHUP or certagent reload", dir, uv_strerror(rc));
+	log_info("agent", "entries_dir %s: %zu entr%s%s", dir, st.entries,
+		 st.entries == 1 ? "y" : "ies",
+		 st.invalid ? " (and invalid files: see above)" : "");
+	return 0;
+}
+
 static void
 reload(struct agent *ag)
 {
 	struct config *cfg = NULL;
 	char *err = malloc(ERRBUF);
 	char verr[512];
+	int applied = 0;
+	double t0 = cpu_ms();
 
 	if (err == NULL)
 		return;
@@ -611,7 +758,7 @@ reload(struct agent *ag)
 		log_error("agent", "%s; the audit log stays where it was", verr);
 	give_audit(ag, cfg);
 	auth_configure(ag->auth, &cfg->auth);
-	certs_configure(ag->certs, &cfg->certs, config_same_cert);
+	fleet_configure(ag, cfg);
 	templates_close(ag->templates);
 	ag->templates = templates;
 	update_view(ag);
@@ -623,12 +770,19 @@ reload(struct agent *ag)
 	ag->cfg = cfg;
 	update_view(ag);	/* fail_open may have changed */
 	certs_start(ag->certs);
+	if (ag->fleet)
+		fleet_reissue_and_retire(ag);
+	applied = 1;
 	show_identity(ag);
 	templates_start(ag->templates);
-	log_info("agent", "configuration reloaded");
+	log_info("agent", "configuration reloaded; %.1f ms CPU", cpu_ms() - t0);
 	audit_reload(ag->audit, ag->config_path, NULL);
 	give_back_memory();	/* the old configuration, the new one's YAML */
 out:
+	/* The entries' files are read again even when the main file was
+	 * refused: a SIGHUP is also how an edit of entries_dir is told. */
+	if (!applied && ag->fleet)
+		fleet_apply(ag);
 	send_ready(ag);	/* the reload is over, applied or refused */
 	free(err);
 }
@@ -790,11 +944,13 @@ on_events(uv_idle_t *h)
 	ag->startup_hup = 0;
 	if (ev & EV_RELOAD)
 		reload(ag);
+	else if (ev & EV_FLEET)
+		fleet_apply(ag);
 	if (ev & EV_IDENTITY)
 		identity_check(ag);
 	if (ev & EV_ROTATE)
 		agent_rotate(ag, NULL, "SIGUSR1");
-	if (ev & (EV_PROGRESS | EV_RELOAD))
+	if (ev & (EV_PROGRESS | EV_RELOAD | EV_FLEET))
 		check_progress(ag);
 	if (ev & (EV_PROGRESS | EV_IDENTITY))
 		send_status(ag);
@@ -1174,12 +1330,14 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		return 1;
 	}
 	give_audit(&ag, ag.cfg);
-	if (http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
+	ag.certs_all = ag.cfg->certs;
+	if (fleet_open(&ag) != 0 ||
+	    http_new(&ag.loop, &ag.http, err, ERRBUF) != 0 ||
 	    vault_new(&ag.loop, ag.http, &ag.cfg->vault, &ag.vault, err, ERRBUF) != 0 ||
 	    auth_new(&ag.loop, ag.vault, &ag.cfg->auth, on_token, &ag, &ag.auth) != 0 ||
 	    hooks_new(&ag.loop, &ag.cfg->hooks, on_hook_done, &ag, &ag.hooks) != 0 ||
 	    revq_new(&ag.loop, ag.vault, &ag.cfg->revoke, &ag.revq) != 0 ||
-	    certs_new(&ag.loop, ag.vault, ag.auth, ag.revq, &ag.cfg->certs,
+	    certs_new(&ag.loop, ag.vault, ag.auth, ag.revq, &ag.certs_all,
 		      certs_flags(&ag), &cev, &ag.certs) != 0 ||
 	    deps_new(&ag.loop, ag.vault, ag.auth, &ag.cfg->deps, on_deps_changed, &ag,
 		     &ag.deps) != 0 ||

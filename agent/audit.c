@@ -41,6 +41,9 @@ struct audit {
 	char *path;
 	unsigned mode;
 	int fd;
+	int (*labels)(void *arg, const char *name, const char **tenant,
+		      const char **profile);	/* fleet: tenant, profile */
+	void *labels_arg;
 };
 
 static void
@@ -160,6 +163,22 @@ audit_free(struct audit *a)
 	free(a);
 }
 
+/* fleet: a record naming a certificate of entries_dir gets its tenant
+ * and profile, unless it has them. */
+static void
+add_labels(const struct audit *a, cJSON *obj)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(obj, "name");
+	const char *tenant, *profile;
+
+	if (a->labels == NULL || !cJSON_IsString(name) ||
+	    cJSON_GetObjectItemCaseSensitive(obj, "tenant") != NULL ||
+	    !a->labels(a->labels_arg, name->valuestring, &tenant, &profile))
+		return;
+	cJSON_AddStringToObject(obj, "tenant", tenant);
+	cJSON_AddStringToObject(obj, "profile", profile);
+}
+
 /* Write OBJ (taken) as one line, with "time" and "event" first. */
 static void
 emit(struct audit *a, const char *event, cJSON *obj)
@@ -173,6 +192,7 @@ emit(struct audit *a, const char *event, cJSON *obj)
 	stamp(ts, sizeof(ts), 0);
 	cJSON_AddStringToObject(rec, "time", ts);
 	cJSON_AddStringToObject(rec, "event", event);
+	add_labels(a, obj);
 	for (it = obj->child; it; it = next) {
 		next = it->next;
 		cJSON_AddItemToObject(rec, it->string,
@@ -377,4 +397,36 @@ audit_reload(struct audit *a, const char *path, const char *why)
 	cJSON_AddBoolToObject(o, "ok", why == NULL);
 	add_str(o, "error", why);
 	emit(a, "config_reload", o);
+}
+
+/* ---- fleet ---- */
+
+void
+audit_set_labels(struct audit *a,
+		 int (*labels)(void *arg, const char *name,
+			       const char **tenant, const char **profile),
+		 void *arg)
+{
+	if (a == NULL)
+		return;
+	a->labels = labels;
+	a->labels_arg = arg;
+}
+
+void
+audit_fleet(struct audit *a, const char *event, const char *name,
+	    const char *tenant, const char *profile, const char *key,
+	    const char *value, const char *why)
+{
+	cJSON *o = record(a);
+
+	if (o == NULL)
+		return;
+	add_str(o, "name", name);
+	add_str(o, "tenant", tenant);
+	add_str(o, "profile", profile);
+	add_str(o, key, value);
+	cJSON_AddBoolToObject(o, "ok", why == NULL);
+	add_str(o, "error", why);
+	emit(a, event, o);
 }

@@ -70,4 +70,26 @@ void audit_hook(struct audit *a, const char *name, int ok, int exit_status,
 /* A configuration reload of PATH; WHY the error (NULL: applied). */
 void audit_reload(struct audit *a, const char *path, const char *why);
 
+/* ---- fleet ---- */
+
+/*
+ * LABELS (may be NULL) gives the tenant and profile of certificate NAME
+ * (returns 1) or none (0); every record that names a certificate then
+ * carries them.  ARG is LABELS' own.
+ */
+void audit_set_labels(struct audit *a,
+		      int (*labels)(void *arg, const char *name,
+				    const char **tenant, const char **profile),
+		      void *arg);
+
+/*
+ * An entry of entries_dir: EVENT ("entry_added", "entry_changed",
+ * "entry_invalid", "entry_removed", "revocation_queued", "file_deleted")
+ * for NAME of TENANT and PROFILE, with KEY: VALUE (a file, a serial) and
+ * WHY the error (NULL: done).
+ */
+void audit_fleet(struct audit *a, const char *event, const char *name,
+		 const char *tenant, const char *profile, const char *key,
+		 const char *value, const char *why);
+
 #endif

@@ -806,6 +806,68 @@ add_file(struct cert *c, const char *dir, const char *path)
 		c->n_files++;
 }
 
+static size_t
+name_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	/* FNV's low bits, the ones a table's mask keeps, mix poorly for
+	 * names that differ in their last digits: fold the high bits in. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/*
+ * An index of KEEP by name (open addressing, slots hold index + 1), so a
+ * reload of ten thousand entries finds each kept one in O(1), not by a
+ * scan of the others.  *MASK is the table's size minus one; NULL when
+ * there is nothing to index or no memory (then the scan is used).
+ */
+static size_t *
+keep_index(struct cert **keep, size_t n_keep, size_t *mask)
+{
+	size_t size = 16, *slots;
+
+	if (n_keep == 0)
+		return NULL;
+	while (size < n_keep * 2)
+		size *= 2;
+	slots = calloc(size, sizeof(*slots));
+	if (slots == NULL)
+		return NULL;
+	*mask = size - 1;
+	for (size_t j = 0; j < n_keep; j++) {
+		size_t h = name_hash(keep[j]->name) & *mask;
+		while (slots[h])
+			h = (h + 1) & *mask;
+		slots[h] = j + 1;
+	}
+	return slots;
+}
+
+/* The slot of KEEP named NAME, or N_KEEP. */
+static size_t
+keep_find(struct cert **keep, size_t n_keep, const size_t *slots, size_t mask,
+	  const char *name)
+{
+	if (slots == NULL) {
+		for (size_t j = 0; j < n_keep; j++)
+			if (keep[j] && strcmp(keep[j]->name, name) == 0)
+				return j;
+		return n_keep;
+	}
+	for (size_t h = name_hash(name) & mask; slots[h]; h = (h + 1) & mask) {
+		size_t j = slots[h] - 1;
+		if (keep[j] && strcmp(keep[j]->name, name) == 0)
+			return j;
+	}
+	return n_keep;
+}
+
 /*
  * The entries of CFG, in front of the template certificates.  KEEP (may
  * be NULL) lists the N_KEEP entry certificates of the configuration
@@ -817,13 +879,16 @@ add_entries(struct certs *m, const struct certs_opts *cfg, struct cert **keep,
 	    size_t n_keep,
 	    int (*same)(const struct cert_def *, const struct cert_def *))
 {
-	size_t n_tmpl = m->n - m->n_entries;
+	size_t n_tmpl = m->n - m->n_entries, mask = 0;
 	struct cert **tmpl = NULL;
+	size_t *slots = same ? keep_index(keep, n_keep, &mask) : NULL;
 
 	if (n_tmpl) {
 		tmpl = malloc(n_tmpl * sizeof(*tmpl));
-		if (tmpl == NULL)
+		if (tmpl == NULL) {
+			free(slots);
 			return -ENOMEM;
+		}
 		memcpy(tmpl, m->v + m->n_entries, n_tmpl * sizeof(*tmpl));
 	}
 	m->n = m->n_entries = 0;
@@ -831,14 +896,13 @@ add_entries(struct certs *m, const struct certs_opts *cfg, struct cert **keep,
 		const struct cert_def *cc = &cfg->defs[i];
 		struct cert *c = NULL;
 
-		for (size_t j = 0; same && c == NULL && j < n_keep; j++) {
-			if (keep[j] && strcmp(keep[j]->name, cc->name) == 0 &&
-			    same(keep[j]->def, cc)) {
-				c = keep[j];
-				keep[j] = NULL;
-				log_debug("certs", "%s: unchanged by the reload; kept as "
-					  "it is", c->name);
-			}
+		size_t k = same ? keep_find(keep, n_keep, slots, mask, cc->name)
+				: n_keep;
+		if (k < n_keep && same(keep[k]->def, cc)) {
+			c = keep[k];
+			keep[k] = NULL;
+			log_debug("certs", "%s: unchanged by the reload; kept as "
+				  "it is", c->name);
 		}
 		if (c == NULL) {
 			c = cert_alloc(m, cc->name);
@@ -862,6 +926,7 @@ add_entries(struct certs *m, const struct certs_opts *cfg, struct cert **keep,
 		if (push(m, tmpl[i]) != 0)
 			cert_close(tmpl[i]);
 	free(tmpl);
+	free(slots);
 	return 0;
 }
 
@@ -970,11 +1035,15 @@ certs_start(struct certs *m)
 {
 	const struct cert_files **sets = calloc(m->n_entries ? m->n_entries : 1,
 						sizeof(*sets));
+	size_t n_sets = 0;
 
+	/* Only the new ones: a kept entry's directory was swept before, and
+	 * a reload that changed one entry of ten thousand scans one. */
 	for (size_t i = 0; sets && i < m->n_entries; i++)
-		sets[i] = &m->v[i]->def->out;
-	if (sets)
-		certfiles_remove_stale(sets, m->n_entries);
+		if (m->v[i]->fresh)
+			sets[n_sets++] = &m->v[i]->def->out;
+	if (sets && n_sets)
+		certfiles_remove_stale(sets, n_sets);
 	free(sets);
 	for (size_t i = 0; i < m->n_entries; i++) {
 		struct cert *c = m->v[i];

@@ -63,6 +63,29 @@ struct config {
 	int exec_restart;	/* exec.on_change: restart rather than signal */
 	int exec_signal;	/* exec.signal; default SIGHUP */
 	uint64_t exec_kill_timeout_ms;	/* exec.kill_timeout; default 10s */
+
+	/* ---- fleet ---- */
+	struct cert_def *profiles;	/* profiles: (each named by the map) */
+	size_t n_profiles;
+	char *entries_dir;		/* entries_dir: one YAML file per entry */
+};
+
+/*
+ * One file of entries_dir: a tenant's keystore, made an ordinary
+ * certificates: entry by its profile.  Every string of the profile (and
+ * of the overrides) may hold {tenant}, {profile}, {name} and {endpoint}.
+ */
+struct fleet_entry_def {
+	char *tenant;
+	char *profile;
+	char *endpoint;		/* the keystore's address, for {endpoint} */
+	char *common_name;	/* overrides of the profile; NULL/0: its own */
+	char **alt_names;
+	size_t n_alt_names;
+	char **ip_sans;
+	size_t n_ip_sans;
+	uint64_t ttl_ms;
+	uint64_t renew_before_ms;
 };
 
 /*
@@ -108,5 +131,36 @@ int config_parse_mode(const char *s, unsigned *mode);
  * Returns a malloc'd string or NULL with ERR filled.
  */
 char *config_expand_env(const char *s, char *err, size_t errlen);
+
+/* ---- fleet ---- */
+
+/*
+ * Load the entry file FILE (TEXT, LEN bytes, or read when TEXT is NULL)
+ * into *OUT, checked against the profiles of CFG.  0, or a negative
+ * errno with every problem in ERR as config_load() writes them.
+ */
+int config_load_entry(const struct config *cfg, const char *file,
+		      const char *text, size_t len,
+		      struct fleet_entry_def *out, char *err, size_t errlen);
+void config_free_entry(struct fleet_entry_def *e);
+
+/*
+ * The certificates: entry NAME that profile P makes of entry E (NULL:
+ * placeholders only, for checking the profile): a deep copy of P with
+ * {tenant}, {profile}, {name} and {endpoint} replaced in every string
+ * and E's overrides applied.  0, or -EINVAL with ERR (an unknown
+ * placeholder), -ENOMEM.  OUT is freed with config_free_cert().
+ */
+int config_expand_cert(const struct cert_def *p, const char *profile,
+		       const struct fleet_entry_def *e, const char *name,
+		       struct cert_def *out, char *err, size_t errlen);
+void config_free_cert(struct cert_def *c);
+
+/* NULL, or why S cannot name a certificate. */
+const char *config_check_name(const char *s);
+
+/* The profile named NAME of CFG, or NULL. */
+const struct cert_def *config_profile(const struct config *cfg,
+				      const char *name);
 
 #endif

@@ -5,6 +5,7 @@
  *   certagent run   -c FILE --once      render everything once and exit
  *   certagent check -c FILE     validate FILE without contacting Vault
  *   certagent rotate [NAME] -c FILE     renew NAME (or all) in the running agent
+ *   certagent reload -c FILE    as SIGHUP: read FILE and entries_dir again
  *   certagent status [-c FILE | --socket PATH] [--json]  the running agent's state
  *   certagent exec -c FILE -- CMD ARGS  run CMD once its files are in place
  *   certagent render -c FILE --dry-run          templates once, to stdout
@@ -89,6 +90,9 @@ usage(FILE *f)
 		"       certagent rotate [NAME] [-c FILE | --socket PATH]\n"
 		"                                   renew certificate NAME (default: all)\n"
 		"                                   now, in the agent running with FILE\n"
+		"       certagent reload [-c FILE | --socket PATH]\n"
+		"                                   read FILE and its entries_dir again in\n"
+		"                                   the running agent, as SIGHUP does\n"
 		"       certagent status [-c FILE | --socket PATH] [--json]\n"
 		"                                   every certificate, template, lease and\n"
 		"                                   hook of the running agent; exit 0\n"
@@ -102,11 +106,25 @@ usage(FILE *f)
 		"FILE defaults to " DEFAULT_CONFIG "\n");
 }
 
+static int control_post(const char *path, const char *socket,
+			const char *target);
+
 /* `certagent rotate`: ask the running agent through its control socket. */
 static int
 rotate(const char *path, const char *socket, const char *name)
 {
-	char addr[4200], target[512], err[1024], sock[4096], *body = NULL;
+	char target[512];
+
+	snprintf(target, sizeof(target), "/v1/rotate%s%s", name ? "/" : "",
+		 name ? name : "");
+	return control_post(path, socket, target);
+}
+
+/* POST TARGET to the control socket of the agent running with PATH. */
+static int
+control_post(const char *path, const char *socket, const char *target)
+{
+	char addr[4200], err[1024], sock[4096], *body = NULL;
 	int status;
 
 	if (socket == NULL) {
@@ -115,8 +133,6 @@ rotate(const char *path, const char *socket, const char *name)
 		socket = sock;
 	}
 	snprintf(addr, sizeof(addr), "unix:%s", socket);
-	snprintf(target, sizeof(target), "/v1/rotate%s%s", name ? "/" : "",
-		 name ? name : "");
 	status = client_request(addr, "POST", target, 10000, &body, err, sizeof(err));
 	if (status < 0) {
 		fprintf(stderr, "certagent: %s (is the agent running?)\n", err);
@@ -290,7 +306,8 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--once") == 0 && strcmp(cmd, "run") == 0) {
 			once = 1;
 		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc &&
-			   (strcmp(cmd, "rotate") == 0 || strcmp(cmd, "status") == 0)) {
+			   (strcmp(cmd, "rotate") == 0 || strcmp(cmd, "status") == 0 ||
+			    strcmp(cmd, "reload") == 0)) {
 			socket = argv[++i];
 		} else if (strcmp(argv[i], "--json") == 0 && strcmp(cmd, "status") == 0) {
 			json = 1;
@@ -308,6 +325,13 @@ main(int argc, char **argv)
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return 1;
 		rc = rotate(path, socket, name);
+		curl_global_cleanup();
+		return rc;
+	}
+	if (strcmp(cmd, "reload") == 0) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return 1;
+		rc = control_post(path, socket, "/v1/reload");
 		curl_global_cleanup();
 		return rc;
 	}

@@ -32,6 +32,7 @@ struct rev {
 	int64_t at_ms;
 	unsigned attempts;
 	struct vault_call *call;
+	int until_done;		/* retried until Vault says it is revoked */
 };
 
 struct revq {
@@ -160,7 +161,8 @@ on_revoked(void *arg, const struct vault_response *resp)
 			 r->mount);
 		audit_revocation(q->cfg->audit, r->name, r->serial, r->mount, NULL);
 		remove_at(q, i);
-	} else if (++r->attempts >= REVOKE_ATTEMPTS || q->flushing) {
+	} else if ((++r->attempts >= REVOKE_ATTEMPTS && !r->until_done) ||
+		   q->flushing) {
 		log_error("revoke", "%s: revoking serial %s failed: %s; giving up "
 				    "(it stays valid until it expires)",
 			  r->name, r->serial, resp->message);
@@ -226,6 +228,30 @@ on_timer(uv_timer_t *t)
 
 	send_due(q, wall_ms());
 	rearm(q);
+}
+
+/* ---- fleet ---- */
+
+int
+revq_add_until_done(struct revq *q, const char *name, const char *mount,
+		    const char *serial, int64_t at_ms)
+{
+	int rc = revq_add(q, name, mount, serial, at_ms);
+
+	if (rc == 0)
+		q->items[q->n - 1]->until_done = 1;
+	return rc;
+}
+
+size_t
+revq_failing(const struct revq *q)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < q->n; i++)
+		if (q->items[i]->attempts > 0)
+			n++;
+	return n;
 }
 
 int

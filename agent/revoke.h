@@ -60,4 +60,17 @@ int revq_mount_of(const char *path, char *mount, size_t len);
 /* Cancel what is in flight; memory is freed from the loop. */
 void revq_close(struct revq *q);
 
+/* ---- fleet ---- */
+
+/*
+ * As revq_add(), but a failure is retried (with backoff) until Vault
+ * answers that it is revoked, however long that takes: the certificate
+ * of an entry that was removed.  Until the agent stops (see revq_flush).
+ */
+int revq_add_until_done(struct revq *q, const char *name, const char *mount,
+			const char *serial, int64_t at_ms);
+
+/* Queued revocations that have failed at least once and wait to retry. */
+size_t revq_failing(const struct revq *q);
+
 #endif

@@ -34,9 +34,11 @@
 #include "buf.h"
 #include "certs.h"
 #include "deps.h"
+#include "fleet.h"
 #include "hooks.h"
 #include "listener.h"
 #include "log.h"
+#include "revoke.h"
 #include "templates.h"
 #include "vault.h"
 #include "wallclock.h"
@@ -253,6 +255,34 @@ hook_metrics(struct hooks *hooks, struct buf *b)
 	}
 }
 
+/* ---- fleet ---- */
+static void
+fleet_metrics(const struct telemetry_view *v, struct buf *b)
+{
+	if (v->revq) {
+		metric(b, "certagent_revocations_pending", "gauge",
+		       "Certificate revocations queued and not yet confirmed.",
+		       (double)revq_pending(v->revq));
+		metric(b, "certagent_revocations_failing", "gauge",
+		       "Queued revocations that failed and wait to retry.",
+		       (double)revq_failing(v->revq));
+	}
+	if (v->fleet) {
+		struct fleet_stats st;
+
+		fleet_get_stats(v->fleet, &st);
+		metric(b, "certagent_fleet_entries", "gauge",
+		       "Files of entries_dir that make a certificate.",
+		       (double)st.entries);
+		metric(b, "certagent_fleet_invalid_entries", "gauge",
+		       "Files of entries_dir that are not valid now.",
+		       (double)st.invalid);
+		metric(b, "certagent_fleet_removals_total", "counter",
+		       "Entries removed (revoked, files deleted).",
+		       (double)st.removed);
+	}
+}
+
 static void
 metrics(const struct telemetry_view *v, struct buf *b)
 {
@@ -310,6 +340,7 @@ metrics(const struct telemetry_view *v, struct buf *b)
 		lease_metrics(v->deps, b);
 	if (v->hooks)
 		hook_metrics(v->hooks, b);
+	fleet_metrics(v, b);
 	buf_printf(b, "# HELP certagent_build_info The build: version and libcurl.\n"
 		      "# TYPE certagent_build_info gauge\n"
 		      "certagent_build_info{version=\"%s\",libcurl=\"%s\"} 1\n",
@@ -511,6 +542,51 @@ status_hooks(const struct telemetry_view *v, cJSON *root, cJSON *probs,
 	}
 }
 
+/* ---- fleet ---- */
+/* /v1/status: the revocation queue and entries_dir. */
+static void
+status_fleet(const struct telemetry_view *v, cJSON *root, cJSON *probs,
+	     enum health *h)
+{
+	cJSON *o;
+
+	if (v->revq && (o = cJSON_AddObjectToObject(root, "revocations"))) {
+		size_t failing = revq_failing(v->revq);
+
+		cJSON_AddNumberToObject(o, "pending",
+					(double)revq_pending(v->revq));
+		cJSON_AddNumberToObject(o, "failing", (double)failing);
+		if (failing)
+			problem(probs, h, DEGRADED, "%zu revocation%s failed "
+				"and %s retried", failing, failing == 1 ? "" :
+				"s", failing == 1 ? "is" : "are");
+	}
+	if (v->fleet && (o = cJSON_AddObjectToObject(root, "fleet"))) {
+		struct fleet_stats st;
+		const char *file, *error;
+		cJSON *arr;
+
+		fleet_get_stats(v->fleet, &st);
+		cJSON_AddStringToObject(o, "entries_dir", fleet_dir(v->fleet));
+		cJSON_AddNumberToObject(o, "entries", (double)st.entries);
+		cJSON_AddNumberToObject(o, "removed", (double)st.removed);
+		arr = cJSON_AddArrayToObject(o, "invalid");
+		for (size_t i = 0; arr && i < 100 &&
+		     fleet_invalid(v->fleet, i, &file, &error) == 0; i++) {
+			cJSON *e = cJSON_CreateObject();
+			if (e == NULL)
+				break;
+			cJSON_AddStringToObject(e, "file", file);
+			cJSON_AddStringToObject(e, "error", error);
+			cJSON_AddItemToArray(arr, e);
+		}
+		if (st.invalid)
+			problem(probs, h, DEGRADED, "%zu file%s of %s not valid",
+				st.invalid, st.invalid == 1 ? "" : "s",
+				fleet_dir(v->fleet));
+	}
+}
+
 /* The whole status, as JSON text (malloc'd), or NULL without memory. */
 static char *
 status_json(const struct telemetry_view *v)
@@ -557,6 +633,7 @@ status_json(const struct telemetry_view *v)
 	status_templates(v, root, probs, &h);
 	status_leases(v, root, probs, &h);
 	status_hooks(v, root, probs, &h);
+	status_fleet(v, root, probs, &h);
 	if (!ok && h == HEALTHY)
 		problem(probs, &h, DEGRADED, "not ready: first render not complete");
 	cJSON_AddStringToObject(root, "health", health_names[h]);
@@ -635,6 +712,19 @@ on_control(void *arg, const char *method, const char *path,
 			r->status = 405;
 		else
 			status_reply(t->view, r);
+		return;
+	}
+	if (strcmp(path, "/v1/reload") == 0) {
+		if (strcmp(method, "POST") != 0) {
+			r->status = 405;
+		} else if (t->view->reload == NULL || t->view->stopping) {
+			buf_puts(&b, "the agent is stopping\n");
+			reply(r, 503, &b);
+		} else {
+			t->view->reload(t->view->reload_arg);
+			buf_puts(&b, "reloading\n");
+			reply(r, 202, &b);
+		}
 		return;
 	}
 	if (strncmp(path, "/v1/rotate", 10) != 0 ||

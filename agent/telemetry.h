@@ -22,7 +22,9 @@
 struct auth;
 struct certs;
 struct deps;
+struct fleet;
 struct hooks;
+struct revq;
 struct telemetry;
 struct templates;
 struct vault;
@@ -38,6 +40,11 @@ struct telemetry_view {
 	int rendered;		/* every file has been in place once */
 	int stopping;
 	int fail_open;		/* fail_open: ready on valid files alone */
+	/* ---- fleet ---- */
+	struct revq *revq;	/* revocations waiting or failing */
+	struct fleet *fleet;	/* entries_dir, or NULL */
+	void (*reload)(void *arg);	/* POST /v1/reload: as SIGHUP */
+	void *reload_arg;
 };
 
 struct telemetry_opts {

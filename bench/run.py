@@ -337,6 +337,7 @@ POLICY = """
 path "pki_int/issue/*" { capabilities = ["create", "update"] }
 path "pki_int/sign/*" { capabilities = ["create", "update"] }
 path "secret/data/*" { capabilities = ["read"] }
+path "pki_int/revoke" { capabilities = ["create", "update"] }
 """
 
 
@@ -1216,6 +1217,192 @@ def expected_uniform_peak(n, nb, trials=300):
 
 
 # ---------------------------------------------------------------------------
+# Figure 9: fleets (entries_dir)
+
+FLEET_PROFILE = """\
+profiles:
+  ks:
+    path: pki_int/issue/fleet
+    common_name: "tenant-{tenant}.ks.bench.test"
+    ttl: 48h
+    renew_before: 8h
+    files:
+      cert: {path: "%(out)s/{tenant}.crt"}
+      key: {path: "%(out)s/{tenant}.key"}
+entries_dir: %(dir)s
+"""
+RE_APPLIED = re.compile(r"entries_dir read again: .*; ([\d.]+) ms CPU")
+RE_RELOADED = re.compile(r"configuration reloaded; ([\d.]+) ms CPU")
+
+
+def _put_entry(d, name, extra=""):
+    tmp = d / (".%s.tmp" % name)
+    tmp.write_text("tenant: %s\nprofile: ks\n%s" % (name, extra))
+    os.rename(tmp, d / ("%s.yaml" % name))
+
+
+def _log_count(a, rx):
+    try:
+        return len(rx.findall(a.log_path.read_text(errors="replace")))
+    except FileNotFoundError:
+        return 0
+
+
+def _wait_log(a, rx, count, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and a.proc.poll() is None:
+        if _log_count(a, rx) >= count:
+            return True
+        time.sleep(0.02)
+    return _log_count(a, rx) >= count
+
+
+def _log_floats(a, rx):
+    return [float(x) for x in rx.findall(a.log_path.read_text(errors="replace"))]
+
+
+def _fleet_op(a, rx, count, act, timeout=60):
+    """Run ACT, wait for the COUNTth match of RX: (wall s, agent CPU ms)."""
+    c0, t0 = a.cpu_ns(), time.monotonic()
+    act()
+    ok = _wait_log(a, rx, count, timeout)
+    t1 = time.monotonic()
+    time.sleep(0.2)     # the tail of the work (audit, logs) is counted too
+    c1 = a.cpu_ns()
+    if not ok:
+        return None, None
+    return t1 - t0, (c1 - c0) / 1e6
+
+
+def hour_peak_to_mean(ren, life_h=4380.0):
+    """Renewal points the agent computed, as fractions of each certificate's
+    lifetime, put on the issue's 4380 h lifetime (renew_spread() is linear
+    in the lifetime) and counted per hour over the span they cover."""
+    fr = []
+    for _, _, _, exp, at in ren:
+        fr.append(at - exp)     # seconds before expiry; lifetime is the same for all
+    if not fr:
+        return None
+    life = 48 * 3600.0 + 30     # ttl 48h, NotBefore backdated 30 s
+    hours = [(life + x) / life * life_h for x in fr]
+    lo = int(min(hours))
+    hi = int(max(hours)) + 1
+    ratio, _ = peak_to_mean(hours, lo, hi)
+    return ratio
+
+
+def fig9_entries_dir(b):
+    """entries_dir at 100, 1,000 and 10,000 entries: the start (every entry
+    issued), then in the running agent one entry added, changed (ttl) and
+    removed (revoked at Vault, files deleted), each timed from the file
+    operation to the log line that says it is done (the directory watch
+    waits 1 s for quiet first), and the agent's CPU over it; a SIGHUP with
+    one changed file (the agent's own measure of the reload's CPU); then a
+    restart on the files (no issuance) and the memory per entry."""
+    sec = "9. Fleets (entries_dir, issue mode, EC P-256)"
+    sizes = [10, 100] if b.quick else (b.args.fleet_sizes or [100, 1000, 10000])
+    rx_wrote = lambda n: re.compile(r"certs: %s: wrote \d+ files?" % re.escape(n))
+    rx_revoked = lambda n: re.compile(r"revoke: %s: revoked serial" % re.escape(n))
+    rx_kept = re.compile(r"kept the certificate on disk")
+    base_rss = None
+    for n in sizes:
+        w = b.world("entries%d" % n)
+        try:
+            # Stored (not no_store): a removed entry's serial is revoked.
+            w.vs.pki_role("fleet", key_type="ec", key_bits=256, allowed_domains="bench.test",
+                          allow_subdomains=True, max_ttl="48h")
+            d = w.tmp / "tenants.d"
+            out = w.tmp / "certs"
+            d.mkdir()
+            out.mkdir()
+            cfg = w.header() + FLEET_PROFILE % {"out": out, "dir": d}
+            if base_rss is None:
+                a0 = b.agent(w, cfg, name="fleet-empty-%d" % n)
+                a0.start()
+                _wait_log(a0, re.compile(r"entries_dir .*: 0 entries"), 1, 30)
+                time.sleep(1.0)
+                base_rss = a0.proc_status().get("VmHWM")
+                a0.stop()
+            for i in range(n):
+                _put_entry(d, "t%05d" % i)
+            a = b.agent(w, cfg, name="fleet-%d" % n)
+            t0 = time.monotonic()
+            a.start()
+            if not a.wait_for(lambda lg: len(lg.wrote) >= n, timeout=60 + n * 0.02):
+                b.note("fleet: %d entries: not all issued (%d); %s" % (
+                    n, len(a.log.wrote), a.log.errors[:2]))
+                a.stop()
+                continue
+            start_wall = time.monotonic() - t0
+            start_cpu = a.cpu_ns() / 1e6
+            b.row(sec, "%d entries: start, each issued: time per entry" % n,
+                  start_wall * 1000 / n, "ms", "%.2f")
+            b.row(sec, "%d entries: start, each issued: agent CPU per entry" % n,
+                  start_cpu / n, "ms", "%.2f")
+            adds, changes, removes, reloads = [], [], [], []
+            # The largest point within the time budget: as figure 6's.
+            runs = b.runs if n < 10000 else max(1, min(b.runs, b.args.big_runs))
+            for r in range(runs):
+                name = "new%d" % r
+                adds.append(_fleet_op(a, rx_wrote(name), 1,
+                                      lambda: _put_entry(d, name)))
+                changes.append(_fleet_op(a, rx_wrote(name), 2,
+                                         lambda: _put_entry(d, name, "ttl: 24h\n")))
+                removes.append(_fleet_op(a, rx_revoked(name), 1,
+                                         lambda: os.unlink(d / ("%s.yaml" % name))))
+                k = _log_count(a, RE_RELOADED)
+                victim = "t%05d" % r
+
+                def hup():
+                    _put_entry(d, victim, "ttl: 24h\n")
+                    a.proc.send_signal(signal.SIGHUP)
+                _fleet_op(a, RE_RELOADED, k + 1, hup)
+                reloads.append(_log_floats(a, RE_RELOADED)[k])
+                time.sleep(1.5)     # the watch's own read of the same edit
+            for what, ops in (("add one", adds), ("change one", changes),
+                              ("remove one (to revoked)", removes)):
+                ok = [o for o in ops if o[0] is not None]
+                b.row(sec, "%d entries: %s: time" % (n, what), [o[0] * 1000 for o in ok],
+                      "ms", "%.0f", note="incl. the 1 s quiet wait of the watch")
+                b.row(sec, "%d entries: %s: agent CPU" % (n, what), [o[1] for o in ok],
+                      "ms", "%.1f")
+            b.row(sec, "%d entries: SIGHUP, one file changed: reload CPU (agent's own)" % n,
+                  reloads, "ms", "%.1f", target=50 if n >= 10000 else None)
+            watch = _log_floats(a, RE_APPLIED)
+            if watch:
+                b.row(sec, "%d entries: watch, a read of the directory: CPU (agent's own)" % n,
+                      watch, "ms", "%.1f")
+            b.row(sec, "%d entries: peak RSS" % n,
+                  a.proc_status().get("VmHWM", 0) / 1024, "MB", "%.1f")
+            spread = hour_peak_to_mean(a.log.renews)
+            if spread and n >= 1000:
+                b.row(sec, "%d entries: renewals, peak hour / mean (4380 h lifetime)" % n,
+                      spread, "", "%.2f", target=1.5)
+                b.row(sec, "%d entries: reference: %d uniform random times in %d hourly "
+                      "buckets" % (n, n, 438), expected_uniform_peak(n, 438, trials=50),
+                      "", "%.2f")
+            a.stop()
+            since = time.time()
+            a2 = b.agent(w, cfg, name="fleet-again-%d" % n)
+            t0 = time.monotonic()
+            a2.start()
+            _wait_log(a2, rx_kept, n, 60 + n * 0.01)
+            kept_wall = time.monotonic() - t0
+            time.sleep(0.5)
+            rss = a2.proc_status().get("VmHWM", 0)
+            b.row(sec, "%d entries: restart on valid files: time to all kept" % n,
+                  kept_wall, "s", "%.2f")
+            b.row(sec, "%d entries: restart on valid files: issuances" % n,
+                  len(w.issuances(since)), "", "%d", target=0)
+            if base_rss:
+                b.row(sec, "%d entries: restart: RSS growth per entry" % n,
+                      (rss - base_rss) / n, "KB", "%.1f", target=16)
+            a2.stop()
+        finally:
+            w.close()
+
+
+# ---------------------------------------------------------------------------
 # Output
 
 def machine():
@@ -1284,9 +1471,10 @@ def render(b, elapsed):
 FIGURES = {
     1: fig1_binary, 2: fig2_3_idle, 4: fig4_first_render, 5: fig5_cpu_per_cert,
     6: fig6_scale, 7: fig7_rotation, 8: fig8_fleet,
+    9: fig9_entries_dir,
 }
 # The largest scale point goes last: it takes what the time budget leaves.
-ORDER = (1, 2, 4, 5, 8, 7, 6)
+ORDER = (1, 2, 4, 5, 8, 7, 9, 6)
 
 
 # ---------------------------------------------------------------------------
@@ -1503,6 +1691,8 @@ def main():
                     help="add listener: {address: 127.0.0.1:PORT} to the demo config "
                          "(auto: when the agent accepts the key)")
     ap.add_argument("--out", default=None, help="markdown output (bench/results.md)")
+    ap.add_argument("--fleet-sizes", type=lambda t: [int(x) for x in t.split(",")],
+                    default=None, help="figure 9's entry counts (100,1000,10000)")
     ap.add_argument("--tmpdir", default=None, help="where to put work files")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--footprint", action="store_true",

@@ -575,6 +575,14 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 				cfg_field_path(ld, &c->certs.defs[i].on_change,
 					       kpath));
 	}
+	/* ---- fleet ---- */
+	for (size_t i = 0; i < c->n_profiles; i++) {
+		char kpath[CFG_PATH_MAX];
+		cfg_path_printf(kpath, sizeof(kpath), "profiles.%s.on_change",
+				c->profiles[i].name);
+		check_on_change(ld, c, c->profiles[i].on_change,
+				c->profiles[i].n_on_change, kpath);
+	}
 	for (size_t i = 0; i < c->templates.n; i++) {
 		char kpath[CFG_PATH_MAX];
 		cfg_path_printf(kpath, sizeof(kpath),

@@ -113,6 +113,7 @@ struct cfg_section {
 	int named;
 	size_t name_offset;	/* char *, when named */
 	void (*check)(struct loader *ld, void *obj, const char *path);
+	const char *omit;	/* a key of ENTRIES this section does not take */
 };
 
 /*
@@ -148,6 +149,7 @@ struct loader {
 	size_t max_visits;	/* CFG_MAX_VISITS, or the file's size */
 	int stopped;		/* node cap hit: stop walking */
 	int oom;
+	const void *ctx;	/* what a check may consult (cfg_load_ctx) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -164,6 +166,11 @@ int cfg_load(const struct cfg_section *root, const char *file, void *obj,
 int cfg_load_text(const struct cfg_section *root, const char *file,
 		  const char *text, size_t len, void *obj, char *err,
 		  size_t errlen);
+
+/* The same, with CTX for the checks (struct loader's ctx). */
+int cfg_load_ctx(const struct cfg_section *root, const char *file,
+		 const char *text, size_t len, void *obj, const void *ctx,
+		 char *err, size_t errlen);
 
 /* Free what the fields of SEC at BASE hold, and clear them. */
 void cfg_free_fields(const struct cfg_section *sec, void *base);
@@ -272,5 +279,11 @@ void cfg_check_cert(struct loader *ld, void *obj, const char *path);
 void cfg_check_template(struct loader *ld, void *obj, const char *path);
 void cfg_check_wait(struct loader *ld, void *obj, const char *path);
 void cfg_check_hook(struct loader *ld, void *obj, const char *path);
+
+/* ---- fleet ---- */
+extern const struct cfg_section cfg_profile_section;	/* one profiles: item */
+extern const struct cfg_section cfg_fleet_entry_section;	/* an entry file */
+void cfg_check_profile(struct loader *ld, void *obj, const char *path);
+void cfg_check_fleet_entry(struct loader *ld, void *obj, const char *path);
 
 #endif

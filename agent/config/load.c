@@ -1045,6 +1045,12 @@ walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
 				if (strcmp(sec->entries[i].key, key) == 0)
 					break;
 			}
+			if (i < sec->n_entries && sec->omit &&
+			    strcmp(sec->omit, key) == 0) {
+				cfg_report(ld, CFG_AT(k->start_mark), kpath,
+					   "not taken here");
+				continue;
+			}
 			if (i == sec->n_entries) {
 				unknown_key(ld, sec, k, key, kpath);
 				continue;
@@ -1066,7 +1072,8 @@ walk_mapping(struct loader *ld, const struct cfg_section *sec, void *base,
 		const struct cfg_entry *e = &sec->entries[i];
 		char kpath[CFG_PATH_MAX];
 
-		if (!(e->flags & CFG_REQUIRED) || set[i])
+		if (!(e->flags & CFG_REQUIRED) || set[i] ||
+		    (sec->omit && strcmp(sec->omit, e->key) == 0))
 			continue;
 		cfg_join_path(kpath, sizeof(kpath), path, e->key);
 		cfg_report(ld, CFG_AT(at), kpath, "missing required %s (%s)",
@@ -1243,6 +1250,14 @@ cfg_load_text(const struct cfg_section *root, const char *file,
 	      const char *text, size_t textlen, void *obj, char *err,
 	      size_t errlen)
 {
+	return cfg_load_ctx(root, file, text, textlen, obj, NULL, err, errlen);
+}
+
+int
+cfg_load_ctx(const struct cfg_section *root, const char *file,
+	     const char *text, size_t textlen, void *obj, const void *ctx,
+	     char *err, size_t errlen)
+{
 	struct loader ld;
 	yaml_parser_t parser;
 	yaml_document_t doc, extra;
@@ -1255,6 +1270,7 @@ cfg_load_text(const struct cfg_section *root, const char *file,
 	memset(&ld, 0, sizeof(ld));
 	ld.file = file;
 	ld.root = root;
+	ld.ctx = ctx;
 	ld.err = err;
 	ld.errlen = errlen;
 	if (err && errlen)
@@ -1544,6 +1560,10 @@ config_same_cert(const struct cert_def *a, const struct cert_def *b)
 {
 	const struct cfg_section *root = &cfg_root_section;
 
+	/* A copy of the same definition (entries_dir's, kept by a reload):
+	 * the same pointers, so the same strings. */
+	if (memcmp(a, b, sizeof(*a)) == 0)
+		return 1;
 	for (size_t i = 0; i < root->n_entries; i++)
 		if (strcmp(root->entries[i].key, "certificates") == 0)
 			return fields_equal(root->entries[i].section, a, b);

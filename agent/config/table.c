@@ -37,7 +37,8 @@
 #include "log.h"
 
 #define SECTION(tab, chk) \
-	{ (tab), sizeof(tab) / sizeof((tab)[0]), 0, 0, 0, (chk) }
+	{ .entries = (tab), .n_entries = sizeof(tab) / sizeof((tab)[0]), \
+	  .check = (chk) }
 
 #define C_OFF(m, type) CFG_OFF(struct config, m, type)
 
@@ -1089,6 +1090,113 @@ static const struct cfg_entry exec_entries[] = {
 
 static const struct cfg_section exec_section = SECTION(exec_entries, NULL);
 
+/* ---- fleet ---- */
+
+/*
+ * profiles: a map of named certificates: entries without a name, whose
+ * strings are patterns ({tenant}, ...); entries_dir's files pick one.
+ * The same rows as certificates:, so a profile takes every key an entry
+ * takes, today's and tomorrow's.
+ */
+const struct cfg_section cfg_profile_section = {
+	.entries = cert_entries,
+	.n_entries = sizeof(cert_entries) / sizeof(cert_entries[0]),
+	.size = sizeof(struct cert_def),
+	.named = 1,
+	.name_offset = offsetof(struct cert_def, name),
+	.check = cfg_check_profile,
+	.omit = "name",
+};
+
+#define FE_OFF(m, type) CFG_OFF(struct fleet_entry_def, m, type)
+
+/* A tenant and an endpoint go into paths: neither may climb out. */
+static const char *
+check_tenant(const char *s)
+{
+	if (s[0] == '.')
+		return "may not start with '.'";
+	return cfg_check_cert_name(s);
+}
+
+static const char *
+check_endpoint(const char *s)
+{
+	if (strchr(s, '/') || strstr(s, ".."))
+		return "is a host or host:port (no '/' and no '..')";
+	return NULL;
+}
+
+static const struct cfg_entry fleet_entry_entries[] = {
+	{
+		.key = "tenant",
+		.type = CFG_PATH,
+		.offset = FE_OFF(tenant, char *),
+		.check = check_tenant,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the tenant, for {tenant} in the profile's patterns",
+	},
+	{
+		.key = "profile",
+		.type = CFG_PATH,
+		.offset = FE_OFF(profile, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the name of a profile under profiles: in the main file",
+	},
+	{
+		.key = "endpoint",
+		.type = CFG_STRING,
+		.offset = FE_OFF(endpoint, char *),
+		.check = check_endpoint,
+		.flags = CFG_RELOAD,
+		.help = "the tenant keystore's address, for {endpoint}",
+	},
+	{
+		.key = "common_name",
+		.type = CFG_PATH,
+		.offset = FE_OFF(common_name, char *),
+		.flags = CFG_RELOAD,
+		.help = "instead of the profile's common_name",
+	},
+	{
+		.key = "alt_names",
+		.type = CFG_STRINGLIST,
+		.offset = FE_OFF(alt_names, char **),
+		.count_offset = FE_OFF(n_alt_names, size_t),
+		.max = 100,
+		.flags = CFG_RELOAD,
+		.help = "instead of the profile's alt_names",
+	},
+	{
+		.key = "ip_sans",
+		.type = CFG_STRINGLIST,
+		.offset = FE_OFF(ip_sans, char **),
+		.count_offset = FE_OFF(n_ip_sans, size_t),
+		.max = 100,
+		.flags = CFG_RELOAD,
+		.help = "instead of the profile's ip_sans",
+	},
+	{
+		.key = "ttl",
+		.type = CFG_DURATION,
+		.offset = FE_OFF(ttl_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "instead of the profile's ttl",
+	},
+	{
+		.key = "renew_before",
+		.type = CFG_DURATION,
+		.offset = FE_OFF(renew_before_ms, uint64_t),
+		.min = MS_SEC, .max = 3650 * MS_DAY,
+		.flags = CFG_RELOAD,
+		.help = "instead of the profile's renew_before (or renew_at)",
+	},
+};
+
+const struct cfg_section cfg_fleet_entry_section =
+	SECTION(fleet_entry_entries, cfg_check_fleet_entry);
+
 static const struct cfg_entry root_entries[] = {
 	{
 		.key = "vault",
@@ -1192,6 +1300,26 @@ static const struct cfg_entry root_entries[] = {
 		.type = CFG_SECTION,
 		.section = &exec_section,
 		.help = "certagent exec: how the application is told of changes",
+	},
+	/* ---- fleet ---- */
+	{
+		.key = "profiles",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = C_OFF(profiles, struct cert_def *),
+		.count_offset = C_OFF(n_profiles, size_t),
+		.section = &cfg_profile_section,
+		.max = 1000,
+		.flags = CFG_RELOAD,
+		.help = "certificate patterns the files of entries_dir name: "
+			"the keys of a certificates: entry but name, with "
+			"{tenant}, {profile}, {name} and {endpoint} in strings",
+	},
+	{
+		.key = "entries_dir",
+		.type = CFG_PATH,
+		.offset = C_OFF(entries_dir, char *),
+		.help = "a directory of small YAML files (tenant, profile, "
+			"overrides), one certificate each, watched for changes",
 	},
 };
 

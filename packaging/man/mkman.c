@@ -178,6 +178,8 @@ walk(const struct cfg_section *sec, const char *prefix)
 	for (size_t i = 0; i < sec->n_entries; i++) {
 		const struct cfg_entry *e = &sec->entries[i];
 
+		if (sec->omit && strcmp(sec->omit, e->key) == 0)
+			continue;	/* profiles: take no name (fleet) */
 		snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
 			 e->key);
 		if (*prefix == '\0') {
@@ -238,6 +240,15 @@ main(int argc, char **argv)
 	while (fgets(line, sizeof(line), in) != NULL) {
 		if (strcmp(line, ".\\\" @OPTIONS@\n") == 0) {
 			if (walk(&cfg_root_section, "") < 0) {
+				fclose(in);
+				return 1;
+			}
+			/* ---- fleet ---- the files of entries_dir */
+			printf(".SS entries_dir files\n"
+			       "Each file \\fIentries_dir\\fB/\\fINAME\\fB.yaml\\fR "
+			       "is one certificate named \\fINAME\\fR, made by its "
+			       "profile; its keys:\n");
+			if (walk(&cfg_fleet_entry_section, "entry") < 0) {
 				fclose(in);
 				return 1;
 			}
