@@ -48,6 +48,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "bundles.h"
 #include "certs.h"
 #include "child.h"
 #include "config.h"
@@ -106,6 +107,7 @@ struct agent {
 	int tmpl_done;			/* the templates' last batch ended */
 	unsigned tmpl_errors;		/* ... with this many errors */
 	int rendered;			/* every file has been in place once */
+	struct bundles *bundles;	/* trust bundles and CRLs */
 };
 
 /* Life-cycle events, run from the loop in this order (agent_post). */
@@ -285,6 +287,9 @@ stop(struct agent *ag, const char *why)
 		templates_close(ag->templates);
 	if (ag->deps)
 		deps_close(ag->deps);
+	if (ag->bundles)
+		bundles_close(ag->bundles);
+	ag->bundles = NULL;
 	if (ag->hooks)
 		hooks_close(ag->hooks);
 	ag->certs = NULL;
@@ -484,6 +489,7 @@ update_view(struct agent *ag)
 		.vault = ag->vault,
 		.hooks = ag->hooks,
 		.deps = ag->deps,
+		.bundles = ag->bundles,
 		.rendered = ag->rendered,
 		.stopping = ag->stopping != 0,
 		.fail_open = ag->cfg->listener.fail_open,
@@ -619,12 +625,16 @@ reload(struct agent *ag)
 	deps_configure(ag->deps, &cfg->deps);
 	hooks_configure(ag->hooks, &cfg->hooks);
 	revq_configure(ag->revq, &cfg->revoke);
+	if (ag->bundles)
+		bundles_configure(ag->bundles, &cfg->bundles);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
 	update_view(ag);	/* fail_open may have changed */
 	certs_start(ag->certs);
 	show_identity(ag);
 	templates_start(ag->templates);
+	if (ag->bundles)
+		bundles_start(ag->bundles);	/* a round now: SIGHUP refreshes */
 	log_info("agent", "configuration reloaded");
 	audit_reload(ag->audit, ag->config_path, NULL);
 	give_back_memory();	/* the old configuration, the new one's YAML */
@@ -811,6 +821,8 @@ on_token(void *arg, const char *token)
 	if (token) {
 		certs_token_ready(ag->certs);
 		deps_token_ready(ag->deps);
+		if (ag->bundles)
+			bundles_token_ready(ag->bundles);
 		return;
 	}
 	auth_get_stats(ag->auth, &st);
@@ -1162,6 +1174,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	ag.events.data = &ag;
 	struct certs_events cev = certs_events(&ag);
 	struct templates_events tev = templates_events(&ag);
+	struct bundles_events bev = { on_changed, &ag };
 	if (audit_new(&ag.audit) != 0 ||
 	    audit_configure(ag.audit, &ag.cfg->audit, err, ERRBUF) != 0) {
 		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
@@ -1185,6 +1198,9 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		     &ag.deps) != 0 ||
 	    templates_new(&ag.loop, ag.deps, ag.certs, &ag.cfg->templates,
 			  flags & AGENT_DRY_RUN, &tev, &ag.templates) != 0 ||
+	    (!(flags & AGENT_DRY_RUN) &&
+	     bundles_new(&ag.loop, ag.vault, ag.auth, &ag.cfg->bundles, &bev,
+			 &ag.bundles) != 0) ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0 ||
@@ -1219,6 +1235,8 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	certs_start(ag.certs);
 	show_identity(&ag);
 	templates_start(ag.templates);
+	if (ag.bundles)
+		bundles_start(ag.bundles);
 	if (!ag.stopping)
 		auth_start(ag.auth);
 	uv_run(&ag.loop, UV_RUN_DEFAULT);

@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "bundles.h"
 #include "certs.h"
 #include "deps.h"
 #include "hooks.h"
@@ -63,6 +64,7 @@ struct config {
 	int exec_restart;	/* exec.on_change: restart rather than signal */
 	int exec_signal;	/* exec.signal; default SIGHUP */
 	uint64_t exec_kill_timeout_ms;	/* exec.kill_timeout; default 10s */
+	struct bundles_opts bundles;	/* trust_bundles:, crls: */
 };
 
 /*

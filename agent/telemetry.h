@@ -22,6 +22,7 @@
 struct auth;
 struct certs;
 struct deps;
+struct bundles;
 struct hooks;
 struct telemetry;
 struct templates;
@@ -38,6 +39,7 @@ struct telemetry_view {
 	int rendered;		/* every file has been in place once */
 	int stopping;
 	int fail_open;		/* fail_open: ready on valid files alone */
+	struct bundles *bundles;	/* trust bundles and CRLs; may be NULL */
 };
 
 struct telemetry_opts {
