@@ -518,7 +518,8 @@ check_pem_files(struct loader *ld, const struct cert_file *files, size_t n,
 			   "'%s' is not a file of this entry: the one file is pem",
 			   files[i].name ? files[i].name : "?");
 	}
-	if (!pem && n == 0 && cfg_find_path(ld, path) != NULL) {
+	cfg_path_printf(kpath, sizeof(kpath), "%s.files", path);
+	if (!pem && n == 0 && cfg_find_path(ld, kpath) != NULL) {
 		cfg_path_printf(kpath, sizeof(kpath), "%s.files", path);
 		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, path)), kpath,
 			   "needs pem: {path: ...}");

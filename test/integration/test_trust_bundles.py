@@ -232,3 +232,38 @@ def test_a_server_without_the_issuers_api_still_gives_the_default_chain(env, wor
     assert re.search(r"issuers.*no issuers API here", a.log())
     assert "failing" not in a.log()
     assert a.stop() == 0
+
+
+def test_certagent_check_names_each_mistake_in_trust_bundles_and_crls(tmp_path):
+    from conftest import BIN
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(textwrap.dedent("""
+        vault: {address: https://127.0.0.1:8200}
+        auth: {method: token, token_file: /tmp/none}
+        hooks:
+          nginx: {command: ["true"]}
+        trust_bundles:
+          - name: a
+            sources: [{pki: pki_int, kv: secret/data/x}, {}, {pki: pki, field: x}]
+            files: {pem: {path: /tmp/a.pem}, der: {path: /tmp/a.der}}
+            on_change: [ngin]
+          - name: a
+            sources: [{kv: secret/data/ca}]
+            files: {}
+        crls:
+          - name: c
+            sources: [{kv: secret/data/ca}]
+            files: {pem: {path: /tmp/c.pem}}
+        """))
+    r = subprocess.run([BIN, "check", "-c", str(cfg)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 2, r.stdout + r.stderr
+    for msg in ("trust_bundles[0].sources[0]: set either pki or kv, not both",
+                "trust_bundles[0].sources[1]: needs pki: MOUNT or kv: PATH",
+                "trust_bundles[0].sources[2]: field is for a kv source",
+                "trust_bundles[0].files: 'der' is not a file of this entry",
+                "trust_bundles[0].on_change[0]: 'ngin' is not a hook; did you mean 'nginx'?",
+                "trust_bundles[1].name: 'a' is the name of trust_bundles[0] too",
+                "trust_bundles[1].files: needs pem",
+                "crls[0].sources[0]: a CRL comes from a PKI mount"):
+        assert msg in r.stderr, r.stderr
