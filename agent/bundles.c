@@ -593,25 +593,32 @@ issuer_certs(struct entry *e, const struct vault_response *r, const struct step 
 	return e->got.err;
 }
 
+/* The LIST's issuers become steps.  S points into e->steps, which
+ * add_step() may move: what is needed of it is copied first. */
 static int
 issuer_steps(struct entry *e, const struct vault_response *r, const struct step *s)
 {
 	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(data_of(r), "keys"), *k;
-	const char *mount = e->bd->sources[s->src].pki;
-	char suffix[PATH_MAX_V];
+	const size_t src = s->src;
+	const char *mount = e->bd->sources[src].pki;
+	char suffix[PATH_MAX_V], path[PATH_MAX_V];
 	size_t n = 0;
 
+	snprintf(path, sizeof(path), "%s", s->path);
+	s = NULL;
 	cJSON_ArrayForEach(k, keys) {
-		if (!cJSON_IsString(k) || strchr(k->valuestring, '/') || !k->valuestring[0])
+		/* An issuer id is a UUID: nothing else goes into a path. */
+		if (!cJSON_IsString(k) || !k->valuestring[0] || strlen(k->valuestring) > 64 ||
+		    strspn(k->valuestring, "0123456789abcdefABCDEF-") != strlen(k->valuestring))
 			continue;
 		if (n++ == ISSUERS_MAX) {
 			log_warn("bundles", "trust bundle %s: %s lists more than %d issuers; "
-					    "reading the first %d", e->name, s->path,
+					    "reading the first %d", e->name, path,
 				 ISSUERS_MAX, ISSUERS_MAX);
 			break;
 		}
 		snprintf(suffix, sizeof(suffix), "issuer/%s/json", k->valuestring);
-		if (add_step(e, S_ISSUER, s->src, mount, suffix) != 0) {
+		if (add_step(e, S_ISSUER, src, mount, suffix) != 0) {
 			snprintf(e->err, sizeof(e->err), "out of memory");
 			return -ENOMEM;
 		}
