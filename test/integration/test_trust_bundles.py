@@ -267,3 +267,42 @@ def test_certagent_check_names_each_mistake_in_trust_bundles_and_crls(tmp_path):
                 "trust_bundles[1].files: needs pem",
                 "crls[0].sources[0]: a CRL comes from a PKI mount"):
         assert msg in r.stderr, r.stderr
+
+
+def test_status_and_metrics_show_each_bundle_and_crl(env, world):
+    import json
+    import socket
+    import urllib.request
+    rid, sid = world
+    d = env.tmp / "out"
+    d.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = config(env, rid, sid, d, extra=textwrap.dedent("""
+        crls:
+          - name: int
+            sources: [{pki: pki_int}]
+            files: {pem: {path: %s/crl.pem}}
+        listener:
+          address: "127.0.0.1:%d"
+        """ % (d, port)))
+    a = env.agent(text).start()
+    wait_until("the bundle", lambda: len(certs_in(d / "upstream-ca.pem")) == 2)
+    wait_until("the CRL", lambda: (d / "crl.pem").exists())
+
+    def status():
+        with urllib.request.urlopen("http://127.0.0.1:%d/v1/status" % port, timeout=5) as r:
+            rows = {b["name"]: b for b in json.loads(r.read())["bundles"]}
+        return rows if all(b["state"] == "current" for b in rows.values()) else None
+    rows = wait_until("both current in /v1/status", status)
+    assert rows["upstream"]["kind"] == "trust_bundle" and rows["upstream"]["items"] == 2
+    assert rows["upstream"]["retained"] == 0 and rows["upstream"]["last_error"] is None
+    assert rows["int"]["kind"] == "crl" and rows["int"]["items"] == 1
+    assert rows["int"]["next_update"] and rows["int"]["path"] == str(d / "crl.pem")
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+        metrics = r.read().decode()
+    assert 'certagent_bundle_items{kind="trust_bundle",name="upstream"} 2' in metrics
+    assert 'certagent_bundle_items{kind="crl",name="int"} 1' in metrics
+    assert 'certagent_bundle_failures{kind="crl",name="int"} 0' in metrics
+    assert a.stop() == 0
