@@ -1021,6 +1021,21 @@ class PkiBackend:
         })
 
     def _build_crl(self, iss):
+        """The issuer's CRL as Vault stores it: built again only when a revocation
+        or crl/rotate moved crl_number (or the stored one would be stale), so two
+        reads in between answer the same bytes."""
+        cache = getattr(self, "_crl_cache", None)
+        if cache is None:
+            cache = self._crl_cache = {}
+        hit = cache.get(iss.id)
+        if hit and hit[0] == self.crl_number and hit[1] is iss.cert and \
+                hit[2].next_update.replace(tzinfo=UTC) > utcnow():
+            return hit[2]
+        crl = self._make_crl(iss)
+        cache[iss.id] = (self.crl_number, iss.cert, crl)
+        return crl
+
+    def _make_crl(self, iss):
         now = utcnow()
         b = (x509.CertificateRevocationListBuilder()
              .issuer_name(iss.cert.subject)
