@@ -236,3 +236,28 @@ def test_nginx_with_ssl_crl_refuses_a_revoked_client_and_accepts_a_valid_one(env
     finally:
         stop_process(srv)
         log.close()
+
+
+def test_a_delta_crl_is_appended_where_the_server_builds_one(env, world):
+    d = env.tmp / "tls"
+    d.mkdir()
+    crl = d / "crl.pem"
+    st, body = env.vs.api("POST", "pki_int/config/crl", {"enable_delta": True,
+                                                         "auto_rebuild": True})
+    assert st == 200, body
+    a = env.agent(agent_text(env, world, d, "touch: {command: [true]}")).start()
+    # pki_int: its CRL and its delta CRL; pki (no delta): its CRL alone.
+    wait_until("three CRLs", lambda: crl_count(crl) == 3)
+    blocks = re.findall(r"-----BEGIN X509 CRL-----.*?-----END X509 CRL-----",
+                        crl.read_text(), re.S)
+    texts = [subprocess.run(["openssl", "crl", "-noout", "-text"], input=b,
+                            capture_output=True, text=True, timeout=30).stdout
+             for b in blocks]
+    assert "Delta CRL Indicator" in texts[1] and "Intermediate" in texts[1], texts[1]
+    assert "Delta CRL Indicator" not in texts[0] + texts[2]
+    # The delta is the server's stored one: the same bytes on every read.
+    before = crl.read_bytes()
+    n = a.count(r"crl clients: up to date")
+    a.wait_for(r"crl clients: up to date", count=n + 2)
+    assert crl.read_bytes() == before
+    assert a.stop() == 0

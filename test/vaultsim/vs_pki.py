@@ -1065,6 +1065,13 @@ class PkiBackend:
                 return raw(200, b"", "application/x-pem-file" if suffix == "/pem"
                            else "application/pkix-crl")
             return envelope({"crl": ""})
+        cache = getattr(self, "_delta_cache", None)
+        if cache is None:
+            cache = self._delta_cache = {}
+        hit = cache.get(iss.id)
+        if hit and hit[0] == self.crl_number and hit[1] is iss.cert and \
+                hit[2].next_update.replace(tzinfo=UTC) > utcnow():
+            return self._crl_answer(hit[2], suffix)
         now = utcnow()
         b = (x509.CertificateRevocationListBuilder()
              .issuer_name(iss.cert.subject)
@@ -1075,6 +1082,11 @@ class PkiBackend:
         b = b.add_extension(x509.AuthorityKeyIdentifier(ski_of(iss.cert), None, None),
                             critical=False)
         crl = b.sign(iss.key, sign_hash_for(iss.key))
+        cache[iss.id] = (self.crl_number, iss.cert, crl)
+        return self._crl_answer(crl, suffix)
+
+    @staticmethod
+    def _crl_answer(crl, suffix):
         if suffix == "/der":
             return raw(200, crl.public_bytes(serialization.Encoding.DER), "application/pkix-crl")
         pem = crl.public_bytes(serialization.Encoding.PEM)
