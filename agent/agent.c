@@ -370,7 +370,11 @@ check_progress(struct agent *ag)
 		return;
 	if (cs.busy || !ag->tmpl_done || (ag->tmpl_errors && deps_busy(ag->deps)))
 		return;
-	if (certs_ok && tmpl_ok) {
+	/* Trust bundles and CRLs: each has had its first round. */
+	if (ag->bundles && !bundles_settled(ag->bundles))
+		return;
+	size_t bundles_bad = ag->bundles ? bundles_failed(ag->bundles) : 0;
+	if (certs_ok && tmpl_ok && bundles_bad == 0) {
 		/* What changed is on disk: its hooks run now, once, then
 		 * the agent exits 0 whatever they did. */
 		ag->once_done = 1;
@@ -379,9 +383,11 @@ check_progress(struct agent *ag)
 		return;
 	}
 	log_error("agent", "run --once: failed: %zu of %zu certificate%s not in "
-			   "place (%zu expired), %u template%s with errors; see above",
+			   "place (%zu expired), %u template%s with errors, %zu trust "
+			   "bundle%s or CRL%s not read; see above",
 		  cs.missing + cs.expired, cs.total, cs.total == 1 ? "" : "s",
-		  cs.expired, ag->tmpl_errors, ag->tmpl_errors == 1 ? "" : "s");
+		  cs.expired, ag->tmpl_errors, ag->tmpl_errors == 1 ? "" : "s",
+		  bundles_bad, bundles_bad == 1 ? "" : "s", bundles_bad == 1 ? "" : "s");
 	ag->exit_code = 1;
 	stop(ag, "run --once: failed");
 }
@@ -1174,7 +1180,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	ag.events.data = &ag;
 	struct certs_events cev = certs_events(&ag);
 	struct templates_events tev = templates_events(&ag);
-	struct bundles_events bev = { on_changed, &ag };
+	struct bundles_events bev = { on_changed, &ag, on_certs_event };
 	if (audit_new(&ag.audit) != 0 ||
 	    audit_configure(ag.audit, &ag.cfg->audit, err, ERRBUF) != 0) {
 		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");

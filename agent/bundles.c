@@ -109,6 +109,7 @@ struct entry {
 	struct held *held;
 	size_t n_held;
 	int loaded;			/* the file was read back */
+	int rounds;			/* rounds ended, well or not */
 	size_t n_items;
 	int64_t last_ok_ms, next_update;
 	struct retry retry;
@@ -474,6 +475,14 @@ round_end(struct entry *e)
 	e->at = 0;
 }
 
+/* A round ended: the first one is news for run --once. */
+static void
+ended(struct entry *e)
+{
+	if (e->rounds++ == 0 && e->b->ev.progress)
+		e->b->ev.progress(e->b->ev.arg);
+}
+
 static void
 round_failed(struct entry *e)
 {
@@ -483,6 +492,7 @@ round_failed(struct entry *e)
 		  e->name, e->err, (double)delay / 1000, e->file->path);
 	snprintf(e->shown, sizeof(e->shown), "%s", e->err);
 	round_end(e);
+	ended(e);
 	if (e->kind == K_BUNDLE && e->n_held) {
 		size_t before = e->n_held;
 		prune(e, wall_ms());
@@ -535,6 +545,7 @@ round_done(struct entry *e)
 	log_debug("bundles", "%s %s: up to date; next read in %.0fs", what(e), e->name,
 		  (double)delay / 1000);
 	round_end(e);
+	ended(e);
 	schedule(e, delay);
 }
 
@@ -961,6 +972,25 @@ bundles_token_ready(struct bundles *b)
 	for (struct entry *e = b->list; e; e = e->next)
 		if (e->waiting)
 			start_round(e);
+}
+
+int
+bundles_settled(const struct bundles *b)
+{
+	for (const struct entry *e = b ? b->list : NULL; e; e = e->next)
+		if (e->rounds == 0)
+			return 0;
+	return 1;
+}
+
+size_t
+bundles_failed(const struct bundles *b)
+{
+	size_t n = 0;
+
+	for (const struct entry *e = b ? b->list : NULL; e; e = e->next)
+		n += e->last_ok_ms == 0;
+	return n;
 }
 
 int

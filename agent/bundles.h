@@ -82,6 +82,8 @@ struct bundles_events {
 	/* A bundle's or a CRL's file changed on disk: for its hooks. */
 	void (*changed)(void *arg, const struct change *c);
 	void *arg;
+	/* An entry's first round ended, well or not (run --once); may be NULL. */
+	void (*progress)(void *arg);
 };
 
 int bundles_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
@@ -100,6 +102,13 @@ void bundles_start(struct bundles *b);
 
 /* A token is available: start the rounds that were waiting for one. */
 void bundles_token_ready(struct bundles *b);
+
+/*
+ * run --once: has every entry ended a round since the start (or the last
+ * configure)?  And how many of them have never had a good one?
+ */
+int bundles_settled(const struct bundles *b);
+size_t bundles_failed(const struct bundles *b);
 
 /* The I-th entry, for /v1/status and /metrics; -ENOENT past the last. */
 struct bundles_item {

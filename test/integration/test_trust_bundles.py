@@ -306,3 +306,33 @@ def test_status_and_metrics_show_each_bundle_and_crl(env, world):
     assert 'certagent_bundle_items{kind="crl",name="int"} 1' in metrics
     assert 'certagent_bundle_failures{kind="crl",name="int"} 0' in metrics
     assert a.stop() == 0
+
+
+def test_run_once_writes_the_bundles_and_crls_then_exits_and_fails_when_one_cannot_be_read(
+        env, world):
+    from conftest import BIN
+    rid, sid = world
+    d = env.tmp / "out"
+    d.mkdir()
+    text = config(env, rid, sid, d, extra=textwrap.dedent("""
+        crls:
+          - name: int
+            sources: [{pki: pki_int}]
+            files: {pem: {path: %s/crl.pem}}
+        """ % d))
+    a = env.agent(text)
+    r = subprocess.run([BIN, "run", "--once", "-c", str(a.config)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert len(certs_in(d / "upstream-ca.pem")) == 2
+    assert "-----BEGIN X509 CRL-----" in (d / "crl.pem").read_text()
+    assert hook_runs(d / "hook.log") == 1    # run --once runs the hooks of what it wrote
+
+    bad = text.split("crls:")[0] + ("crls:\n  - name: int\n    sources: [{pki: nowhere}]\n"
+                                     "    files: {pem: {path: %s/crl2.pem}}\n" % d)
+    a.write_config(bad)
+    r = subprocess.run([BIN, "run", "--once", "-c", str(a.config)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert re.search(r"1 trust bundle or CRL not read", r.stderr), r.stderr
+    assert not (d / "crl2.pem").exists()
