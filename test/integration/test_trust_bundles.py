@@ -305,6 +305,12 @@ def test_status_and_metrics_show_each_bundle_and_crl(env, world):
     assert 'certagent_bundle_items{kind="trust_bundle",name="upstream"} 2' in metrics
     assert 'certagent_bundle_items{kind="crl",name="int"} 1' in metrics
     assert 'certagent_bundle_failures{kind="crl",name="int"} 0' in metrics
+    from conftest import BIN
+    r = subprocess.run([BIN, "status", "-c", str(a.config)], capture_output=True, text=True,
+                       timeout=15)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert re.search(r"^upstream\s+trust_bundle\s+current\s+2\s", r.stdout, re.M), r.stdout
+    assert re.search(r"^int\s+crl\s+current\s+1\s", r.stdout, re.M), r.stdout
     assert a.stop() == 0
 
 
