@@ -48,6 +48,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "bundles.h"
 #include "certs.h"
 #include "child.h"
 #include "config.h"
@@ -110,6 +111,7 @@ struct agent {
 	/* ---- fleet ---- */
 	struct fleet *fleet;		/* entries_dir, or NULL */
 	struct certs_opts certs_all;	/* certificates: and the fleet's */
+	struct bundles *bundles;	/* trust bundles and CRLs */
 };
 
 /* Life-cycle events, run from the loop in this order (agent_post). */
@@ -294,6 +296,9 @@ stop(struct agent *ag, const char *why)
 		templates_close(ag->templates);
 	if (ag->deps)
 		deps_close(ag->deps);
+	if (ag->bundles)
+		bundles_close(ag->bundles);
+	ag->bundles = NULL;
 	if (ag->hooks)
 		hooks_close(ag->hooks);
 	ag->certs = NULL;
@@ -374,7 +379,11 @@ check_progress(struct agent *ag)
 		return;
 	if (cs.busy || !ag->tmpl_done || (ag->tmpl_errors && deps_busy(ag->deps)))
 		return;
-	if (certs_ok && tmpl_ok) {
+	/* Trust bundles and CRLs: each has had its first round. */
+	if (ag->bundles && !bundles_settled(ag->bundles))
+		return;
+	size_t bundles_bad = ag->bundles ? bundles_failed(ag->bundles) : 0;
+	if (certs_ok && tmpl_ok && bundles_bad == 0) {
 		/* What changed is on disk: its hooks run now, once, then
 		 * the agent exits 0 whatever they did. */
 		ag->once_done = 1;
@@ -383,9 +392,11 @@ check_progress(struct agent *ag)
 		return;
 	}
 	log_error("agent", "run --once: failed: %zu of %zu certificate%s not in "
-			   "place (%zu expired), %u template%s with errors; see above",
+			   "place (%zu expired), %u template%s with errors, %zu trust "
+			   "bundle%s or CRL%s not read; see above",
 		  cs.missing + cs.expired, cs.total, cs.total == 1 ? "" : "s",
-		  cs.expired, ag->tmpl_errors, ag->tmpl_errors == 1 ? "" : "s");
+		  cs.expired, ag->tmpl_errors, ag->tmpl_errors == 1 ? "" : "s",
+		  bundles_bad, bundles_bad == 1 ? "" : "s", bundles_bad == 1 ? "" : "s");
 	ag->exit_code = 1;
 	stop(ag, "run --once: failed");
 }
@@ -493,6 +504,7 @@ update_view(struct agent *ag)
 		.vault = ag->vault,
 		.hooks = ag->hooks,
 		.deps = ag->deps,
+		.bundles = ag->bundles,
 		.rendered = ag->rendered,
 		.stopping = ag->stopping != 0,
 		.fail_open = ag->cfg->listener.fail_open,
@@ -766,6 +778,8 @@ reload(struct agent *ag)
 	deps_configure(ag->deps, &cfg->deps);
 	hooks_configure(ag->hooks, &cfg->hooks);
 	revq_configure(ag->revq, &cfg->revoke);
+	if (ag->bundles)
+		bundles_configure(ag->bundles, &cfg->bundles);
 	config_free(ag->cfg);
 	ag->cfg = cfg;
 	update_view(ag);	/* fail_open may have changed */
@@ -775,6 +789,8 @@ reload(struct agent *ag)
 	applied = 1;
 	show_identity(ag);
 	templates_start(ag->templates);
+	if (ag->bundles)
+		bundles_start(ag->bundles);	/* a round now: SIGHUP refreshes */
 	log_info("agent", "configuration reloaded; %.1f ms CPU", cpu_ms() - t0);
 	audit_reload(ag->audit, ag->config_path, NULL);
 	give_back_memory();	/* the old configuration, the new one's YAML */
@@ -967,6 +983,8 @@ on_token(void *arg, const char *token)
 	if (token) {
 		certs_token_ready(ag->certs);
 		deps_token_ready(ag->deps);
+		if (ag->bundles)
+			bundles_token_ready(ag->bundles);
 		return;
 	}
 	auth_get_stats(ag->auth, &st);
@@ -1318,6 +1336,7 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	ag.events.data = &ag;
 	struct certs_events cev = certs_events(&ag);
 	struct templates_events tev = templates_events(&ag);
+	struct bundles_events bev = { on_changed, &ag, on_certs_event };
 	if (audit_new(&ag.audit) != 0 ||
 	    audit_configure(ag.audit, &ag.cfg->audit, err, ERRBUF) != 0) {
 		log_error("agent", "cannot start: %s", err[0] ? err : "out of memory");
@@ -1343,6 +1362,9 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		     &ag.deps) != 0 ||
 	    templates_new(&ag.loop, ag.deps, ag.certs, &ag.cfg->templates,
 			  flags & AGENT_DRY_RUN, &tev, &ag.templates) != 0 ||
+	    (!(flags & AGENT_DRY_RUN) &&
+	     bundles_new(&ag.loop, ag.vault, ag.auth, &ag.cfg->bundles, &bev,
+			 &ag.bundles) != 0) ||
 	    uv_signal_start(&ag.sigterm, on_signal, SIGTERM) != 0 ||
 	    uv_signal_start(&ag.sigint, on_signal, SIGINT) != 0 ||
 	    uv_signal_start(&ag.sighup, on_signal, SIGHUP) != 0 ||
@@ -1377,6 +1399,8 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	certs_start(ag.certs);
 	show_identity(&ag);
 	templates_start(ag.templates);
+	if (ag.bundles)
+		bundles_start(ag.bundles);
 	if (!ag.stopping)
 		auth_start(ag.auth);
 	uv_run(&ag.loop, UV_RUN_DEFAULT);

@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "bundles.h"
 #include "certs.h"
 #include "deps.h"
 #include "hooks.h"
@@ -68,6 +69,7 @@ struct config {
 	struct cert_def *profiles;	/* profiles: (each named by the map) */
 	size_t n_profiles;
 	char *entries_dir;		/* entries_dir: one YAML file per entry */
+	struct bundles_opts bundles;	/* trust_bundles:, crls: */
 };
 
 /*

@@ -282,6 +282,30 @@ print_hooks(const struct style *st, const cJSON *arr)
 	}
 }
 
+/* ---- bundles ---- */
+static void
+print_bundles(const struct style *st, const cJSON *arr)
+{
+	const cJSON *b;
+	int w = name_width(arr, "name", 11);
+
+	if (cJSON_GetArraySize(arr) == 0)
+		return;
+	printf("\n%-*s %-12s %-9s %5s %-12s %s\n", w, "BUNDLE", "KIND", "STATE", "ITEMS",
+	       "REFRESHED", "LAST ERROR");
+	cJSON_ArrayForEach(b, arr)
+	{
+		char r[40];
+		const char *err = str(b, "last_error");
+
+		relative(st, when(b, "last_refresh"), r, sizeof(r));
+		printf("%-*.*s %-12s ", w, w, str(b, "name") ? str(b, "name") : "?",
+		       str(b, "kind") ? str(b, "kind") : "?");
+		put_state(st, str(b, "state"), 9);
+		printf(" %5.0f %-12s %s\n", num(b, "items"), r, err ? err : "-");
+	}
+}
+
 static void
 print_table(const struct style *st, const cJSON *doc)
 {
@@ -306,6 +330,7 @@ print_table(const struct style *st, const cJSON *doc)
 	print_templates(st, cJSON_GetObjectItemCaseSensitive(doc, "templates"));
 	print_leases(st, cJSON_GetObjectItemCaseSensitive(doc, "leases"));
 	print_hooks(st, cJSON_GetObjectItemCaseSensitive(doc, "hooks"));
+	print_bundles(st, cJSON_GetObjectItemCaseSensitive(doc, "bundles"));
 	p = cJSON_GetObjectItemCaseSensitive(doc, "problems");
 	if (cJSON_GetArraySize(p) > 0) {
 		const cJSON *e;

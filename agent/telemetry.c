@@ -34,6 +34,7 @@
 #include "buf.h"
 #include "certs.h"
 #include "deps.h"
+#include "bundles.h"
 #include "fleet.h"
 #include "hooks.h"
 #include "listener.h"
@@ -283,6 +284,30 @@ fleet_metrics(const struct telemetry_view *v, struct buf *b)
 	}
 }
 
+/* ---- bundles ---- */
+static void
+bundle_metrics(struct bundles *bundles, struct buf *b)
+{
+	struct bundles_item it;
+
+	buf_puts(b, "# HELP certagent_bundle_items Certificates in a trust bundle, "
+		    "or CRLs in a CRL file, as last written.\n"
+		    "# TYPE certagent_bundle_items gauge\n");
+	for (size_t i = 0; bundles_get_item(bundles, i, &it) == 0; i++) {
+		buf_printf(b, "certagent_bundle_items{kind=\"%s\",name=\"", it.kind);
+		buf_quoted(b, it.name);
+		buf_printf(b, "\"} %zu\n", it.n_items);
+	}
+	buf_puts(b, "# HELP certagent_bundle_failures Rounds of a trust bundle or a "
+		    "CRL that failed in a row.\n"
+		    "# TYPE certagent_bundle_failures gauge\n");
+	for (size_t i = 0; bundles_get_item(bundles, i, &it) == 0; i++) {
+		buf_printf(b, "certagent_bundle_failures{kind=\"%s\",name=\"", it.kind);
+		buf_quoted(b, it.name);
+		buf_printf(b, "\"} %u\n", it.failures);
+	}
+}
+
 static void
 metrics(const struct telemetry_view *v, struct buf *b)
 {
@@ -340,6 +365,8 @@ metrics(const struct telemetry_view *v, struct buf *b)
 		lease_metrics(v->deps, b);
 	if (v->hooks)
 		hook_metrics(v->hooks, b);
+	if (v->bundles)
+		bundle_metrics(v->bundles, b);
 	fleet_metrics(v, b);
 	buf_printf(b, "# HELP certagent_build_info The build: version and libcurl.\n"
 		      "# TYPE certagent_build_info gauge\n"
@@ -587,6 +614,42 @@ status_fleet(const struct telemetry_view *v, cJSON *root, cJSON *probs,
 	}
 }
 
+/* ---- bundles ---- */
+static void
+status_bundles(const struct telemetry_view *v, cJSON *root, cJSON *probs,
+	       enum health *h)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "bundles");
+	struct bundles_item it;
+
+	for (size_t i = 0; arr && v->bundles && bundles_get_item(v->bundles, i, &it) == 0;
+	     i++) {
+		cJSON *o = cJSON_CreateObject();
+		if (o == NULL)
+			break;
+		cJSON_AddStringToObject(o, "kind", it.kind);
+		cJSON_AddStringToObject(o, "name", it.name);
+		cJSON_AddStringToObject(o, "path", it.path);
+		cJSON_AddStringToObject(o, "state", it.failures ? "failing" :
+					it.last_ok_ms ? "current" : "waiting");
+		cJSON_AddNumberToObject(o, "items", (double)it.n_items);
+		if (strcmp(it.kind, "trust_bundle") == 0)
+			cJSON_AddNumberToObject(o, "retained", (double)it.n_retained);
+		else
+			add_time(o, "next_update", it.next_update * 1000);
+		add_time(o, "last_refresh", it.last_ok_ms);
+		cJSON_AddNumberToObject(o, "failures", it.failures);
+		if (it.error && it.error[0])
+			cJSON_AddStringToObject(o, "last_error", it.error);
+		else
+			cJSON_AddNullToObject(o, "last_error");
+		cJSON_AddItemToArray(arr, o);
+		if (it.failures)
+			problem(probs, h, DEGRADED, "%s %s: failing: %s", it.kind, it.name,
+				it.error ? it.error : "");
+	}
+}
+
 /* The whole status, as JSON text (malloc'd), or NULL without memory. */
 static char *
 status_json(const struct telemetry_view *v)
@@ -633,6 +696,7 @@ status_json(const struct telemetry_view *v)
 	status_templates(v, root, probs, &h);
 	status_leases(v, root, probs, &h);
 	status_hooks(v, root, probs, &h);
+	status_bundles(v, root, probs, &h);
 	status_fleet(v, root, probs, &h);
 	if (!ok && h == HEALTHY)
 		problem(probs, &h, DEGRADED, "not ready: first render not complete");

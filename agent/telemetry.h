@@ -22,6 +22,7 @@
 struct auth;
 struct certs;
 struct deps;
+struct bundles;
 struct fleet;
 struct hooks;
 struct revq;
@@ -43,6 +44,7 @@ struct telemetry_view {
 	/* ---- fleet ---- */
 	struct revq *revq;	/* revocations waiting or failing */
 	struct fleet *fleet;	/* entries_dir, or NULL */
+	struct bundles *bundles;	/* trust bundles and CRLs; may be NULL */
 	void (*reload)(void *arg);	/* POST /v1/reload: as SIGHUP */
 	void *reload_arg;
 };

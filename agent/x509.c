@@ -1295,3 +1295,190 @@ x509_issued_by(const char *issuer_pem, const char *cert_pem)
 	ERR_pop_to_mark();
 	return yes;
 }
+
+/* ---- bundles ---- */
+
+void
+x509_ca_free(struct x509_ca *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].pem);
+	free(v);
+}
+
+/* One certificate of a trust bundle, described into CA. */
+static int
+ca_fill(X509 *x, struct x509_ca *ca, char *err, size_t errlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	BIO *b = NULL;
+	int rc = 0;
+
+	if (time_unix(X509_get0_notBefore(x), &ca->not_before) != 0 ||
+	    time_unix(X509_get0_notAfter(x), &ca->not_after) != 0) {
+		snprintf(err, errlen, "CA certificate: unreadable validity time");
+		return -EBADMSG;
+	}
+	if (X509_digest(x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+		snprintf(err, errlen, "CA certificate: cannot hash it: %s",
+			 x509_ossl_why());
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(ca->sha256 + 2 * i, sizeof(ca->sha256) - 2 * i, "%02x", md[i]);
+	/* A root: issued by itself (names and key identifiers) and signed
+	 * with its own key, so it can only be a trust anchor. */
+	ca->root = (X509_get_extension_flags(x) & EXFLAG_SS) != 0 &&
+		   X509_verify(x, X509_get0_pubkey(x)) == 1;
+	subject_text(x, ca->subject, sizeof(ca->subject));
+	b = BIO_new(BIO_s_mem());
+	if (b == NULL || PEM_write_bio_X509(b, x) != 1 ||
+	    x509_bio_string(b, &ca->pem) != 0) {
+		snprintf(err, errlen, "CA certificate: out of memory");
+		rc = -ENOMEM;
+	}
+	BIO_free(b);
+	return rc;
+}
+
+int
+x509_ca_split(const char *pem, struct x509_ca **out, size_t *n, char *err,
+	      size_t errlen)
+{
+	STACK_OF(X509) *certs = NULL;
+	struct x509_ca *v = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	ERR_set_mark();
+	rc = x509_read_certs(pem, "CA bundle", &certs, err, errlen);
+	if (rc != 0)
+		goto out;
+	cnt = (size_t)sk_X509_num(certs);
+	if (cnt == 0)
+		goto out;
+	v = calloc(cnt, sizeof(*v));
+	if (v == NULL) {
+		snprintf(err, errlen, "CA bundle: out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < cnt && rc == 0; i++)
+		rc = ca_fill(sk_X509_value(certs, (int)i), &v[i], err, errlen);
+	if (rc == 0) {
+		*out = v;
+		*n = cnt;
+		v = NULL;
+	}
+out:
+	x509_ca_free(v, cnt);
+	sk_X509_pop_free(certs, X509_free);
+	ERR_pop_to_mark();
+	return rc;
+}
+
+static void
+crl_fill(X509_CRL *crl, struct x509_crl_info *info)
+{
+	ASN1_INTEGER *num, *base;
+	STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(crl);
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data = NULL;
+	long n;
+
+	snprintf(info->issuer, sizeof(info->issuer), "?");
+	if (b && X509_NAME_print_ex(b, X509_CRL_get_issuer(crl), 0,
+				    XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+		n = BIO_get_mem_data(b, &data);
+		if (n > 0 && data != NULL)
+			snprintf(info->issuer, sizeof(info->issuer), "%.*s", (int)n, data);
+	}
+	BIO_free(b);
+	info->number = -1;
+	num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+	if (num != NULL)
+		info->number = (long long)ASN1_INTEGER_get(num);
+	ASN1_INTEGER_free(num);
+	base = X509_CRL_get_ext_d2i(crl, NID_delta_crl, NULL, NULL);
+	info->delta = base != NULL;
+	ASN1_INTEGER_free(base);
+	info->n_revoked = rev ? (size_t)sk_X509_REVOKED_num(rev) : 0;
+}
+
+int
+x509_crl_check(const char *crl_pem, const char *ca_pem, long long now,
+	       struct x509_crl_info *out, char *err, size_t errlen)
+{
+	struct x509_crl_info info;
+	STACK_OF(X509) *cas = NULL;
+	X509_CRL *crl = NULL;
+	BIO *bio = NULL;
+	int rc, named = 0, verified = 0;
+	char when[32];
+
+	memset(&info, 0, sizeof(info));
+	if (now == 0)
+		now = (long long)time(NULL);
+	ERR_set_mark();
+	rc = pem_bio(crl_pem, "CRL", &bio, err, errlen);
+	if (rc != 0)
+		goto out;
+	crl = PEM_read_bio_X509_CRL(bio, NULL, no_password, NULL);
+	if (crl == NULL) {
+		unsigned long e = ERR_peek_last_error();
+		int none = ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			   ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+		snprintf(err, errlen, "CRL: %s", none ? "no X509 CRL block in the text"
+						      : x509_ossl_why());
+		rc = none ? -ENOENT : -EBADMSG;
+		goto out;
+	}
+	crl_fill(crl, &info);
+	if (time_unix(X509_CRL_get0_lastUpdate(crl), &info.this_update) != 0 ||
+	    (X509_CRL_get0_nextUpdate(crl) != NULL &&
+	     time_unix(X509_CRL_get0_nextUpdate(crl), &info.next_update) != 0)) {
+		snprintf(err, errlen, "CRL of \"%s\": unreadable update time", info.issuer);
+		rc = -EBADMSG;
+		goto out;
+	}
+	rc = x509_read_certs(ca_pem, "CA", &cas, err, errlen);
+	if (rc != 0)
+		goto out;
+	for (int i = 0; i < sk_X509_num(cas) && !verified; i++) {
+		X509 *x = sk_X509_value(cas, i);
+		if (X509_NAME_cmp(X509_get_subject_name(x), X509_CRL_get_issuer(crl)) != 0)
+			continue;
+		named = 1;
+		verified = X509_CRL_verify(crl, X509_get0_pubkey(x)) == 1;
+	}
+	rc = -EINVAL;
+	if (!verified) {
+		snprintf(err, errlen, "CRL of \"%s\": %s", info.issuer,
+			 named ? "its signature does not verify with the CA's key"
+			       : "issued by no certificate of the CA");
+		goto out;
+	}
+	if (info.this_update > now + X509_SKEW_SECONDS) {
+		time_text(info.this_update, when, sizeof(when));
+		snprintf(err, errlen, "CRL of \"%s\": issued in the future (%s)",
+			 info.issuer, when);
+		goto out;
+	}
+	if (info.next_update && info.next_update <= now) {
+		time_text(info.next_update, when, sizeof(when));
+		snprintf(err, errlen, "CRL of \"%s\": stale since its nextUpdate %s",
+			 info.issuer, when);
+		goto out;
+	}
+	rc = 0;
+	*out = info;
+out:
+	sk_X509_pop_free(cas, X509_free);
+	X509_CRL_free(crl);
+	BIO_free(bio);
+	ERR_pop_to_mark();
+	return rc;
+}

@@ -272,4 +272,49 @@ int x509_der_to_pem(const void *der, size_t len, int is_key, char **pem,
 int x509_spki_pin(const char *cert_pem, int hex, char *out, size_t outlen,
 		  char *err, size_t errlen);
 
+/* ---- bundles ---- */
+
+/*
+ * One CA certificate of a trust bundle: its PEM (as PEM_write re-encodes
+ * it, malloc'd), the SHA-256 of its DER as lower-case hex (its identity
+ * in a bundle), its validity, whether it is a root (self-issued and
+ * self-signed), and its subject for logs.
+ */
+struct x509_ca {
+	char *pem;
+	char sha256[65];
+	long long not_before, not_after;
+	int root;
+	char subject[256];
+};
+
+/*
+ * Every certificate of PEM as a struct x509_ca, in order, into a malloc'd
+ * array *OUT of *N (NULL and 0 when PEM holds none).  Free it with
+ * x509_ca_free().
+ */
+int x509_ca_split(const char *pem, struct x509_ca **out, size_t *n, char *err,
+		  size_t errlen);
+void x509_ca_free(struct x509_ca *v, size_t n);
+
+/* What a CRL says of itself. */
+struct x509_crl_info {
+	long long this_update, next_update;	/* unix seconds; next 0 if absent */
+	long long number;			/* CRL number, -1 if absent */
+	int delta;				/* a delta CRL (deltaCRLIndicator) */
+	size_t n_revoked;
+	char issuer[256];
+};
+
+/*
+ * Is the first CRL of CRL_PEM signed by a certificate of CA_PEM (one whose
+ * subject is the CRL's issuer and whose key verifies its signature), and
+ * current at NOW (unix seconds, 0 for now): thisUpdate no later than NOW
+ * + X509_SKEW_SECONDS, nextUpdate (when present) after NOW?  0 and *OUT;
+ * -ENOENT when CRL_PEM holds no CRL; -EBADMSG when it cannot be parsed;
+ * -EINVAL with the reason in ERR when it fails a check.
+ */
+int x509_crl_check(const char *crl_pem, const char *ca_pem, long long now,
+		   struct x509_crl_info *out, char *err, size_t errlen);
+
 #endif

@@ -592,6 +592,7 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 				cfg_field_path(ld, &c->templates.defs[i].on_change,
 					       kpath));
 	}
+	cfg_check_bundles_root(ld, c);
 
 	if ((lo == NULL || !lo->bad) && (hi == NULL || !hi->bad) &&
 	    c->vault.retry.min_ms > c->vault.retry.max_ms) {
@@ -608,5 +609,113 @@ cfg_check_root(struct loader *ld, void *obj, const char *path)
 			cfg_report(ld, CFG_AT(at), "vault.retry.min_backoff",
 				   "is greater than vault.retry.max_backoff "
 				   "(%s > %s)", a, b);
+	}
+}
+
+/* ---- bundles ---- */
+
+/* A source is a PKI mount or a kv read, never both. */
+void
+cfg_check_bundle_source(struct loader *ld, void *obj, const char *path)
+{
+	struct bundle_source *src = obj;
+	yaml_mark_t at = cfg_where(ld, NULL, path);
+
+	if ((src->pki == NULL) == (src->kv == NULL) &&
+	    cfg_find_field(ld, &src->pki) == NULL && cfg_find_field(ld, &src->kv) == NULL)
+		cfg_report(ld, CFG_AT(at), path, "needs pki: MOUNT or kv: PATH");
+	else if (src->pki && src->kv)
+		cfg_report(ld, CFG_AT(at), path, "set either pki or kv, not both");
+	else if (src->field && src->pki)
+		cfg_report(ld, CFG_AT(cfg_where(ld, &src->field, path)), path,
+			   "field is for a kv source");
+}
+
+/* files: holds pem and nothing else. */
+static void
+check_pem_files(struct loader *ld, const struct cert_file *files, size_t n,
+		const char *path)
+{
+	char kpath[CFG_PATH_MAX];
+	int pem = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (files[i].name && strcmp(files[i].name, "pem") == 0) {
+			pem = 1;
+			continue;
+		}
+		cfg_path_printf(kpath, sizeof(kpath), "%s.files", path);
+		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath)), kpath,
+			   "'%s' is not a file of this entry: the one file is pem",
+			   files[i].name ? files[i].name : "?");
+	}
+	cfg_path_printf(kpath, sizeof(kpath), "%s.files", path);
+	if (!pem && n == 0 && cfg_find_path(ld, kpath) != NULL) {
+		cfg_path_printf(kpath, sizeof(kpath), "%s.files", path);
+		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, path)), kpath,
+			   "needs pem: {path: ...}");
+	}
+}
+
+void
+cfg_check_bundle(struct loader *ld, void *obj, const char *path)
+{
+	struct bundle_def *d = obj;
+
+	check_pem_files(ld, d->files, d->n_files, path);
+}
+
+void
+cfg_check_crl(struct loader *ld, void *obj, const char *path)
+{
+	struct crl_def *d = obj;
+	char kpath[CFG_PATH_MAX];
+
+	check_pem_files(ld, d->files, d->n_files, path);
+	for (size_t i = 0; i < d->n_sources; i++) {
+		if (d->sources[i].kv == NULL)
+			continue;
+		cfg_path_printf(kpath, sizeof(kpath), "%s.sources[%zu]", path, i);
+		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath)), kpath,
+			   "a CRL comes from a PKI mount: {pki: MOUNT}");
+	}
+}
+
+/* Names unique per section; every on_change a hook. */
+void
+cfg_check_bundles_root(struct loader *ld, const struct config *c)
+{
+	const struct bundles_opts *b = &c->bundles;
+	char kpath[CFG_PATH_MAX];
+
+	for (size_t i = 0; i < b->n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (b->defs[i].name && b->defs[j].name &&
+			    strcmp(b->defs[i].name, b->defs[j].name) == 0) {
+				cfg_path_printf(kpath, sizeof(kpath), "trust_bundles[%zu].name", i);
+				cfg_report(ld, CFG_AT(cfg_where(ld, &b->defs[i].name, kpath)),
+					   kpath, "'%s' is the name of trust_bundles[%zu] too",
+					   b->defs[i].name, j);
+				break;
+			}
+		}
+		cfg_path_printf(kpath, sizeof(kpath), "trust_bundles[%zu].on_change", i);
+		check_on_change(ld, c, b->defs[i].on_change, b->defs[i].n_on_change,
+				cfg_field_path(ld, &b->defs[i].on_change, kpath));
+	}
+	for (size_t i = 0; i < b->n_crls; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (b->crls[i].name && b->crls[j].name &&
+			    strcmp(b->crls[i].name, b->crls[j].name) == 0) {
+				cfg_path_printf(kpath, sizeof(kpath), "crls[%zu].name", i);
+				cfg_report(ld, CFG_AT(cfg_where(ld, &b->crls[i].name, kpath)),
+					   kpath, "'%s' is the name of crls[%zu] too",
+					   b->crls[i].name, j);
+				break;
+			}
+		}
+		cfg_path_printf(kpath, sizeof(kpath), "crls[%zu].on_change", i);
+		check_on_change(ld, c, b->crls[i].on_change, b->crls[i].n_on_change,
+				cfg_field_path(ld, &b->crls[i].on_change, kpath));
 	}
 }

@@ -279,6 +279,12 @@ void cfg_check_cert(struct loader *ld, void *obj, const char *path);
 void cfg_check_template(struct loader *ld, void *obj, const char *path);
 void cfg_check_wait(struct loader *ld, void *obj, const char *path);
 void cfg_check_hook(struct loader *ld, void *obj, const char *path);
+/* ---- bundles ---- */
+void cfg_check_bundle_source(struct loader *ld, void *obj, const char *path);
+void cfg_check_bundle(struct loader *ld, void *obj, const char *path);
+void cfg_check_crl(struct loader *ld, void *obj, const char *path);
+struct config;
+void cfg_check_bundles_root(struct loader *ld, const struct config *c);
 
 /* ---- fleet ---- */
 extern const struct cfg_section cfg_profile_section;	/* one profiles: item */

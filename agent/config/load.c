@@ -1379,6 +1379,7 @@ share(struct config *c)
 	c->deps.retry = c->vault.retry;
 	c->hooks.retry = c->vault.retry;
 	c->revoke.retry = c->vault.retry;
+	c->bundles.retry = c->vault.retry;
 }
 
 int

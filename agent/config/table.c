@@ -1197,6 +1197,248 @@ static const struct cfg_entry fleet_entry_entries[] = {
 const struct cfg_section cfg_fleet_entry_section =
 	SECTION(fleet_entry_entries, cfg_check_fleet_entry);
 
+
+/* ---- bundles ---- */
+/* trust_bundles: and crls: */
+
+#define BS_OFF(m, type) CFG_OFF(struct bundle_source, m, type)
+#define BD_OFF(m, type) CFG_OFF(struct bundle_def, m, type)
+#define CD_OFF(m, type) CFG_OFF(struct crl_def, m, type)
+
+static const struct cfg_entry bundle_source_entries[] = {
+	{
+		.key = "pki",
+		.type = CFG_PATH,
+		.offset = BS_OFF(pki, char *),
+		.flags = CFG_RELOAD,
+		.help = "a PKI mount: its ca_chain, cert/ca and issuers",
+	},
+	{
+		.key = "kv",
+		.type = CFG_PATH,
+		.offset = BS_OFF(kv, char *),
+		.flags = CFG_RELOAD,
+		.help = "or a kv read path (secret/data/ca for v2, kv/ca for v1)",
+	},
+	{
+		.key = "field",
+		.type = CFG_PATH,
+		.offset = BS_OFF(field, char *),
+		.flags = CFG_RELOAD,
+		.help = "kv: the field that holds the PEM; default pem",
+	},
+};
+
+static const struct cfg_section bundle_source_section = {
+	.entries = bundle_source_entries,
+	.n_entries = sizeof(bundle_source_entries) / sizeof(bundle_source_entries[0]),
+	.size = sizeof(struct bundle_source),
+	.check = cfg_check_bundle_source,
+};
+
+static const struct cfg_entry bundle_file_entries[] = {
+	{
+		.key = "path",
+		.type = CFG_PATH,
+		.offset = F_OFF(path, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "where to write the file",
+	},
+	{
+		.key = "mode",
+		.type = CFG_MODE,
+		.offset = F_OFF(mode, unsigned),
+		.max = 07777,
+		.flags = CFG_RELOAD,
+		.help = "file mode; default 0644",
+	},
+	{
+		.key = "owner",
+		.type = CFG_PATH,
+		.offset = F_OFF(owner, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning user (name or uid)",
+	},
+	{
+		.key = "group",
+		.type = CFG_PATH,
+		.offset = F_OFF(group, char *),
+		.flags = CFG_RELOAD,
+		.help = "owning group (name or gid)",
+	},
+};
+
+static const struct cfg_section bundle_file_section = {
+	.entries = bundle_file_entries,
+	.n_entries = sizeof(bundle_file_entries) / sizeof(bundle_file_entries[0]),
+	.size = sizeof(struct cert_file),
+	.named = 1,
+	.name_offset = offsetof(struct cert_file, name),
+};
+
+static const struct cfg_entry bundle_entries[] = {
+	{
+		.key = "name",
+		.type = CFG_PATH,
+		.offset = BD_OFF(name, char *),
+		.check = cfg_check_cert_name,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "a name for logs and status",
+	},
+	{
+		.key = "sources",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = BD_OFF(sources, struct bundle_source *),
+		.count_offset = BD_OFF(n_sources, size_t),
+		.section = &bundle_source_section,
+		.min = 1, .max = 64,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "where the CAs come from: {pki: MOUNT} or {kv: PATH, field: F}",
+	},
+	{
+		.key = "refresh",
+		.type = CFG_DURATION,
+		.offset = BD_OFF(refresh_ms, uint64_t),
+		.min = MS_SEC, .max = 30 * MS_DAY,
+		.def = "10m",
+		.flags = CFG_RELOAD,
+		.help = "read the sources again this often (and on SIGHUP)",
+	},
+	{
+		.key = "retain_removed",
+		.type = CFG_DURATION,
+		.offset = BD_OFF(retain_removed_ms, uint64_t),
+		.max = 3650 * MS_DAY,
+		.def = "24h",
+		.flags = CFG_RELOAD,
+		.help = "keep a CA that left every source this long (or until it "
+			"expires, if sooner)",
+	},
+	{
+		.key = "drop_expired",
+		.type = CFG_BOOL,
+		.offset = BD_OFF(drop_expired, int),
+		.def = "true",
+		.flags = CFG_RELOAD,
+		.help = "leave expired CAs out of the bundle",
+	},
+	{
+		.key = "issuers",
+		.type = CFG_BOOL,
+		.offset = BD_OFF(issuers, int),
+		.def = "true",
+		.flags = CFG_RELOAD,
+		.help = "pki sources: also read every issuer of the mount (Vault "
+			"1.11+, OpenBao; skipped where the server has no issuers API)",
+	},
+	{
+		.key = "files",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = BD_OFF(files, struct cert_file *),
+		.count_offset = BD_OFF(n_files, size_t),
+		.section = &bundle_file_section,
+		.max = 8,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the file to write: pem",
+	},
+	{
+		.key = "on_change",
+		.type = CFG_STRINGLIST,
+		.offset = BD_OFF(on_change, char **),
+		.count_offset = BD_OFF(n_on_change, size_t),
+		.max = 64,
+		.flags = CFG_RELOAD,
+		.help = "hooks to run when the set of CAs changes",
+	},
+	{
+		.key = "wait",
+		.type = CFG_SECTION,
+		.offset = BD_OFF(wait, struct change_wait),
+		.section = &wait_section,
+		.flags = CFG_RELOAD,
+		.help = "quiet period that folds bursts of changes into one run",
+	},
+};
+
+static const struct cfg_section bundle_section = {
+	.entries = bundle_entries,
+	.n_entries = sizeof(bundle_entries) / sizeof(bundle_entries[0]),
+	.size = sizeof(struct bundle_def),
+	.check = cfg_check_bundle,
+};
+
+static const struct cfg_entry crl_entries[] = {
+	{
+		.key = "name",
+		.type = CFG_PATH,
+		.offset = CD_OFF(name, char *),
+		.check = cfg_check_cert_name,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "a name for logs and status",
+	},
+	{
+		.key = "sources",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = CD_OFF(sources, struct bundle_source *),
+		.count_offset = CD_OFF(n_sources, size_t),
+		.section = &bundle_source_section,
+		.min = 1, .max = 64,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the PKI mounts whose CRLs go into the file: {pki: MOUNT}",
+	},
+	{
+		.key = "delta",
+		.type = CFG_BOOL,
+		.offset = CD_OFF(delta, int),
+		.def = "true",
+		.flags = CFG_RELOAD,
+		.help = "append each mount's delta CRL where the server builds one",
+	},
+	{
+		.key = "refresh",
+		.type = CFG_DURATION,
+		.offset = CD_OFF(refresh_ms, uint64_t),
+		.min = MS_SEC, .max = 30 * MS_DAY,
+		.def = "1h",
+		.flags = CFG_RELOAD,
+		.help = "read the CRLs at least this often (sooner before a nextUpdate)",
+	},
+	{
+		.key = "files",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = CD_OFF(files, struct cert_file *),
+		.count_offset = CD_OFF(n_files, size_t),
+		.section = &bundle_file_section,
+		.max = 8,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "the file to write: pem",
+	},
+	{
+		.key = "on_change",
+		.type = CFG_STRINGLIST,
+		.offset = CD_OFF(on_change, char **),
+		.count_offset = CD_OFF(n_on_change, size_t),
+		.max = 64,
+		.flags = CFG_RELOAD,
+		.help = "hooks to run when a CRL changes",
+	},
+	{
+		.key = "wait",
+		.type = CFG_SECTION,
+		.offset = CD_OFF(wait, struct change_wait),
+		.section = &wait_section,
+		.flags = CFG_RELOAD,
+		.help = "quiet period that folds bursts of changes into one run",
+	},
+};
+
+static const struct cfg_section crl_section = {
+	.entries = crl_entries,
+	.n_entries = sizeof(crl_entries) / sizeof(crl_entries[0]),
+	.size = sizeof(struct crl_def),
+	.check = cfg_check_crl,
+};
+
 static const struct cfg_entry root_entries[] = {
 	{
 		.key = "vault",
@@ -1320,6 +1562,27 @@ static const struct cfg_entry root_entries[] = {
 		.offset = C_OFF(entries_dir, char *),
 		.help = "a directory of small YAML files (tenant, profile, "
 			"overrides), one certificate each, watched for changes",
+	},
+	/* ---- bundles ---- */
+	{
+		.key = "trust_bundles",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = C_OFF(bundles.defs, struct bundle_def *),
+		.count_offset = C_OFF(bundles.n, size_t),
+		.section = &bundle_section,
+		.max = 1000,
+		.flags = CFG_RELOAD,
+		.help = "CA bundles kept current from PKI mounts and kv",
+	},
+	{
+		.key = "crls",
+		.type = CFG_LIST_OF_SECTION,
+		.offset = C_OFF(bundles.crls, struct crl_def *),
+		.count_offset = C_OFF(bundles.n_crls, size_t),
+		.section = &crl_section,
+		.max = 1000,
+		.flags = CFG_RELOAD,
+		.help = "CRLs of PKI mounts, verified and kept current",
 	},
 };
 

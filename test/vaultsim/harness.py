@@ -271,6 +271,13 @@ class Vaultsim:
         leaf_not_after_behavior."""
         return self._admin_ok("POST", "pki", opts)
 
+    def pki_rollover(self, ttl=5 * 365 * 86400):
+        """A second intermediate in pki_int/ (signed by the root) becomes the default
+        issuer; the old one stays an issuer of the mount, as after Vault 1.11's
+        intermediate/generate + intermediate/set-signed.  Returns the admin view
+        (issuer_id, certificate, ca_chain, root)."""
+        return self._admin_ok("POST", "pki", {"ttl": ttl, "keep_old": True})
+
     # ---- Vault setup helpers (through the real API with the root token)
 
     def policy(self, name, hcl):

@@ -459,7 +459,7 @@ class Sim:
             root_mount.add_issuer(cert, key, [cert], name="root")
         self.regen_intermediate(int_ttl, key_type, key_bits)
 
-    def regen_intermediate(self, ttl, key_type="ec", key_bits=256):
+    def regen_intermediate(self, ttl, key_type="ec", key_bits=256, keep_old=False):
         rcert, rkey = self.pki_root
         now = P.utcnow()
         key = P.generate_key(key_type, P.validate_key_type_length(key_type, key_bits))
@@ -477,7 +477,8 @@ class Sim:
         iss = be.add_issuer(cert, key, chain, name="intermediate")
         if old is not None:
             iss.leaf_not_after_behavior = old.leaf_not_after_behavior
-            be.issuers.pop(old.id, None)
+            if not keep_old:    # a rollover keeps it, as importing a new issuer does
+                be.issuers.pop(old.id, None)
         self.pki_int = (cert, key)
         if self.dir:
             write_file(os.path.join(self.dir, "pki-int.pem"), (P.cert_pem(cert) + "\n").encode())
@@ -1162,7 +1163,8 @@ class Handler(BaseHTTPRequestHandler):
                     ttl = parse_duration(data.get("ttl") or 5 * 365 * 86400)
                     kt = data.get("key_type") or "ec"
                     kb = int(data.get("key_bits") or 0)
-                    sim.regen_intermediate(ttl, kt, P.validate_key_type_length(kt, kb))
+                    sim.regen_intermediate(ttl, kt, P.validate_key_type_length(kt, kb),
+                                           keep_old=bool(data.get("keep_old")))
                 else:
                     sim.set_int_chain(sim.pki_opts["chain_includes_root"])
                 be = sim.mounts["pki_int/"].backend

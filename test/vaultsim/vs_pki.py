@@ -432,7 +432,8 @@ ROLE_DUR = {"ttl", "max_ttl", "not_before_duration"}
 PKI_UNAUTH = [re.compile(p) for p in (
     r"^cert/.+$", r"^ca/pem$", r"^ca_chain$", r"^ca$", r"^crl$", r"^crl/pem$",
     r"^crl/delta$", r"^crl/delta/pem$", r"^issuer/[^/]+/(pem|der|json)$",
-    r"^issuer/[^/]+/crl(/pem|/der)?$", r"^issuers/?$", r"^ocsp.*$",
+    r"^issuer/[^/]+/crl(/pem|/der)?$", r"^issuer/[^/]+/crl/delta(/pem|/der)?$",
+    r"^issuers/?$", r"^ocsp.*$",
 )]
 
 
@@ -475,6 +476,12 @@ class PkiBackend:
         self.pending_keys = {}        # key_id -> private key
         self.certs = {}               # colon serial -> {"cert", "revoked", "issuer_id"}
         self.crl_number = 1
+        # config/crl (Vault 1.12+): delta CRLs are built only with enable_delta
+        self.crl_config = {"expiry": "72h", "disable": False, "ocsp_disable": False,
+                           "auto_rebuild": False, "auto_rebuild_grace_period": "12h",
+                           "enable_delta": False, "delta_rebuild_interval": "15m",
+                           "ocsp_expiry": "12h", "cross_cluster_revocation": False,
+                           "unified_crl": False, "unified_crl_on_existing_paths": False}
         self.urls = {"issuing_certificates": [], "crl_distribution_points": [],
                      "ocsp_servers": [], "enable_templating": False}
 
@@ -555,6 +562,34 @@ class PkiBackend:
                 return raw(200, pem.encode(), "application/x-pem-file")
             return envelope({"certificate": pem, "revocation_time": 0,
                              "revocation_time_rfc3339": ""})
+        m = re.match(r"^(?:issuer/([^/]+)/)?crl/delta(/pem|/der)?$", s)
+        if m and op == "read":
+            return self._delta_crl(self._issuer(m.group(1) or "default"), m.group(2))
+        m = re.match(r"^issuer/([^/]+)/crl(/pem|/der)?$", s)
+        if m and op == "read":
+            crl = self._build_crl(self._issuer(m.group(1)))
+            if m.group(2) == "/pem":
+                return raw(200, crl.public_bytes(serialization.Encoding.PEM),
+                           "application/x-pem-file")
+            if m.group(2) == "/der":
+                return raw(200, crl.public_bytes(serialization.Encoding.DER),
+                           "application/pkix-crl")
+            return envelope({"crl": crl.public_bytes(serialization.Encoding.PEM).decode()})
+        if s == "config/crl":
+            if op == "read":
+                return envelope(dict(self.crl_config))
+            if op in ("update", "create"):
+                for k, v in req.data.items():
+                    if k not in self.crl_config:
+                        continue
+                    if isinstance(self.crl_config[k], bool):
+                        v = parse_bool(v, self.crl_config[k])
+                    self.crl_config[k] = v
+                return envelope(dict(self.crl_config))
+        if s == "root/replace" and op in ("update", "create"):
+            iss = self._issuer(req.data.get("default") or "next")
+            self.default_issuer = iss.id
+            return envelope({"default": iss.id})
         if s in ("cert/ca_chain",) and op == "read":
             iss = self._issuer()
             chain = "\n".join(cert_pem(c) for c in iss.chain) + "\n"
@@ -588,6 +623,8 @@ class PkiBackend:
             return no_content()
         if s in ("issuers", "issuers/") and op == "list":
             keys = sorted(self.issuers)
+            if not keys:
+                raise not_found()    # Vault answers an empty LIST with a 404
             info = {i: {"issuer_name": self.issuers[i].name, "is_default": i == self.default_issuer}
                     for i in keys}
             return envelope({"keys": keys, "key_info": info})
@@ -984,6 +1021,21 @@ class PkiBackend:
         })
 
     def _build_crl(self, iss):
+        """The issuer's CRL as Vault stores it: built again only when a revocation
+        or crl/rotate moved crl_number (or the stored one would be stale), so two
+        reads in between answer the same bytes."""
+        cache = getattr(self, "_crl_cache", None)
+        if cache is None:
+            cache = self._crl_cache = {}
+        hit = cache.get(iss.id)
+        if hit and hit[0] == self.crl_number and hit[1] is iss.cert and \
+                hit[2].next_update.replace(tzinfo=UTC) > utcnow():
+            return hit[2]
+        crl = self._make_crl(iss)
+        cache[iss.id] = (self.crl_number, iss.cert, crl)
+        return crl
+
+    def _make_crl(self, iss):
         now = utcnow()
         b = (x509.CertificateRevocationListBuilder()
              .issuer_name(iss.cert.subject)
@@ -1003,6 +1055,44 @@ class PkiBackend:
         if iss.key is None:
             raise VaultError(500, ["unable to build CRL: issuer has no key"])
         return b.sign(iss.key, sign_hash_for(iss.key))
+
+    def _delta_crl(self, iss, suffix):
+        """crl/delta: empty (200, no body) unless config/crl enables delta CRLs,
+        as Vault answers a CRL it has not built.  This sim rebuilds the complete
+        CRL on every revocation (auto_rebuild off), so a delta lists nothing."""
+        if not self.crl_config["enable_delta"]:
+            if suffix:
+                return raw(200, b"", "application/x-pem-file" if suffix == "/pem"
+                           else "application/pkix-crl")
+            return envelope({"crl": ""})
+        cache = getattr(self, "_delta_cache", None)
+        if cache is None:
+            cache = self._delta_cache = {}
+        hit = cache.get(iss.id)
+        if hit and hit[0] == self.crl_number and hit[1] is iss.cert and \
+                hit[2].next_update.replace(tzinfo=UTC) > utcnow():
+            return self._crl_answer(hit[2], suffix)
+        now = utcnow()
+        b = (x509.CertificateRevocationListBuilder()
+             .issuer_name(iss.cert.subject)
+             .last_update(now)
+             .next_update(now + datetime.timedelta(minutes=15)))
+        b = b.add_extension(x509.CRLNumber(self.crl_number + 1), critical=False)
+        b = b.add_extension(x509.DeltaCRLIndicator(self.crl_number), critical=True)
+        b = b.add_extension(x509.AuthorityKeyIdentifier(ski_of(iss.cert), None, None),
+                            critical=False)
+        crl = b.sign(iss.key, sign_hash_for(iss.key))
+        cache[iss.id] = (self.crl_number, iss.cert, crl)
+        return self._crl_answer(crl, suffix)
+
+    @staticmethod
+    def _crl_answer(crl, suffix):
+        if suffix == "/der":
+            return raw(200, crl.public_bytes(serialization.Encoding.DER), "application/pkix-crl")
+        pem = crl.public_bytes(serialization.Encoding.PEM)
+        if suffix == "/pem":
+            return raw(200, pem, "application/x-pem-file")
+        return envelope({"crl": pem.decode()})
 
     # ---- CA setup endpoints
 
