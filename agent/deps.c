@@ -32,7 +32,9 @@
  *    other engines are sent as written, and so is everything when Vault
  *    refuses the question (403, 404: an older Vault, a narrow policy).
  *    The answer is cached per mount for the life of the store, so a
- *    template set asks once per mount, not once per secret.
+ *    template set asks once per mount, not once per secret: one question
+ *    is in flight at a time, and the entries that need one meanwhile
+ *    wait for its answer, which likely covers them too.
  */
 #include "deps.h"
 
@@ -72,6 +74,7 @@ struct dep {
 	struct vault_call *call;
 	char *vpath;		/* the path sent (kv v2 shim); NULL: not known yet */
 	int asking_mount;	/* the call in flight is the mount question */
+	int mount_wait;		/* waits for another entry's mount question */
 };
 
 /* A mount seen through sys/internal/ui/mounts: "secret/", kv v2 or not. */
@@ -93,6 +96,7 @@ struct deps {
 	size_t open_handles;
 	int closing;
 	struct kvmount *mounts;
+	struct dep *asking;	/* the one mount question in flight, or NULL */
 };
 
 static void fetch(struct dep *e);
@@ -614,6 +618,19 @@ mount_add(struct deps *d, const cJSON *data)
 	return m;
 }
 
+/* The mount question is answered: the entries that waited go on. */
+static void
+mount_answered(struct deps *d)
+{
+	d->asking = NULL;
+	for (struct dep *w = d->list; w && d->asking == NULL; w = w->next) {
+		if (!w->mount_wait)
+			continue;
+		w->mount_wait = 0;
+		fetch(w);
+	}
+}
+
 static void
 on_mount(void *arg, const struct vault_response *r)
 {
@@ -622,25 +639,31 @@ on_mount(void *arg, const struct vault_response *r)
 
 	e->call = NULL;
 	e->asking_mount = 0;
-	if (r->err == VAULT_ECANCELED)
+	if (r->err == VAULT_ECANCELED) {
+		if (e->d->asking == e)
+			e->d->asking = NULL;
 		return;
+	}
 	if (r->err == VAULT_EHTTP && r->status >= 400 && r->status < 500) {
 		/* Refused (403) or unknown (404, an older Vault): as written. */
 		log_debug("deps", "%s %s: mount not known (HTTP %ld); sent as "
 				  "written", e->kind, e->path, r->status);
 	} else if (r->err != VAULT_OK || r->json == NULL) {
 		fetch_failed(e, r);
+		mount_answered(e->d);
 		return;
 	} else {
 		m = mount_add(e->d, cJSON_GetObjectItemCaseSensitive(r->json, "data"));
 	}
 	if (resolve_path(e, m) != 0) {
 		uv_timer_start(&e->timer, on_timer, e->d->cfg->retry.min_ms, 0);
-		return;
+	} else {
+		if (strcmp(e->vpath, e->path) != 0)
+			log_debug("deps", "%s %s: kv v2, read as %s", e->kind, e->path,
+				  e->vpath);
+		fetch(e);
 	}
-	if (strcmp(e->vpath, e->path) != 0)
-		log_debug("deps", "%s %s: kv v2, read as %s", e->kind, e->path, e->vpath);
-	fetch(e);
+	mount_answered(e->d);
 }
 
 static void
@@ -662,14 +685,20 @@ ask_mount(struct dep *e)
 			uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
 		return;
 	}
+	if (d->asking != NULL && d->asking != e) {
+		e->mount_wait = 1;
+		return;
+	}
 	buf_printf(&path, "sys/internal/ui/mounts/%s", e->path);
 	req.path = path.s;
 	e->asking_mount = 1;
+	d->asking = e;
 	rc = path.err != 0 ? -ENOMEM
 			   : vault_request(d->vault, &req, on_mount, e, &e->call);
 	if (rc != 0) {
 		e->call = NULL;
 		e->asking_mount = 0;
+		d->asking = NULL;
 		uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
 	}
 	buf_free(&path);
