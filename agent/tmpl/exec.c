@@ -459,6 +459,14 @@ walk(struct exec *x, struct val dot, const struct node *n)
 	size_t mark;
 	int rc = 0;
 
+	/* Controls nest 100 deep in one body, but {{template}} calls stack
+	 * bodies: the walk's own depth is what bounds the C stack. */
+	if (n != NULL && x->nest >= TMPL_MAX_NEST) {
+		x->fatal = 1;
+		return xerr(x, n->line, n->col, "exceeded maximum template depth "
+			    "(%d nested actions)", TMPL_MAX_NEST);
+	}
+	x->nest++;
 	for (; n != NULL && rc == 0; n = n->next) {
 		x->line = n->line;
 		x->col = n->col;
@@ -490,6 +498,7 @@ walk(struct exec *x, struct val dot, const struct node *n)
 			break;
 		}
 	}
+	x->nest--;
 	return rc;
 }
 

@@ -45,6 +45,7 @@
 #define TMPL_MAX_DEPTH	100			/* nested controls and parens */
 #define TMPL_MSG_MAX	320			/* a function's error text */
 #define TMPL_MAX_CALLS	200			/* nested {{template}} calls */
+#define TMPL_MAX_NEST	1000			/* nested bodies when run */
 #define TMPL_MAX_WRITES	256			/* writeToFile calls per render */
 
 /* ------------------------------------------------------------------ */
@@ -373,6 +374,7 @@ struct exec {
 	size_t errlen;
 	size_t vbase;			/* first variable the running template sees */
 	int calls;			/* {{template}} nesting */
+	int nest;			/* walk() nesting, calls included */
 	struct wfile *wfiles;		/* writeToFile, done once all rendered */
 	size_t nwfiles, capwfiles;
 };

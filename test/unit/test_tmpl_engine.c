@@ -231,6 +231,28 @@ test_named_template_errors_name_their_position(void **state)
 }
 
 static void
+test_nesting_through_template_calls_is_bounded(void **state)
+{
+	struct {
+		char s[4096];
+		size_t n;
+	} b = { "", 0 };
+
+	(void)state;
+	/* 99 nested ifs around a recursive call: 1000 bodies deep, an error
+	 * long before the C stack runs out. */
+	b.n = (size_t)snprintf(b.s, sizeof(b.s), "{{ define \"r\" }}");
+	for (int i = 0; i < 99; i++)
+		b.n += (size_t)snprintf(b.s + b.n, sizeof(b.s) - b.n, "{{if .}}");
+	b.n += (size_t)snprintf(b.s + b.n, sizeof(b.s) - b.n, "{{ template \"r\" . }}");
+	for (int i = 0; i < 99; i++)
+		b.n += (size_t)snprintf(b.s + b.n, sizeof(b.s) - b.n, "{{end}}");
+	snprintf(b.s + b.n, sizeof(b.s) - b.n, "{{ end }}{{ template \"r\" 1 }}");
+	expect_exec_err(b.s, "t.tpl:1:812: exceeded maximum template depth "
+			     "(1000 nested actions)");
+}
+
+static void
 test_executeTemplate_returns_the_output_as_a_string(void **state)
 {
 	(void)state;
@@ -363,6 +385,7 @@ main(void)
 		T(test_a_template_sees_only_its_own_variables),
 		T(test_block_defines_and_runs_in_place),
 		T(test_named_template_errors_name_their_position),
+		T(test_nesting_through_template_calls_is_bounded),
 		T(test_executeTemplate_returns_the_output_as_a_string),
 		T(test_parseJSON_turns_text_into_values),
 		T(test_secrets_lists_keys_sorted),
