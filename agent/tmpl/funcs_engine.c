@@ -69,23 +69,25 @@ tmpl_fn_parseJSON(struct exec *x, const struct call *c, const struct val *a,
 		j = cJSON_CreateObject();
 		rc = tmpl_keep_json(x, j);
 		if (rc == 0)
-			*out = (struct val){.k = V_MAP, .j = j};
+			*out = (struct val){ .k = V_MAP, .j = j };
 		return rc;
 	}
 	j = cJSON_ParseWithLengthOpts(s, len, &end, 0);
 	if (j == NULL) {
 		size_t at = end != NULL && end >= s && end <= s + len
-				    ? (size_t)(end - s) : 0;
+			? (size_t)(end - s)
+			: 0;
 
 		return tmpl_cerr(x, c, "invalid JSON at byte %zu", at);
 	}
 	/* Go rejects what follows the value, white space aside. */
-	while (end < s + len && (*end == ' ' || *end == '\t' || *end == '\n' ||
-				 *end == '\r'))
+	while (end < s + len &&
+	       (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
 		end++;
 	if (end != s + len) {
 		secret_json_free(j);
-		return tmpl_cerr(x, c, "invalid JSON at byte %zu: data after the value",
+		return tmpl_cerr(x, c,
+				 "invalid JSON at byte %zu: data after the value",
 				 (size_t)(end - s));
 	}
 	rc = tmpl_keep_json(x, j);
@@ -116,7 +118,7 @@ int
 tmpl_fn_slice(struct exec *x, const struct call *c, const struct val *a,
 	      size_t n, struct val *out)
 {
-	size_t len, idx[3] = {0, 0, 0}, i;
+	size_t len, idx[3] = { 0, 0, 0 }, i;
 	const cJSON *it;
 	cJSON *list;
 	int rc;
@@ -145,9 +147,11 @@ tmpl_fn_slice(struct exec *x, const struct call *c, const struct val *a,
 			return rc;
 	}
 	if (idx[0] > idx[1])
-		return tmpl_cerr(x, c, "invalid slice index: %zu > %zu", idx[0], idx[1]);
+		return tmpl_cerr(x, c, "invalid slice index: %zu > %zu", idx[0],
+				 idx[1]);
 	if (n == 4 && idx[1] > idx[2])
-		return tmpl_cerr(x, c, "invalid slice index: %zu > %zu", idx[1], idx[2]);
+		return tmpl_cerr(x, c, "invalid slice index: %zu > %zu", idx[1],
+				 idx[2]);
 	if (a[0].k == V_STR) {
 		*out = vstr(a[0].s + idx[0], idx[1] - idx[0]);
 		/* A slice is not NUL-terminated where it ends early: copy. */
@@ -180,7 +184,7 @@ tmpl_fn_slice(struct exec *x, const struct call *c, const struct val *a,
 			return tmpl_xoom(x);
 		}
 	}
-	*out = (struct val){.k = V_LIST, .j = list};
+	*out = (struct val){ .k = V_LIST, .j = list };
 	return 0;
 }
 
@@ -232,7 +236,8 @@ tmpl_secrets_list(struct exec *x, const struct call *c, const cJSON *env,
 	for (i = 0, it = keys ? keys->child : NULL; it; it = it->next) {
 		if (!cJSON_IsString(it) || it->valuestring == NULL) {
 			free((void *)v);
-			return tmpl_cerr(x, c, "Vault's list holds a non-string key");
+			return tmpl_cerr(x, c,
+					 "Vault's list holds a non-string key");
 		}
 		v[i++] = it;
 	}
@@ -248,7 +253,7 @@ tmpl_secrets_list(struct exec *x, const struct call *c, const cJSON *env,
 		}
 	}
 	free((void *)v);
-	*out = (struct val){.k = V_LIST, .j = list};
+	*out = (struct val){ .k = V_LIST, .j = list };
 	return 0;
 }
 
@@ -258,9 +263,9 @@ tmpl_secrets_list(struct exec *x, const struct call *c, const cJSON *env,
  * when it is parsed, at the call, rather than rendering wrong data.
  */
 static const char *const consul_funcs[] = {
-	"caLeaf", "caRoots", "connect", "datacenters", "key", "keyExists",
-	"keyOrDefault", "ls", "node", "nodes", "safeLs", "safeTree",
-	"service", "services", "tree",
+	"caLeaf",    "caRoots",	     "connect", "datacenters", "key",
+	"keyExists", "keyOrDefault", "ls",	"node",	       "nodes",
+	"safeLs",    "safeTree",     "service", "services",    "tree",
 };
 
 int

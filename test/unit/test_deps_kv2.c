@@ -27,17 +27,20 @@
 #include "vault.h"
 #include "minihttp.h"
 
-#define MOUNT_V2 "{\"data\":{\"path\":\"secret/\",\"type\":\"kv\"," \
-		 "\"options\":{\"version\":\"2\"}}}"
-#define MOUNT_V1 "{\"data\":{\"path\":\"kv/\",\"type\":\"kv\"," \
-		 "\"options\":{\"version\":\"1\"}}}"
-#define DATA_V2 "{\"request_id\":\"r\",\"data\":{\"data\":{\"user\":\"u2\"}," \
-		"\"metadata\":{\"version\":1}}}"
+#define MOUNT_V2 \
+	"{\"data\":{\"path\":\"secret/\",\"type\":\"kv\"," \
+	"\"options\":{\"version\":\"2\"}}}"
+#define MOUNT_V1 \
+	"{\"data\":{\"path\":\"kv/\",\"type\":\"kv\"," \
+	"\"options\":{\"version\":\"1\"}}}"
+#define DATA_V2 \
+	"{\"request_id\":\"r\",\"data\":{\"data\":{\"user\":\"u2\"}," \
+	"\"metadata\":{\"version\":1}}}"
 #define DATA_V1 "{\"request_id\":\"r\",\"data\":{\"user\":\"u1\"}}"
 
 struct fx {
 	uv_loop_t loop;
-	uv_timer_t tick;	/* see RUN_UNTIL */
+	uv_timer_t tick; /* see RUN_UNTIL */
 	struct mini_server srv;
 	struct vault_opts vcfg;
 	char *addrs[1];
@@ -89,23 +92,25 @@ setup(void **state)
 	fx->vcfg.retry.max_ms = 20;
 	fx->vcfg.max_response_bytes = 1 << 20;
 	assert_int_equal(http_new(&fx->loop, &fx->http, err, sizeof(err)), 0);
-	assert_int_equal(vault_new(&fx->loop, fx->http, &fx->vcfg, &fx->vault, err,
-				   sizeof(err)),
+	assert_int_equal(vault_new(&fx->loop, fx->http, &fx->vcfg, &fx->vault,
+				   err, sizeof(err)),
 			 0);
 	fx->acfg.method = AUTH_METHOD_TOKEN;
 	fx->acfg.mount = "token";
 	fx->acfg.token_file = fx->token_file;
 	fx->acfg.retry.min_ms = 10;
 	fx->acfg.retry.max_ms = 20;
-	assert_int_equal(auth_new(&fx->loop, fx->vault, &fx->acfg, NULL, NULL, &fx->auth), 0);
+	assert_int_equal(auth_new(&fx->loop, fx->vault, &fx->acfg, NULL, NULL,
+				  &fx->auth),
+			 0);
 	auth_start(fx->auth);
 	assert_non_null(auth_token(fx->auth));
 	fx->cfg.refresh_ms = 3600 * 1000;
 	fx->cfg.lease_renew_fraction = 0.5;
 	fx->cfg.retry.min_ms = 10;
 	fx->cfg.retry.max_ms = 20;
-	assert_int_equal(deps_new(&fx->loop, fx->vault, fx->auth, &fx->cfg, on_change,
-				  fx, &fx->deps),
+	assert_int_equal(deps_new(&fx->loop, fx->vault, fx->auth, &fx->cfg,
+				  on_change, fx, &fx->deps),
 			 0);
 	*state = fx;
 	return 0;
@@ -151,8 +156,8 @@ get(struct fx *fx, const char *kind, const char *path, const cJSON **out)
 	char err[256];
 	int rc;
 
-	while ((rc = deps_get(fx->deps, kind, path, NULL, 0, out, err, sizeof(err))) ==
-	       DEPS_PENDING)
+	while ((rc = deps_get(fx->deps, kind, path, NULL, 0, out, err,
+			      sizeof(err))) == DEPS_PENDING)
 		uv_run(&fx->loop, UV_RUN_ONCE);
 	return rc;
 }
@@ -178,24 +183,28 @@ test_kv2_path_shims_match_consul_template(void **state)
 		int v2, list;
 		const char *want;
 	} cases[] = {
-		{"secret/myapp/config", "secret/", 1, 0, "secret/data/myapp/config"},
-		{"secret/data/myapp/config", "secret/", 1, 0, "secret/data/myapp/config"},
-		{"secret/metadata/myapp", "secret/", 1, 0, "secret/metadata/myapp"},
-		{"secret/myapp//x/", "secret/", 1, 0, "secret/data/myapp/x"},
-		{"secret", "secret/", 1, 0, "secret/data"},
-		{"secret/", "secret/", 1, 0, "secret/data"},
-		{"team/a/kv/app", "team/a/kv/", 1, 0, "team/a/kv/data/app"},
-		{"kv/app", "kv/", 0, 0, "kv/app"},
-		{"secret/app/", "secret/", 1, 1, "secret/metadata/app"},
-		{"secret/metadata/app/", "secret/", 1, 1, "secret/metadata/app/"},
-		{"secret/", "secret/", 1, 1, "secret/metadata"},
-		{"kv/app/", "kv/", 0, 1, "kv/app/"},
+		{ "secret/myapp/config", "secret/", 1, 0,
+		  "secret/data/myapp/config" },
+		{ "secret/data/myapp/config", "secret/", 1, 0,
+		  "secret/data/myapp/config" },
+		{ "secret/metadata/myapp", "secret/", 1, 0,
+		  "secret/metadata/myapp" },
+		{ "secret/myapp//x/", "secret/", 1, 0, "secret/data/myapp/x" },
+		{ "secret", "secret/", 1, 0, "secret/data" },
+		{ "secret/", "secret/", 1, 0, "secret/data" },
+		{ "team/a/kv/app", "team/a/kv/", 1, 0, "team/a/kv/data/app" },
+		{ "kv/app", "kv/", 0, 0, "kv/app" },
+		{ "secret/app/", "secret/", 1, 1, "secret/metadata/app" },
+		{ "secret/metadata/app/", "secret/", 1, 1,
+		  "secret/metadata/app/" },
+		{ "secret/", "secret/", 1, 1, "secret/metadata" },
+		{ "kv/app/", "kv/", 0, 1, "kv/app/" },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *got = deps_kv2_path(cases[i].path, cases[i].mount, cases[i].v2,
-					  cases[i].list);
+		char *got = deps_kv2_path(cases[i].path, cases[i].mount,
+					  cases[i].v2, cases[i].list);
 
 		assert_non_null(got);
 		if (strcmp(got, cases[i].want) != 0)
@@ -213,13 +222,16 @@ test_kv_v2_reads_get_data_inserted_and_one_mount_question(void **state)
 	const cJSON *a = NULL, *b = NULL, *c = NULL;
 	char err[256];
 
-	mini_route_add(&fx->srv, "GET /v1/sys/internal/ui/mounts/secret/", 200, MOUNT_V2);
+	mini_route_add(&fx->srv, "GET /v1/sys/internal/ui/mounts/secret/", 200,
+		       MOUNT_V2);
 	mini_route_add(&fx->srv, "GET /v1/secret/data/app ", 200, DATA_V2);
 	mini_route_add(&fx->srv, "GET /v1/secret/data/other ", 200, DATA_V2);
 	/* Three first reads at once: they share one mount question. */
 	deps_get(fx->deps, "secret", "secret/app", NULL, 0, &a, err, sizeof(err));
-	deps_get(fx->deps, "secret", "secret/data/app", NULL, 0, &b, err, sizeof(err));
-	deps_get(fx->deps, "secret", "secret/other", NULL, 0, &c, err, sizeof(err));
+	deps_get(fx->deps, "secret", "secret/data/app", NULL, 0, &b, err,
+		 sizeof(err));
+	deps_get(fx->deps, "secret", "secret/other", NULL, 0, &c, err,
+		 sizeof(err));
 	assert_int_equal(get(fx, "secret", "secret/app", &a), 0);
 	assert_int_equal(get(fx, "secret", "secret/data/app", &b), 0);
 	assert_int_equal(get(fx, "secret", "secret/other", &c), 0);
@@ -238,10 +250,12 @@ test_kv_v1_and_refused_mount_questions_send_the_path_as_written(void **state)
 	struct fx *fx = *state;
 	const cJSON *a = NULL, *b = NULL;
 
-	mini_route_add(&fx->srv, "GET /v1/sys/internal/ui/mounts/kv/", 200, MOUNT_V1);
+	mini_route_add(&fx->srv, "GET /v1/sys/internal/ui/mounts/kv/", 200,
+		       MOUNT_V1);
 	mini_route_add(&fx->srv, "GET /v1/kv/app ", 200, DATA_V1);
-	mini_route_add(&fx->srv, "GET /v1/sys/internal/ui/mounts/locked/", 403,
-		       "{\"errors\":[\"preflight capability check returned 403\"]}");
+	mini_route_add(
+		&fx->srv, "GET /v1/sys/internal/ui/mounts/locked/", 403,
+		"{\"errors\":[\"preflight capability check returned 403\"]}");
 	mini_route_add(&fx->srv, "GET /v1/locked/app ", 200, DATA_V1);
 	assert_int_equal(get(fx, "secret", "kv/app", &a), 0);
 	assert_string_equal(field(a, "user", NULL), "u1");
@@ -262,8 +276,8 @@ test_writes_with_arguments_ask_no_mount_question(void **state)
 	int rc;
 
 	mini_route_add(&fx->srv, "POST /v1/secret/gen ", 200, DATA_V1);
-	while ((rc = deps_get(fx->deps, "secret", "secret/gen", kv, 1, &out, err,
-			      sizeof(err))) == DEPS_PENDING)
+	while ((rc = deps_get(fx->deps, "secret", "secret/gen", kv, 1, &out,
+			      err, sizeof(err))) == DEPS_PENDING)
 		uv_run(&fx->loop, UV_RUN_ONCE);
 	assert_int_equal(rc, 0);
 	assert_int_equal(count(fx, "GET /v1/sys/internal/ui/mounts/"), 0);
@@ -275,16 +289,17 @@ test_secrets_lists_through_metadata_and_a_404_is_empty(void **state)
 	struct fx *fx = *state;
 	const cJSON *a = NULL, *b = NULL, *keys;
 
-	mini_route_add(&fx->srv, "GET /v1/sys/internal/ui/mounts/secret/", 200, MOUNT_V2);
+	mini_route_add(&fx->srv, "GET /v1/sys/internal/ui/mounts/secret/", 200,
+		       MOUNT_V2);
 	mini_route_add(&fx->srv, "GET /v1/secret/metadata/app?list=true ", 200,
 		       "{\"data\":{\"keys\":[\"b\",\"a/\"]}}");
 	assert_int_equal(get(fx, "secrets", "secret/app/", &a), 0);
-	keys = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(a, "data"),
-						"keys");
+	keys = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(a, "data"), "keys");
 	assert_int_equal(cJSON_GetArraySize(keys), 2);
 	assert_int_equal(get(fx, "secrets", "secret/none/", &b), 0);
-	keys = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "data"),
-						"keys");
+	keys = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(b, "data"), "keys");
 	assert_true(cJSON_IsArray(keys));
 	assert_int_equal(cJSON_GetArraySize(keys), 0);
 	assert_int_equal(count(fx, "GET /v1/secret/metadata/none?list=true "), 1);
