@@ -145,3 +145,34 @@ def test_once_render_failure_leaves_writeToFile_files_unchanged(env, world):
     assert side.read_text() == "old\n"
     assert not (env.tmp / "side.txt.new").exists()
     assert not (env.tmp / "dest").exists()
+
+
+def test_writeToFile_append_in_the_daemon_appends_once_per_new_result(env, world):
+    rid, sid = world
+    log = env.tmp / "users.log"
+    appender = env.tmp / "appender.tpl"
+    appender.write_text('{{ with secret "secret/myapp/config" }}'
+                        '{{ .Data.data.user | writeToFile "%s" "" "" "0600" "append,newline" }}'
+                        '{{ end }}a' % log)
+    other = env.tmp / "other.tpl"
+    other.write_text('{{ (secret "secret/myapp/other").Data.data.token }}')
+    a = env.agent(env.approle_config(rid, sid,
+                                     auth="remove_secret_id_file_after_reading: false",
+                                     top="template_config: {static_secret_render_interval: 1s}") +
+                  "templates:\n"
+                  "  - {source: %s, destination: %s}\n"
+                  "  - {source: %s, destination: %s}\n" % (
+                      appender, env.tmp / "appender.out", other, env.tmp / "other.out")).start()
+    a.wait_for(r"rendered %s" % (env.tmp / "other.out"))
+    assert log.read_text() == "app\n"
+    # Another template's data changes: the batch renders both, and the
+    # same line is not appended again.
+    env.vs.kv_put("myapp/other", {"token": "kv2-other-tok2"})
+    env.secrets.add("kv2-other-tok2")
+    a.wait_for(r"rendered %s" % (env.tmp / "other.out"), count=2)
+    assert log.read_text() == "app\n"
+    # Its own data changes: the new result is appended.
+    env.vs.kv_put("myapp/config", {"password": "kv2-s3cret-pw", "user": "app2"})
+    a.wait_for(r"wrote %s \(writeToFile\)" % log, count=2)
+    assert log.read_text() == "app\napp2\n"
+    assert a.stop() == 0
