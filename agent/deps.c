@@ -553,7 +553,12 @@ deps_kv2_path(const char *path, const char *mount, int v2, int list)
 
 	if (!v2 || n == 0 || mount[n - 1] != '/')
 		return strdup(path);
-	rest = strncmp(path, mount, n) == 0 ? path + n : path + plen;
+	if (strncmp(path, mount, n) == 0)
+		rest = path + n;
+	else if (plen + 1 == n && strncmp(path, mount, plen) == 0)
+		rest = path + plen;	/* "secret" itself */
+	else
+		return strdup(path);	/* not on this mount: as written */
 	if (list ? strncmp(rest, "metadata", 8) == 0 &&
 		   (rest[8] == '\0' || rest[8] == '/')
 		 : strncmp(rest, "data/", 5) == 0 || strncmp(rest, "metadata/", 9) == 0)

@@ -194,6 +194,8 @@ test_kv2_path_shims_match_consul_template(void **state)
 		{ "secret/", "secret/", 1, 0, "secret/data" },
 		{ "team/a/kv/app", "team/a/kv/", 1, 0, "team/a/kv/data/app" },
 		{ "kv/app", "kv/", 0, 0, "kv/app" },
+		{ "/secret/app", "secret/", 1, 0, "/secret/app" },
+		{ "other/app", "secret/", 1, 1, "other/app" },
 		{ "secret/app/", "secret/", 1, 1, "secret/metadata/app" },
 		{ "secret/metadata/app/", "secret/", 1, 1,
 		  "secret/metadata/app/" },
