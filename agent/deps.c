@@ -24,6 +24,17 @@
  *    thousands; the scale path is the certificates: section.
  *  - Each entry's memory is freed in its timer's close callback, its data
  *    wiped first: it may hold private keys and passwords.
+ *  - kv v2 as consul-template and Vault Agent read it: before the first
+ *    read (`secret` without arguments) or list (`secrets`) of a path, the
+ *    store asks sys/internal/ui/mounts/<path> which mount serves it.  A
+ *    kv mount with options.version "2" gets "data/" (a list "metadata/")
+ *    inserted after the mount, unless the path already has it; kv v1 and
+ *    other engines are sent as written, and so is everything when Vault
+ *    refuses the question (403, 404: an older Vault, a narrow policy).
+ *    The answer is cached per mount for the life of the store, so a
+ *    template set asks once per mount, not once per secret: one question
+ *    is in flight at a time, and the entries that need one meanwhile
+ *    wait for its answer, which likely covers them too.
  */
 #include "deps.h"
 
@@ -61,6 +72,16 @@ struct dep {
 	uint64_t lease_ms;	/* the duration the lease was granted for */
 	uv_timer_t timer;
 	struct vault_call *call;
+	char *vpath;		/* the path sent (kv v2 shim); NULL: not known yet */
+	int asking_mount;	/* the call in flight is the mount question */
+	int mount_wait;		/* waits for another entry's mount question */
+};
+
+/* A mount seen through sys/internal/ui/mounts: "secret/", kv v2 or not. */
+struct kvmount {
+	struct kvmount *next;
+	char *path;
+	int v2;
 };
 
 struct deps {
@@ -74,9 +95,13 @@ struct deps {
 	size_t n;
 	size_t open_handles;
 	int closing;
+	struct kvmount *mounts;
+	struct dep *asking;	/* the one mount question in flight, or NULL */
 };
 
 static void fetch(struct dep *e);
+static void ask_mount(struct dep *e);
+static void fetch_failed(struct dep *e, const struct vault_response *r);
 
 static int
 cmp_str(const void *a, const void *b)
@@ -403,34 +428,63 @@ renew_lease(struct dep *e)
 	free(body);
 }
 
+/* A read (or the mount question before it) failed: retry on the backoff. */
+static void
+fetch_failed(struct dep *e, const struct vault_response *r)
+{
+	struct deps *d = e->d;
+	uint64_t delay = retry_failed(&e->retry, &d->cfg->retry);
+
+	if (r->err == VAULT_EHTTP && r->status == 403)
+		auth_token_rejected(d->auth, auth_token(d->auth));
+	snprintf(e->err, sizeof(e->err), "%s",
+		 r->err == VAULT_OK ? "empty response" : r->message);
+	log_error("deps", "%s %s: %s; next try in %.1fs%s", e->kind, e->path,
+		  e->err, (double)delay / 1000,
+		  e->data ? " (templates keep the data they have)" : "");
+	if (e->data == NULL) {
+		int was = e->state;
+		e->state = DEP_FAILED;
+		/* Templates waiting on it learn it failed. */
+		if (was != DEP_FAILED && d->cb)
+			d->cb(d->cb_arg);
+	} else {
+		e->state = DEP_OK;
+	}
+	uv_timer_start(&e->timer, on_timer, delay, 0);
+}
+
+/*
+ * LIST of a path that holds nothing is a 404 in Vault; consul-template's
+ * `secrets` (the Go client's List) takes it for an empty list.
+ */
+static const char EMPTY_LIST[] = "{\"data\":{\"keys\":[]}}";
+
 static void
 on_fetched(void *arg, const struct vault_response *r)
 {
 	struct dep *e = arg;
 	struct deps *d = e->d;
+	cJSON *empty = NULL;
 
 	e->call = NULL;
 	if (r->err == VAULT_ECANCELED)
 		return;
-	if (r->err != VAULT_OK || r->json == NULL) {
-		uint64_t delay = retry_failed(&e->retry, &d->cfg->retry);
-		if (r->err == VAULT_EHTTP && r->status == 403)
-			auth_token_rejected(d->auth, auth_token(d->auth));
-		snprintf(e->err, sizeof(e->err), "%s",
-			 r->err == VAULT_OK ? "empty response" : r->message);
-		log_error("deps", "%s %s: %s; next try in %.1fs%s", e->kind, e->path,
-			  e->err, (double)delay / 1000,
-			  e->data ? " (templates keep the data they have)" : "");
-		if (e->data == NULL) {
-			int was = e->state;
-			e->state = DEP_FAILED;
-			/* Templates waiting on it learn it failed. */
-			if (was != DEP_FAILED && d->cb)
-				d->cb(d->cb_arg);
-		} else {
-			e->state = DEP_OK;
+	if (r->err == VAULT_EHTTP && r->status == 404 &&
+	    strcmp(e->kind, "secrets") == 0) {
+		empty = cJSON_Parse(EMPTY_LIST);
+		if (empty != NULL) {
+			struct vault_response r2 = *r;
+
+			r2.err = VAULT_OK;
+			r2.json = empty;
+			on_fetched(arg, &r2);
+			cJSON_Delete(empty);
+			return;
 		}
-		uv_timer_start(&e->timer, on_timer, delay, 0);
+	}
+	if (r->err != VAULT_OK || r->json == NULL) {
+		fetch_failed(e, r);
 		return;
 	}
 	retry_succeeded(&e->retry);
@@ -456,13 +510,213 @@ on_fetched(void *arg, const struct vault_response *r)
 		d->cb(d->cb_arg);
 }
 
+/* ------------------------------------------------------------------ */
+/* kv v2: which mount serves a path (sys/internal/ui/mounts)           */
+
+/* Reads and lists of kv data; writes (with arguments) go as written. */
+static int
+needs_mount(const struct dep *e)
+{
+	return e->body == NULL && (strcmp(e->kind, "secret") == 0 ||
+				   strcmp(e->kind, "secrets") == 0);
+}
+
+/* The longest cached mount that serves PATH, or NULL. */
+static const struct kvmount *
+mount_of(const struct deps *d, const char *path)
+{
+	const struct kvmount *best = NULL;
+	size_t plen = strlen(path);
+
+	for (const struct kvmount *m = d->mounts; m; m = m->next) {
+		size_t n = strlen(m->path);
+
+		/* "secret/" serves "secret/x" and "secret" itself. */
+		if ((strncmp(path, m->path, n) == 0 ||
+		     (plen + 1 == n && strncmp(path, m->path, plen) == 0)) &&
+		    (best == NULL || n > strlen(best->path)))
+			best = m;
+	}
+	return best;
+}
+
+/*
+ * The path to send for E on mount M (path ends in "/"), as consul-template's
+ * shimKVv2Path and shimKvV2ListPath write it; NULL when out of memory.
+ */
+char *
+deps_kv2_path(const char *path, const char *mount, int v2, int list)
+{
+	size_t n = strlen(mount), plen = strlen(path);
+	const char *rest, *ins = list ? "metadata" : "data";
+	struct buf b = BUF_INIT(plen + n + 16);
+
+	if (!v2 || n == 0 || mount[n - 1] != '/')
+		return strdup(path);
+	if (strncmp(path, mount, n) == 0)
+		rest = path + n;
+	else if (plen + 1 == n && strncmp(path, mount, plen) == 0)
+		rest = path + plen;	/* "secret" itself */
+	else
+		return strdup(path);	/* not on this mount: as written */
+	if (list ? strncmp(rest, "metadata", 8) == 0 &&
+		   (rest[8] == '\0' || rest[8] == '/')
+		 : strncmp(rest, "data/", 5) == 0 || strncmp(rest, "metadata/", 9) == 0)
+		return strdup(path);
+	/* path.Join: the mount, the inserted part, the rest without its
+	 * slashes doubled or trailing. */
+	buf_append(&b, mount, n);
+	buf_puts(&b, ins);
+	for (const char *p = rest; *p; p++) {
+		if (*p == '/' && (p[1] == '/' || p[1] == '\0'))
+			continue;
+		if (p == rest && *p == '/')
+			continue;
+		if (p == rest)
+			buf_puts(&b, "/");
+		buf_append(&b, p, 1);
+	}
+	if (b.err != 0) {
+		buf_free(&b);
+		return NULL;
+	}
+	return buf_take(&b, &n);
+}
+
+static int
+resolve_path(struct dep *e, const struct kvmount *m)
+{
+	free(e->vpath);
+	e->vpath = m ? deps_kv2_path(e->path, m->path, m->v2,
+				     strcmp(e->kind, "secrets") == 0)
+		     : strdup(e->path);
+	return e->vpath ? 0 : -ENOMEM;
+}
+
+/* Keep Vault's answer for MOUNT: kv v2 when type "kv", version "2". */
+static const struct kvmount *
+mount_add(struct deps *d, const cJSON *data)
+{
+	const cJSON *path = cJSON_GetObjectItemCaseSensitive(data, "path");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(data, "type");
+	const cJSON *opts = cJSON_GetObjectItemCaseSensitive(data, "options");
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(opts, "version");
+	struct kvmount *m;
+
+	if (!cJSON_IsString(path) || path->valuestring[0] == '\0')
+		return NULL;
+	for (m = d->mounts; m; m = m->next)
+		if (strcmp(m->path, path->valuestring) == 0)
+			return m;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return NULL;
+	m->path = strdup(path->valuestring);
+	if (m->path == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->v2 = cJSON_IsString(type) && strcmp(type->valuestring, "kv") == 0 &&
+		cJSON_IsString(ver) && strcmp(ver->valuestring, "2") == 0;
+	m->next = d->mounts;
+	d->mounts = m;
+	return m;
+}
+
+/* The mount question is answered: the entries that waited go on. */
+static void
+mount_answered(struct deps *d)
+{
+	d->asking = NULL;
+	for (struct dep *w = d->list; w && d->asking == NULL; w = w->next) {
+		if (!w->mount_wait)
+			continue;
+		w->mount_wait = 0;
+		fetch(w);
+	}
+}
+
+static void
+on_mount(void *arg, const struct vault_response *r)
+{
+	struct dep *e = arg;
+	const struct kvmount *m = NULL;
+
+	e->call = NULL;
+	e->asking_mount = 0;
+	if (r->err == VAULT_ECANCELED) {
+		if (e->d->asking == e)
+			e->d->asking = NULL;
+		return;
+	}
+	if (r->err == VAULT_EHTTP && r->status >= 400 && r->status < 500) {
+		/* Refused (403) or unknown (404, an older Vault): as written. */
+		log_debug("deps", "%s %s: mount not known (HTTP %ld); sent as "
+				  "written", e->kind, e->path, r->status);
+	} else if (r->err != VAULT_OK || r->json == NULL) {
+		fetch_failed(e, r);
+		mount_answered(e->d);
+		return;
+	} else {
+		m = mount_add(e->d, cJSON_GetObjectItemCaseSensitive(r->json, "data"));
+	}
+	if (resolve_path(e, m) != 0) {
+		uv_timer_start(&e->timer, on_timer, e->d->cfg->retry.min_ms, 0);
+	} else {
+		if (strcmp(e->vpath, e->path) != 0)
+			log_debug("deps", "%s %s: kv v2, read as %s", e->kind, e->path,
+				  e->vpath);
+		fetch(e);
+	}
+	mount_answered(e->d);
+}
+
+static void
+ask_mount(struct dep *e)
+{
+	struct deps *d = e->d;
+	const struct kvmount *m = mount_of(d, e->path);
+	struct buf path = BUF_INIT(8192);
+	struct vault_req req = {
+		.method = "GET",
+		.flags = VAULT_QUIET,
+	};
+	int rc;
+
+	if (m != NULL) {
+		if (resolve_path(e, m) == 0)
+			fetch(e);
+		else
+			uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
+		return;
+	}
+	if (d->asking != NULL && d->asking != e) {
+		e->mount_wait = 1;
+		return;
+	}
+	buf_printf(&path, "sys/internal/ui/mounts/%s", e->path);
+	req.path = path.s;
+	e->asking_mount = 1;
+	d->asking = e;
+	rc = path.err != 0 ? -ENOMEM
+			   : vault_request(d->vault, &req, on_mount, e, &e->call);
+	if (rc != 0) {
+		e->call = NULL;
+		e->asking_mount = 0;
+		d->asking = NULL;
+		uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
+	}
+	buf_free(&path);
+}
+
 static void
 fetch(struct dep *e)
 {
 	struct deps *d = e->d;
+	int list = strcmp(e->kind, "secrets") == 0;
 	struct vault_req req = {
-		.method = e->body ? "POST" : "GET",
-		.path = e->path,
+		.method = e->body ? "POST" : list ? "LIST" : "GET",
+		.path = e->vpath ? e->vpath : e->path,
 		.body = e->body,
 		.flags = VAULT_QUIET,
 	};
@@ -476,6 +730,10 @@ fetch(struct dep *e)
 	e->waiting = 0;
 	if (e->state == DEP_NEW)
 		e->state = DEP_FETCHING;
+	if (e->vpath == NULL && needs_mount(e)) {
+		ask_mount(e);
+		return;
+	}
 	if (vault_request(d->vault, &req, on_fetched, e, &e->call) != 0) {
 		e->call = NULL;
 		uv_timer_start(&e->timer, on_timer, d->cfg->retry.min_ms, 0);
@@ -596,6 +854,7 @@ on_closed(uv_handle_t *h)
 	struct deps *d = e->d;
 
 	secret_json_free(e->data);
+	free(e->vpath);
 	free(e->key);
 	free(e->kind);
 	free(e->path);
@@ -612,6 +871,13 @@ deps_close(struct deps *d)
 
 	d->closing = 1;
 	d->list = NULL;
+	while (d->mounts != NULL) {
+		struct kvmount *m = d->mounts;
+
+		d->mounts = m->next;
+		free(m->path);
+		free(m);
+	}
 	if (d->open_handles == 0) {
 		free(d);
 		return;

@@ -94,4 +94,12 @@ void deps_parse_lease(const cJSON *env, struct deps_lease *l);
  * sys/leases/renew's answer. */
 uint64_t deps_parse_duration(const cJSON *json);
 
+/*
+ * The path a kv read (LIST with LIST set) of PATH is sent as, given the
+ * mount MOUNT ("secret/") serving it and whether that mount is kv v2:
+ * consul-template's shimKVv2Path / shimKvV2ListPath.  Malloc'd; NULL when
+ * out of memory.
+ */
+char *deps_kv2_path(const char *path, const char *mount, int v2, int list);
+
 #endif

@@ -732,3 +732,50 @@ files_read_secret(const char *path, size_t max, int allow_insecure,
 	return 0;
 }
 
+
+int
+files_append(const char *path, const void *data, size_t len, unsigned mode,
+	     uid_t owner, gid_t group, char *err, size_t errlen)
+{
+	const char *p = data;
+	size_t done = 0;
+	int fd, rc = 0;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		  (mode_t)mode);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+		return rc;
+	}
+	if ((owner != (uid_t)-1 || group != (gid_t)-1) &&
+	    fchown(fd, owner, group) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot chown: %s", path, strerror(-rc));
+		goto out;
+	}
+	if (fchmod(fd, (mode_t)mode) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot chmod: %s", path, strerror(-rc));
+		goto out;
+	}
+	while (done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EIO;
+			snprintf(err, errlen, "%s: write: %s", path, strerror(-rc));
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: fsync: %s", path, strerror(-rc));
+	}
+out:
+	close(fd);
+	return rc;
+}

@@ -108,4 +108,13 @@ int files_read(const char *path, size_t max, char **out, size_t *len,
 int files_read_secret(const char *path, size_t max, int allow_insecure,
 		      char **out, char *err, size_t errlen);
 
+/*
+ * Append DATA to PATH (created with MODE when missing; OWNER/GROUP set
+ * unless -1), not atomically: consul-template's writeToFile "append".
+ * The file is fsync'd.  0, or a negative errno with the cause in ERR.
+ */
+int files_append(const char *path, const void *data, size_t len,
+		 unsigned mode, uid_t owner, gid_t group, char *err,
+		 size_t errlen);
+
 #endif

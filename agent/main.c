@@ -25,6 +25,7 @@
 
 #include "agent.h"
 #include "client.h"
+#include "deps.h"
 #include "files.h"
 #include "status.h"
 #include "tmpl.h"
@@ -156,6 +157,21 @@ offline_fetch(void *arg, const char *kind, const char *path,
 
 	(void)kv;
 	(void)nkv;
+	/* A kv v2 path written without data/ (metadata/ for secrets): the
+	 * mount is not known offline, so try data/ after each segment. */
+	for (const char *p = path; !cJSON_IsObject(v) && nkv == 0 &&
+				   (p = strchr(p, '/')) != NULL; p++) {
+		char mount[1024], *full;
+
+		if ((size_t)(p - path) + 2 > sizeof(mount))
+			break;
+		memcpy(mount, path, (size_t)(p - path) + 1);
+		mount[p - path + 1] = '\0';
+		full = deps_kv2_path(path, mount, 1, strcmp(kind, "secrets") == 0);
+		if (full != NULL)
+			v = cJSON_GetObjectItemCaseSensitive(arg, full);
+		free(full);
+	}
 	if (!cJSON_IsObject(v)) {
 		snprintf(err, errlen, "%s \"%s\": no entry for this path in the "
 				      "--data file", kind, path);

@@ -26,6 +26,13 @@
  *    reported by path through the changed event, for the hooks in its
  *    on_change; hooks run from the loop after the whole batch is on
  *    disk, and what one batch reports folds into one run.
+ *  - All or nothing: the engine hands over writeToFile calls only once
+ *    the whole template has rendered (tmpl.h), so a render that fails or
+ *    waits for data changes no file, in --once as in a daemon.
+ *  - writeToFile "append" appends once per new result: a batch renders
+ *    every template, so the same content appended by the previous
+ *    render of the template (same path, mode, owner and bytes, compared
+ *    by SHA-256) is not appended again; new data appends.
  */
 #include "templates.h"
 
@@ -35,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 #include "buf.h"
 #include "certs.h"
@@ -47,6 +56,7 @@
 
 #define TPL_MAX (1024 * 1024)
 #define ERR_MAX 1024
+#define TPL_MAX_APPENDS 32	/* appends remembered per render */
 
 struct tpl {
 	struct templates *t;
@@ -58,6 +68,9 @@ struct tpl {
 	int64_t rendered_ms;	/* the last rendering that got through */
 	int64_t written_ms;	/* the last one that changed the file */
 	int pending;		/* waits for data */
+	/* writeToFile appends of the last complete render, and this one's. */
+	unsigned char appended[TPL_MAX_APPENDS][32], appending[TPL_MAX_APPENDS][32];
+	size_t nappended, nappending;
 };
 
 struct templates {
@@ -402,6 +415,36 @@ tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
 	return rc == DEPS_PENDING ? TMPL_PENDING : rc;
 }
 
+/*
+ * Did the last complete render of P append these very bytes here?  The
+ * digest is remembered for this render either way.
+ */
+static int
+appended_before(struct tpl *p, const char *path, const char *owner,
+		const char *group, const char *perms, const char *content,
+		size_t len)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+	const char *parts[] = { path, owner, group, perms };
+
+	for (size_t i = 0; ok && i < 4; i++)
+		ok = EVP_DigestUpdate(ctx, parts[i], strlen(parts[i]) + 1) == 1;
+	ok = ok && EVP_DigestUpdate(ctx, content, len) == 1 &&
+	     EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == sizeof(md);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return 0;	/* unknown: append, as consul-template would */
+	if (p->nappending < TPL_MAX_APPENDS)
+		memcpy(p->appending[p->nappending++], md, sizeof(md));
+	for (size_t i = 0; i < p->nappended; i++)
+		if (memcmp(p->appended[i], md, sizeof(md)) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 tpl_write_file(void *arg, const char *path, const char *owner,
 	       const char *group, const char *perms, const char *content,
@@ -414,19 +457,24 @@ tpl_write_file(void *arg, const char *path, const char *owner,
 	int rc;
 
 	if (p->t->dry) {
-		printf("==> %s (writeToFile, %s, %zu bytes, not written)\n", path, perms,
-		       len);
+		printf("==> %s (writeToFile%s, %s, %zu bytes, not written)\n", path,
+		       append ? " append" : "", perms, len);
 		return 0;
 	}
-	if (append) {
-		snprintf(err, errlen, "writeToFile: append is not supported; "
-				      "every write replaces the file atomically");
-		return -ENOTSUP;
-	}
 	rc = files_owner_ids(owner, group, &uid, &gid, err, errlen);
-	if (rc == 0)
+	if (rc == 0 && append) {
+		if (appended_before(p, path, owner, group, perms, content, len)) {
+			log_debug("templates", "%s: %s: same content as the last "
+					       "render; not appended again", p->name, path);
+			return 0;
+		}
+		rc = files_append(path, content, len, mode, uid, gid, err, errlen);
+		if (rc == 0)
+			rc = FILES_WRITTEN;
+	} else if (rc == 0) {
 		rc = files_write_atomic(path, content, len, mode, uid, gid, err,
 					errlen);
+	}
 	if (rc == FILES_WRITTEN) {
 		p->t->stats.writes++;
 		log_info("templates", "%s: wrote %s (writeToFile)", p->name, path);
@@ -465,7 +513,12 @@ render_one(struct tpl *p)
 	if (p->parsed == NULL)
 		return;
 	err[0] = '\0';
+	p->nappending = 0;
 	rc = tmpl_execute(p->parsed, &env, &out, &len, err, sizeof(err));
+	if (rc == 0) {
+		memcpy(p->appended, p->appending, sizeof(p->appended));
+		p->nappended = p->nappending;
+	}
 	p->pending = rc == TMPL_PENDING;
 	if (rc == TMPL_PENDING) {
 		p->t->stats.pending++;

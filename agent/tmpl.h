@@ -52,8 +52,9 @@ void tmpl_free(struct tmpl *t);
 struct tmpl_env {
 	void *arg;
 	/*
-	 * `secret PATH [k=v ...]` and `pkiCert PATH [k=v ...]`.  KIND is
-	 * "secret" or "pkiCert"; KV holds the key=value arguments, trimmed
+	 * `secret PATH [k=v ...]`, `pkiCert PATH [k=v ...]` and `secrets
+	 * PATH` (a LIST: the envelope's data.keys).  KIND is "secret",
+	 * "pkiCert" or "secrets"; KV holds the key=value arguments, trimmed
 	 * as consul-template trims them, empty ones dropped, in template
 	 * order.  Return 0 with *OUT set to Vault's JSON envelope
 	 * ({"request_id", "lease_id", "lease_duration", "renewable",
@@ -67,7 +68,9 @@ struct tmpl_env {
 		     char *err, size_t errlen);
 	/*
 	 * `writeToFile PATH OWNER GROUP PERMS [FLAGS] CONTENT`: the provider
-	 * does the write (atomic, only if changed).  PERMS has been checked
+	 * does the write (atomic, only if changed).  Called only once the
+	 * whole template has rendered, in template order, never for a
+	 * render that failed or waits for data.  PERMS has been checked
 	 * to be octal; "newline" in FLAGS has already been applied to
 	 * CONTENT; APPEND is set when FLAGS contains "append".  0 or a
 	 * negative error with ERR filled.

@@ -19,7 +19,13 @@
  *    nothing.  The output is one capped buf: past the cap the render
  *    fails with "output larger than N bytes", never truncated output.
  *  - Variables are a stack: a control's variables are dropped at its
- *    end, a range's are rebound for each element.
+ *    end, a range's are rebound for each element.  A {{template}} call
+ *    sees only its own ($ is the dot it was given): VBASE marks where
+ *    its variables start.  Calls nest at most TMPL_MAX_CALLS deep.
+ *  - Rendering is all or nothing: writeToFile calls are queued and done
+ *    (through tmpl_env.write_file, in template order) only once the
+ *    whole template has rendered, so a render that fails or waits for
+ *    data leaves every file as it was.
  */
 #include "tmpl_int.h"
 
@@ -181,7 +187,7 @@ vfind(struct exec *x, const char *name)
 {
 	size_t i;
 
-	for (i = x->nvars; i > 0; i--)
+	for (i = x->nvars; i > x->vbase; i--)
 		if (strcmp(x->vars[i - 1].name, name) == 0)
 			return &x->vars[i - 1];
 	return NULL;
@@ -190,6 +196,7 @@ vfind(struct exec *x, const char *name)
 static int eval_pipe(struct exec *x, struct val dot, const struct pipe *p,
 		     int declare, struct val *out);
 static int walk(struct exec *x, struct val dot, const struct node *n);
+static int walk_template(struct exec *x, struct val dot, const struct node *n);
 
 static int
 get_field(struct exec *x, struct val recv, const struct field *f,
@@ -452,6 +459,14 @@ walk(struct exec *x, struct val dot, const struct node *n)
 	size_t mark;
 	int rc = 0;
 
+	/* Controls nest 100 deep in one body, but {{template}} calls stack
+	 * bodies: the walk's own depth is what bounds the C stack. */
+	if (n != NULL && x->nest >= TMPL_MAX_NEST) {
+		x->fatal = 1;
+		return xerr(x, n->line, n->col, "exceeded maximum template depth "
+			    "(%d nested actions)", TMPL_MAX_NEST);
+	}
+	x->nest++;
 	for (; n != NULL && rc == 0; n = n->next) {
 		x->line = n->line;
 		x->col = n->col;
@@ -478,9 +493,87 @@ walk(struct exec *x, struct val dot, const struct node *n)
 		case N_RANGE:
 			rc = walk_range(x, dot, n);
 			break;
+		case N_TEMPLATE:
+			rc = walk_template(x, dot, n);
+			break;
 		}
 	}
+	x->nest--;
 	return rc;
+}
+
+int
+tmpl_exec_def(struct exec *x, const struct tdef *d, struct val dot,
+	      struct buf *out)
+{
+	size_t mark = x->nvars, base = x->vbase;
+	struct buf saved;
+	int rc;
+
+	if (x->calls >= TMPL_MAX_CALLS) {
+		x->fatal = 1;
+		return xerr(x, x->line, x->col, "exceeded maximum template depth (%d)",
+			    TMPL_MAX_CALLS);
+	}
+	if (out != NULL) {
+		saved = x->out;
+		x->out = *out;
+	}
+	x->calls++;
+	rc = vpush(x, "$", dot);
+	x->vbase = mark;
+	if (rc == 0)
+		rc = walk(x, dot, d->list);
+	x->vbase = base;
+	x->nvars = mark;
+	x->calls--;
+	if (out != NULL) {
+		*out = x->out;
+		x->out = saved;
+	}
+	return rc;
+}
+
+static int
+walk_template(struct exec *x, struct val dot, const struct node *n)
+{
+	const struct tdef *d = tmpl_find_def(x->t, n->name);
+	struct val v = vnil();
+	int rc = 0;
+
+	if (d == NULL)
+		return xerr(x, n->line, n->col, "template \"%s\" not defined", n->name);
+	if (n->pipe != NULL)
+		rc = eval_pipe(x, dot, n->pipe, 0, &v);
+	if (rc == 0)
+		rc = tmpl_exec_def(x, d, v, NULL);
+	x->line = n->line;
+	x->col = n->col;
+	return rc;
+}
+
+/* The queued writeToFile calls, in template order, the render complete. */
+static int
+flush_writes(struct exec *x)
+{
+	char perr_[TMPL_MSG_MAX];
+	size_t i;
+	int rc;
+
+	for (i = 0; i < x->nwfiles; i++) {
+		const struct wfile *w = &x->wfiles[i];
+
+		perr_[0] = '\0';
+		rc = x->env->write_file(x->env->arg, w->path, w->owner, w->group,
+					w->perms, w->content, w->len, w->append,
+					perr_, sizeof(perr_));
+		if (rc < 0) {
+			xerr(x, w->line, w->col, "writeToFile: %s",
+			     perr_[0] ? perr_ : "write failed");
+			return rc;
+		}
+	}
+	return 0;
 }
 
 int
@@ -507,6 +600,8 @@ tmpl_execute(const struct tmpl *t, const struct tmpl_env *env, char **out,
 		rc = walk(&x, vnil(), t->root);
 	if (x.pending > 0 && (rc == 0 || (rc < 0 && !x.fatal)))
 		rc = TMPL_PENDING;
+	if (rc == 0)
+		rc = flush_writes(&x);
 	if (rc == 0) {
 		*out = buf_take(&x.out, outlen);
 		if (*out == NULL)
@@ -522,5 +617,6 @@ tmpl_execute(const struct tmpl *t, const struct tmpl_env *env, char **out,
 	free(x.js);
 	free(x.vars);
 	free(x.memo);
+	free(x.wfiles);
 	return rc;
 }

@@ -289,14 +289,16 @@ tmpl_fn_sha256Hex(struct exec *x, const struct call *c, const struct val *a,
 
 /*
  * writeToFile PATH OWNER GROUP PERMS [FLAGS] CONTENT, as consul-template:
- * FLAGS may hold "append" and "newline".  Prints nothing.
+ * FLAGS may hold "append" and "newline".  Prints nothing.  The write is
+ * queued; the executor does it once the whole template has rendered.
  */
 int
 tmpl_fn_writeToFile(struct exec *x, const struct call *c, const struct val *a,
 		    size_t n, struct val *out)
 {
 	const char *path, *owner, *group, *perms, *flags = "", *content;
-	char perr_[TMPL_MSG_MAX] = "", *withnl = NULL;
+	char *withnl = NULL;
+	struct wfile *w;
 	size_t len, i;
 	int rc;
 
@@ -319,24 +321,26 @@ tmpl_fn_writeToFile(struct exec *x, const struct call *c, const struct val *a,
 		return tmpl_cerr(x, c, "permissions must be an octal mode like 0644");
 	if (x->env->write_file == NULL)
 		return tmpl_cerr(x, c, "not available (no file writer)");
+	if (x->nwfiles >= TMPL_MAX_WRITES)
+		return tmpl_cerr(x, c, "more than %d writes in one template",
+				 TMPL_MAX_WRITES);
 	if (strstr(flags, "newline") != NULL) {
 		withnl = malloc(len + 2);
-		if (withnl == NULL)
+		if (withnl == NULL || tmpl_keep(x, withnl) != 0)
 			return tmpl_xoom(x);
 		memcpy(withnl, content, len);
 		withnl[len++] = '\n';
 		withnl[len] = '\0';
 		content = withnl;
 	}
-	rc = x->env->write_file(x->env->arg, path, owner, group, perms, content,
-				len, strstr(flags, "append") != NULL, perr_,
-				sizeof(perr_));
-	free(withnl);
-	if (rc < 0) {
-		x->fatal = 1;
-		tmpl_cerr(x, c, "%s", perr_[0] ? perr_ : "write failed");
-		return rc;
-	}
+	w = tmpl_grow(x->wfiles, &x->capwfiles, x->nwfiles + 1, sizeof(*w));
+	if (w == NULL)
+		return tmpl_xoom(x);
+	x->wfiles = w;
+	x->wfiles[x->nwfiles++] = (struct wfile){
+		path, owner, group, perms, content, len,
+		strstr(flags, "append") != NULL, c->line, c->col,
+	};
 	*out = vstr("", 0);
 	return 0;
 }
@@ -540,6 +544,10 @@ tmpl_fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t 
 		*out = vnil();
 	} else if (kind[0] == 'p') {
 		rc = make_pki(x, res, out);
+		if (rc != 0)
+			return rc;
+	} else if (strcmp(kind, "secrets") == 0) {
+		rc = tmpl_secrets_list(x, c, res, out);
 		if (rc != 0)
 			return rc;
 	} else {

@@ -5,7 +5,14 @@
  *  - Recursive descent over the token array, one function per rule of
  *    Go's parse package (list, control, pipeline, command, operand), and
  *    Go's words in the error messages.  What Go has and this engine does
- *    not (define, template, block, break, continue) is refused by name.
+ *    not (break, continue) is refused by name.
+ *  - {{define}} is a top-level action, its body a list with its own
+ *    variables ($ only); {{block "n" pipe}} is {{define "n"}} plus
+ *    {{template "n" pipe}}.  Two non-empty definitions of one name are an
+ *    error, an empty one gives way, as in Go.  {{template}} names are
+ *    looked up when run, as Go does, so a define may follow its use.
+ *  - consul-template's Consul functions (key, service, ...) are refused
+ *    by name: certagent talks to Vault only.
  *  - Functions and variables are resolved here, as Go's parser does: an
  *    unknown function, an undefined variable or a wrong argument count
  *    is a parse error, never an execution one.  An argument node points
@@ -168,6 +175,10 @@ parse_operand(struct parser *p, struct arg **out)
 	case T_IDENT:
 		a->type = A_FUNC;
 		a->fn = tmpl_find_func(t->s);
+		if (a->fn == NULL && tmpl_is_consul_func(t->s))
+			return tmpl_perr(p, t->off, "function \"%s\" needs Consul, "
+				    "which certagent does not talk to (Vault only)",
+				    t->s);
 		if (a->fn == NULL)
 			return tmpl_perr(p, t->off, "function \"%s\" not defined", t->s);
 		break;
@@ -477,6 +488,161 @@ parse_control(struct parser *p, const struct tok *k, struct node **out)
 	return 0;
 }
 
+/* Go's IsEmptyTree: nothing but white space. */
+static int
+list_is_empty(const struct node *n)
+{
+	for (; n != NULL; n = n->next) {
+		size_t i;
+
+		if (n->type != N_TEXT)
+			return 0;
+		for (i = 0; i < n->len; i++)
+			if (n->text[i] != ' ' && n->text[i] != '\t' &&
+			    n->text[i] != '\n' && n->text[i] != '\r')
+				return 0;
+	}
+	return 1;
+}
+
+const struct tdef *
+tmpl_find_def(const struct tmpl *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->ndefs; i++)
+		if (strcmp(t->defs[i]->name, name) == 0)
+			return t->defs[i];
+	return NULL;
+}
+
+/* Add the definition NAME (at token K) with body LIST. */
+static int
+add_def(struct parser *p, const struct tok *k, const char *name,
+	struct node *list)
+{
+	struct tdef *d;
+	size_t i;
+
+	for (i = 0; i < p->t->ndefs; i++) {
+		d = p->t->defs[i];
+		if (strcmp(d->name, name) != 0)
+			continue;
+		if (!list_is_empty(d->list) && !list_is_empty(list))
+			return tmpl_perr(p, k->off, "template: multiple definition "
+				    "of template \"%s\" (first at %d:%d)", name,
+				    d->line, d->col);
+		if (!list_is_empty(list))
+			d->list = list;
+		return 0;
+	}
+	d = palloc(p, sizeof(*d));
+	if (d == NULL)
+		return tmpl_poom(p);
+	d->name = name;
+	d->list = list;
+	tmpl_pos_of(p, k->off, &d->line, &d->col);
+	return APUSH(p, p->t->defs, p->t->ndefs, p->t->capdefs, d);
+}
+
+/* The quoted name after define, template or block. */
+static int
+template_name(struct parser *p, const struct tok *k, const char **name)
+{
+	const struct tok *t = next(p);
+	char buf[64];
+
+	if (t->type != T_STRING)
+		return tmpl_perr(p, t->off, "unexpected %s in %s clause",
+				 tdesc(p, t, buf, sizeof(buf)), k->s);
+	if (memchr(t->s, '\0', t->len) != NULL)
+		return tmpl_perr(p, t->off, "template name holds a NUL byte");
+	*name = t->s;
+	return 0;
+}
+
+/*
+ * The body of {{define "name"}} or {{block "name" pipe}} (K, its name
+ * read) up to its {{end}}, in a scope of its own: $ only.  Only at the
+ * top level for define, as in Go.
+ */
+static int
+parse_body(struct parser *p, const struct tok *k, const char *name)
+{
+	const char **saved = p->vars;
+	size_t nsaved = p->nvars, capsaved = p->capvars;
+	struct node *list = NULL, fake;
+	const struct tok *at;
+	int rc, why, was = p->in_define;
+
+	p->vars = NULL;
+	p->nvars = p->capvars = 0;
+	p->in_define = 1;
+	rc = var_push(p, "$");
+	if (rc == 0 && ++p->depth > TMPL_MAX_DEPTH)
+		rc = tmpl_perr(p, k->off, "nesting deeper than %d", TMPL_MAX_DEPTH);
+	if (rc == 0)
+		rc = parse_list(p, &list, &why, &at);
+	p->depth--;
+	p->vars = saved;
+	p->nvars = nsaved;
+	p->capvars = capsaved;
+	p->in_define = was;
+	if (rc != 0)
+		return rc;
+	tmpl_pos_of(p, k->off, &fake.line, &fake.col);
+	if (why == TERM_EOF)
+		return missing_end(p, at, k->s, &fake);
+	if (why == TERM_ELSE)
+		return tmpl_perr(p, at->off, "unexpected %selse%s in %s", p->ld, p->rd,
+				 k->s);
+	return add_def(p, k, name, list);
+}
+
+static int
+parse_define(struct parser *p, const struct tok *k)
+{
+	const char *name;
+	int rc;
+
+	if (p->depth > 0 || p->in_define)
+		return tmpl_perr(p, k->off, "unexpected %sdefine%s: define is only "
+			    "allowed at the top level", p->ld, p->rd);
+	rc = template_name(p, k, &name);
+	if (rc == 0)
+		rc = expect_rdelim(p, "define clause");
+	if (rc == 0)
+		rc = parse_body(p, k, name);
+	return rc;
+}
+
+/* {{template "name" [pipeline]}}, or {{block "name" pipeline}} body {{end}}. */
+static int
+parse_template(struct parser *p, const struct tok *k, struct node **out)
+{
+	int block = strcmp(k->s, "block") == 0;
+	struct node *n = new_node(p, N_TEMPLATE, k->off);
+	char ctx[32];
+	int rc;
+
+	if (n == NULL)
+		return tmpl_poom(p);
+	snprintf(ctx, sizeof(ctx), "%s clause", k->s);
+	rc = template_name(p, k, &n->name);
+	if (rc != 0)
+		return rc;
+	if (!block && peek(p, 0)->type == T_RDELIM)
+		next(p);
+	else
+		rc = parse_pipeline(p, ctx, T_RDELIM, 0, &n->pipe);
+	if (rc == 0 && block)
+		rc = parse_body(p, k, n->name);
+	if (rc != 0)
+		return rc;
+	*out = n;
+	return 0;
+}
+
 /* Text and actions up to EOF, {{end}} or {{else}}: *WHY says which. */
 static int
 parse_list(struct parser *p, struct node **head, int *why,
@@ -518,6 +684,23 @@ parse_list(struct parser *p, struct node **head, int *why,
 				*at = k;
 				*why = TERM_END;
 				return expect_rdelim(p, "end");
+			}
+			if (strcmp(k->s, "define") == 0) {
+				next(p);
+				rc = parse_define(p, k);
+				if (rc != 0)
+					return rc;
+				continue;
+			}
+			if (strcmp(k->s, "template") == 0 ||
+			    strcmp(k->s, "block") == 0) {
+				next(p);
+				rc = parse_template(p, k, &n);
+				if (rc != 0)
+					return rc;
+				*tail = n;
+				tail = &n->next;
+				continue;
 			}
 			if (strcmp(k->s, "if") != 0 && strcmp(k->s, "range") != 0 &&
 			    strcmp(k->s, "with") != 0)

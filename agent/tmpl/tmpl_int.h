@@ -15,6 +15,8 @@
  *             consul-template's string and list ones.
  *   funcs_data.c  secret, pkiCert, writeToFile, file, env, base64*,
  *             sha256Hex: data in and out, and its encodings.
+ *   funcs_engine.c  executeTemplate, parseJSON, secrets, slice, call,
+ *             and the Consul functions refused at parse time.
  *
  * DESIGN / invariants:
  *  - Names shared between these files carry the tmpl_ prefix like the
@@ -42,6 +44,9 @@
 #define TMPL_MAX_FILE	(1024 * 1024)		/* the file function */
 #define TMPL_MAX_DEPTH	100			/* nested controls and parens */
 #define TMPL_MSG_MAX	320			/* a function's error text */
+#define TMPL_MAX_CALLS	200			/* nested {{template}} calls */
+#define TMPL_MAX_NEST	1000			/* nested bodies when run */
+#define TMPL_MAX_WRITES	256			/* writeToFile calls per render */
 
 /* ------------------------------------------------------------------ */
 /* Memory (lex.c)                                                      */
@@ -94,13 +99,25 @@ struct tok {
 	double num;
 };
 
+/* A {{define}} (or {{block}}): a named list of the same template. */
+struct tdef {
+	const char *name;
+	struct node *list;
+	int line, col;
+};
+
 /* A parsed template: immutable once tmpl_parse() returns it. */
 struct tmpl {
 	char *name;
 	const char *src;
 	struct chunk *arena;
 	struct node *root;
+	struct tdef **defs;		/* arena; in the order defined */
+	size_t ndefs, capdefs;
 };
+
+/* The template T defines as NAME, or NULL. */
+const struct tdef *tmpl_find_def(const struct tmpl *t, const char *name);
 
 /* The lexer's and the parser's state, for one tmpl_parse() call. */
 struct parser {
@@ -118,6 +135,7 @@ struct parser {
 	int depth, paren;
 	char *err;
 	size_t errlen;
+	int in_define;			/* parsing a define or block body */
 };
 
 /* Tokens for all of P->src into P->toks, ending with T_EOF; 0 or a
@@ -147,8 +165,9 @@ char *tmpl_astrndup(struct parser *p, const char *s, size_t n);
  * control ({{ if|range|with pipeline }}) with its body in LIST and its
  * {{ else }} branch in ELIST.  A pipeline is commands joined by "|", a
  * command is arguments (operands), the first one a function or a value.
+ * {{template "name" [pipeline]}} is N_TEMPLATE: NAME, and PIPE or NULL.
  */
-enum node_type { N_TEXT, N_ACTION, N_IF, N_RANGE, N_WITH };
+enum node_type { N_TEXT, N_ACTION, N_IF, N_RANGE, N_WITH, N_TEMPLATE };
 
 struct node {
 	enum node_type type;
@@ -158,6 +177,7 @@ struct node {
 	size_t len;
 	struct pipe *pipe;		/* the others */
 	struct node *list, *elist;	/* control bodies */
+	const char *name;		/* N_TEMPLATE */
 };
 
 enum arg_type {
@@ -319,6 +339,7 @@ int tmpl_json_val(struct buf *b, struct val v, int pretty, int depth);
 /* The executor, as the functions see it (exec.c)                      */
 
 struct var;
+struct wfile;
 
 /* One (kind, path, key=value...) asked of the provider in this pass. */
 struct memo {
@@ -351,7 +372,26 @@ struct exec {
 	int line, col;			/* node being run, for "out of memory" */
 	char *err;
 	size_t errlen;
+	size_t vbase;			/* first variable the running template sees */
+	int calls;			/* {{template}} nesting */
+	int nest;			/* walk() nesting, calls included */
+	struct wfile *wfiles;		/* writeToFile, done once all rendered */
+	size_t nwfiles, capwfiles;
 };
+
+/* One writeToFile call, queued: every string lives until the end. */
+struct wfile {
+	const char *path, *owner, *group, *perms, *content;
+	size_t len;
+	int append;
+	int line, col;
+};
+
+/* Run the define NAME of the executing template with DOT into OUT (which
+ * takes the place of the output meanwhile); 0 or a negative errno with
+ * the error set, as any node's. */
+int tmpl_exec_def(struct exec *x, const struct tdef *d, struct val dot,
+		  struct buf *out);
 
 /* The function being called, and where, for its errors. */
 struct call {
@@ -428,6 +468,20 @@ int tmpl_fn_writeToFile(struct exec *x, const struct call *c,
 			const struct val *a, size_t n, struct val *out);
 int tmpl_fn_fetch(struct exec *x, const struct call *c,
 		  const struct val *a, size_t n, struct val *out);
+/* ... and funcs_engine.c. */
+int tmpl_fn_executeTemplate(struct exec *x, const struct call *c,
+			    const struct val *a, size_t n, struct val *out);
+int tmpl_fn_parseJSON(struct exec *x, const struct call *c,
+		      const struct val *a, size_t n, struct val *out);
+int tmpl_fn_slice(struct exec *x, const struct call *c,
+		  const struct val *a, size_t n, struct val *out);
+int tmpl_fn_call(struct exec *x, const struct call *c,
+		 const struct val *a, size_t n, struct val *out);
+/* secrets: Vault's LIST envelope ENV as consul-template's sorted []string. */
+int tmpl_secrets_list(struct exec *x, const struct call *c, const cJSON *env,
+		      struct val *out);
+/* Is NAME one of consul-template's Consul functions (key, service, ...)? */
+int tmpl_is_consul_func(const char *name);
 /* ---- keymat: funcs_cert.c ---- */
 int tmpl_fn_spkiPin(struct exec *x, const struct call *c,
 		    const struct val *a, size_t n, struct val *out);

@@ -428,12 +428,18 @@ class SysBackend:
         if tok is None:
             raise permission_denied()
         full = path if path.endswith("/") else path + "/"
+        full = full[1:] if full.startswith("/") else full
+        # Vault's sanitizeMountPath, and one answer for "no such mount" and
+        # "no access", so the endpoint cannot list mounts by brute force.
+        preflight = VaultError(403, ["preflight capability check returned 403, please "
+                                     "ensure client's policies grant access to path "
+                                     "\"%s\"" % full])
         best = None
         for p, m in sim.mounts.items():
             if full.startswith(p) and (best is None or len(p) > len(best.path)):
                 best = m
         if best is None:
-            raise bad_request("no mount found for path")
+            raise preflight
         acl = sim.acl_for(tok)
         if not acl.root:
             ok = False
@@ -444,7 +450,7 @@ class SysBackend:
                         ok = True
                         break
             if not ok:
-                raise permission_denied()
+                raise preflight
         info = best.info()
         info["path"] = best.path
         return envelope(info)
