@@ -278,32 +278,112 @@ fn_indent(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	return tmpl_fn_result(x, c, &b, out);
 }
 
-/* toTitle: the first letter of every word upper case (x/text/cases with
- * NoLower); ASCII letters only, as toUpper here. */
+/*
+ * Case mapping beyond ASCII for the alphabets templates meet: Latin-1,
+ * Latin Extended-A (pairs), Greek and Cyrillic.  Anything else is left
+ * as it is.
+ */
+uint32_t
+tmpl_rune_upper(uint32_t r)
+{
+	if (r >= 'a' && r <= 'z')
+		return r - 32;
+	if ((r >= 0xE0 && r <= 0xFE && r != 0xF7))
+		return r - 32;
+	if (r == 0xFF)
+		return 0x178;
+	if (r >= 0x100 && r <= 0x17F && r != 0x130 && r != 0x131 && r != 0x138 &&
+	    r != 0x149 && r != 0x17F)
+		return ((r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17E))
+			       ? (r % 2 == 0 ? r - 1 : r) : (r % 2 == 1 ? r - 1 : r);
+	if (r >= 0x3B1 && r <= 0x3C9 && r != 0x3C2)
+		return r - 32;
+	if (r == 0x3C2)
+		return 0x3A3;
+	if (r >= 0x430 && r <= 0x44F)
+		return r - 32;
+	if (r >= 0x450 && r <= 0x45F)
+		return r - 80;
+	return r;
+}
+
+uint32_t
+tmpl_rune_lower(uint32_t r)
+{
+	if (r >= 'A' && r <= 'Z')
+		return r + 32;
+	if (r >= 0xC0 && r <= 0xDE && r != 0xD7)
+		return r + 32;
+	if (r == 0x178)
+		return 0xFF;
+	if (r >= 0x100 && r <= 0x17F && r != 0x130 && r != 0x131 && r != 0x138 &&
+	    r != 0x149 && r != 0x17F)
+		return ((r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17E))
+			       ? (r % 2 == 1 ? r + 1 : r) : (r % 2 == 0 ? r + 1 : r);
+	if (r >= 0x391 && r <= 0x3A9 && r != 0x3A2)
+		return r + 32;
+	if (r >= 0x410 && r <= 0x42F)
+		return r + 32;
+	if (r >= 0x400 && r <= 0x40F)
+		return r + 80;
+	return r;
+}
+
+int
+tmpl_rune_letter(uint32_t r)
+{
+	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') ||
+	       (r >= 0xC0 && r != 0xD7 && r != 0xF7 && r < 0x2000) || r >= 0x3040;
+}
+
+/*
+ * toTitle: x/text/cases' Title with NoLower: in every word, the first
+ * letter upper case (title case: "ß" is "Ss"), the rest as it is.  A
+ * word runs over letters, digits and "_", and over "'", "." and ":"
+ * between letters; "1st" is "1St", as Go writes it.
+ */
 static int
 fn_toTitle(struct exec *x, const struct call *c, const struct val *a,
 	   size_t n, struct val *out)
 {
 	struct buf b = tmpl_fn_buf(x);
 	const char *s;
-	size_t len, i;
-	int inword = 0, rc = tmpl_arg_str(x, c, a, 0, &s, &len);
+	size_t len, i = 0;
+	int need = 1, prev_alnum = 0, rc = tmpl_arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		int letter = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-		int word = letter || is_digit(ch) || ch == '_' || ch >= 0x80 ||
-			   (inword && (ch == '\'' || ch == '.' || ch == ':') &&
-			    i + 1 < len && ((s[i + 1] | 0x20) >= 'a' &&
-					    (s[i + 1] | 0x20) <= 'z'));
+	while (i < len) {
+		uint32_t r, nx = 0;
+		size_t k = tmpl_utf8_dec(s + i, len - i, &r);
+		char u[4];
 
-		if (!inword && ch >= 'a' && ch <= 'z')
-			ch = (unsigned char)(ch - 'a' + 'A');
-		buf_putc(&b, (char)ch);
-		inword = word;
+		if (i + k < len)
+			tmpl_utf8_dec(s + i + k, len - i - k, &nx);
+		if (tmpl_rune_letter(r)) {
+			if (need && r == 0xDF) {
+				buf_puts(&b, "Ss");
+			} else if (need) {
+				buf_append(&b, u, tmpl_utf8_enc(tmpl_rune_upper(r), u));
+			} else {
+				buf_append(&b, s + i, k);
+			}
+			need = 0;
+			prev_alnum = 1;
+		} else if (is_digit((int)r) || r == '_') {
+			buf_append(&b, s + i, k);
+			prev_alnum = 1;
+		} else if ((r == '\'' || r == '.' || r == ':') && prev_alnum &&
+			   tmpl_rune_letter(nx)) {
+			buf_append(&b, s + i, k);
+			prev_alnum = 0;
+		} else {
+			buf_append(&b, s + i, k);
+			need = 1;
+			prev_alnum = 0;
+		}
+		i += k;
 	}
 	return tmpl_fn_result(x, c, &b, out);
 }
@@ -717,10 +797,9 @@ empty_json(const cJSON *j)
 }
 
 /*
- * mergo's Map/Merge of SRC into DST (both maps): a key DST lacks or holds
- * empty is set from SRC; nested maps merge; with OVERRIDE a SRC value
- * replaces DST's, except a non-empty map or list in DST facing one in
- * SRC (maps then merge, lists stay).
+ * mergo's (v1.0.0) Map/Merge of SRC into DST (both maps): a key DST lacks
+ * or holds empty is set from SRC; nested maps merge; with OVERRIDE a SRC
+ * value (a list or null too) replaces DST's, except that two maps merge.
  */
 int
 tmpl_merge_into(struct exec *x, cJSON *dst, const cJSON *src, int override)
@@ -731,7 +810,7 @@ tmpl_merge_into(struct exec *x, cJSON *dst, const cJSON *src, int override)
 	for (s = src ? src->child : NULL; s != NULL; s = s->next) {
 		cJSON *d = cJSON_GetObjectItemCaseSensitive(dst, s->string);
 
-		if (cJSON_IsNull(s))
+		if (cJSON_IsNull(s) && !override)
 			continue;
 		if (cJSON_IsObject(s) && cJSON_IsObject(d)) {
 			rc = tmpl_merge_into(x, d, s, override);
@@ -739,7 +818,8 @@ tmpl_merge_into(struct exec *x, cJSON *dst, const cJSON *src, int override)
 				return rc;
 		}
 		if (d != NULL && !empty_json(d) &&
-		    (cJSON_IsObject(s) || cJSON_IsArray(s)))
+		    ((cJSON_IsArray(s) && !override) ||
+		     (cJSON_IsObject(s) && cJSON_IsObject(d))))
 			continue;
 		if (d == NULL || empty_json(d) || override) {
 			rc = tmpl_add_val(x, dst, s->string, tmpl_to_val(s));

@@ -200,34 +200,46 @@ s_trim(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	return tmpl_fn_result(x, c, &b, out);
 }
 
-/* upper, lower, title (strings.Title), untitle: ASCII letters. */
+static size_t uspace(const char *s, size_t n);
+
+/* upper, lower (strings.ToUpper, ToLower), title (strings.Title), untitle
+ * (the first rune lower case), with tmpl_rune_upper's alphabets. */
 static int
 s_case(struct exec *x, const struct call *c, const struct val *a, size_t n,
        struct val *out)
 {
 	const char *name = c->fn->name + 6, *s;
 	struct buf b = tmpl_fn_buf(x);
-	size_t len, i;
+	size_t len, i = 0;
 	int sep = 1, rc = tmpl_arg_str(x, c, a, 0, &s, &len);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		int lower = ch >= 'a' && ch <= 'z', upper = ch >= 'A' && ch <= 'Z';
+	while (i < len) {
+		uint32_t r, m;
+		size_t k = tmpl_utf8_dec(s + i, len - i, &r);
+		char u[4];
 
-		if (name[0] == 'u' && name[1] == 'p' && lower)
-			ch = (unsigned char)(ch - 32);
-		else if (name[0] == 'l' && upper)
-			ch = (unsigned char)(ch + 32);
-		else if (name[0] == 't' && sep && lower)
-			ch = (unsigned char)(ch - 32);
-		else if (name[0] == 'u' && name[1] == 'n' && i == 0 && upper)
-			ch = (unsigned char)(ch + 32);
-		buf_putc(&b, (char)ch);
+		if (name[0] == 'u' && name[1] == 'p')
+			m = tmpl_rune_upper(r);
+		else if (name[0] == 'l')
+			m = tmpl_rune_lower(r);
+		else if (name[0] == 't')
+			m = sep ? tmpl_rune_upper(r) : r;
+		else
+			m = i == 0 ? tmpl_rune_lower(r) : r;
+		if (m == r)
+			buf_append(&b, s + i, k);	/* invalid bytes stay */
+		else
+			buf_append(&b, u, tmpl_utf8_enc(m, u));
 		/* strings.Title's isSeparator */
-		sep = !(lower || upper || is_digit(ch) || ch == '_' || ch >= 0x80);
+		if (r < 0x80)
+			sep = !(is_digit((int)r) || r == '_' ||
+				((r | 0x20) >= 'a' && (r | 0x20) <= 'z'));
+		else
+			sep = uspace(s + i, len - i) > 0;
+		i += k;
 	}
 	return tmpl_fn_result(x, c, &b, out);
 }
@@ -511,7 +523,7 @@ s_b64(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	if (rc != 0)
 		return rc;
 	v = vstr(s, len);
-	if (c->fn->name[8] == 'e')
+	if (c->fn->name[9] == 'e')
 		return tmpl_fn_base64Encode(x, c, &v, 1, out);
 	{
 		/* Go's error text becomes the result: decode with a
@@ -609,7 +621,7 @@ s_json(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	struct buf b = tmpl_fn_buf(x);
 
 	(void)n;
-	if (tmpl_json_val(&b, a[0], c->fn->name[8] == 'r', 0) != 0) {
+	if (tmpl_json_val(&b, a[0], c->fn->name[8] == 'P', 0) != 0) {
 		buf_free(&b);
 		*out = vstr("", 0);
 		return 0;

@@ -570,11 +570,16 @@ scalar_json(const yaml_event_t *ev)
 	case Y_FALSE: return cJSON_CreateFalse();
 	case Y_INT:
 	case Y_FLOAT: return cJSON_CreateNumber(num);
-	default:
-		if (n >= 4 && (s[n - 3] | 0x20) == 'i')	/* .inf, -.inf */
+	case Y_OTHER:
+		/* .inf, +.inf, -.inf, .nan are floats; timestamps, "<<" and
+		 * base 60 stay strings. */
+		if (strchr(".+-", s[0]) != NULL && n >= 4 && n <= 5 &&
+		    (s[n - 3] | 0x20) == 'i')
 			return cJSON_CreateNumber(s[0] == '-' ? -INFINITY : INFINITY);
-		if (n == 4 && (s[1] | 0x20) == 'n')
+		if (n == 4 && s[0] == '.' && (s[1] | 0x20) == 'n')
 			return cJSON_CreateNumber(NAN);
+		return cJSON_CreateString(s);
+	default:
 		return cJSON_CreateString(s);
 	}
 }

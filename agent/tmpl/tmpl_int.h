@@ -458,6 +458,12 @@ void tmpl_trim_cutset(const char **s, size_t *len, const char *set,
 /* mergo's merge of the map SRC into DST, which is the execution's own. */
 int tmpl_merge_into(struct exec *x, cJSON *dst, const cJSON *src,
 		    int override);
+/* Upper and lower case of a rune (ASCII, Latin-1 and -A, Greek,
+ * Cyrillic), and whether it is a letter (roughly: any non-ASCII rune
+ * that is not Latin-1 punctuation). */
+uint32_t tmpl_rune_upper(uint32_t r);
+uint32_t tmpl_rune_lower(uint32_t r);
+int tmpl_rune_letter(uint32_t r);
 /* Go's time.Format of the broken-down UTC time TM with layout L (time.c). */
 struct tm;
 void tmpl_go_time(struct buf *b, const char *l, size_t n, const struct tm *tm);
