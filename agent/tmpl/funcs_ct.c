@@ -6,7 +6,8 @@
  * in, containsAll, containsAny, containsNone, containsNotAll, loop,
  * mergeMap, mergeMapWithOverride, explodeMap, and the math functions
  * (add subtract multiply divide modulo minimum maximum).  The regular
- * expressions are in funcs_regex.c, YAML in funcs_yaml.c, Sprig's
+ * expressions are in funcs_regex.c, YAML in funcs_yaml.c, TOML in
+ * funcs_toml.c, Sprig's
  * functions in funcs_sprig.c.
  *
  * DESIGN / invariants:
@@ -225,7 +226,7 @@ tmpl_fn_trim(struct exec *x, const struct call *c, const struct val *a, size_t n
 	struct val *out)
 {
 	const char *set, *s, *name = c->fn->name;
-	size_t setlen, len;
+	size_t setlen, len, nl = strlen(name);
 	int rc;
 
 	(void)n;
@@ -234,12 +235,12 @@ tmpl_fn_trim(struct exec *x, const struct call *c, const struct val *a, size_t n
 		rc = tmpl_arg_str(x, c, a, 1, &s, &len);
 	if (rc != 0)
 		return rc;
-	if (strcmp(name + strlen(name) - 6, "Prefix") == 0) {
+	if (nl > 6 && strcmp(name + nl - 6, "Prefix") == 0) {
 		if (len >= setlen && memcmp(s, set, setlen) == 0) {
 			s += setlen;
 			len -= setlen;
 		}
-	} else if (strcmp(name + strlen(name) - 6, "Suffix") == 0) {
+	} else if (nl > 6 && strcmp(name + nl - 6, "Suffix") == 0) {
 		if (len >= setlen && memcmp(s + len - setlen, set, setlen) == 0)
 			len -= setlen;
 	} else {
@@ -1008,6 +1009,7 @@ static const struct func ct_funcs[] = {
 	{"regexReplaceAll", 3, 3, 0, tmpl_fn_regexReplaceAll},
 	{"splitToMap", 3, 3, 0, fn_splitToMap},
 	{"subtract", 2, 2, 0, fn_math},
+	{"toTOML", 1, 1, 0, tmpl_fn_toTOML},
 	{"toTitle", 1, 1, 0, fn_toTitle},
 	{"toYAML", 1, 1, 0, tmpl_fn_toYAML},
 	{"trim", 2, 2, 0, tmpl_fn_trim},

@@ -149,20 +149,20 @@ s_atoi(struct exec *x, const struct call *c, const struct val *a, size_t n,
        struct val *out)
 {
 	const char *s;
-	char *end;
-	size_t len;
-	long long r;
+	char *end = NULL;
+	long long r = 0;
 	int rc = tmpl_arg_cstr(x, c, a, 0, &s);
 
 	(void)n;
 	if (rc != 0)
 		return rc;
-	len = strlen(s);
+	*out = vnum(0);
+	if (!(is_digit(s[0]) || ((s[0] == '+' || s[0] == '-') && is_digit(s[1]))))
+		return 0;
 	errno = 0;
-	r = len > 0 && (is_digit(s[0]) || s[0] == '+' || s[0] == '-') ?
-		    strtoll(s, &end, 10) : 0;
-	*out = vnum(len > 0 && errno == 0 && *end == '\0' &&
-		    (is_digit(s[0]) || s[0] == '+' || s[0] == '-') ? (double)r : 0);
+	r = strtoll(s, &end, 10);
+	if (errno == 0 && end != NULL && *end == '\0')
+		*out = vnum((double)r);
 	return 0;
 }
 

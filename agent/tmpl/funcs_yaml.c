@@ -437,7 +437,8 @@ emit_val(yaml_emitter_t *em, struct val v, int depth)
 			return -1;
 		if (tmpl_sorted_members(v.j, &m, &n) != 0)
 			return -1;
-		qsort((void *)m, n, sizeof(*m), key_less_cmp);
+		if (n > 1)
+			qsort((void *)m, n, sizeof(*m), key_less_cmp);
 		for (i = 0; i < n && rc == 0; i++) {
 			rc = emit_str(em, m[i]->string, strlen(m[i]->string));
 			if (rc == 0)
@@ -500,7 +501,8 @@ tmpl_fn_toYAML(struct exec *x, const struct call *c, const struct val *a,
 		s = out->s;
 		len = out->len;
 		tmpl_trim_space(&s, &len);
-		((char *)out->s)[s - out->s + len] = '\0';
+		if (len < out->len)	/* our own copy, not a literal "" */
+			((char *)out->s)[s - out->s + len] = '\0';
 		*out = vstr(s, len);
 	}
 	return rc;

@@ -432,7 +432,7 @@ int tmpl_fn_fetch(struct exec *x, const struct call *c,
 
 /* ---- tmplfuncs ---- */
 /* consul-template's other functions (funcs_ct.c, funcs_regex.c,
- * funcs_yaml.c) and Sprig's under "sprig_" (funcs_sprig.c): second
+ * funcs_yaml.c, funcs_toml.c) and Sprig's under "sprig_" (funcs_sprig.c): second
  * tables, looked up when funcs.c's has no such name. */
 const struct func *tmpl_find_func_ct(const char *name);
 const struct func *tmpl_find_func_sprig(const char *name);
@@ -475,6 +475,8 @@ int tmpl_fn_regexReplaceAll(struct exec *x, const struct call *c,
 			    const struct val *a, size_t n, struct val *out);
 int tmpl_fn_parseYAML(struct exec *x, const struct call *c,
 		      const struct val *a, size_t n, struct val *out);
+int tmpl_fn_toTOML(struct exec *x, const struct call *c,
+		   const struct val *a, size_t n, struct val *out);
 int tmpl_fn_toYAML(struct exec *x, const struct call *c,
 		   const struct val *a, size_t n, struct val *out);
 
