@@ -5,7 +5,8 @@
  *
  * The expected strings of the tables were produced by Go itself: Go
  * 1.19's text/template running each template with the real Sprig 3.2.3,
- * gopkg.in/yaml.v2 2.4.0 and golang.org/x/text, and consul-template's
+ * gopkg.in/yaml.v2 2.4.0, BurntSushi/toml and golang.org/x/text, and
+ * consul-template's
  * functions as its template/funcs.go defines them.  Nothing here needs
  * Go to run.  The rest (errors, randomness, Vault data) asserts this
  * engine's own behaviour.
@@ -387,6 +388,22 @@ static const struct fcase sprig_dicts_cases[] = {
 	 "map[a:1 b:3 c:4] map[a:2 n:map[x:1 y:2]]"},
 };
 
+/* toTOML as BurntSushi/toml writes it */
+static const struct fcase ct_toml_cases[] = {
+	{"{{ toTOML (sprig_dict \"name\" \"web\" \"port\" 8080 \"ratio\" 0.25 \"on\" true \"big\" 1e21 \"small\" 0.000001 \"whole\" 2.5) }}",
+	 "big = 1000000000000000000000.0\nname = \"web\"\non = true\nport = 8080\nratio = 0.25\nsmall = 0.000001\nwhole = 2.5"},
+	{"{{ toTOML (parseYAML \"title: x\\nowner:\\n  name: Tom\\n  dob: 1979\\ndatabase:\\n  ports: [8000, 8001]\\n  data: [[\\\"delta\\\", \\\"phi\\\"], [3.14]]\\n  temp: {cpu: 79.5, case: 72.5}\\nservers:\\n- name: alpha\\n  ip: 10.0.0.1\\n- name: beta\\n  ip: 10.0.0.2\\n\") }}",
+	 "title = \"x\"\n\n[database]\n  data = [[\"delta\", \"phi\"], [3.14]]\n  ports = [8000, 8001]\n  [database.temp]\n    case = 72.5\n    cpu = 79.5\n\n[owner]\n  dob = 1979\n  name = \"Tom\"\n\n[[servers]]\n  ip = \"10.0.0.1\"\n  name = \"alpha\"\n\n[[servers]]\n  ip = \"10.0.0.2\"\n  name = \"beta\""},
+	{"{{ toTOML (sprig_dict \"a b\" 1 \"\" 2 \"k.j\" 3 \"q\\\"x\" \"v\\n\\\"t\\\"\\\\\" \"tab\" \"a\\tb\\u0001\") }}",
+	 "\"\" = 2\n\"a b\" = 1\n\"k.j\" = 3\n\"q\\\"x\" = \"v\\n\\\"t\\\"\\\\\"\ntab = \"a\\tb\\u0001\""},
+	{"{{ toTOML (sprig_dict \"l\" (sprig_list (sprig_dict \"x\" 1) 2) \"e\" (sprig_list) \"m\" (sprig_dict) \"n\" nil) }}",
+	 "e = []\nl = [{x = 1}, 2]\n\n[m]"},
+	{"{{ toTOML (parseYAML \"a:\\n  b:\\n    c:\\n      d: 1\\n    e: 2\\n  f: [{g: 1}]\\n\") }}",
+	 "[a]\n  [a.b]\n    e = 2\n    [a.b.c]\n      d = 1\n\n  [[a.f]]\n    g = 1"},
+	{"{{ toTOML (sprig_dict \"t\" (sprig_list (sprig_dict \"k\" (sprig_dict \"z\" 1) \"a\" 2))) }}",
+	 "[[t]]\n  a = 2\n  [t.k]\n    z = 1"},
+};
+
 /* date, dateInZone, sha*sum, adler32sum, int, float64, math */
 static const struct fcase sprig_dates_hashes_numbers_cases[] = {
 	{"{{ sprig_date \"2006-01-02 15:04\" 1700000000 }} {{ sprig_dateInZone \"Jan 2, 2006\" 1700000000 \"UTC\" }}",
@@ -448,6 +465,18 @@ test_yaml_output_matches_yaml_v2_byte_for_byte(void **state)
 }
 
 static void
+test_ct_toml_output_matches_burntsushi_toml(void **state)
+{
+	(void)state;
+	EXPECT_TABLE(ct_toml_cases);
+	expect("{{ toTOML \"x\" }}", "\"x\"");
+	expect_err("{{ toTOML (sprig_list (sprig_dict)) }}",
+		   "t.tpl:1:4: toTOML: toml: top-level values must be Go maps or structs");
+	expect_err("{{ toTOML (sprig_dict \"l\" (sprig_list 1 nil)) }}",
+		   "t.tpl:1:4: toTOML: toml: cannot encode array with nil element");
+}
+
+static void
 test_sprig_strings_render_as_sprig(void **state)
 {
 	(void)state;
@@ -495,7 +524,8 @@ test_every_documented_function_name_resolves(void **state)
 		"loop", "maximum", "md5sum", "mergeMap", "mergeMapWithOverride",
 		"minimum", "modulo", "multiply", "mustEnv", "parseBool",
 		"parseFloat", "parseInt", "parseUint", "parseYAML", "regexMatch",
-		"regexReplaceAll", "splitToMap", "subtract", "toTitle", "toYAML",
+		"regexReplaceAll", "splitToMap", "subtract", "toTOML", "toTitle",
+		"toYAML",
 		"trim", "trimPrefix", "trimSuffix",
 		"sprig_add", "sprig_add1", "sprig_adler32sum", "sprig_all",
 		"sprig_any", "sprig_append", "sprig_atoi", "sprig_b64dec",
@@ -726,6 +756,7 @@ main(void)
 		T(test_ct_lists_and_maps_render_as_consul_template),
 		T(test_ct_math_keeps_go_int_and_float_results),
 		T(test_yaml_output_matches_yaml_v2_byte_for_byte),
+		T(test_ct_toml_output_matches_burntsushi_toml),
 		T(test_sprig_strings_render_as_sprig),
 		T(test_sprig_defaults_follow_sprig_emptiness),
 		T(test_sprig_lists_render_as_sprig),
