@@ -2,7 +2,8 @@
  * funcs_ct.c: consul-template's own functions that the first table left
  * out: trim, trimPrefix, trimSuffix, indent, base64URLEncode,
  * base64URLDecode, envOrDefault, mustEnv, parseBool, parseInt,
- * parseFloat, parseUint, md5sum, hmacSHA256Hex, toTitle, splitToMap,
+ * parseFloat, parseUint, md5sum, hmacSHA256Hex, toTitle,
+ * toUnescapedJSON, toUnescapedJSONPretty, splitToMap,
  * in, containsAll, containsAny, containsNone, containsNotAll, loop,
  * mergeMap, mergeMapWithOverride, explodeMap, and the math functions
  * (add subtract multiply divide modulo minimum maximum).  The regular
@@ -495,6 +496,44 @@ fn_hmacSHA256Hex(struct exec *x, const struct call *c, const struct val *a,
 	rc = put_hex(x, c, md, mdlen, out);
 	OPENSSL_cleanse(md, sizeof(md));
 	return rc;
+}
+
+/*
+ * toUnescapedJSON, toUnescapedJSONPretty (and Sprig's toRawJson): JSON
+ * as Go's Encoder with SetEscapeHTML(false) writes it: "<", ">" and "&"
+ * as they are.  Go's escaped output is un-escaped: a backslash in that
+ * output always starts an escape, so stepping over escapes two bytes at
+ * a time never mistakes an escaped backslash for one.
+ */
+int
+tmpl_fn_toUnescapedJSON(struct exec *x, const struct call *c,
+			const struct val *a, size_t n, struct val *out)
+{
+	struct buf j = tmpl_fn_buf(x), b = tmpl_fn_buf(x);
+	int pretty = strstr(c->fn->name, "Pretty") != NULL;
+	size_t i = 0;
+
+	(void)n;
+	if (tmpl_json_val(&j, a[0], pretty, 0) != 0) {
+		buf_free(&j);
+		return tmpl_cerr(x, c, "unsupported value (NaN or infinity)");
+	}
+	b.err = j.err;
+	while (j.s != NULL && i < j.len) {
+		if (j.s[i] != '\\') {
+			buf_putc(&b, j.s[i++]);
+		} else if (i + 6 <= j.len && (memcmp(j.s + i, "\\u003c", 6) == 0 ||
+					      memcmp(j.s + i, "\\u003e", 6) == 0 ||
+					      memcmp(j.s + i, "\\u0026", 6) == 0)) {
+			buf_putc(&b, j.s[i + 5] == 'c' ? '<' : j.s[i + 5] == 'e' ? '>' : '&');
+			i += 6;
+		} else {
+			buf_append(&b, j.s + i, i + 1 < j.len ? 2 : 1);
+			i += 2;
+		}
+	}
+	buf_free(&j);
+	return tmpl_fn_result(x, c, &b, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1011,6 +1050,8 @@ static const struct func ct_funcs[] = {
 	{"subtract", 2, 2, 0, fn_math},
 	{"toTOML", 1, 1, 0, tmpl_fn_toTOML},
 	{"toTitle", 1, 1, 0, fn_toTitle},
+	{"toUnescapedJSON", 1, 1, 0, tmpl_fn_toUnescapedJSON},
+	{"toUnescapedJSONPretty", 1, 1, 0, tmpl_fn_toUnescapedJSON},
 	{"toYAML", 1, 1, 0, tmpl_fn_toYAML},
 	{"trim", 2, 2, 0, tmpl_fn_trim},
 	{"trimPrefix", 2, 2, 0, tmpl_fn_trim},

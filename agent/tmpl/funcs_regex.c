@@ -620,11 +620,14 @@ expand(struct buf *b, const struct re *re, const char *tpl, size_t tlen,
 	}
 }
 
-/* regexReplaceAll RE REPLACEMENT S: Regexp.ReplaceAllString. */
+/* regexReplaceAll RE REPLACEMENT S: Regexp.ReplaceAllString, or
+ * ReplaceAllLiteralString for Sprig's regexReplaceAllLiteral (whose
+ * caller puts the arguments in this order). */
 int
 tmpl_fn_regexReplaceAll(struct exec *x, const struct call *c,
 			const struct val *a, size_t n, struct val *out)
 {
+	int literal = strstr(c->fn->name, "Literal") != NULL;
 	regmatch_t m[RE_MAX_GROUPS + 1];
 	struct buf b = tmpl_fn_buf(x);
 	struct re re;
@@ -650,7 +653,9 @@ tmpl_fn_regexReplaceAll(struct exec *x, const struct call *c,
 		so = (size_t)m[0].rm_so;
 		eo = (size_t)m[0].rm_eo;
 		buf_append(&b, s + last, so - last);
-		if (eo > last || so == 0)
+		if ((eo > last || so == 0) && literal)
+			buf_append(&b, tpl, tlen);
+		else if (eo > last || so == 0)
 			expand(&b, &re, tpl, tlen, s, m);
 		last = eo;
 		if (pos < len)
@@ -666,5 +671,177 @@ tmpl_fn_regexReplaceAll(struct exec *x, const struct call *c,
 		return tmpl_cerr(x, c, "regexec failed");
 	}
 	buf_append(&b, s + last, len - last);
+	return tmpl_fn_result(x, c, &b, out);
+}
+
+/*
+ * Go's allMatches: the matches of RE in S from the left, at most MAX
+ * (< 0: all), an empty match right after a match left out; each one's
+ * [start, end) into SO and EO (malloc'd).  The count, or -ENOMEM.
+ */
+static long
+all_matches(const struct re *re, const char *s, size_t len, long max,
+	    size_t **so, size_t **eo)
+{
+	regmatch_t m[RE_MAX_GROUPS + 1];
+	size_t pos = 0, cap = 0, k = 0;
+	long prev_end = -1;
+
+	*so = NULL;
+	*eo = NULL;
+	while ((max < 0 || (long)k < max) && pos <= len) {
+		int r = re_exec(re, s, len, pos, m), accept = 1;
+		size_t a0, a1;
+
+		if (r < 0)
+			return r;
+		if (r == 0)
+			break;
+		a0 = (size_t)m[0].rm_so;
+		a1 = (size_t)m[0].rm_eo;
+		if (a1 == pos) {
+			uint32_t rr;
+
+			if ((long)a0 == prev_end)
+				accept = 0;
+			pos += pos < len ? tmpl_utf8_dec(s + pos, len - pos, &rr) : 1;
+		} else {
+			pos = a1;
+		}
+		prev_end = (long)a1;
+		if (!accept)
+			continue;
+		if (k == cap) {
+			size_t c2 = cap, c3 = cap;
+			size_t *n1 = tmpl_grow(*so, &c2, k + 1, sizeof(**so));
+
+			if (n1 == NULL)
+				return -ENOMEM;
+			*so = n1;
+			n1 = tmpl_grow(*eo, &c3, k + 1, sizeof(**eo));
+			if (n1 == NULL)
+				return -ENOMEM;
+			*eo = n1;
+			cap = c2 < c3 ? c2 : c3;
+		}
+		(*so)[k] = a0;
+		(*eo)[k] = a1;
+		k++;
+	}
+	return (long)k;
+}
+
+static int
+add_piece(struct exec *x, cJSON *l, const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	int rc;
+
+	if (d == NULL)
+		return tmpl_xoom(x);
+	memcpy(d, s, len);
+	d[len] = '\0';
+	rc = tmpl_add_val(x, l, NULL, vstr(d, len));
+	free(d);
+	return rc;
+}
+
+/*
+ * Sprig's regexFind RE S, regexFindAll RE S N and regexSplit RE S N
+ * (FindString, FindAllString, Split), and their must* twins.
+ */
+int
+tmpl_fn_regexFind(struct exec *x, const struct call *c, const struct val *a,
+		  size_t n, struct val *out)
+{
+	const char *name = c->fn->name, *s;
+	int split = strstr(name, "Split") != NULL;
+	int all = split || strstr(name, "FindAll") != NULL;
+	size_t len, *so = NULL, *eo = NULL, beg = 0, end = 0;
+	long long max = 1;
+	long k, i;
+	struct re re;
+	cJSON *l = NULL;
+	int rc;
+
+	rc = tmpl_arg_str(x, c, a, 1, &s, &len);
+	if (rc == 0 && all && n == 3)
+		rc = tmpl_arg_int(x, c, a, 2, &max);
+	if (rc == 0)
+		rc = compile_arg(x, c, a, &re);
+	if (rc != 0)
+		return rc;
+	if (all) {
+		l = cJSON_CreateArray();
+		rc = tmpl_ret_json(x, l, out);
+		if (rc != 0 || max == 0) {
+			re_free(&re);
+			if (rc == 0 && max == 0)
+				*out = (struct val){.k = V_LIST};	/* Go's nil */
+			return rc;
+		}
+	}
+	if (split && len == 0 && a[0].len > 0) {
+		re_free(&re);
+		return add_piece(x, l, "", 0);
+	}
+	k = all_matches(&re, s, len, max < 0 ? -1 : (long)max, &so, &eo);
+	re_free(&re);
+	if (k < 0) {
+		free(so);
+		free(eo);
+		return tmpl_xoom(x);
+	}
+	if (!all) {
+		*out = vstr("", 0);
+		if (k > 0) {
+			struct buf b = tmpl_fn_buf(x);
+
+			buf_append(&b, s + so[0], eo[0] - so[0]);
+			rc = tmpl_fn_result(x, c, &b, out);
+		}
+		free(so);
+		free(eo);
+		return rc;
+	}
+	for (i = 0; i < k && rc == 0; i++) {
+		if (!split) {
+			rc = add_piece(x, l, s + so[i], eo[i] - so[i]);
+			continue;
+		}
+		if (max > 0 && (long long)tmpl_jcount(l) == max - 1)
+			break;
+		end = so[i];
+		if (eo[i] != 0)
+			rc = add_piece(x, l, s + beg, end - beg);
+		beg = eo[i];
+	}
+	if (rc == 0 && split && end != len)
+		rc = add_piece(x, l, s + beg, len - beg);
+	if (rc == 0 && !split && k == 0)
+		*out = (struct val){.k = V_LIST};	/* Go's nil slice */
+	free(so);
+	free(eo);
+	return rc;
+}
+
+/* Sprig's regexQuoteMeta S: regexp.QuoteMeta. */
+int
+tmpl_fn_regexQuoteMeta(struct exec *x, const struct call *c,
+		       const struct val *a, size_t n, struct val *out)
+{
+	struct buf b = tmpl_fn_buf(x);
+	const char *s;
+	size_t len, i;
+	int rc = tmpl_arg_str(x, c, a, 0, &s, &len);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < len; i++) {
+		if (strchr("\\.+*?()|[]{}^$", s[i]) != NULL && s[i] != '\0')
+			buf_putc(&b, '\\');
+		buf_putc(&b, s[i]);
+	}
 	return tmpl_fn_result(x, c, &b, out);
 }

@@ -1541,6 +1541,161 @@ s_fail(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	return tmpl_cerr(x, c, "%.200s", s);
 }
 
+/* regexReplaceAllLiteral RE S REPL, in consul-template's order. */
+static int
+s_regexReplaceAllLiteral(struct exec *x, const struct call *c,
+			 const struct val *a, size_t n, struct val *out)
+{
+	return s_regexReplaceAll(x, c, a, n, out);
+}
+
+/* toJson's twins: mustToJson, mustToPrettyJson (an error for NaN), and
+ * toRawJson, mustToRawJson (no HTML escaping). */
+static int
+s_json_must(struct exec *x, const struct call *c, const struct val *a,
+	    size_t n, struct val *out)
+{
+	struct buf b = tmpl_fn_buf(x);
+
+	(void)n;
+	if (strstr(c->fn->name, "Raw") != NULL)	/* Go panics on NaN: an error */
+		return tmpl_fn_toUnescapedJSON(x, c, a, 1, out);
+	if (tmpl_json_val(&b, a[0], strstr(c->fn->name, "Pretty") != NULL, 0) != 0) {
+		buf_free(&b);
+		return tmpl_cerr(x, c, "json: unsupported value (NaN or infinity)");
+	}
+	return tmpl_fn_result(x, c, &b, out);
+}
+
+/* fromJson S (nil when S is not JSON), mustFromJson S (an error). */
+static int
+s_fromJson(struct exec *x, const struct call *c, const struct val *a,
+	   size_t n, struct val *out)
+{
+	const char *s, *end = NULL;
+	size_t len;
+	cJSON *j;
+	int rc = tmpl_arg_str(x, c, a, 0, &s, &len);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	j = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+	if (j != NULL) {
+		/* Only white space may follow the value. */
+		size_t rest = len - (size_t)(end - s);
+
+		while (rest > 0 && (*end == ' ' || *end == '\t' || *end == '\n' ||
+				    *end == '\r'))
+			end++, rest--;
+		if (rest > 0) {
+			cJSON_Delete(j);
+			j = NULL;
+		}
+	}
+	if (j == NULL) {
+		if (strcmp(c->fn->name, "sprig_mustFromJson") == 0)
+			return tmpl_cerr(x, c, "invalid JSON");
+		*out = vnil();
+		return 0;
+	}
+	return tmpl_ret_json(x, j, out);
+}
+
+/* path.Clean of S into B. */
+static void
+path_clean(struct buf *b, const char *p, size_t n)
+{
+	size_t r = 0, w, dotdot = 0, start = b->len;
+	int rooted = n > 0 && p[0] == '/';
+
+	if (n == 0) {
+		buf_putc(b, '.');
+		return;
+	}
+	if (rooted) {
+		buf_putc(b, '/');
+		r = 1;
+		dotdot = 1;
+	}
+	while (r < n && b->err == 0) {
+		w = b->len - start;
+		if (p[r] == '/') {
+			r++;
+		} else if (p[r] == '.' && (r + 1 == n || p[r + 1] == '/')) {
+			r++;
+		} else if (p[r] == '.' && p[r + 1] == '.' && (r + 2 == n || p[r + 2] == '/')) {
+			r += 2;
+			if (w > dotdot) {
+				w--;
+				while (w > dotdot && b->s[start + w] != '/')
+					w--;
+				b->len = start + w;
+			} else if (!rooted) {
+				if (w > 0)
+					buf_putc(b, '/');
+				buf_puts(b, "..");
+				dotdot = b->len - start;
+			}
+		} else {
+			if ((rooted && w != 1) || (!rooted && w != 0))
+				buf_putc(b, '/');
+			for (; r < n && p[r] != '/'; r++)
+				buf_putc(b, p[r]);
+		}
+	}
+	if (b->len == start)
+		buf_putc(b, '.');
+}
+
+/* base, dir, ext, clean, isAbs: Go's path package (slashes only). */
+static int
+s_path(struct exec *x, const struct call *c, const struct val *a, size_t n,
+       struct val *out)
+{
+	const char *name = c->fn->name + 6, *p;
+	struct buf b = tmpl_fn_buf(x);
+	size_t len, i;
+	int rc = tmpl_arg_str(x, c, a, 0, &p, &len);
+
+	(void)n;
+	if (rc != 0)
+		return rc;
+	switch (name[0]) {
+	case 'i':
+		*out = vbool(len > 0 && p[0] == '/');
+		return 0;
+	case 'c':
+		path_clean(&b, p, len);
+		break;
+	case 'e':
+		for (i = len; i-- > 0 && p[i] != '/';) {
+			if (p[i] == '.') {
+				buf_append(&b, p + i, len - i);
+				break;
+			}
+		}
+		break;
+	case 'd':
+		for (i = len; i > 0 && p[i - 1] != '/'; i--)
+			;
+		path_clean(&b, p, i);
+		break;
+	default:	/* base */
+		while (len > 0 && p[len - 1] == '/')
+			len--;
+		if (len == 0) {
+			buf_puts(&b, *p == '/' ? "/" : ".");
+			break;
+		}
+		for (i = len; i > 0 && p[i - 1] != '/'; i--)
+			;
+		buf_append(&b, p + i, len - i);
+		break;
+	}
+	return tmpl_fn_result(x, c, &b, out);
+}
+
 /* ------------------------------------------------------------------ */
 /* The table                                                           */
 
@@ -1555,9 +1710,11 @@ static const struct func sprig_funcs[] = {
 	{"sprig_atoi", 1, 1, 0, s_atoi},
 	{"sprig_b64dec", 1, 1, 0, s_b64},
 	{"sprig_b64enc", 1, 1, 0, s_b64},
+	{"sprig_base", 1, 1, 0, s_path},
 	{"sprig_biggest", 1, -1, 0, s_math},
 	{"sprig_cat", 0, -1, 0, s_cat},
 	{"sprig_ceil", 1, 1, 0, s_fmath},
+	{"sprig_clean", 1, 1, 0, s_path},
 	{"sprig_coalesce", 0, -1, 0, s_coalesce},
 	{"sprig_compact", 1, 1, 0, s_listop},
 	{"sprig_concat", 0, -1, 0, s_concat},
@@ -1567,13 +1724,16 @@ static const struct func sprig_funcs[] = {
 	{"sprig_date_in_zone", 3, 3, 0, s_date},
 	{"sprig_default", 1, 2, 0, s_default},
 	{"sprig_dict", 0, -1, 0, s_dict},
+	{"sprig_dir", 1, 1, 0, s_path},
 	{"sprig_div", 2, 2, 0, s_math},
 	{"sprig_empty", 1, 1, 0, s_empty},
 	{"sprig_env", 1, 1, 0, s_env},
+	{"sprig_ext", 1, 1, 0, s_path},
 	{"sprig_fail", 1, 1, 0, s_fail},
 	{"sprig_first", 1, 1, 0, s_listop},
 	{"sprig_float64", 1, 1, 0, s_float64},
 	{"sprig_floor", 1, 1, 0, s_fmath},
+	{"sprig_fromJson", 1, 1, 0, s_fromJson},
 	{"sprig_get", 2, 2, 0, s_get},
 	{"sprig_has", 2, 2, 0, s_has},
 	{"sprig_hasKey", 2, 2, 0, s_hasKey},
@@ -1583,6 +1743,7 @@ static const struct func sprig_funcs[] = {
 	{"sprig_initial", 1, 1, 0, s_listop},
 	{"sprig_int", 1, 1, 0, s_int},
 	{"sprig_int64", 1, 1, 0, s_int},
+	{"sprig_isAbs", 1, 1, 0, s_path},
 	{"sprig_join", 2, 2, 0, s_join},
 	{"sprig_keys", 1, -1, 0, s_keys},
 	{"sprig_last", 1, 1, 0, s_listop},
@@ -1596,6 +1757,16 @@ static const struct func sprig_funcs[] = {
 	{"sprig_minf", 1, -1, 0, s_fmath},
 	{"sprig_mod", 2, 2, 0, s_math},
 	{"sprig_mul", 1, -1, 0, s_math},
+	{"sprig_mustFromJson", 1, 1, 0, s_fromJson},
+	{"sprig_mustRegexFind", 2, 2, 0, tmpl_fn_regexFind},
+	{"sprig_mustRegexFindAll", 3, 3, 0, tmpl_fn_regexFind},
+	{"sprig_mustRegexMatch", 2, 2, 0, s_regexMatch},
+	{"sprig_mustRegexReplaceAll", 3, 3, 0, s_regexReplaceAll},
+	{"sprig_mustRegexReplaceAllLiteral", 3, 3, 0, s_regexReplaceAllLiteral},
+	{"sprig_mustRegexSplit", 3, 3, 0, tmpl_fn_regexFind},
+	{"sprig_mustToJson", 1, 1, 0, s_json_must},
+	{"sprig_mustToPrettyJson", 1, 1, 0, s_json_must},
+	{"sprig_mustToRawJson", 1, 1, 0, s_json_must},
 	{"sprig_nindent", 2, 2, 0, s_indent},
 	{"sprig_nospace", 1, 1, 0, s_nospace},
 	{"sprig_now", 0, 0, 0, s_now},
@@ -1610,8 +1781,13 @@ static const struct func sprig_funcs[] = {
 	{"sprig_randAlphaNum", 1, 1, 0, s_rand},
 	{"sprig_randAscii", 1, 1, 0, s_rand},
 	{"sprig_randNumeric", 1, 1, 0, s_rand},
+	{"sprig_regexFind", 2, 2, 0, tmpl_fn_regexFind},
+	{"sprig_regexFindAll", 3, 3, 0, tmpl_fn_regexFind},
 	{"sprig_regexMatch", 2, 2, 0, s_regexMatch},
+	{"sprig_regexQuoteMeta", 1, 1, 0, tmpl_fn_regexQuoteMeta},
 	{"sprig_regexReplaceAll", 3, 3, 0, s_regexReplaceAll},
+	{"sprig_regexReplaceAllLiteral", 3, 3, 0, s_regexReplaceAllLiteral},
+	{"sprig_regexSplit", 3, 3, 0, tmpl_fn_regexFind},
 	{"sprig_repeat", 2, 2, 0, s_repeat},
 	{"sprig_replace", 3, 3, 0, s_replace},
 	{"sprig_rest", 1, 1, 0, s_listop},
@@ -1631,6 +1807,7 @@ static const struct func sprig_funcs[] = {
 	{"sprig_title", 1, 1, 0, s_case},
 	{"sprig_toJson", 1, 1, 0, s_json},
 	{"sprig_toPrettyJson", 1, 1, 0, s_json},
+	{"sprig_toRawJson", 1, 1, 0, s_json_must},
 	{"sprig_toString", 1, 1, 0, s_toString},
 	{"sprig_toStrings", 1, 1, 0, s_strlist},
 	{"sprig_trim", 1, 1, 0, s_trim},

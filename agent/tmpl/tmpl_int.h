@@ -473,6 +473,12 @@ int tmpl_fn_regexMatch(struct exec *x, const struct call *c,
 		       const struct val *a, size_t n, struct val *out);
 int tmpl_fn_regexReplaceAll(struct exec *x, const struct call *c,
 			    const struct val *a, size_t n, struct val *out);
+int tmpl_fn_regexFind(struct exec *x, const struct call *c,
+		      const struct val *a, size_t n, struct val *out);
+int tmpl_fn_regexQuoteMeta(struct exec *x, const struct call *c,
+			   const struct val *a, size_t n, struct val *out);
+int tmpl_fn_toUnescapedJSON(struct exec *x, const struct call *c,
+			    const struct val *a, size_t n, struct val *out);
 int tmpl_fn_parseYAML(struct exec *x, const struct call *c,
 		      const struct val *a, size_t n, struct val *out);
 int tmpl_fn_toTOML(struct exec *x, const struct call *c,

@@ -404,6 +404,30 @@ static const struct fcase ct_toml_cases[] = {
 	 "[[t]]\n  a = 2\n  [t.k]\n    z = 1"},
 };
 
+/* toUnescapedJSON, toUnescapedJSONPretty, sprig_toRawJson */
+static const struct fcase unescaped_json_cases[] = {
+	{"{{ toUnescapedJSON (sprig_dict \"a\" \"<b>&\\\\u003c\" \"c\" (sprig_list 1 \"x>y\")) }}",
+	 "{\"a\":\"<b>&\\\\u003c\",\"c\":[1,\"x>y\"]}"},
+	{"{{ toUnescapedJSONPretty (sprig_dict \"a\" \"<b>\" \"c\" (sprig_list 1 (sprig_dict))) }}",
+	 "{\n  \"a\": \"<b>\",\n  \"c\": [\n    1,\n    {}\n  ]\n}"},
+	{"{{ sprig_toRawJson (sprig_dict \"h\" \"<&>\") }} {{ sprig_mustToJson (sprig_list \"<\") }}",
+	 "{\"h\":\"<&>\"} [\"\\u003c\"]"},
+};
+
+/* Sprig's other regex functions, fromJson, path functions */
+static const struct fcase sprig_regex_json_paths_cases[] = {
+	{"{{ sprig_regexFind \"[0-9]+\" \"abc123def456\" }}|{{ sprig_regexFind \"z\" \"abc\" }}|{{ sprig_regexFindAll \"[0-9]+\" \"a1b22c333\" -1 }}|{{ sprig_regexFindAll \"[0-9]+\" \"a1b22c333\" 2 }}|{{ sprig_regexFindAll \"x*\" \"axb\" -1 }}|{{ sprig_regexFindAll \"q\" \"abc\" -1 }}",
+	 "123||[1 22 333]|[1 22]|[ x ]|[]"},
+	{"{{ sprig_regexSplit \"z+\" \"pizza\" -1 }}|{{ sprig_regexSplit \"z+\" \"pizza\" 1 }}|{{ sprig_regexSplit \",\" \"a,b,c\" 2 }}|{{ sprig_regexSplit \"x*\" \"abc\" -1 }}|{{ sprig_regexSplit \",\" \"\" -1 }}|{{ sprig_regexSplit \",\" \"a\" 0 }}",
+	 "[pi a]|[pizza]|[a b,c]|[a b c]|[]|[]"},
+	{"{{ sprig_regexReplaceAllLiteral \"a(x*)b\" \"-ab-axxb-\" \"${1}\" }}|{{ sprig_regexQuoteMeta \"1.5*[x]+$\" }}",
+	 "-${1}-${1}-|1\\.5\\*\\[x\\]\\+\\$"},
+	{"{{ sprig_fromJson \"{\\\"a\\\": [1, 2.5, \\\"x\\\"], \\\"b\\\": null}\" | toJSON }}|{{ sprig_fromJson \"nope\" }}|{{ (sprig_fromJson \"{\\\"k\\\": \\\"v\\\"}\").k }}",
+	 "{\"a\":[1,2.5,\"x\"],\"b\":null}|<no value>|v"},
+	{"{{ sprig_base \"/a/b.txt\" }} {{ sprig_base \"/a/b/\" }} {{ sprig_base \"\" }} {{ sprig_base \"/\" }} {{ sprig_dir \"/a/b/c\" }} {{ sprig_dir \"c\" }} {{ sprig_dir \"/a//b/../c/\" }} {{ sprig_ext \"x/y.tar.gz\" }} {{ sprig_ext \"x.d/y\" }}|{{ sprig_clean \"a/../../b/./c//\" }} {{ sprig_clean \"/../x\" }} {{ sprig_clean \"\" }} {{ sprig_isAbs \"/x\" }} {{ sprig_isAbs \"x\" }}",
+	 "b.txt b . / /a/b . /a/c .gz |../b/c /x . true false"},
+};
+
 /* date, dateInZone, sha*sum, adler32sum, int, float64, math */
 static const struct fcase sprig_dates_hashes_numbers_cases[] = {
 	{"{{ sprig_date \"2006-01-02 15:04\" 1700000000 }} {{ sprig_dateInZone \"Jan 2, 2006\" 1700000000 \"UTC\" }}",
@@ -477,6 +501,22 @@ test_ct_toml_output_matches_burntsushi_toml(void **state)
 }
 
 static void
+test_unescaped_json_keeps_html_characters(void **state)
+{
+	(void)state;
+	EXPECT_TABLE(unescaped_json_cases);
+}
+
+static void
+test_sprig_regex_json_and_path_functions_render_as_sprig(void **state)
+{
+	(void)state;
+	EXPECT_TABLE(sprig_regex_json_paths_cases);
+	expect_err("{{ sprig_mustFromJson \"{\" }}",
+		   "t.tpl:1:4: sprig_mustFromJson: invalid JSON");
+}
+
+static void
 test_sprig_strings_render_as_sprig(void **state)
 {
 	(void)state;
@@ -525,7 +565,7 @@ test_every_documented_function_name_resolves(void **state)
 		"minimum", "modulo", "multiply", "mustEnv", "parseBool",
 		"parseFloat", "parseInt", "parseUint", "parseYAML", "regexMatch",
 		"regexReplaceAll", "splitToMap", "subtract", "toTOML", "toTitle",
-		"toYAML",
+		"toUnescapedJSON", "toUnescapedJSONPretty", "toYAML",
 		"trim", "trimPrefix", "trimSuffix",
 		"sprig_add", "sprig_add1", "sprig_adler32sum", "sprig_all",
 		"sprig_any", "sprig_append", "sprig_atoi", "sprig_b64dec",
@@ -555,7 +595,16 @@ test_every_documented_function_name_resolves(void **state)
 		"sprig_trimSuffix", "sprig_trimall", "sprig_trunc", "sprig_tuple",
 		"sprig_uniq", "sprig_unixEpoch", "sprig_unset", "sprig_until",
 		"sprig_untilStep", "sprig_untitle", "sprig_upper",
-		"sprig_uuidv4", "sprig_values", "sprig_without",
+		"sprig_uuidv4", "sprig_values", "sprig_without", "sprig_base",
+		"sprig_clean", "sprig_dir", "sprig_ext", "sprig_fromJson",
+		"sprig_isAbs", "sprig_mustFromJson", "sprig_mustRegexFind",
+		"sprig_mustRegexFindAll", "sprig_mustRegexMatch",
+		"sprig_mustRegexReplaceAll", "sprig_mustRegexReplaceAllLiteral",
+		"sprig_mustRegexSplit", "sprig_mustToJson",
+		"sprig_mustToPrettyJson", "sprig_mustToRawJson", "sprig_regexFind",
+		"sprig_regexFindAll", "sprig_regexQuoteMeta",
+		"sprig_regexReplaceAllLiteral", "sprig_regexSplit",
+		"sprig_toRawJson",
 		/* and the first table's, still found */
 		"and", "writeToFile", "toJSON", "secret",
 	};
@@ -757,6 +806,8 @@ main(void)
 		T(test_ct_math_keeps_go_int_and_float_results),
 		T(test_yaml_output_matches_yaml_v2_byte_for_byte),
 		T(test_ct_toml_output_matches_burntsushi_toml),
+		T(test_unescaped_json_keeps_html_characters),
+		T(test_sprig_regex_json_and_path_functions_render_as_sprig),
 		T(test_sprig_strings_render_as_sprig),
 		T(test_sprig_defaults_follow_sprig_emptiness),
 		T(test_sprig_lists_render_as_sprig),
