@@ -15,8 +15,9 @@
  *  - parseYAML reads the first document into maps, lists and scalars
  *    resolved as yaml.v2 resolves them into interface{} (YAML 1.1:
  *    yes/no/on/off are booleans, timestamps stay strings); anchors and
- *    aliases work (an alias is a copy).  Keys that are not strings become
- *    their text.  "" is an empty map.  Errors give libyaml's problem and
+ *    aliases work (an alias is a copy, and the copies count toward a cap
+ *    of YAML_MAX_NODES, so a "billion laughs" document is an error).
+ *    Keys that are not strings become their text.  "" is an empty map.  Errors give libyaml's problem and
  *    line, never the text.
  */
 #include "tmpl_int.h"
@@ -33,6 +34,7 @@
 
 #define YAML_MAX_ANCHORS 256
 #define YAML_MAX_DEPTH	 100
+#define YAML_MAX_NODES	 (1024 * 1024)	/* aliases expanded included */
 
 /* ------------------------------------------------------------------ */
 /* Resolution of plain scalars, as yaml.v2's resolve()                 */
@@ -521,6 +523,7 @@ struct yin {
 	struct anchor anchors[YAML_MAX_ANCHORS];
 	size_t nanchors;
 	cJSON *grave;		/* values a later duplicate key replaced */
+	size_t nodes;		/* made so far, aliases' copies included */
 	char err[160];
 };
 
@@ -586,6 +589,18 @@ scalar_json(const yaml_event_t *ev)
 	}
 }
 
+/* The nodes of the tree J, counting no further than LIMIT. */
+static size_t
+count_nodes(const cJSON *j, size_t limit)
+{
+	size_t n = 1;
+	const cJSON *c;
+
+	for (c = j->child; c != NULL && n <= limit; c = c->next)
+		n += count_nodes(c, limit - n);
+	return n;
+}
+
 /* The node that starts with EV (already read) into *OUT. */
 static int
 read_node(struct yin *y, yaml_event_t *ev, int depth, cJSON **out)
@@ -601,6 +616,11 @@ read_node(struct yin *y, yaml_event_t *ev, int depth, cJSON **out)
 			 YAML_MAX_DEPTH);
 		return -EINVAL;
 	}
+	if (++y->nodes > YAML_MAX_NODES) {
+		snprintf(y->err, sizeof(y->err), "document has more than %d nodes",
+			 YAML_MAX_NODES);
+		return -EINVAL;
+	}
 	switch (ev->type) {
 	case YAML_ALIAS_EVENT:
 		for (i = y->nanchors; i-- > 0;)
@@ -609,6 +629,14 @@ read_node(struct yin *y, yaml_event_t *ev, int depth, cJSON **out)
 				break;
 		if (i == (size_t)-1) {
 			snprintf(y->err, sizeof(y->err), "unknown anchor referenced");
+			return -EINVAL;
+		}
+		/* A copy per alias: "billion laughs" would grow without end,
+		 * so the copies count against YAML_MAX_NODES. */
+		y->nodes += count_nodes(y->anchors[i].node, YAML_MAX_NODES);
+		if (y->nodes > YAML_MAX_NODES) {
+			snprintf(y->err, sizeof(y->err), "document has more than %d "
+				 "nodes (excessive aliasing)", YAML_MAX_NODES);
 			return -EINVAL;
 		}
 		*out = cJSON_Duplicate(y->anchors[i].node, 1);

@@ -669,6 +669,33 @@ test_errors_name_the_function_and_never_the_value(void **state)
 		   "t.tpl:1:4: loop: more than 1000000 iterations");
 }
 
+/* Nine levels of ten aliases each: 10^9 nodes if expanded. */
+static void
+test_parse_yaml_refuses_exponential_aliases(void **state)
+{
+	char src[2048];
+	size_t k;
+	int i;
+	char prev = 'a';
+
+	(void)state;
+	k = (size_t)snprintf(src, sizeof(src),
+			     "{{ parseYAML \"a: &a [x, x, x, x, x, x, x, x, x, x]");
+	for (i = 0; i < 8; i++) {
+		char cur = (char)('b' + i);
+
+		k += (size_t)snprintf(src + k, sizeof(src) - k,
+				      "\\n%c: &%c [*%c, *%c, *%c, *%c, *%c, *%c, *%c, "
+				      "*%c, *%c, *%c]", cur, cur, prev, prev, prev, prev,
+				      prev, prev, prev, prev, prev, prev);
+		prev = cur;
+	}
+	snprintf(src + k, sizeof(src) - k, "\" | len }}");
+	expect_err(src, "t.tpl:1:4: parseYAML: document has more than 1048576 "
+		   "nodes (excessive aliasing)");
+	expect("{{ len (parseYAML \"a: &a [1, 2]\\nb: [*a, *a]\") }}", "2");
+}
+
 static void
 test_regex_syntax_beyond_posix_is_a_clear_error(void **state)
 {
@@ -816,6 +843,7 @@ main(void)
 		T(test_every_documented_function_name_resolves),
 		T(test_errors_name_the_function_and_never_the_value),
 		T(test_regex_syntax_beyond_posix_is_a_clear_error),
+		T(test_parse_yaml_refuses_exponential_aliases),
 		T(test_env_functions_read_the_process_environment),
 		T(test_random_functions_give_the_asked_length_and_alphabet),
 		T(test_sprig_now_is_the_clock_in_unix_seconds),
