@@ -1023,6 +1023,60 @@ s_until(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	return 0;
 }
 
+/* Sprig's untilStep into B as "a b c". */
+static int
+step_string(struct exec *x, const struct call *c, long long start,
+	    long long stop, long long step, struct buf *b)
+{
+	long long i, cnt = 0;
+
+	if (stop < start ? step >= 0 : step <= 0)
+		return 0;
+	for (i = start; stop < start ? i > stop : i < stop; i += step) {
+		if (++cnt > 1000000) {
+			buf_free(b);
+			return tmpl_cerr(x, c, "more than 1000000 elements");
+		}
+		if (i != start)
+			buf_putc(b, ' ');
+		buf_printf(b, "%lld", i);
+	}
+	return 0;
+}
+
+/* seq [START [STEP]] END: the integers as a string, END included. */
+static int
+s_seq(struct exec *x, const struct call *c, const struct val *a, size_t n,
+      struct val *out)
+{
+	struct buf b = tmpl_fn_buf(x);
+	long long p[3] = {0, 0, 0}, start, end, step;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++)
+		rc = tmpl_arg_int(x, c, a, i, &p[i]);
+	if (rc != 0)
+		return rc;
+	if (n == 1) {
+		start = 1, end = p[0];
+		step = end < start ? -1 : 1;
+		rc = step_string(x, c, start, end + step, step, &b);
+	} else if (n == 2) {
+		start = p[0], end = p[1];
+		step = end < start ? -1 : 1;
+		rc = step_string(x, c, start, end + step, step, &b);
+	} else if (n == 3) {
+		start = p[0], step = p[1], end = p[2];
+		if (end < start && step > 0)
+			return tmpl_fn_result(x, c, &b, out);
+		rc = step_string(x, c, start, end + (end < start ? -1 : 1), step, &b);
+	}
+	if (rc != 0)
+		return rc;
+	return tmpl_fn_result(x, c, &b, out);
+}
+
 /* ------------------------------------------------------------------ */
 /* Dicts                                                               */
 
@@ -1149,6 +1203,37 @@ s_set(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	if (rc == 0 && n == 3)
 		rc = tmpl_add_val(x, d, k, a[2]);
 	*out = (struct val){.k = V_MAP, .j = d};
+	return rc;
+}
+
+/* dig K... DEFAULT D: the value at the path of keys through nested
+ * maps, or DEFAULT when a key is missing. */
+static int
+s_dig(struct exec *x, const struct call *c, const struct val *a, size_t n,
+      struct val *out)
+{
+	struct val v = a[n - 1];
+	size_t i;
+	int rc = need_map(x, c, a, n - 1);
+
+	for (i = 0; i + 2 < n && rc == 0; i++) {
+		const cJSON *it;
+		const char *k;
+
+		rc = key_arg(x, c, a, i, &k);
+		if (rc != 0)
+			break;
+		if (v.k != V_MAP)
+			return tmpl_cerr(x, c, "argument %zu: not a map on the way", i + 1);
+		it = v.j ? cJSON_GetObjectItemCaseSensitive(v.j, k) : NULL;
+		if (it == NULL) {
+			*out = a[n - 2];
+			return 0;
+		}
+		v = tmpl_to_val(it);
+	}
+	if (rc == 0)
+		*out = v;
 	return rc;
 }
 
@@ -1724,6 +1809,7 @@ static const struct func sprig_funcs[] = {
 	{"sprig_date_in_zone", 3, 3, 0, s_date},
 	{"sprig_default", 1, 2, 0, s_default},
 	{"sprig_dict", 0, -1, 0, s_dict},
+	{"sprig_dig", 3, -1, 0, s_dig},
 	{"sprig_dir", 1, 1, 0, s_path},
 	{"sprig_div", 2, 2, 0, s_math},
 	{"sprig_empty", 1, 1, 0, s_empty},
@@ -1793,6 +1879,7 @@ static const struct func sprig_funcs[] = {
 	{"sprig_rest", 1, 1, 0, s_listop},
 	{"sprig_reverse", 1, 1, 0, s_listop},
 	{"sprig_round", 2, 3, 0, s_fmath},
+	{"sprig_seq", 0, 3, 0, s_seq},
 	{"sprig_set", 3, 3, 0, s_set},
 	{"sprig_sha1sum", 1, 1, 0, s_sum},
 	{"sprig_sha256sum", 1, 1, 0, s_sum},

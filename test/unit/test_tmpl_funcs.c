@@ -426,6 +426,10 @@ static const struct fcase sprig_regex_json_paths_cases[] = {
 	 "{\"a\":[1,2.5,\"x\"],\"b\":null}|<no value>|v"},
 	{"{{ sprig_base \"/a/b.txt\" }} {{ sprig_base \"/a/b/\" }} {{ sprig_base \"\" }} {{ sprig_base \"/\" }} {{ sprig_dir \"/a/b/c\" }} {{ sprig_dir \"c\" }} {{ sprig_dir \"/a//b/../c/\" }} {{ sprig_ext \"x/y.tar.gz\" }} {{ sprig_ext \"x.d/y\" }}|{{ sprig_clean \"a/../../b/./c//\" }} {{ sprig_clean \"/../x\" }} {{ sprig_clean \"\" }} {{ sprig_isAbs \"/x\" }} {{ sprig_isAbs \"x\" }}",
 	 "b.txt b . / /a/b . /a/c .gz |../b/c /x . true false"},
+	{"{{ sprig_seq 5 }}|{{ sprig_seq -3 }}|{{ sprig_seq 0 }}|{{ sprig_seq 2 5 }}|{{ sprig_seq 5 2 }}|{{ sprig_seq 0 2 10 }}|{{ sprig_seq 10 -3 1 }}|{{ sprig_seq 10 3 1 }}|{{ sprig_seq }}",
+	 "1 2 3 4 5|1 0 -1 -2 -3|1 0|2 3 4 5|5 4 3 2|0 2 4 6 8 10|10 7 4 1||"},
+	{"{{ $d := sprig_dict \"a\" (sprig_dict \"b\" (sprig_dict \"c\" 1)) }}{{ sprig_dig \"a\" \"b\" \"c\" \"dflt\" $d }} {{ sprig_dig \"a\" \"x\" \"c\" \"dflt\" $d }} {{ sprig_dig \"a\" \"dflt\" $d }}",
+	 "1 dflt map[b:map[c:1]]"},
 };
 
 /* date, dateInZone, sha*sum, adler32sum, int, float64, math */
@@ -604,7 +608,7 @@ test_every_documented_function_name_resolves(void **state)
 		"sprig_mustToPrettyJson", "sprig_mustToRawJson", "sprig_regexFind",
 		"sprig_regexFindAll", "sprig_regexQuoteMeta",
 		"sprig_regexReplaceAllLiteral", "sprig_regexSplit",
-		"sprig_toRawJson",
+		"sprig_toRawJson", "sprig_seq", "sprig_dig",
 		/* and the first table's, still found */
 		"and", "writeToFile", "toJSON", "secret",
 	};
