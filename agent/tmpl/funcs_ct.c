@@ -728,7 +728,9 @@ fn_splitToMap(struct exec *x, const struct call *c, const struct val *a,
 
 		if (l1 == 0)
 			e = s + i + (i < len ? tmpl_utf8_dec(s + i, len - i, &r) : 0);
-		else if ((e = memmem(s + i, len - i, s1, l1)) == NULL)
+		else
+			e = memmem(s + i, len - i, s1, l1);
+		if (e == NULL)
 			e = s + len;
 		k = (size_t)(e - (s + i));
 		cut = l2 == 0 ? s + i : memmem(s + i, k, s2, l2);

@@ -179,7 +179,8 @@ bracket(struct buf *b, const char *p, size_t n, size_t *i, char *err,
 				rc = -EINVAL;
 				goto out;
 			}
-			if ((e = escape_char(ch)) >= 0) {
+			e = escape_char(ch);
+			if (e >= 0) {
 				cp = e;
 			} else if (ch == 'x') {
 				cp = hex_escape(p, n, i);
@@ -314,11 +315,13 @@ re_compile(struct re *re, const char *p, size_t n, char *err, size_t errlen)
 				break;
 			}
 			ch = (unsigned char)p[i++];
-			if ((cls = perl_class(ch)) != NULL) {
+			cls = perl_class(ch);
+			e = escape_char(ch);
+			if (cls != NULL) {
 				buf_puts(&b, ch >= 'a' ? "[" : "[^");
 				buf_puts(&b, cls);
 				buf_putc(&b, ']');
-			} else if ((e = escape_char(ch)) >= 0) {
+			} else if (e >= 0) {
 				lit(&b, (unsigned char)e);
 			} else if (ch == 'x') {
 				long cp = hex_escape(p, n, &i);

@@ -336,7 +336,8 @@ s_nospace(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	while (i < len) {
 		uint32_t r;
 
-		if ((k = uspace(s + i, len - i)) > 0) {
+		k = uspace(s + i, len - i);
+		if (k > 0) {
 			i += k;
 			continue;
 		}
@@ -961,8 +962,10 @@ s_split(struct exec *x, const struct call *c, const struct val *a, size_t n,
 			if (i >= len)
 				break;
 			e = s + i + tmpl_utf8_dec(s + i, len - i, &r);
-		} else if ((e = memmem(s + i, len - i, sep, seplen)) == NULL) {
-			e = s + len;
+		} else {
+			e = memmem(s + i, len - i, sep, seplen);
+			if (e == NULL)
+				e = s + len;
 		}
 		k = (size_t)(e - (s + i));
 		part = malloc(k + 1);
