@@ -645,5 +645,5 @@ tmpl_find_func(const char *name)
 	for (i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		if (strcmp(funcs[i].name, name) == 0)
 			return &funcs[i];
-	return NULL;
+	return tmpl_find_func_ct(name);	/* funcs_ct.c, funcs_sprig.c */
 }

@@ -157,6 +157,13 @@ go_time(struct buf *b, const char *l, size_t n, const struct tm *tm)
 	}
 }
 
+/* For Sprig's date functions (funcs_sprig.c). */
+void
+tmpl_go_time(struct buf *b, const char *l, size_t n, const struct tm *tm)
+{
+	go_time(b, l, n, tm);
+}
+
 /* timestamp [LAYOUT]: RFC 3339 by default, "unix" for seconds. */
 int
 tmpl_fn_timestamp(struct exec *x, const struct call *c, const struct val *a,

@@ -496,4 +496,61 @@ int tmpl_fn_certSANs(struct exec *x, const struct call *c,
 int tmpl_fn_pkcs12(struct exec *x, const struct call *c,
 		   const struct val *a, size_t n, struct val *out);
 
+
+/* ---- tmplfuncs ---- */
+/* consul-template's other functions (funcs_ct.c, funcs_regex.c,
+ * funcs_yaml.c, funcs_toml.c) and Sprig's under "sprig_" (funcs_sprig.c): second
+ * tables, looked up when funcs.c's has no such name. */
+const struct func *tmpl_find_func_ct(const char *name);
+const struct func *tmpl_find_func_sprig(const char *name);
+/* bsearch of NAME in the sorted table TAB of N entries. */
+const struct func *tmpl_find_func_table(const char *name,
+					const struct func *tab, size_t n);
+/* Argument I as a Go int: an integral number. */
+int tmpl_arg_int(struct exec *x, const struct call *c, const struct val *a,
+		 size_t i, long long *v);
+/* A new cJSON node holding V (maps and lists deep-copied); NULL when out
+ * of memory. */
+cJSON *tmpl_val_json(struct val v);
+/* J, new, becomes owned by the execution and the function's result. */
+int tmpl_ret_json(struct exec *x, cJSON *j, struct val *out);
+/* V copied into the array TO (KEY NULL) or set as KEY of the object TO,
+ * replacing what KEY held; 0 or -ENOMEM (reported). */
+int tmpl_add_val(struct exec *x, cJSON *to, const char *key, struct val v);
+/* consul-template's in(HAY, NEEDLE). */
+int tmpl_val_in(struct val hay, struct val needle);
+/* strings.Trim: the runes of SET off both ends of *S. */
+void tmpl_trim_cutset(const char **s, size_t *len, const char *set,
+		      size_t setlen);
+/* mergo's merge of the map SRC into DST, which is the execution's own. */
+int tmpl_merge_into(struct exec *x, cJSON *dst, const cJSON *src,
+		    int override);
+/* Upper and lower case of a rune (ASCII, Latin-1 and -A, Greek,
+ * Cyrillic), and whether it is a letter (roughly: any non-ASCII rune
+ * that is not Latin-1 punctuation). */
+uint32_t tmpl_rune_upper(uint32_t r);
+uint32_t tmpl_rune_lower(uint32_t r);
+int tmpl_rune_letter(uint32_t r);
+/* Go's time.Format of the broken-down UTC time TM with layout L (time.c). */
+struct tm;
+void tmpl_go_time(struct buf *b, const char *l, size_t n, const struct tm *tm);
+int tmpl_fn_trim(struct exec *x, const struct call *c, const struct val *a,
+		 size_t n, struct val *out);
+int tmpl_fn_regexMatch(struct exec *x, const struct call *c,
+		       const struct val *a, size_t n, struct val *out);
+int tmpl_fn_regexReplaceAll(struct exec *x, const struct call *c,
+			    const struct val *a, size_t n, struct val *out);
+int tmpl_fn_regexFind(struct exec *x, const struct call *c,
+		      const struct val *a, size_t n, struct val *out);
+int tmpl_fn_regexQuoteMeta(struct exec *x, const struct call *c,
+			   const struct val *a, size_t n, struct val *out);
+int tmpl_fn_toUnescapedJSON(struct exec *x, const struct call *c,
+			    const struct val *a, size_t n, struct val *out);
+int tmpl_fn_parseYAML(struct exec *x, const struct call *c,
+		      const struct val *a, size_t n, struct val *out);
+int tmpl_fn_toTOML(struct exec *x, const struct call *c,
+		   const struct val *a, size_t n, struct val *out);
+int tmpl_fn_toYAML(struct exec *x, const struct call *c,
+		   const struct val *a, size_t n, struct val *out);
+
 #endif
