@@ -108,4 +108,12 @@ int files_read(const char *path, size_t max, char **out, size_t *len,
 int files_read_secret(const char *path, size_t max, int allow_insecure,
 		      char **out, char *err, size_t errlen);
 
+/* ---- import ---- */
+/*
+ * Create the missing directories above PATH (not PATH itself), each
+ * with mode 0755 less the umask, as `mkdir -p` would (Vault Agent's
+ * create_dest_dirs).  0, or a negative errno with the reason in ERR.
+ */
+int files_make_parents(const char *path, char *err, size_t errlen);
+
 #endif
