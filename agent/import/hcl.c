@@ -259,8 +259,8 @@ lex_string(struct lexer *lx, struct buf *b)
 	}
 }
 
-/* <<EOF or <<-EOF, then lines up to one that is the marker alone
- * (after blanks, for <<-, whose lines lose their common indentation). */
+/* <<EOF or <<-EOF, then lines up to one that is the marker alone (after
+ * blanks); the lines of <<- lose the indentation they have in common. */
 static void
 lex_heredoc(struct lexer *lx, struct buf *b)
 {
@@ -308,8 +308,8 @@ lex_heredoc(struct lexer *lx, struct buf *b)
 			size_t end = e;
 			while (end > lead && lx->s[end - 1] == '\r')
 				end--;
-			if (end - lead == mlen && memcmp(lx->s + lead, marker, mlen) == 0 &&
-			    (strip || lead == p)) {
+			/* As HCL 1: the closing marker may be indented. */
+			if (end - lead == mlen && memcmp(lx->s + lead, marker, mlen) == 0) {
 				while (lx->pos < e)
 					advance(lx);
 				break;
