@@ -35,6 +35,7 @@ struct va {
 	struct buf vault, retry, auth, sink, log, tconfig, templates, certs,
 		hooks, listener, exec, top;
 	int have_auth, have_sink, have_listener, have_num_retries;
+	const struct hcl_node *sink_at;	/* the sink converted */
 	size_t n_templates;
 	char *cert_client_cert, *cert_client_key, *cert_ca_cert;
 	int vault_has_client_cert, vault_has_ca_cert;
@@ -490,6 +491,10 @@ do_sink(struct va *va, const struct hcl_node *blk)
 	const struct hcl_node *body, *cfg;
 	const char *type = block_type(blk, &body);
 	static const char *const handled[] = { "type", "config", NULL };
+	static const char *const wrapping[] = {
+		"wrap_ttl", "dh_type", "dh_path", "derive_key", "aad",
+		"aad_env_var", NULL,
+	};
 	static const char *const ch[] = { "path", "mode", NULL };
 
 	if (type == NULL || strcmp(type, "file") != 0) {
@@ -509,19 +514,20 @@ do_sink(struct va *va, const struct hcl_node *blk)
 	}
 	for (size_t i = 0; body && i < body->n; i++) {
 		const struct hcl_node *m = &body->items[i];
-		if (!in(m->key, handled)) {
-			rep(va, m, "auto_auth.sink.%s: no equivalent (certagent "
-			    "writes the token as it is); the sink %s", m->key,
-			    strcmp(m->key, "wrap_ttl") == 0 || m->key[0] == 'd' ||
-					    m->key[0] == 'a'
-				    ? "is not converted"
-				    : "is converted without it");
-			if (strcmp(m->key, "wrap_ttl") == 0 || m->key[0] == 'd' ||
-			    m->key[0] == 'a')
-				return;	/* a wrapped or encrypted token file */
+		if (in(m->key, handled))
+			continue;
+		if (in(m->key, wrapping)) {
+			/* the file would hold a wrapped or encrypted token */
+			rep(va, m, "auto_auth.sink.%s: certagent writes the token "
+			    "as it is, neither wrapped nor encrypted; the sink is "
+			    "not converted", m->key);
+			return;
 		}
+		rep(va, m, "auto_auth.sink.%s: no equivalent in certagent; the "
+		    "sink is converted without it", m->key);
 	}
 	va->have_sink = 1;
+	va->sink_at = blk;
 	buf_puts(&va->sink, "  token_sink:\n");
 	yscalar(va, &va->sink, 4, hcl_next(cfg, "path", NULL), "auto_auth.sink.config.",
 		"path");
@@ -1182,7 +1188,8 @@ va_import(const char *file, const char *text, size_t len, unsigned flags,
 	} else {
 		buf_puts(out, "# auth: not converted (see the report on stderr)\n");
 		if (va.sink.len)
-			rep(&va, root, "auto_auth.sink: dropped with the method");
+			rep(&va, va.sink_at, "auto_auth.sink: not converted: "
+			    "certagent's token sink belongs to its auth: section");
 	}
 	append_section(out, "log:\n", &va.log);
 	append_section(out, "template_config:\n", &va.tconfig);

@@ -334,6 +334,32 @@ test_convert_suggest_makes_one_certificate_of_a_pair(void **state)
 	free(rep);
 }
 
+static void
+test_convert_reads_the_json_form(void **state)
+{
+	char *rep, *y;
+	size_t n;
+
+	(void)state;
+	y = convert("{\"vault\": [{\"address\": \"https://v:8200\"}],\n"
+		    " \"auto_auth\": {\"method\": [{\"type\": \"jwt\", \"config\": "
+		    "[{\"role\": \"r\", \"path\": \"/jwt\"}]}],\n"
+		    "  \"sink\": [{\"type\": \"file\", \"config\": {\"path\": \"/t\"}}]},\n"
+		    " \"listener\": [{\"tcp\": {\"address\": \"127.0.0.1:9\", "
+		    "\"tls_disable\": true}}],\n"
+		    " \"template\": [{\"contents\": \"x\", \"destination\": \"/a\"}],\n"
+		    " \"exit_after_auth\": false}\n", 0, &rep, &n);
+	assert_non_null(strstr(y, "  address: \"https://v:8200\"\n"));
+	assert_non_null(strstr(y, "  method: \"jwt\"\n  role: \"r\"\n  token_path: \"/jwt\"\n"));
+	assert_non_null(strstr(y, "  token_sink:\n    path: \"/t\"\n"));
+	assert_non_null(strstr(y, "listener:\n  address: \"127.0.0.1:9\"\n"));
+	assert_non_null(strstr(y, "templates:\n  - contents: \"x\"\n    destination: \"/a\"\n"));
+	assert_non_null(strstr(y, "exit_after_render: false\n"));
+	assert_int_equal(n, 1);	/* the listener's note */
+	free(y);
+	free(rep);
+}
+
 int
 main(void)
 {
@@ -350,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_convert_reports_what_has_no_equivalent_by_position),
 		cmocka_unit_test(test_convert_template_options_and_dollars),
 		cmocka_unit_test(test_convert_suggest_makes_one_certificate_of_a_pair),
+		cmocka_unit_test(test_convert_reads_the_json_form),
 	};
 	return cmocka_run_group_tests_name("hcl", tests, NULL, NULL);
 }
