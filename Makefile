@@ -235,6 +235,7 @@ FUZZ_CC      ?= clang
 FUZZ_S       ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_TARGETS := config tmpl vault_json x509 window listener
+FUZZ_TARGETS += hcl
 FUZZ_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=address,undefined -fno-sanitize-recover=all $(PKG_CFLAGS)
 FUZZ_LIBOBJ  := $(filter-out $(FUZZ_BUILD)/agent/main.o,$(AGENT_SRC:%.c=$(FUZZ_BUILD)/%.o))

@@ -776,6 +776,8 @@ reload(struct agent *ag)
 	update_view(ag);
 	ag->tmpl_done = 0;
 	deps_configure(ag->deps, &cfg->deps);
+	http_set_max_host_connections(ag->http,
+				      (long)cfg->deps.max_connections_per_host);
 	hooks_configure(ag->hooks, &cfg->hooks);
 	revq_configure(ag->revq, &cfg->revoke);
 	if (ag->bundles)
@@ -1059,6 +1061,14 @@ on_deps_changed(void *arg)
 {
 	struct agent *ag = arg;
 
+	if (!ag->stopping && ag->deps && deps_gave_up(ag->deps) > 0) {
+		log_error("agent", "template_config.exit_on_retry_failure: a "
+				   "template's data could not be read after %llu "
+				   "retries; exiting",
+			  (unsigned long long)ag->cfg->deps.num_retries);
+		post_stop(ag, 1, "template_config.exit_on_retry_failure");
+		return;
+	}
 	if (!ag->stopping && ag->templates)
 		templates_schedule(ag->templates);
 }
@@ -1386,6 +1396,8 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 	if (notify_open(&ag.loop, &ag.notify) != 0)
 		log_warn("agent", "out of memory; not notifying the service manager");
 	open_signals(&ag);
+	http_set_max_host_connections(ag.http,
+				      (long)ag.cfg->deps.max_connections_per_host);
 	if (once(&ag))
 		vault_set_default_attempts(ag.vault,
 					   (unsigned)((ag.cfg->vault.num_retries + 1) *

@@ -451,6 +451,10 @@ fetch_failed(struct dep *e, const struct vault_response *r)
 	} else {
 		e->state = DEP_OK;
 	}
+	/* exit_on_retry_failure: the agent hears of the last retry. */
+	if (d->cfg->exit_on_retry_failure &&
+	    e->retry.failures == d->cfg->num_retries + 1 && d->cb)
+		d->cb(d->cb_arg);
 	uv_timer_start(&e->timer, on_timer, delay, 0);
 }
 
@@ -839,6 +843,19 @@ deps_get_item(const struct deps *d, size_t i, struct deps_item *it)
 		return 0;
 	}
 	return -ENOENT;
+}
+
+size_t
+deps_gave_up(const struct deps *d)
+{
+	size_t n = 0;
+
+	if (!d->cfg->exit_on_retry_failure)
+		return 0;
+	for (const struct dep *e = d->list; e; e = e->next)
+		if (e->retry.failures > d->cfg->num_retries)
+			n++;
+	return n;
 }
 
 size_t

@@ -33,6 +33,9 @@ struct deps_opts {
 	uint64_t refresh_ms;		/* static_secret_render_interval; 5m */
 	double lease_renew_fraction;	/* lease_renewal_threshold; 0.8 */
 	struct backoff_opts retry;
+	int exit_on_retry_failure;	/* give up after num_retries; agent exits */
+	uint64_t num_retries;		/* vault.num_retries, shared */
+	uint64_t max_connections_per_host;	/* the HTTP client's; 0 no limit */
 };
 
 int deps_new(uv_loop_t *loop, struct vault *vault, struct auth *auth,
@@ -67,6 +70,12 @@ struct deps_item {
 	int has_data;
 };
 int deps_get_item(const struct deps *d, size_t i, struct deps_item *it);
+
+/*
+ * template_config.exit_on_retry_failure: the number of calls that failed
+ * more than num_retries times in a row with no data to keep serving.
+ */
+size_t deps_gave_up(const struct deps *d);
 
 /* Number of distinct calls, for tests and metrics. */
 size_t deps_count(const struct deps *d);

@@ -733,6 +733,42 @@ files_read_secret(const char *path, size_t max, int allow_insecure,
 }
 
 
+/* ---- import ---- */
+int
+files_make_parents(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	size_t len;
+	struct stat st;
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL || slash == path)
+		return 0;
+	len = (size_t)(slash - path);
+	if (len >= sizeof(dir)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	if (stat(dir, &st) == 0)
+		return 0;	/* the common case: nothing to make */
+	for (size_t i = 1; i <= len; i++) {
+		if (dir[i] != '/' && dir[i] != '\0')
+			continue;
+		dir[i] = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			int rc = -errno;
+			snprintf(err, errlen, "%s: cannot create directory %s: %s",
+				 path, dir, strerror(-rc));
+			return rc;
+		}
+		if (i < len)
+			dir[i] = '/';
+	}
+	return 0;
+}
+
 int
 files_append(const char *path, const void *data, size_t len, unsigned mode,
 	     uid_t owner, gid_t group, char *err, size_t errlen)

@@ -117,4 +117,12 @@ int files_append(const char *path, const void *data, size_t len,
 		 unsigned mode, uid_t owner, gid_t group, char *err,
 		 size_t errlen);
 
+/* ---- import ---- */
+/*
+ * Create the missing directories above PATH (not PATH itself), each
+ * with mode 0755 less the umask, as `mkdir -p` would (Vault Agent's
+ * create_dest_dirs).  0, or a negative errno with the reason in ERR.
+ */
+int files_make_parents(const char *path, char *err, size_t errlen);
+
 #endif

@@ -298,6 +298,12 @@ http_remove(struct http *h, CURL *easy)
 	h->active--;
 }
 
+void
+http_set_max_host_connections(struct http *h, long n)
+{
+	curl_multi_setopt(h->multi, CURLMOPT_MAX_HOST_CONNECTIONS, n);
+}
+
 size_t
 http_active(const struct http *h)
 {

@@ -33,6 +33,13 @@ int http_add(struct http *h, CURL *easy, http_done_cb cb, void *arg);
 /* Stop a transfer that has not completed; its callback never fires. */
 void http_remove(struct http *h, CURL *easy);
 
+/*
+ * At most N connections to one host at a time, queued beyond (libcurl's
+ * CURLMOPT_MAX_HOST_CONNECTIONS); 0: no limit.  Takes effect for the
+ * transfers added after it.
+ */
+void http_set_max_host_connections(struct http *h, long n);
+
 /* Transfers under way (for tests and status). */
 size_t http_active(const struct http *h);
 

@@ -10,6 +10,7 @@
  *   certagent exec -c FILE -- CMD ARGS  run CMD once its files are in place
  *   certagent render -c FILE --dry-run          templates once, to stdout
  *   certagent template TPL [--data DATA.json]   render TPL offline
+ *   certagent import vault-agent FILE [--suggest]  Vault Agent config to YAML
  *   certagent version
  *
  * DESIGN: main parses arguments, sets up process-wide libraries (curl's
@@ -24,9 +25,11 @@
 #include <string.h>
 
 #include "agent.h"
+#include "buf.h"
 #include "client.h"
 #include "deps.h"
 #include "files.h"
+#include "import/vault_agent.h"
 #include "status.h"
 #include "tmpl.h"
 
@@ -103,6 +106,9 @@ usage(FILE *f)
 		"                                   render every template once to stdout\n"
 		"       certagent template TEMPLATE [--data DATA.json]\n"
 		"                                   render a template offline to stdout\n"
+		"       certagent import vault-agent FILE [--suggest]\n"
+		"                                   a Vault Agent configuration as\n"
+		"                                   certagent's, on stdout\n"
 		"       certagent version\n"
 		"FILE defaults to " DEFAULT_CONFIG "\n");
 }
@@ -247,6 +253,63 @@ out:
 }
 
 /*
+ * `certagent import vault-agent FILE [--suggest]`: the YAML on stdout,
+ * what was not converted on stderr; exit 1 only when FILE cannot be
+ * read or parsed.
+ */
+static int
+import_cmd(int argc, char **argv)
+{
+	char err[2048], *text = NULL, *yaml, *rep;
+	const char *file = NULL;
+	struct buf out = BUF_INIT(16u << 20), report = BUF_INIT(16u << 20);
+	unsigned flags = 0;
+	size_t len, rlen, n_rep;
+	int rc = 1;
+
+	if (argc < 3 || strcmp(argv[2], "vault-agent") != 0) {
+		fprintf(stderr, "certagent: import knows one format: "
+				"`certagent import vault-agent FILE`\n");
+		return 2;
+	}
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "--suggest") == 0) {
+			flags |= VA_SUGGEST;
+		} else if (file == NULL && (argv[i][0] != '-' || argv[i][1] == '\0')) {
+			file = argv[i];
+		} else {
+			fprintf(stderr, "certagent: unknown argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (file == NULL) {
+		fprintf(stderr, "certagent: import vault-agent needs a FILE\n");
+		return 2;
+	}
+	if (files_read(file, 1 << 20, &text, &len, err, sizeof(err)) != 0 ||
+	    va_import(file, text, len, flags, &out, &report, &n_rep, err,
+		      sizeof(err)) != 0) {
+		fprintf(stderr, "certagent: %s\n", err);
+		goto out;
+	}
+	yaml = buf_take(&out, &len);
+	rep = buf_take(&report, &rlen);
+	if (yaml)
+		fwrite(yaml, 1, len, stdout);
+	if (rep && n_rep)
+		fprintf(stderr, "%s%s: %zu note%s above: keys not converted, or converted with a difference\n",
+			rep, file, n_rep, n_rep == 1 ? "" : "s");
+	free(yaml);
+	free(rep);
+	rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+	buf_free(&out);
+	buf_free(&report);
+	free(text);
+	return rc;
+}
+
+/*
  * The signals the agent handles are held from the first instruction of
  * ours that runs: .preinit_array runs before the shared libraries'
  * initialisers (and Debian's libcurl pulls in thirty of them, some slow),
@@ -289,6 +352,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
+	if (strcmp(cmd, "import") == 0)
+		return import_cmd(argc, argv);
 	if (strcmp(cmd, "template") == 0) {
 		const char *data = NULL;
 		if (argc < 3) {

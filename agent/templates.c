@@ -541,6 +541,8 @@ render_one(struct tpl *p)
 		return;
 	}
 	rc = files_owner_ids(tc->owner, tc->group, &uid, &gid, err, sizeof(err));
+	if (rc == 0 && tc->create_dest_dirs)
+		rc = files_make_parents(tc->destination, err, sizeof(err));
 	if (rc == 0) {
 		struct files_set *set = files_set_new();
 		rc = set ? files_set_add(set, tc->destination, out, len, tc->mode, uid,

@@ -20,6 +20,13 @@ struct certs;
 struct deps;
 struct templates;
 
+/* A template's exec: (Vault Agent's): argv run when its file changes. */
+struct template_exec {
+	char **command;		/* argv, run without a shell */
+	size_t n_command;
+	uint64_t timeout_ms;	/* killed after this; default 30s */
+};
+
 /* One entry of templates: */
 struct template_def {
 	char *name;		/* names the certificates it issues; optional */
@@ -36,6 +43,9 @@ struct template_def {
 	struct change_wait wait;
 	struct renew_policy policy;	/* for the certificates it issues */
 	char *rotate_window;	/* the window as written; parsed into policy */
+	int create_dest_dirs;	/* make the destination's directories; default 1 */
+	char *command;		/* Vault Agent's command: run by sh -c on change */
+	struct template_exec exec;	/* exec: argv run on change */
 };
 
 /* templates: in the configuration (borrowed). */

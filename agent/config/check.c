@@ -49,6 +49,37 @@ need_for_method(struct loader *ld, const struct mark_rec *method,
 }
 
 
+/* ---- import ---- */
+/* Vault Agent's spellings: perms is mode; command and exec exclude each
+ * other. */
+static const struct mark_rec *
+find_key(const struct loader *ld, const char *path)
+{
+	for (size_t i = ld->n_recs; i > 0; i--)
+		if (strcmp(ld->recs[i - 1].path, path) == 0)
+			return &ld->recs[i - 1];
+	return NULL;
+}
+
+static void
+check_template_import(struct loader *ld, const struct template_def *t,
+		      const char *path, yaml_mark_t at)
+{
+	char kpath[CFG_PATH_MAX];
+	const struct mark_rec *m;
+
+	cfg_path_printf(kpath, sizeof(kpath), "%s.mode", path);
+	m = find_key(ld, kpath);
+	cfg_path_printf(kpath, sizeof(kpath), "%s.perms", path);
+	if (m && find_key(ld, kpath))
+		cfg_report(ld, CFG_AT(find_key(ld, kpath)->key), kpath,
+			   "is another name for mode: set one of them");
+	cfg_path_printf(kpath, sizeof(kpath), "%s.exec", path);
+	if (t->command && find_key(ld, kpath))
+		cfg_report(ld, CFG_AT(at), path, "set command (a shell line) "
+			   "or exec (a program and its arguments), not both");
+}
+
 /*
  * The renewal keys of an entry or a template: renew_at and renew_before
  * exclude each other, the jitter stays inside the lifetime, and the
@@ -335,6 +366,7 @@ cfg_check_template(struct loader *ld, void *obj, const char *path)
 	if ((t->left_delimiter == NULL) != (t->right_delimiter == NULL))
 		cfg_report(ld, CFG_AT(at), path, "set both left_delimiter "
 			   "and right_delimiter, or neither");
+	check_template_import(ld, t, path, at);
 }
 
 /* wait: min must not exceed max. */

@@ -292,4 +292,13 @@ extern const struct cfg_section cfg_fleet_entry_section;	/* an entry file */
 void cfg_check_profile(struct loader *ld, void *obj, const char *path);
 void cfg_check_fleet_entry(struct loader *ld, void *obj, const char *path);
 
+/* ---- import ---- */
+struct config;
+/*
+ * tplhooks.c: a template's command or exec (Vault Agent's) becomes a hook
+ * of its own, "templates[N].command", named in its on_change.  0 or
+ * -ENOMEM (with the reason in ERR).
+ */
+int cfg_template_hooks(struct config *c, char *err, size_t errlen);
+
 #endif

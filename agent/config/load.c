@@ -1377,6 +1377,7 @@ share(struct config *c)
 	c->certs.retry = c->vault.retry;
 	c->certs.num_retries = c->vault.num_retries;
 	c->deps.retry = c->vault.retry;
+	c->deps.num_retries = c->vault.num_retries;
 	c->hooks.retry = c->vault.retry;
 	c->revoke.retry = c->vault.retry;
 	c->bundles.retry = c->vault.retry;
@@ -1411,6 +1412,11 @@ config_load_text(const char *file, const char *text, size_t len,
 		return rc;
 	}
 	share(cfg);
+	rc = cfg_template_hooks(cfg, err, errlen);
+	if (rc < 0) {
+		config_free(cfg);
+		return rc;
+	}
 	*out = cfg;
 	return 0;
 }

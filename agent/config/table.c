@@ -789,6 +789,34 @@ static const struct cfg_section cert_section = {
 
 #define T_OFF(m, type) CFG_OFF(struct template_def, m, type)
 
+/* ---- import ---- */
+#define TX_OFF(m, type) CFG_OFF(struct template_exec, m, type)
+
+/* exec: of a template, relative to its struct template_exec. */
+static const struct cfg_entry template_exec_entries[] = {
+	{
+		.key = "command",
+		.type = CFG_STRINGLIST,
+		.offset = TX_OFF(command, char **),
+		.count_offset = TX_OFF(n_command, size_t),
+		.min = 1, .max = 256,
+		.flags = CFG_REQUIRED | CFG_RELOAD | CFG_LIST_ONLY,
+		.help = "the program and its arguments, as a list; no shell runs it",
+	},
+	{
+		.key = "timeout",
+		.type = CFG_DURATION,
+		.offset = TX_OFF(timeout_ms, uint64_t),
+		.min = 1, .max = MS_DAY,
+		.def = "30s",
+		.flags = CFG_RELOAD,
+		.help = "killed (SIGTERM, then SIGKILL) after this",
+	},
+};
+
+static const struct cfg_section template_exec_section =
+	SECTION(template_exec_entries, NULL);
+
 static const struct cfg_entry template_entries[] = {
 	{
 		.key = "source",
@@ -892,6 +920,40 @@ static const struct cfg_entry template_entries[] = {
 			"destination's file name",
 	},
 	RENEWAL_ENTRIES(T_OFF),
+	/* ---- import ---- */
+	{
+		.key = "perms",
+		.type = CFG_MODE,
+		.offset = T_OFF(mode, unsigned),
+		.max = 07777,
+		.flags = CFG_RELOAD,
+		.help = "Vault Agent's name for mode",
+	},
+	{
+		.key = "create_dest_dirs",
+		.type = CFG_BOOL,
+		.offset = T_OFF(create_dest_dirs, int),
+		.def = "true",
+		.flags = CFG_RELOAD,
+		.help = "create the destination's missing directories (mode 0755)",
+	},
+	{
+		.key = "command",
+		.type = CFG_STRING,
+		.offset = T_OFF(command, char *),
+		.flags = CFG_RELOAD,
+		.help = "Vault Agent's command: a shell line run by /bin/sh -c "
+			"when the file changes (a hook named templates[N].command)",
+	},
+	{
+		.key = "exec",
+		.type = CFG_SECTION,
+		.offset = T_OFF(exec, struct template_exec),
+		.section = &template_exec_section,
+		.flags = CFG_RELOAD,
+		.help = "a program run without a shell when the file changes "
+			"(a hook named templates[N].exec)",
+	},
 };
 
 static const struct cfg_section template_section = {
@@ -920,6 +982,26 @@ static const struct cfg_entry template_config_entries[] = {
 		.def = "0.8",
 		.flags = CFG_RELOAD,
 		.help = "renew a lease (database credentials) at this part of it",
+	},
+	/* ---- import ---- */
+	{
+		.key = "exit_on_retry_failure",
+		.type = CFG_BOOL,
+		.offset = C_OFF(deps.exit_on_retry_failure, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "exit (status 1) when a template's Vault read has failed "
+			"vault.retry.num_retries retries in a row",
+	},
+	{
+		.key = "max_connections_per_host",
+		.type = CFG_UINT,
+		.offset = C_OFF(deps.max_connections_per_host, uint64_t),
+		.max = 10000,
+		.def = "10",
+		.flags = CFG_RELOAD,
+		.help = "most connections open to one Vault host at a time, "
+			"for every request of the agent; 0: no limit",
 	},
 };
 
