@@ -272,5 +272,7 @@ void cfg_check_cert(struct loader *ld, void *obj, const char *path);
 void cfg_check_template(struct loader *ld, void *obj, const char *path);
 void cfg_check_wait(struct loader *ld, void *obj, const char *path);
 void cfg_check_hook(struct loader *ld, void *obj, const char *path);
+/* ---- lifecycle ---- */
+void cfg_check_grace(struct loader *ld, void *obj, const char *path);
 
 #endif
