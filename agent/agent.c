@@ -487,6 +487,7 @@ update_view(struct agent *ag)
 		.rendered = ag->rendered,
 		.stopping = ag->stopping != 0,
 		.fail_open = ag->cfg->listener.fail_open,
+		.revq = ag->revq,
 	};
 }
 

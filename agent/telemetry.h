@@ -23,6 +23,7 @@ struct auth;
 struct certs;
 struct deps;
 struct hooks;
+struct revq;
 struct telemetry;
 struct templates;
 struct vault;
@@ -38,6 +39,7 @@ struct telemetry_view {
 	int rendered;		/* every file has been in place once */
 	int stopping;
 	int fail_open;		/* fail_open: ready on valid files alone */
+	struct revq *revq;	/* pending revocations (lifecycle) */
 };
 
 struct telemetry_opts {
