@@ -404,8 +404,6 @@ static int
 grace_load(struct cert *c, struct cert_loaded *old)
 {
 	memset(old, 0, sizeof(*old));
-	if (c->def->grace.duration_ms == 0 || c->serial[0] == '\0')
-		return -ENOENT;
 	certfiles_load(&c->def->out, old);
 	return old->cert && old->key ? 0 : -ENOENT;
 }
@@ -420,7 +418,12 @@ grace_start(struct cert *c, const struct cert_loaded *old)
 	};
 	char **paths = NULL, err[512];
 
-	if (g->out.n && certfiles_write(&g->out, &mt, &paths, err, sizeof(err)) != 0)
+	if (old->cert == NULL || old->key == NULL)
+		log_warn("certs", "%s: serial %s was not on disk to keep for its "
+			 "grace; it is revoked when the grace ends", c->name,
+			 c->serial);
+	else if (g->out.n &&
+		 certfiles_write(&g->out, &mt, &paths, err, sizeof(err)) != 0)
 		log_error("certs", "%s: cannot write the grace files of serial %s: "
 			  "%s", c->name, c->serial, err);
 	else
@@ -440,10 +443,16 @@ store_entry(struct cert *c, const struct cert_material *mt,
 {
 	const struct cert_def *cc = c->def;
 	struct cert_loaded old;
-	int keep_old = grace_load(c, &old) == 0;
+	int grace = cc->grace.duration_ms && c->serial[0] &&
+		    strcmp(c->serial, info->serial) != 0;
 	char **paths = NULL;
 	size_t n;
 
+	/* grace: what is on disk now, read before it is replaced. */
+	if (grace)
+		grace_load(c, &old);
+	else
+		memset(&old, 0, sizeof(old));
 	if (certfiles_write(&cc->out, mt, &paths, err, errlen) != 0) {
 		certfiles_loaded_free(&old);
 		return -EIO;
@@ -455,7 +464,7 @@ store_entry(struct cert *c, const struct cert_material *mt,
 		audit_lifecycle(c->m->cfg->audit, "activation", c->name, info->serial,
 				c->serial[0] ? c->serial : NULL, cc->activation.connect,
 				NULL);	/* target NULL without a check */
-	if (paths && keep_old && strcmp(c->serial, info->serial) != 0)
+	if (paths && grace)
 		grace_start(c, &old);
 	else if (paths && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
 		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
