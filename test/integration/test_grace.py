@@ -137,3 +137,22 @@ def test_a_failing_grace_revocation_is_retried_and_shown_until_it_succeeds(env, 
     assert "certagent_revocations_failing 0" in m
     assert "certagent_revocations_total 1" in m
     assert a.stop() == 0
+
+
+def test_lifecycle_keys_are_validated_with_their_position(env, pki, tmp_path):  # noqa: F811
+    import subprocess
+    from conftest import BIN
+    rid, sid = pki
+    certs = one_cert(tmp_path, "t", "1h",
+                     "activation_check: {server_name: x}\n"
+                     "          grace: {duration: 7d, files: {previous: {path: /tmp/p.crt}, "
+                     "key: {path: rel.key}}}")
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(cert_config(env, rid, sid, certs).replace(
+        "vault:\n", "vault:\n  max_concurrent_requests: 0\n", 1))
+    r = subprocess.run([BIN, "check", "-c", str(cfg)], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "vault.max_concurrent_requests: '0' is out of range" in r.stderr, r.stderr
+    assert "certificates[0].activation_check.connect: missing required key" in r.stderr
+    assert "certificates[0].grace.files.previous: unknown file kind" in r.stderr
+    assert "certificates[0].grace.files.key: path must be absolute" in r.stderr
