@@ -59,6 +59,7 @@ struct revq {
 	void (*done)(void *arg);
 	void *done_arg;
 	uv_timer_t save;	/* writes the journal when dirty */
+	int no_token;		/* revq_token_ready(q, 0): hold every send */
 	int dirty;
 	struct revq_stats stats;
 };
@@ -167,7 +168,7 @@ rearm(struct revq *q)
 	for (size_t i = 0; i < q->n; i++)
 		if (q->items[i]->call == NULL && q->items[i]->at_ms < first)
 			first = q->items[i]->at_ms;
-	if (first == INT64_MAX) {
+	if (first == INT64_MAX || q->no_token) {
 		uv_timer_stop(&q->timer);
 		return;
 	}
@@ -530,6 +531,13 @@ journal_load(struct revq *q)
 out:
 	cJSON_Delete(root);
 	free(text);
+}
+
+void
+revq_token_ready(struct revq *q, int ready)
+{
+	q->no_token = !ready;
+	rearm(q);
 }
 
 void

@@ -61,6 +61,13 @@ size_t revq_pending(const struct revq *q);
 int revq_add_grace(struct revq *q, const char *name, const char *mount,
 		   const char *serial, int64_t at_ms);
 
+/*
+ * Whether there is a Vault token to revoke with (1 when the queue is
+ * made).  While there is none nothing is sent, so what a journal brought
+ * back at start waits for the first login instead of failing once.
+ */
+void revq_token_ready(struct revq *q, int ready);
+
 /* Write the journal now (it is written by itself shortly after every
  * change, and at close).  0, or a negative errno (logged). */
 int revq_journal_save(struct revq *q);

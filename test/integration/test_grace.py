@@ -80,7 +80,7 @@ def test_a_grace_revocation_pending_at_shutdown_is_revoked_after_a_restart(env, 
     d = env.tmp / "tls"
     d.mkdir()
     journal = env.tmp / "revocations.json"
-    certs = one_cert(d, "tenant1", "1h", grace_block(d, "tenant1", "4s"))
+    certs = one_cert(d, "tenant1", "1h", grace_block(d, "tenant1", "3s"))
     config = cert_config(env, rid, sid, certs) + "revoke_journal: %s\n" % journal
     a = env.agent(config).start()
     a.wait_for(r"tenant1: issued serial")
@@ -95,10 +95,15 @@ def test_a_grace_revocation_pending_at_shutdown_is_revoked_after_a_restart(env, 
     assert "PRIVATE KEY" not in text and "hvs." not in text
     assert stat.S_IMODE(os.stat(journal).st_mode) == 0o600
 
+    # Let the grace end while the agent is down: at the restart the
+    # revocation is due at once, and must wait for the login, not fail.
+    due = json.loads(text)["revocations"][0]["due_ms"] / 1000
+    assert wait_until(lambda: time.time() > due + 0.2, timeout=30)
     b = env.agent(config, name="restarted").start()
     b.wait_for(r"1 revocation pending from the journal")
     b.wait_for(r"revoke: tenant1: revoked serial %s" % colon(old), timeout=20)
     assert revoked(env.vs, old)
+    assert "failed" not in b.log()
     assert wait_until(lambda: journal_serials(journal) == [])
     assert b.stop() == 0
 
