@@ -129,13 +129,14 @@ rate_ok(struct vault *v)
 		uv_timer_start(&v->rate_timer, on_rate_timer, wait, 0);
 	return 0;
 }
+
 static void count_attempt(struct vault_call *c, long status);
 
 /*
  * At most max_active() attempts (vault.max_concurrent_requests) are on
  * the wire at once, started at most vault.max_requests_per_second; the
- * others wait in order.  Ten thousand certificates due together then cost two
- * reused connections, not ten thousand TLS handshakes and their buffers,
+ * others wait in order.  Ten thousand certificates due together then cost
+ * two reused connections, not ten thousand TLS handshakes and their buffers,
  * and Vault sees a steady stream instead of a burst.
  */
 static void
