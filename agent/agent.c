@@ -985,6 +985,8 @@ on_token(void *arg, const char *token)
 	if (token) {
 		certs_token_ready(ag->certs);
 		deps_token_ready(ag->deps);
+		if (ag->revq)
+			revq_token_ready(ag->revq, 1);
 		if (ag->bundles)
 			bundles_token_ready(ag->bundles);
 		return;
@@ -1393,6 +1395,8 @@ agent_run(const char *config_path, unsigned flags, char **exec_argv)
 		return 1;
 	}
 	free(err);
+	/* A journal's revocations wait for the first login. */
+	revq_token_ready(ag.revq, auth_token(ag.auth) != NULL);
 	if (notify_open(&ag.loop, &ag.notify) != 0)
 		log_warn("agent", "out of memory; not notifying the service manager");
 	open_signals(&ag);

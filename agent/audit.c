@@ -319,6 +319,25 @@ audit_revocation(struct audit *a, const char *name, const char *serial,
 	emit(a, "revocation", o);
 }
 
+/* ---- lifecycle ---- */
+void
+audit_lifecycle(struct audit *a, const char *event, const char *name,
+		const char *serial, const char *previous, const char *target,
+		const char *why)
+{
+	cJSON *o = record(a);
+
+	if (o == NULL)
+		return;
+	add_str(o, "name", name);
+	add_str(o, "serial", serial);
+	add_str(o, "previous_serial", previous);
+	add_str(o, "target", target);
+	cJSON_AddBoolToObject(o, "ok", why == NULL);
+	add_str(o, "error", why);
+	emit(a, event, o);
+}
+
 void
 audit_file(struct audit *a, const char *name, const char *path)
 {

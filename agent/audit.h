@@ -60,6 +60,17 @@ void audit_cert_failed(struct audit *a, const char *event, const char *name,
 void audit_revocation(struct audit *a, const char *name, const char *serial,
 		      const char *mount, const char *why);
 
+/*
+ * A step of a certificate's life (lifecycle): EVENT "activation_check"
+ * (the new SERIAL tested against TARGET, host:port), "activation" (its
+ * files replaced those of PREVIOUS), "grace_end" (PREVIOUS's grace is
+ * over; its revocation follows).  Any of SERIAL, PREVIOUS, TARGET may be
+ * NULL; WHY the error (NULL: done).  Never key material.
+ */
+void audit_lifecycle(struct audit *a, const char *event, const char *name,
+		     const char *serial, const char *previous,
+		     const char *target, const char *why);
+
 /* File PATH was written for NAME: described from what is on disk now. */
 void audit_file(struct audit *a, const char *name, const char *path);
 

@@ -92,6 +92,15 @@ struct cert {
 	int closing, timer_closed;
 	int external;		/* used, not renewed (certs_external) */
 	int fresh;		/* an entry certs_start() has not seen yet */
+	struct activation *activation;	/* activation_check: in progress */
+	struct staged *staged;	/* the verified material it tests */
+};
+
+/* Verified material waiting for its activation check (lifecycle). */
+struct staged {
+	struct buf cert, key, chain;
+	char *ca;
+	struct x509_info info;
 };
 
 struct certs {
@@ -113,6 +122,7 @@ struct certs {
 
 static void issue(struct cert *c);
 static void on_timer(uv_timer_t *t);
+static void cert_try_free(struct cert *c);
 
 static void
 fmt_time(int64_t ms, char *buf, size_t len)
@@ -365,16 +375,65 @@ der_key_label(const cJSON *data, int pkcs8)
 	return "PRIVATE KEY";
 }
 
-/* Revoke the serial C holds now at AT_MS. */
+/* Revoke the serial C holds now at AT_MS; GRACE: as the end of its grace. */
 static void
-queue_revocation(struct cert *c, int64_t at_ms)
+queue_revocation_as(struct cert *c, int64_t at_ms, int grace)
 {
 	char mount[256];
 
 	if (revq_mount_of(req_path(c), mount, sizeof(mount)) != 0 ||
-	    revq_add(c->m->revq, c->name, mount, c->serial, at_ms) != 0)
+	    (grace ? revq_add_grace(c->m->revq, c->name, mount, c->serial, at_ms)
+		   : revq_add(c->m->revq, c->name, mount, c->serial, at_ms)) != 0)
 		log_error("certs", "%s: cannot queue serial %s for revocation",
 			  c->name, c->serial);
+}
+
+static void
+queue_revocation(struct cert *c, int64_t at_ms)
+{
+	queue_revocation_as(c, at_ms, 0);
+}
+
+/*
+ * grace: the material on disk now (the certificate C holds, serial
+ * C->serial) as the entry's grace files, read before the new files
+ * replace it.  OLD is filled (to be freed by the caller); 0 if there is
+ * something to keep.
+ */
+static int
+grace_load(struct cert *c, struct cert_loaded *old)
+{
+	memset(old, 0, sizeof(*old));
+	certfiles_load(&c->def->out, old);
+	return old->cert && old->key ? 0 : -ENOENT;
+}
+
+/* The new files are in place: keep OLD for the grace, revoke it after. */
+static void
+grace_start(struct cert *c, const struct cert_loaded *old)
+{
+	const struct cert_grace *g = &c->def->grace;
+	struct cert_material mt = {
+		.cert = old->cert, .key = old->key, .chain = old->chain, .ca = old->ca,
+	};
+	char **paths = NULL, err[512];
+
+	if (old->cert == NULL || old->key == NULL)
+		log_warn("certs", "%s: serial %s was not on disk to keep for its "
+			 "grace; it is revoked when the grace ends", c->name,
+			 c->serial);
+	else if (g->out.n &&
+		 certfiles_write(&g->out, &mt, &paths, err, sizeof(err)) != 0)
+		log_error("certs", "%s: cannot write the grace files of serial %s: "
+			  "%s", c->name, c->serial, err);
+	else
+		log_info("certs", "%s: serial %s stays available for its grace of "
+			 "%llus", c->name, c->serial,
+			 (unsigned long long)(g->duration_ms / 1000));
+	certfiles_paths_free(paths);
+	c->m->stats.grace_started++;
+	if (c->m->revq)
+		queue_revocation_as(c, wall_ms() + (int64_t)g->duration_ms, 1);
 }
 
 /* An entry's verified material goes to its files; its hooks hear of it. */
@@ -383,16 +442,33 @@ store_entry(struct cert *c, const struct cert_material *mt,
 	    const struct x509_info *info, char *err, size_t errlen)
 {
 	const struct cert_def *cc = c->def;
+	struct cert_loaded old;
+	int grace = cc->grace.duration_ms && c->serial[0] &&
+		    strcmp(c->serial, info->serial) != 0;
 	char **paths = NULL;
 	size_t n;
 
-	if (certfiles_write(&cc->out, mt, &paths, err, errlen) != 0)
+	/* grace: what is on disk now, read before it is replaced. */
+	if (grace)
+		grace_load(c, &old);
+	else
+		memset(&old, 0, sizeof(old));
+	if (certfiles_write(&cc->out, mt, &paths, err, errlen) != 0) {
+		certfiles_loaded_free(&old);
 		return -EIO;
+	}
 	n = certfiles_count(paths);
 	log_info("certs", "%s: wrote %zu file%s from one issuance", c->name, n,
 		 n == 1 ? "" : "s");
-	if (paths && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
+	if (paths && (cc->activation.connect || cc->grace.duration_ms))
+		audit_lifecycle(c->m->cfg->audit, "activation", c->name, info->serial,
+				c->serial[0] ? c->serial : NULL, cc->activation.connect,
+				NULL);	/* target NULL without a check */
+	if (paths && grace)
+		grace_start(c, &old);
+	else if (paths && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
 		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
+	certfiles_loaded_free(&old);
 	if (paths && c->m->ev.changed) {
 		struct change ch = {
 			.hooks = cc->on_change,
@@ -443,6 +519,105 @@ certs_parse_issued(const cJSON *json, int der, int key_pkcs8,
 	return 0;
 }
 
+/* ---- lifecycle ---- */
+
+static void
+staged_free(struct staged *st)
+{
+	if (st == NULL)
+		return;
+	buf_free(&st->cert);
+	buf_wipe(&st->key);
+	buf_free(&st->chain);
+	free(st->ca);
+	free(st);
+}
+
+/* An activation check is over: write what passed, retry what did not. */
+static void
+on_activation(void *arg, int status, const char *why)
+{
+	struct cert *c = arg;
+	struct staged *st = c->staged;
+	const struct cert_def *cc = c->def;
+	char err[1024];
+
+	c->activation = NULL;
+	c->staged = NULL;
+	if (status == -ECANCELED || c->closing || cc == NULL) {
+		staged_free(st);
+		cert_try_free(c);
+		return;
+	}
+	if (status != 0) {
+		char msg[1200];
+		c->m->stats.activation_failed++;
+		audit_lifecycle(c->m->cfg->audit, "activation_check", c->name,
+				st->info.serial, NULL, cc->activation.connect, why);
+		snprintf(msg, sizeof(msg), "activation check of serial %s failed: %s",
+			 st->info.serial, why);
+		staged_free(st);
+		retry_later(c, msg);
+		return;
+	}
+	c->m->stats.activation_passed++;
+	log_info("certs", "%s: serial %s passed its activation check at %s", c->name,
+		 st->info.serial, cc->activation.connect);
+	audit_lifecycle(c->m->cfg->audit, "activation_check", c->name,
+			st->info.serial, NULL, cc->activation.connect, NULL);
+	struct cert_material mt = {
+		.cert = st->cert.s, .key = st->key.s, .chain = st->chain.s,
+		.ca = st->ca,
+	};
+	if (store_entry(c, &mt, &st->info, err, sizeof(err)) != 0) {
+		staged_free(st);
+		retry_later(c, err);
+		return;
+	}
+	c->m->stats.issued++;
+	c->renewals++;
+	c->last_renewal_ms = wall_ms();
+	audit_cert(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance", c->name,
+		   req_path(c), st->cert.s);
+	hold(c, &st->info, "issued");
+	staged_free(st);
+}
+
+/* Hand the verified material over to an activation check (taking the
+ * buffers: they are left empty). */
+static int
+stage(struct cert *c, struct buf *cert, struct buf *key, struct buf *chain,
+      const char *ca, const struct x509_info *info)
+{
+	struct staged *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return -ENOMEM;
+	st->cert = *cert;
+	st->key = *key;
+	st->chain = *chain;
+	*cert = (struct buf)BUF_INIT(PEM_MAX);
+	*key = (struct buf)BUF_INIT(PEM_MAX);
+	*chain = (struct buf)BUF_INIT(PEM_MAX);
+	st->info = *info;
+	st->ca = ca ? strdup(ca) : NULL;
+	if (ca && st->ca == NULL) {
+		staged_free(st);
+		return -ENOMEM;
+	}
+	log_info("certs", "%s: testing serial %s at %s before it is activated",
+		 c->name, info->serial, c->def->activation.connect);
+	c->staged = st;
+	if (activation_start(c->m->loop, &c->def->activation, st->cert.s, st->key.s,
+			     st->chain.s, on_activation, c, &c->activation) != 0) {
+		c->staged = NULL;
+		c->activation = NULL;
+		staged_free(st);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static void
 on_issued(void *arg, const struct vault_response *r)
 {
@@ -483,6 +658,13 @@ on_issued(void *arg, const struct vault_response *r)
 		snprintf(why, sizeof(why), "the certificate Vault issued fails its "
 					   "check: %s", err);
 		retry_later(c, why);
+		goto out;
+	}
+	if (c->def && c->def->activation.connect) {
+		/* lifecycle: test it first; the files wait for the verdict. */
+		if (stage(c, &cert, &key, &chain, pinned ? pinned : anchor.s,
+			  &info) != 0)
+			retry_later(c, "out of memory");
 		goto out;
 	}
 	if (c->def) {
@@ -534,8 +716,6 @@ join_list(char **items, size_t n)
 }
 
 static const char *const key_type_names[] = { "ec", "rsa", "ed25519" };
-
-static void cert_try_free(struct cert *c);
 
 /*
  * Sign mode: a new key per issuance, made on libuv's thread pool.  An
@@ -618,7 +798,7 @@ issue(struct cert *c)
 	char *body = NULL, *csr = NULL, err[512];
 
 	c->waiting = 0;
-	if (c->given_up || c->working || c->closing)
+	if (c->given_up || c->working || c->closing || c->activation)
 		return;
 	if (c->m->flags & CERTS_DRY) {
 		printf("==> certificate %s: would request %s for %s\n", c->name,
@@ -730,7 +910,7 @@ cert_try_free(struct cert *c)
 {
 	struct certs *m = c->m;
 
-	if (!c->closing || !c->timer_closed || c->working)
+	if (!c->closing || !c->timer_closed || c->working || c->activation)
 		return;
 	secret_json_free(c->envelope);
 	secret_free(c->pending_key);
@@ -767,6 +947,8 @@ cert_close(struct cert *c)
 	c->closing = 1;
 	if (c->working)
 		uv_cancel((uv_req_t *)&c->work);	/* if not started */
+	if (c->activation)
+		activation_cancel(c->activation);
 	if (c->call)
 		vault_cancel(c->call);
 	secret_free(c->pending_key);
@@ -1088,7 +1270,7 @@ certs_clock_stepped(struct certs *m)
 		struct cert *c = m->v[i];
 		/* Held and idle: its timer is the renewal.  A retry's backoff
 		 * and a call in flight are not instants on the wall clock. */
-		if (c->closing || c->call || c->working || c->waiting ||
+		if (c->closing || c->call || c->working || c->activation || c->waiting ||
 		    c->retry.failures || c->forced || !c->renew_at_ms ||
 		    !uv_is_active((uv_handle_t *)&c->timer))
 			continue;
@@ -1440,7 +1622,7 @@ certs_rotate(struct certs *m, const char *name)
 		n++;
 		c->forced = 1;
 		c->given_up = 0;
-		if (c->call == NULL && !c->working) {
+		if (c->call == NULL && !c->working && !c->activation) {
 			log_info("certs", "%s: rotation requested; renewing now", c->name);
 			uv_timer_stop(&c->timer);
 			issue(c);
@@ -1464,7 +1646,8 @@ certs_get_state(const struct certs *m, struct certs_state *st)
 			st->given_up++;
 		else if (c->external)
 			;	/* never under way: nothing renews it here */
-		else if (c->call || c->working || c->waiting || c->retry.failures ||
+		else if (c->call || c->working || c->activation || c->waiting ||
+			 c->retry.failures ||
 			 c->forced || s != RENEW_VALID)
 			st->busy++;
 		if (s == RENEW_MISSING)
@@ -1507,7 +1690,7 @@ certs_get_item(const struct certs *m, size_t i, struct certs_item *it)
 	it->last_error = c->last_err;
 	it->files = (const char *const *)c->files;
 	it->n_files = c->n_files;
-	it->busy = c->call != NULL || c->working;
+	it->busy = c->call != NULL || c->working || c->activation != NULL;
 	it->given_up = c->given_up;
 }
 

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "activation.h"
 #include "backoff.h"
 #include "certfiles.h"
 #include "change.h"
@@ -47,6 +48,17 @@ enum cert_key_type {
 	CERT_KEY_EC,
 	CERT_KEY_RSA,
 	CERT_KEY_ED25519,
+};
+
+/*
+ * grace: of an entry.  On a rotation the material the new files replace
+ * is written to OUT (the same file kinds as files:) and its serial is
+ * revoked DURATION_MS later; the revocation is kept in the revocation
+ * journal, so it survives a restart.
+ */
+struct cert_grace {
+	uint64_t duration_ms;
+	struct cert_files out;
 };
 
 /* One entry of certificates: */
@@ -70,6 +82,8 @@ struct cert_def {
 	char *rotate_window;	/* the window as written; parsed into policy */
 	int revoke_on_shutdown;	/* revoke the serial held when the agent stops */
 	uint64_t revoke_previous_after_ms;	/* revoke a replaced serial after; 0 = never */
+	struct activation_opts activation;	/* activation_check:; connect NULL: none */
+	struct cert_grace grace;	/* grace:; duration 0: none */
 };
 
 /* certificates: in the configuration (borrowed), and vault.retry. */
@@ -188,6 +202,8 @@ size_t certs_rotate(struct certs *m, const char *name);
 
 struct certs_stats {
 	uint64_t issued, adopted, failures;
+	uint64_t activation_passed, activation_failed;	/* activation_check: */
+	uint64_t grace_started;		/* previous material kept for grace: */
 };
 void certs_get_stats(const struct certs *m, struct certs_stats *st);
 

@@ -8,8 +8,9 @@
  * certificates cost one timer, not ten thousand.  The queue outlives
  * configuration reloads; it does not outlive the process (a pending
  * revocation is forgotten on restart, and the certificate still ends at
- * its NotAfter).  A failed revocation is retried with backoff a few
- * times, then logged and dropped.
+ * its NotAfter) unless revoke_journal: names a file, which keeps it
+ * (lifecycle).  A failed revocation is retried with backoff a few times,
+ * then logged and dropped; with a journal, until it succeeds.
  */
 #ifndef CERTAGENT_REVOKE_H
 #define CERTAGENT_REVOKE_H
@@ -28,6 +29,7 @@ struct vault;
 struct revq_opts {
 	struct backoff_opts retry;
 	struct audit *audit;		/* the agent's; may be NULL */
+	char *journal;			/* revoke_journal:, or NULL */
 };
 
 int revq_new(uv_loop_t *loop, struct vault *vault, const struct revq_opts *o,
@@ -52,6 +54,41 @@ int revq_add(struct revq *q, const char *name, const char *mount,
 void revq_flush(struct revq *q, void (*done)(void *arg), void *arg);
 
 size_t revq_pending(const struct revq *q);
+
+/* ---- lifecycle ---- */
+
+/* revq_add() for the end of a grace: audited as "grace_end" when due. */
+int revq_add_grace(struct revq *q, const char *name, const char *mount,
+		   const char *serial, int64_t at_ms);
+
+/*
+ * Whether there is a Vault token to revoke with (1 when the queue is
+ * made).  While there is none nothing is sent, so what a journal brought
+ * back at start waits for the first login instead of failing once.
+ */
+void revq_token_ready(struct revq *q, int ready);
+
+/* Write the journal now (it is written by itself shortly after every
+ * change, and at close).  0, or a negative errno (logged). */
+int revq_journal_save(struct revq *q);
+
+struct revq_stats {
+	uint64_t revoked;	/* since the start */
+	uint64_t failures;	/* failed attempts since the start */
+	size_t pending;		/* queued now */
+	size_t failing;		/* queued, with at least one failed attempt */
+};
+void revq_get_stats(const struct revq *q, struct revq_stats *st);
+
+/* One queued revocation, for /v1/status. */
+struct revq_item {
+	const char *name, *mount, *serial;
+	int64_t due_ms;
+	unsigned attempts;	/* failed so far */
+	int grace;		/* the end of a grace, not yet reached */
+};
+size_t revq_count(const struct revq *q);
+void revq_get_item(const struct revq *q, size_t i, struct revq_item *it);
 
 /* The Vault PKI mount of an issue or sign path: "pki_int/issue/web" ->
  * "pki_int".  0, or -EINVAL when PATH has neither. */

@@ -308,6 +308,33 @@ bundle_metrics(struct bundles *bundles, struct buf *b)
 	}
 }
 
+/* ---- lifecycle ---- */
+static void
+lifecycle_metrics(const struct telemetry_view *v, struct buf *b)
+{
+	struct certs_stats st;
+
+	certs_get_stats(v->certs, &st);
+	metric(b, "certagent_activation_checks_passed_total", "counter",
+	       "New certificates that passed their activation_check.",
+	       (double)st.activation_passed);
+	metric(b, "certagent_activation_checks_failed_total", "counter",
+	       "Activation checks that failed; the old files stayed.",
+	       (double)st.activation_failed);
+	metric(b, "certagent_grace_started_total", "counter",
+	       "Replaced certificates kept for their grace.",
+	       (double)st.grace_started);
+	if (v->revq) {
+		struct revq_stats rs;
+
+		revq_get_stats(v->revq, &rs);
+		metric(b, "certagent_revocations_total", "counter",
+		       "Certificates revoked.", (double)rs.revoked);
+		metric(b, "certagent_revocation_failures_total", "counter",
+		       "Failed revocation attempts.", (double)rs.failures);
+	}
+}
+
 static void
 metrics(const struct telemetry_view *v, struct buf *b)
 {
@@ -359,6 +386,8 @@ metrics(const struct telemetry_view *v, struct buf *b)
 		       "When the token expires (unix time); 0 if none.",
 		       (double)(as.expires_at_ms / 1000));
 	}
+	if (v->certs)
+		lifecycle_metrics(v, b);
 	if (v->vault)
 		vault_metrics(v->vault, b);
 	if (v->deps)
@@ -577,16 +606,11 @@ status_fleet(const struct telemetry_view *v, cJSON *root, cJSON *probs,
 {
 	cJSON *o;
 
-	if (v->revq && (o = cJSON_AddObjectToObject(root, "revocations"))) {
-		size_t failing = revq_failing(v->revq);
-
+	if (v->revq && (o = cJSON_AddObjectToObject(root, "revocation_queue"))) {
 		cJSON_AddNumberToObject(o, "pending",
 					(double)revq_pending(v->revq));
-		cJSON_AddNumberToObject(o, "failing", (double)failing);
-		if (failing)
-			problem(probs, h, DEGRADED, "%zu revocation%s failed "
-				"and %s retried", failing, failing == 1 ? "" :
-				"s", failing == 1 ? "is" : "are");
+		cJSON_AddNumberToObject(o, "failing",
+					(double)revq_failing(v->revq));
 	}
 	if (v->fleet && (o = cJSON_AddObjectToObject(root, "fleet"))) {
 		struct fleet_stats st;
@@ -650,6 +674,36 @@ status_bundles(const struct telemetry_view *v, cJSON *root, cJSON *probs,
 	}
 }
 
+/* Queued revocations in /v1/status (lifecycle); a failing one is a
+ * problem until it succeeds. */
+static void
+status_revocations(const struct telemetry_view *v, cJSON *root, cJSON *probs,
+		   enum health *h)
+{
+	cJSON *arr = cJSON_AddArrayToObject(root, "revocations");
+	struct revq_item it;
+	size_t n = v->revq ? revq_count(v->revq) : 0;
+
+	for (size_t i = 0; arr && i < n; i++) {
+		cJSON *o = cJSON_CreateObject();
+		if (o == NULL)
+			break;
+		revq_get_item(v->revq, i, &it);
+		cJSON_AddStringToObject(o, "name", it.name);
+		cJSON_AddStringToObject(o, "serial", it.serial);
+		cJSON_AddStringToObject(o, "mount", it.mount);
+		add_time(o, "due", it.due_ms);
+		cJSON_AddStringToObject(o, "state", it.attempts ? "failing" :
+					it.grace ? "grace" : "queued");
+		cJSON_AddNumberToObject(o, "failures", (double)it.attempts);
+		cJSON_AddItemToArray(arr, o);
+		if (it.attempts)
+			problem(probs, h, DEGRADED, "certificate %s: revocation of serial "
+				"%s failed %u time%s; retrying", it.name, it.serial,
+				it.attempts, it.attempts == 1 ? "" : "s");
+	}
+}
+
 /* The whole status, as JSON text (malloc'd), or NULL without memory. */
 static char *
 status_json(const struct telemetry_view *v)
@@ -696,6 +750,7 @@ status_json(const struct telemetry_view *v)
 	status_templates(v, root, probs, &h);
 	status_leases(v, root, probs, &h);
 	status_hooks(v, root, probs, &h);
+	status_revocations(v, root, probs, &h);
 	status_bundles(v, root, probs, &h);
 	status_fleet(v, root, probs, &h);
 	if (!ok && h == HEALTHY)

@@ -29,6 +29,7 @@
 #include "http.h"
 #include "identity.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "wallclock.h"
 
 #define MSG_MAX 768
@@ -39,7 +40,7 @@
  * pending call; each connection is an SSL_CTX and a handshake, the
  * largest cost of a restart after the dynamic linker.
  */
-#define VAULT_MAX_ACTIVE 2
+#define VAULT_MAX_ACTIVE 2	/* vault.max_concurrent_requests' default */
 
 struct vault_addr {
 	char *base;		/* scheme://host:port, no trailing slash */
@@ -95,16 +96,47 @@ struct vault {
 	struct vault_stats stats;
 	void (*identity_cb)(void *arg);
 	void *identity_arg;
+	/* lifecycle: vault.max_requests_per_second; the timer runs only
+	 * while a call waits for the rate. */
+	struct ratelimit rate;
+	uv_timer_t rate_timer;
+	int rate_timer_init;
 };
 
 static void start_attempt(struct vault_call *c);
 static void on_retry_timer(uv_timer_t *t);
+static void on_rate_timer(uv_timer_t *t);
+static void dispatch(struct vault *v);
+static void free_addrs(struct vault_addr *a, size_t n);
+
+static unsigned
+max_active(const struct vault *v)
+{
+	return v->cfg && v->cfg->max_concurrent ? (unsigned)v->cfg->max_concurrent
+						: VAULT_MAX_ACTIVE;
+}
+
+/* May one more attempt start now, by the rate?  If not, the rate timer
+ * is armed for when one may (once: it serves the whole queue). */
+static int
+rate_ok(struct vault *v)
+{
+	uint64_t wait = ratelimit_take(&v->rate, uv_now(v->loop));
+
+	if (wait == 0)
+		return 1;
+	if (v->rate_timer_init && !uv_is_active((uv_handle_t *)&v->rate_timer))
+		uv_timer_start(&v->rate_timer, on_rate_timer, wait, 0);
+	return 0;
+}
+
 static void count_attempt(struct vault_call *c, long status);
 
 /*
- * At most VAULT_MAX_ACTIVE attempts are on the wire at once; the others
- * wait in order.  Ten thousand certificates due together then cost two
- * reused connections, not ten thousand TLS handshakes and their buffers,
+ * At most max_active() attempts (vault.max_concurrent_requests) are on
+ * the wire at once, started at most vault.max_requests_per_second; the
+ * others wait in order.  Ten thousand certificates due together then cost
+ * two reused connections, not ten thousand TLS handshakes and their buffers,
  * and Vault sees a steady stream instead of a burst.
  */
 static void
@@ -127,17 +159,7 @@ slot_release(struct vault_call *c)
 		c->has_slot = 0;
 		v->active--;
 	}
-	while (!v->closing && v->active < VAULT_MAX_ACTIVE && v->wait_head) {
-		struct vault_call *w = v->wait_head;
-		v->wait_head = w->wait_next;
-		if (v->wait_head == NULL)
-			v->wait_tail = &v->wait_head;
-		w->wait_next = NULL;
-		w->waiting = 0;
-		w->has_slot = 1;
-		v->active++;
-		uv_timer_start(&w->timer, on_retry_timer, 0, 0);
-	}
+	dispatch(v);
 }
 
 /* 1 if C may start an attempt now; else it joins the queue. */
@@ -148,7 +170,10 @@ slot_take(struct vault_call *c)
 
 	if (c->has_slot)
 		return 1;
-	if (v->active < VAULT_MAX_ACTIVE) {
+	/* FIFO: nobody passes a call already waiting (but a VAULT_FIRST
+	 * one, which goes to the front of the queue below). */
+	if (v->active < max_active(v) &&
+	    (v->wait_head == NULL || (c->flags & VAULT_FIRST)) && rate_ok(v)) {
 		c->has_slot = 1;
 		v->active++;
 		return 1;
@@ -169,6 +194,45 @@ slot_take(struct vault_call *c)
 		}
 	}
 	return 0;
+}
+
+/* The rate allows one more: hand out what the slots allow. */
+static void
+on_rate_timer(uv_timer_t *t)
+{
+	dispatch(t->data);
+}
+
+/* Give the waiting calls, in order, what the slots and the rate allow. */
+static void
+dispatch(struct vault *v)
+{
+	while (!v->closing && v->active < max_active(v) && v->wait_head &&
+	       rate_ok(v)) {
+		struct vault_call *w = v->wait_head;
+		v->wait_head = w->wait_next;
+		if (v->wait_head == NULL)
+			v->wait_tail = &v->wait_head;
+		w->wait_next = NULL;
+		w->waiting = 0;
+		w->has_slot = 1;
+		v->active++;
+		uv_timer_start(&w->timer, on_retry_timer, 0, 0);
+	}
+}
+
+static void
+rate_timer_closed(uv_handle_t *h)
+{
+	struct vault *v = h->data;
+
+	v->pending_frees--;
+	if (v->closing && v->pending_frees == 0) {
+		free_addrs(v->addrs, v->naddrs);
+		vault_set_token(v, NULL);
+		identity_free(v->identity);
+		free(v);
+	}
 }
 
 /* An address index can outlive a reload that shortened the list. */
@@ -281,6 +345,9 @@ vault_configure(struct vault *v, const struct vault_opts *cfg, char *err,
 	v->naddrs = n;
 	v->current = 0;
 	v->cfg = cfg;
+	ratelimit_set(&v->rate, cfg->max_per_second);
+	if (v->rate_timer_init)
+		dispatch(v);	/* a reload may allow more at once */
 	if (cfg->tls_skip_verify)
 		log_warn("vault", "TLS verification of the Vault server is OFF "
 				  "(vault.tls_skip_verify): anyone on the path can "
@@ -301,9 +368,15 @@ vault_new(uv_loop_t *loop, struct http *http, const struct vault_opts *cfg,
 	v->loop = loop;
 	v->wait_tail = &v->wait_head;
 	v->http = http;
+	ratelimit_init(&v->rate, 0);
 	if (vault_configure(v, cfg, err, errlen) != 0) {
 		free(v);
 		return -EINVAL;
+	}
+	if (uv_timer_init(loop, &v->rate_timer) == 0) {
+		v->rate_timer.data = v;
+		v->rate_timer_init = 1;
+		v->pending_frees++;	/* until the timer is closed */
 	}
 	*out = v;
 	return 0;
@@ -912,6 +985,12 @@ vault_close(struct vault *v)
 	v->closing = 1;
 	while (v->calls)
 		vault_cancel(v->calls);
+	if (v->rate_timer_init) {
+		v->rate_timer_init = 0;
+		uv_timer_stop(&v->rate_timer);
+		uv_close((uv_handle_t *)&v->rate_timer, rate_timer_closed);
+		return;
+	}
 	if (v->pending_frees == 0) {
 		free_addrs(v->addrs, v->naddrs);
 		vault_set_token(v, NULL);

@@ -75,6 +75,8 @@ struct vault_opts {
 	struct backoff_opts retry;	/* between rounds of attempts */
 	uint64_t num_retries;	/* run --once: give up after this many */
 	uint64_t max_response_bytes;
+	uint64_t max_concurrent;	/* attempts on the wire at once; 0: 2 */
+	uint64_t max_per_second;	/* attempts started a second; 0: no limit */
 };
 
 int vault_new(uv_loop_t *loop, struct http *http, const struct vault_opts *o,

@@ -751,3 +751,36 @@ cfg_check_bundles_root(struct loader *ld, const struct config *c)
 				cfg_field_path(ld, &b->crls[i].on_change, kpath));
 	}
 }
+
+/* ---- lifecycle ---- */
+/* grace: of a certificates: entry: its files are of the kinds of files:,
+ * at absolute paths, 0600 by default when they hold the key. */
+void
+cfg_check_grace(struct loader *ld, void *obj, const char *path)
+{
+	struct cert_grace *g = obj;
+
+	for (size_t i = 0; i < g->out.n; i++) {
+		struct cert_file *f = &g->out.files[i];
+		char fpath[CFG_PATH_MAX];
+		yaml_mark_t fat = cfg_where(ld, &f->path, path);
+		int holds_key = strcmp(f->name, "key") == 0;
+
+		snprintf(fpath, sizeof(fpath), "%s.files.%s", path, f->name);
+		if (!cfg_word_in(f->name, cfg_file_kinds)) {
+			cfg_report(ld, CFG_AT(fat), fpath, "unknown file "
+				   "kind; use cert, key, chain, ca or bundle");
+			continue;
+		}
+		if ((strcmp(f->name, "bundle") == 0) != (f->n_parts != 0))
+			cfg_report(ld, CFG_AT(fat), fpath, "a bundle, and only "
+				   "a bundle, has parts");
+		if (f->path && f->path[0] != '/')
+			cfg_report(ld, CFG_AT(fat), fpath, "path must be "
+				   "absolute");
+		for (size_t j = 0; j < f->n_parts; j++)
+			holds_key |= strcmp(f->parts[j], "key") == 0;
+		if (f->mode == 0)
+			f->mode = holds_key ? 0600 : 0644;
+	}
+}

@@ -272,6 +272,8 @@ int cfg_word_in(const char *s, const char *const *words);
 const char *cfg_check_cert_name(const char *s);
 
 /* ------------------------------------------------------------------ */
+/* ---- lifecycle ---- */
+void cfg_check_grace(struct loader *ld, void *obj, const char *path);
 /* check.c: the cross-field checks the tables name per section */
 
 void cfg_check_root(struct loader *ld, void *obj, const char *path);

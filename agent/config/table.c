@@ -219,6 +219,26 @@ static const struct cfg_entry vault_entries[] = {
 		.section = &vault_retry_section,
 		.help = "backoff between failed requests",
 	},
+	/* ---- lifecycle ---- */
+	{
+		.key = "max_concurrent_requests",
+		.type = CFG_UINT,
+		.offset = C_OFF(vault.max_concurrent, uint64_t),
+		.min = 1, .max = 1024,
+		.def = "2",
+		.flags = CFG_RELOAD,
+		.help = "requests on the wire to Vault at once; more wait in order",
+	},
+	{
+		.key = "max_requests_per_second",
+		.type = CFG_UINT,
+		.offset = C_OFF(vault.max_per_second, uint64_t),
+		.max = 100000,
+		.def = "0",
+		.flags = CFG_RELOAD,
+		.help = "requests started per second at most (a token bucket); "
+			"0: no limit",
+	},
 };
 
 static const struct cfg_section vault_section = SECTION(vault_entries, NULL);
@@ -640,6 +660,74 @@ static const struct cfg_section cert_file_section = {
 	.name_offset = offsetof(struct cert_file, name),
 };
 
+/* ---- lifecycle ---- */
+#define ACT_OFF(m, type) CFG_OFF(struct activation_opts, m, type)
+#define GRACE_OFF(m, type) CFG_OFF(struct cert_grace, m, type)
+
+static const struct cfg_entry activation_entries[] = {
+	{
+		.key = "connect",
+		.type = CFG_PATH,
+		.offset = ACT_OFF(connect, char *),
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "host:port of the TLS endpoint the new certificate is "
+			"presented to",
+	},
+	{
+		.key = "server_name",
+		.type = CFG_STRING,
+		.offset = ACT_OFF(server_name, char *),
+		.flags = CFG_RELOAD,
+		.help = "SNI and the name its certificate must carry; default: "
+			"the host of connect",
+	},
+	{
+		.key = "ca_file",
+		.type = CFG_PATH,
+		.offset = ACT_OFF(ca_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "PEM bundle that verifies the endpoint; default: the "
+			"system's",
+	},
+	{
+		.key = "timeout",
+		.type = CFG_DURATION,
+		.offset = ACT_OFF(timeout_ms, uint64_t),
+		.min = 1, .max = 5 * 60 * MS_SEC,
+		.def = "10s",
+		.flags = CFG_RELOAD,
+		.help = "time limit of the test: connect, handshake, verdict",
+	},
+};
+
+static const struct cfg_section activation_section =
+	SECTION(activation_entries, NULL);
+
+static const struct cfg_entry grace_entries[] = {
+	{
+		.key = "duration",
+		.type = CFG_DURATION,
+		.offset = GRACE_OFF(duration_ms, uint64_t),
+		.min = MS_SEC, .max = 3650 * MS_DAY,
+		.flags = CFG_REQUIRED | CFG_RELOAD,
+		.help = "how long the replaced certificate stays; then it is revoked",
+	},
+	{
+		.key = "files",
+		.type = CFG_MAP_OF_SECTION,
+		.offset = GRACE_OFF(out.files, struct cert_file *),
+		.count_offset = GRACE_OFF(out.n, size_t),
+		.section = &cert_file_section,
+		.max = 5,
+		.flags = CFG_RELOAD,
+		.help = "where the replaced certificate is kept: cert, key, chain, "
+			"ca, bundle, as in files:",
+	},
+};
+
+static const struct cfg_section grace_section =
+	SECTION(grace_entries, cfg_check_grace);
+
 static const struct cfg_entry cert_entries[] = {
 	{
 		.key = "name",
@@ -773,6 +861,25 @@ static const struct cfg_entry cert_entries[] = {
 		.max = 3650 * MS_DAY,
 		.flags = CFG_RELOAD,
 		.help = "revoke a replaced certificate this long after its successor",
+	},
+	/* ---- lifecycle ---- */
+	{
+		.key = "activation_check",
+		.type = CFG_SECTION,
+		.offset = CERT_OFF(activation, struct activation_opts),
+		.section = &activation_section,
+		.flags = CFG_RELOAD,
+		.help = "test the new certificate with a TLS handshake before it "
+			"replaces the old one",
+	},
+	{
+		.key = "grace",
+		.type = CFG_SECTION,
+		.offset = CERT_OFF(grace, struct cert_grace),
+		.section = &grace_section,
+		.flags = CFG_RELOAD,
+		.help = "keep the replaced certificate as files for a while, then "
+			"revoke it",
 	},
 };
 
@@ -1167,6 +1274,15 @@ static const struct cfg_entry exec_entries[] = {
 		.def = "10s",
 		.flags = CFG_RELOAD,
 		.help = "after SIGTERM, SIGKILL the application this much later",
+	},
+	/* ---- lifecycle ---- */
+	{
+		.key = "revoke_journal",
+		.type = CFG_PATH,
+		.offset = C_OFF(revoke.journal, char *),
+		.flags = CFG_RELOAD,
+		.help = "file (mode 0600) keeping pending revocations across "
+			"restarts: serials, mounts, due times",
 	},
 };
 

@@ -226,7 +226,7 @@ def test_a_failing_revocation_is_retried_and_shown_until_it_succeeds(env, fleet)
     st = subprocess.run([BIN, "status", "-c", str(a.config), "--json"],
                         capture_output=True, text=True, timeout=30)
     doc = json.loads(st.stdout)
-    assert doc["revocations"] == {"pending": 1, "failing": 1}, doc
+    assert doc["revocation_queue"] == {"pending": 1, "failing": 1}, doc
     assert doc["health"] == "degraded"
     assert any("revocation" in p for p in doc["problems"]), doc["problems"]
 
@@ -238,5 +238,5 @@ def test_a_failing_revocation_is_retried_and_shown_until_it_succeeds(env, fleet)
     assert revoked(env.vs, serial)
     doc = json.loads(subprocess.run([BIN, "status", "-c", str(a.config), "--json"],
                                     capture_output=True, text=True, timeout=30).stdout)
-    assert doc["revocations"] == {"pending": 0, "failing": 0}, doc
+    assert doc["revocation_queue"] == {"pending": 0, "failing": 0}, doc
     assert a.stop() == 0

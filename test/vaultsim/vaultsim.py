@@ -128,6 +128,13 @@ class Sim:
         self.active_time = time.time()
         self.cluster_id = new_uuid()
         self.requests = []
+        # An observation, not a Vault feature: how many /v1/ requests
+        # were being handled at once (read, not yet answered), and the
+        # most ever; GET /_sim/state shows both, DELETE /_sim/requests
+        # resets the maximum.
+        self.flight_lock = threading.Lock()
+        self.in_flight = 0
+        self.in_flight_max = 0
         self.faults = []
         self.fault_seq = 0
         self.client_ca_hook = None
@@ -626,6 +633,7 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("vaultsim: %s - %s\n" % (self.address_string(), fmt % args))
 
     def send_response(self, code, message=None):
+        self.flight_leave()   # answered: the client may send the next one
         self.log_request(code)
         self.send_response_only(code, message)
         self.send_header("Date", self.date_time_string())
@@ -639,7 +647,21 @@ class Handler(BaseHTTPRequestHandler):
     # -- every method goes through dispatch
 
     def do_GET(self):
-        self.dispatch()
+        self.in_flight = self.path.startswith("/v1/")
+        if self.in_flight:
+            with self.sim.flight_lock:
+                self.sim.in_flight += 1
+                self.sim.in_flight_max = max(self.sim.in_flight_max, self.sim.in_flight)
+        try:
+            self.dispatch()
+        finally:
+            self.flight_leave()
+
+    def flight_leave(self):
+        if getattr(self, "in_flight", False):
+            self.in_flight = False
+            with self.sim.flight_lock:
+                self.sim.in_flight -= 1
 
     do_POST = do_PUT = do_DELETE = do_LIST = do_HEAD = do_PATCH = do_OPTIONS = do_GET
 
@@ -1138,6 +1160,8 @@ class Handler(BaseHTTPRequestHandler):
                 if method == "DELETE":
                     n = len(sim.requests)
                     sim.requests = []
+                    with sim.flight_lock:
+                        sim.in_flight_max = sim.in_flight
                     return Response(200, {"cleared": n})
             elif p == "tokens" and method == "GET":
                 now = sim.now()
@@ -1190,7 +1214,9 @@ class Handler(BaseHTTPRequestHandler):
                                       "standby_redirect": sim.standby_redirect,
                                       "clock_offset": sim.clock.offset,
                                       "faults": len(sim.faults),
-                                      "tokens": len(sim.tokens), "leases": len(sim.leases)})
+                                      "tokens": len(sim.tokens), "leases": len(sim.leases),
+                                      "in_flight": sim.in_flight,
+                                      "in_flight_max": sim.in_flight_max})
         raise VaultError(404, ["unknown admin endpoint %s %s" % (method, path)])
 
 
