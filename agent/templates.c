@@ -38,10 +38,12 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -419,6 +421,42 @@ tpl_fetch(void *arg, const char *kind, const char *path, const char *const *kv,
  * Did the last complete render of P append these very bytes here?  The
  * digest is remembered for this render either way.
  */
+/*
+ * Whether PATH already ends with CONTENT.  An append the last render made
+ * is skipped only while it is still the file's tail: a writeToFile that
+ * replaced the file earlier in this render (CA, then "append" the leaf)
+ * must be followed by the append again.
+ */
+static int
+ends_with(const char *path, const char *content, size_t len)
+{
+	char buf[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	off_t size, at;
+	int same = 1;
+
+	if (fd < 0)
+		return 0;
+	size = lseek(fd, 0, SEEK_END);
+	if (size < 0 || (uint64_t)size < len) {
+		close(fd);
+		return 0;
+	}
+	at = size - (off_t)len;
+	for (size_t done = 0; same && done < len;) {
+		size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		ssize_t got = pread(fd, buf, want, at + (off_t)done);
+		if (got <= 0)
+			same = 0;
+		else if (memcmp(buf, content + done, (size_t)got) != 0)
+			same = 0;
+		else
+			done += (size_t)got;
+	}
+	close(fd);
+	return same;
+}
+
 static int
 appended_before(struct tpl *p, const char *path, const char *owner,
 		const char *group, const char *perms, const char *content,
@@ -462,8 +500,12 @@ tpl_write_file(void *arg, const char *path, const char *owner,
 		return 0;
 	}
 	rc = files_owner_ids(owner, group, &uid, &gid, err, errlen);
+	/* As consul-template's writeToFile: missing parents are made. */
+	if (rc == 0)
+		rc = files_make_parents(path, err, errlen);
 	if (rc == 0 && append) {
-		if (appended_before(p, path, owner, group, perms, content, len)) {
+		if (appended_before(p, path, owner, group, perms, content, len) &&
+		    ends_with(path, content, len)) {
 			log_debug("templates", "%s: %s: same content as the last "
 					       "render; not appended again", p->name, path);
 			return 0;

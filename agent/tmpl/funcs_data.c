@@ -473,6 +473,21 @@ tmpl_fn_fetch(struct exec *x, const struct call *c, const struct val *a, size_t 
 	rc = tmpl_arg_cstr(x, c, a, 0, &path);
 	if (rc != 0)
 		return rc;
+	/* consul-template trims the slashes around a path: "/kv/x/" is kv/x. */
+	while (*path == '/')
+		path++;
+	k = strlen(path);
+	if (k > 0 && path[k - 1] == '/') {
+		char *t;
+
+		while (k > 0 && path[k - 1] == '/')
+			k--;
+		t = strndup(path, k);
+		rc = t == NULL ? tmpl_xoom(x) : tmpl_keep(x, t);
+		if (rc != 0)
+			return rc;
+		path = t;
+	}
 	if (*path == '\0')
 		return tmpl_cerr(x, c, "empty path");
 	if (n > 1) {
