@@ -26,8 +26,8 @@ static const char canned[] =
 	"{"
 	"\"secret kv/app\": {\"data\": {\"user\": \"alice\", \"password\": \"hunter2\","
 	"  \"json\": \"{\\\"a\\\": [1, \\\"x\\\"], \\\"b\\\": {\\\"c\\\": true}}\"}},"
-	"\"secrets secret/list/\": {\"data\": {\"keys\": [\"b\", \"a/\", \"C\", \"a\"]}},"
-	"\"secrets secret/empty/\": {\"data\": {\"keys\": []}}"
+	"\"secrets secret/list\": {\"data\": {\"keys\": [\"b\", \"a/\", \"C\", \"a\"]}},"
+	"\"secrets secret/empty\": {\"data\": {\"keys\": []}}"
 	"}";
 
 struct fake {
@@ -304,6 +304,8 @@ test_secrets_lists_keys_sorted(void **state)
 	expect("{{ range secrets \"secret/list/\" }}{{ . }},{{ end }}",
 	       "C,a,a/,b,");
 	expect("{{ secrets \"secret/list/\" }}", "[C a a/ b]");
+	/* consul-template trims the slashes around a path */
+	expect("{{ secrets \"/secret/list\" }}", "[C a a/ b]");
 	expect("[{{ range secrets \"secret/empty/\" }}x{{ else }}none{{ end }}]",
 	       "[none]");
 }
