@@ -1275,15 +1275,6 @@ static const struct cfg_entry exec_entries[] = {
 		.flags = CFG_RELOAD,
 		.help = "after SIGTERM, SIGKILL the application this much later",
 	},
-	/* ---- lifecycle ---- */
-	{
-		.key = "revoke_journal",
-		.type = CFG_PATH,
-		.offset = C_OFF(revoke.journal, char *),
-		.flags = CFG_RELOAD,
-		.help = "file (mode 0600) keeping pending revocations across "
-			"restarts: serials, mounts, due times",
-	},
 };
 
 static const struct cfg_section exec_section = SECTION(exec_entries, NULL);
@@ -1781,6 +1772,15 @@ static const struct cfg_entry root_entries[] = {
 		.max = 1000,
 		.flags = CFG_RELOAD,
 		.help = "CRLs of PKI mounts, verified and kept current",
+	},
+	/* ---- lifecycle ---- */
+	{
+		.key = "revoke_journal",
+		.type = CFG_PATH,
+		.offset = C_OFF(revoke.journal, char *),
+		.flags = CFG_RELOAD,
+		.help = "file (mode 0600) keeping pending revocations across "
+			"restarts: serials, mounts, due times",
 	},
 };
 
