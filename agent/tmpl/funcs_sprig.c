@@ -1393,6 +1393,22 @@ s_math(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	return 0;
 }
 
+/*
+ * 10^P without libm's pow(), so the small build loads libc alone: exact
+ * up to 10^22 and correctly rounded below 10^-22 like pow(); past the
+ * double range it is inf or 0, as pow() is.
+ */
+static double
+pow10_of(long long p)
+{
+	double r = 1;
+	long long i, m = p < 0 ? -p : p;
+
+	for (i = 0; i < m && i < 400; i++)
+		r *= 10;
+	return p < 0 ? 1 / r : r;
+}
+
 /* floor, ceil, round VAL PLACES [ROUNDON], maxf, minf */
 static int
 s_fmath(struct exec *x, const struct call *c, const struct val *a, size_t n,
@@ -1413,16 +1429,25 @@ s_fmath(struct exec *x, const struct call *c, const struct val *a, size_t n,
 
 		if (rc != 0)
 			return rc;
-		pow10 = pow(10, (double)p);
+		pow10 = pow10_of(p);
 		digit = pow10 * v;
-		*out = vnum((modf(digit, &ip) >= on ? ceil(digit) : floor(digit)) /
+		/* Go's math.Modf: the fraction keeps the sign of DIGIT. */
+		ip = digit < 0 ? ceil(digit) : floor(digit);
+		*out = vnum((digit - ip >= on ? ceil(digit) : floor(digit)) /
 			    pow10);
 	} else {
+		int max = op[1] == 'a';
+
+		/* Go's math.Max and math.Min, without libm's fmax and fmin:
+		 * NaN wins, and +0 is above -0. */
 		for (i = 1; i < n; i++) {
 			double w = to_float64(a[i]);
 
-			v = op[1] == 'a' ? fmax(v, w) : fmin(v, w);
-			if (isnan(w))
+			if (isnan(v) || isnan(w))
+				v = isnan(v) ? v : w;
+			else if (v == w)
+				v = (signbit(v) != 0) == max ? w : v;
+			else if (max ? w > v : w < v)
 				v = w;
 		}
 		*out = vnum(v);

@@ -444,6 +444,9 @@ static const struct fcase sprig_dates_hashes_numbers_cases[] = {
 	 "6 6 7 24 3 1 5 2 5 9"},
 	{"{{ sprig_floor 1.5 }} {{ sprig_ceil 1.2 }} {{ sprig_round 3.14159 2 }} {{ sprig_round 2.5 0 }} {{ sprig_maxf 1 2.5 }} {{ sprig_minf 1 2.5 }}",
 	 "1 2 3.14 3 2.5 1"},
+	/* Sprig rounds a negative fraction down; negative places round to tens. */
+	{"{{ sprig_round -2.5 0 }} {{ sprig_round -1.24 1 }} {{ sprig_round 1234.5678 -2 }} {{ sprig_round 0.000123456 5 }} {{ sprig_maxf 3 -1 7.5 2 }} {{ sprig_minf 3 -1 7.5 2 }}",
+	 "-3 -1.3 1200 0.00012 7.5 -1"},
 	{"{{ sprig_substr 1 3 \"hello\" }} {{ sprig_trunc 3 \"hello\" }} {{ sprig_trunc -2 \"hello\" }} {{ sprig_cat \"a\" 1 nil \"b\" }} {{ sprig_plural \"one\" \"many\" 1 }} {{ sprig_plural \"one\" \"many\" 2 }}",
 	 "el hel lo a 1 b one many"},
 };
