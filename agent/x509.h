@@ -157,18 +157,6 @@ int x509_make_csr(const char *key_pem, const struct x509_names *names,
 		  char **csr_pem, char *err, size_t errlen);
 
 /*
- * A PKCS#12 keystore (for Java / Kafka) with CERT_PEM, KEY_PEM and the
- * certificates of CHAIN_PEM (may be NULL), under PASSWORD (may be "", not
- * NULL), with FRIENDLY_NAME as the alias: AES-256-CBC with PBKDF2 and a
- * SHA-256 MAC.  The key must belong to the certificate.  *DER is malloc'd;
- * it holds the key, so free it with secret_free_len() (buf.h).
- */
-int x509_pkcs12(const char *cert_pem, const char *key_pem,
-		const char *chain_pem, const char *password,
-		const char *friendly_name, unsigned char **der,
-		size_t *der_len, char *err, size_t errlen);
-
-/*
  * Split a PEM bundle into its first certificate and the rest (both
  * malloc'd PEM text as PEM_write re-encodes it; *REST is "" when the
  * bundle holds one certificate).

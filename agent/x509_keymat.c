@@ -234,7 +234,9 @@ build_keystore(X509 *x, EVP_PKEY *key, STACK_OF(X509) *chain,
 	safes = sk_PKCS7_new_null();
 	if (certs == NULL || keys == NULL || safes == NULL)
 		goto out;
-	for (int i = -1; i < sk_X509_num(chain); i++) {
+	/* The leaf, then the chain: sk_X509_num(NULL) is -1, so a keystore
+	 * without a chain must not count on it. */
+	for (int i = -1; i < (chain ? sk_X509_num(chain) : 0); i++) {
 		bag = PKCS12_SAFEBAG_create_cert(i < 0 ? x : sk_X509_value(chain, i));
 		if (bag == NULL)
 			goto out;
@@ -311,7 +313,7 @@ stable_seed(const char *password, EVP_PKEY *key, X509 *x,
 	if (der)
 		OPENSSL_clear_free(der, (size_t)n);
 	der = NULL;
-	for (int i = -1; ok && i < sk_X509_num(chain); i++) {
+	for (int i = -1; ok && i < (chain ? sk_X509_num(chain) : 0); i++) {
 		n = i2d_X509(i < 0 ? x : sk_X509_value(chain, i), &der);
 		ok = n > 0 && EVP_DigestUpdate(ctx, der, (size_t)n) == 1;
 		OPENSSL_free(der);

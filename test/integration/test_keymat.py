@@ -492,6 +492,7 @@ def test_template_functions_pin_describe_and_package_a_certificate_stably(env, p
             notafter={{ .Cert | certNotAfter }}
             sans={{ .Cert | certSANs | join "," }}
             p12={{ pkcs12 .Cert .Key .CA "tmpl-pw" }}
+            p12nochain={{ pkcs12 .Cert .Key "tmpl-pw" }}
             {{ end }}
           destination: %(dest)s
           mode: "0600"
@@ -525,6 +526,12 @@ def test_template_functions_pin_describe_and_package_a_certificate_stably(env, p
     assert "friendlyName: svc.example.test" in out, out
     rc, leaf = openssl("x509", "-in", str(pem))
     assert leaf.strip() in out
+    # Without a chain, the keystore still holds the leaf beside its key.
+    (env.tmp / "n.p12").write_bytes(base64.b64decode(vals["p12nochain"]))
+    rc, out = openssl("pkcs12", "-in", str(env.tmp / "n.p12"), "-nodes",
+                      "-passin", "pass:tmpl-pw")
+    assert rc == 0, out
+    assert leaf.strip() in out and "PRIVATE KEY" in out, out
     # A restart renders the held certificate again: the keystore's salts
     # come from its inputs, so the bytes, and the file, stay the same.
     st = os.stat(dest)
@@ -564,3 +571,4 @@ def test_a_new_issuance_leaves_the_unchanged_truststore_and_pin_alone(env, pki, 
     assert after["rot.p12"] != before["rot.p12"]
     for name in ("trust.p12", "chain.pem", "int.pin"):
         assert after[name] == before[name], name
+

@@ -1240,7 +1240,7 @@ assert_key_bag_is_pbes2_aes256(PKCS12 *p12)
 }
 
 static void
-test_pkcs12_parses_back_with_its_password_to_the_same_cert_and_key(void **state)
+test_keystore_parses_back_with_its_password_to_the_same_cert_and_key(void **state)
 {
 	const unsigned char *p;
 	const ASN1_OBJECT *macoid;
@@ -1255,8 +1255,8 @@ test_pkcs12_parses_back_with_its_password_to_the_same_cert_and_key(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(x509_pkcs12(pki.leaf_ec.cert_pem, pki.leaf_ec.key_pem,
-				     pki.inter_and_root, "s3cret", "kafka",
+	assert_int_equal(x509_keystore(pki.leaf_ec.cert_pem, pki.leaf_ec.key_pem,
+				     pki.inter_and_root, "s3cret", "kafka", 0,
 				     &der, &len, err, sizeof(err)),
 			 0);
 	p = der;
@@ -1288,7 +1288,7 @@ test_pkcs12_parses_back_with_its_password_to_the_same_cert_and_key(void **state)
 }
 
 static void
-test_pkcs12_with_empty_password_and_no_chain(void **state)
+test_keystore_without_a_chain_still_holds_its_certificate(void **state)
 {
 	const unsigned char *p;
 	unsigned char *der = NULL;
@@ -1300,8 +1300,8 @@ test_pkcs12_with_empty_password_and_no_chain(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(x509_pkcs12(pki.leaf_rsa.cert_pem,
-				     pki.leaf_rsa.trad_pem, NULL, "", "broker",
+	assert_int_equal(x509_keystore(pki.leaf_rsa.cert_pem,
+				     pki.leaf_rsa.trad_pem, NULL, "", "broker", 0,
 				     &der, &len, err, sizeof(err)),
 			 0);
 	p = der;
@@ -1319,22 +1319,22 @@ test_pkcs12_with_empty_password_and_no_chain(void **state)
 }
 
 static void
-test_pkcs12_refuses_a_key_of_another_issuance(void **state)
+test_keystore_refuses_a_key_of_another_issuance(void **state)
 {
 	unsigned char *der = NULL;
 	size_t len = 0;
 	char err[512];
 
 	(void)state;
-	assert_int_equal(x509_pkcs12(pki.leaf_ec.cert_pem, pki.leaf_ec2.key_pem,
-				     NULL, "pw", "kafka", &der, &len, err,
+	assert_int_equal(x509_keystore(pki.leaf_ec.cert_pem, pki.leaf_ec2.key_pem,
+				     NULL, "pw", "kafka", 0, &der, &len, err,
 				     sizeof(err)),
 			 -EINVAL);
 	assert_null(der);
 	assert_err_has(err, "does not belong");
 	assert_no_key_material(err, pki.leaf_ec2.key_pem);
-	assert_int_equal(x509_pkcs12(pki.leaf_ec.cert_pem, pki.leaf_ec.key_pem,
-				     NULL, NULL, "kafka", &der, &len, err,
+	assert_int_equal(x509_keystore(pki.leaf_ec.cert_pem, pki.leaf_ec.key_pem,
+				     NULL, NULL, "kafka", 0, &der, &len, err,
 				     sizeof(err)),
 			 -EINVAL);
 }
@@ -1598,9 +1598,9 @@ main(void)
 		cmocka_unit_test(
 			test_csr_accepts_traditional_key_and_refuses_bad_names),
 		cmocka_unit_test(
-			test_pkcs12_parses_back_with_its_password_to_the_same_cert_and_key),
-		cmocka_unit_test(test_pkcs12_with_empty_password_and_no_chain),
-		cmocka_unit_test(test_pkcs12_refuses_a_key_of_another_issuance),
+			test_keystore_parses_back_with_its_password_to_the_same_cert_and_key),
+		cmocka_unit_test(test_keystore_without_a_chain_still_holds_its_certificate),
+		cmocka_unit_test(test_keystore_refuses_a_key_of_another_issuance),
 		cmocka_unit_test(
 			test_split_first_returns_the_first_cert_and_the_rest),
 		cmocka_unit_test(test_check_bundle_accepts_a_good_bundle),
