@@ -94,6 +94,7 @@ struct entry {
 	const struct crl_def *cd;	/* K_CRL */
 	const char *name;
 	const struct cert_file *file;	/* files.pem */
+	const struct cert_file *store;	/* files.truststore_pkcs12, or NULL */
 	uv_timer_t timer;
 	struct vault_call *call;
 	int waiting;			/* for a token */
@@ -284,16 +285,17 @@ cmp_held(const void *a, const void *b)
 	return strcmp(x->ca.sha256, y->ca.sha256);
 }
 
+/* The N_PATHS files PATHS changed: the entry's hooks, once. */
 static void
-report(struct entry *e, char *const *hooks, size_t n_hooks, struct change_wait wait)
+report(struct entry *e, const char **paths, size_t n_paths)
 {
-	const char *paths[1] = { e->file->path };
+	int bundle = e->kind == K_BUNDLE;
 	struct change c = {
-		.hooks = hooks,
-		.n_hooks = n_hooks,
+		.hooks = bundle ? e->bd->on_change : e->cd->on_change,
+		.n_hooks = bundle ? e->bd->n_on_change : e->cd->n_on_change,
 		.paths = paths,
-		.n_paths = 1,
-		.wait = wait,
+		.n_paths = n_paths,
+		.wait = bundle ? e->bd->wait : e->cd->wait,
 		.source = e->name,
 	};
 
@@ -301,11 +303,12 @@ report(struct entry *e, char *const *hooks, size_t n_hooks, struct change_wait w
 		e->b->ev.changed(e->b->ev.arg, &c);
 }
 
-/* Write TEXT to the entry's file; report it when its bytes changed. */
+/* Write TEXT to F, one of the entry's files: FILES_WRITTEN when its
+ * bytes changed. */
 static int
-write_file(struct entry *e, const char *text, size_t len, const char *summary)
+write_file(struct entry *e, const struct cert_file *f, const char *text,
+	   size_t len, const char *summary)
 {
-	const struct cert_file *f = e->file;
 	uid_t uid;
 	gid_t gid;
 	char err[WHY_MAX];
@@ -319,13 +322,9 @@ write_file(struct entry *e, const char *text, size_t len, const char *summary)
 		snprintf(e->err, sizeof(e->err), "cannot write %s: %s", f->path, err);
 		return rc;
 	}
-	if (rc != FILES_WRITTEN)
-		return rc;
-	log_info("bundles", "%s %s: wrote %s: %s", what(e), e->name, f->path, summary);
-	if (e->kind == K_BUNDLE)
-		report(e, e->bd->on_change, e->bd->n_on_change, e->bd->wait);
-	else
-		report(e, e->cd->on_change, e->cd->n_on_change, e->cd->wait);
+	if (rc == FILES_WRITTEN)
+		log_info("bundles", "%s %s: wrote %s: %s", what(e), e->name,
+			 f->path, summary);
 	return rc;
 }
 
@@ -357,8 +356,34 @@ bundle_write(struct entry *e)
 	snprintf(summary, sizeof(summary), "%zu CA%s (%zu retained after leaving "
 					   "every source)", e->n_held,
 		 e->n_held == 1 ? "" : "s", retained);
-	int rc = write_file(e, text, len, summary);
+	/* The truststore is made before either file is written: when it
+	 * cannot be (its password unreadable), both files stay as they were. */
+	struct buf store = BUF_INIT(0);
+	const char *paths[2];
+	size_t n_paths = 0;
+	char why[WHY_MAX];
+	int rc = 0;
+
+	if (e->store) {
+		rc = certfiles_truststore(e->store, text, &store, why, sizeof(why));
+		if (rc != 0)
+			snprintf(e->err, sizeof(e->err), "%s", why);
+	}
+	if (rc == 0) {
+		rc = write_file(e, e->file, text, len, summary);
+		if (rc == FILES_WRITTEN)
+			paths[n_paths++] = e->file->path;
+	}
+	if (rc >= 0 && e->store) {
+		rc = write_file(e, e->store, store.s ? store.s : "", store.len,
+				summary);
+		if (rc == FILES_WRITTEN)
+			paths[n_paths++] = e->store->path;
+	}
+	buf_wipe(&store);
 	free(text);
+	if (n_paths)
+		report(e, paths, n_paths);
 	return rc < 0 ? rc : 0;
 }
 
@@ -520,7 +545,12 @@ round_done(struct entry *e)
 		} else {
 			snprintf(summary, sizeof(summary), "%zu CRL%s", e->n_got,
 				 e->n_got == 1 ? "" : "s");
-			rc = write_file(e, e->got.s ? e->got.s : "", e->got.len, summary);
+			const char *paths[1] = { e->file->path };
+
+			rc = write_file(e, e->file, e->got.s ? e->got.s : "",
+					e->got.len, summary);
+			if (rc == FILES_WRITTEN)
+				report(e, paths, 1);
 			rc = rc < 0 ? rc : 0;
 		}
 		if (rc == 0) {
@@ -830,10 +860,10 @@ on_timer(uv_timer_t *t)
 /* Entries */
 
 static const struct cert_file *
-pem_file(const struct cert_file *files, size_t n)
+file_named(const struct cert_file *files, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
-		if (files[i].name && strcmp(files[i].name, "pem") == 0)
+		if (files[i].name && strcmp(files[i].name, name) == 0)
 			return &files[i];
 	return NULL;
 }
@@ -851,11 +881,13 @@ entry_new(struct bundles *b, enum kind kind, const void *def)
 	if (kind == K_BUNDLE) {
 		e->bd = def;
 		e->name = e->bd->name;
-		e->file = pem_file(e->bd->files, e->bd->n_files);
+		e->file = file_named(e->bd->files, e->bd->n_files, "pem");
+		e->store = file_named(e->bd->files, e->bd->n_files,
+				      "truststore_pkcs12");
 	} else {
 		e->cd = def;
 		e->name = e->cd->name;
-		e->file = pem_file(e->cd->files, e->cd->n_files);
+		e->file = file_named(e->cd->files, e->cd->n_files, "pem");
 	}
 	if (e->file == NULL || e->name == NULL) {	/* the config check forbids it */
 		free(e);

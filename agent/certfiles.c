@@ -428,6 +428,15 @@ out:
 	return rc;
 }
 
+int
+certfiles_truststore(const struct cert_file *f, const char *cas_pem,
+		     struct buf *b, char *err, size_t errlen)
+{
+	struct cert_material mt = { .chain = cas_pem };
+
+	return compose_keymat(f, f->path, &mt, b, err, errlen);
+}
+
 /* The bytes of file F at PATH, from MT. */
 static int
 compose(const struct cert_file *f, const char *path,

@@ -93,4 +93,15 @@ void certfiles_remove_stale(const struct cert_files *const *sets, size_t n);
 /* Does F (a key file) write the key encrypted? */
 int certfiles_key_encrypted(const struct cert_file *f);
 
+/*
+ * The bytes of F, a truststore_pkcs12 of the CAs in CAS_PEM, appended to
+ * B: F's password is read now, and F's file is kept byte for byte when it
+ * already holds these CAs (a keystore has a fresh salt at each write).
+ * For a trust bundle, whose truststore holds no issuance.  Errors name
+ * F's path and the cause, never the password.
+ */
+struct buf;
+int certfiles_truststore(const struct cert_file *f, const char *cas_pem,
+			 struct buf *b, char *err, size_t errlen);
+
 #endif

@@ -689,12 +689,48 @@ check_pem_files(struct loader *ld, const struct cert_file *files, size_t n,
 	}
 }
 
+/* A trust bundle writes pem (which it reads back at start) and may
+ * write the same CAs as a truststore_pkcs12 for Java. */
 void
 cfg_check_bundle(struct loader *ld, void *obj, const char *path)
 {
 	struct bundle_def *d = obj;
+	char kpath[CFG_PATH_MAX];
+	int pem = 0;
 
-	check_pem_files(ld, d->files, d->n_files, path);
+	cfg_path_printf(kpath, sizeof(kpath), "%s.files", path);
+	for (size_t i = 0; i < d->n_files; i++) {
+		struct cert_file *f = &d->files[i];
+		int store = f->name && strcmp(f->name, "truststore_pkcs12") == 0;
+		char fpath[CFG_PATH_MAX];
+		yaml_mark_t fat;
+
+		cfg_join_path(fpath, sizeof(fpath), kpath,
+			      f->name ? f->name : "?");
+		fat = cfg_where(ld, &f->path, path);
+		if (f->name && strcmp(f->name, "pem") == 0)
+			pem = 1;
+		else if (!store)
+			cfg_report(ld, CFG_AT(fat), fpath, "'%s' is not a file of "
+				   "a trust bundle: pem, truststore_pkcs12",
+				   f->name ? f->name : "?");
+		if (store)
+			check_secret_source(ld, fat, fpath, f->password_file,
+					    f->password_env, "password_file",
+					    "password_env");
+		only_for(ld, fat, fpath, f->password_file != NULL, store,
+			 "password_file", "truststore_pkcs12");
+		only_for(ld, fat, fpath, f->password_env != NULL, store,
+			 "password_env", "truststore_pkcs12");
+		only_for(ld, fat, fpath, f->friendly_name != NULL, store,
+			 "friendly_name", "truststore_pkcs12");
+		only_for(ld, fat, fpath, f->legacy, store, "legacy",
+			 "truststore_pkcs12");
+	}
+	if (!pem && cfg_find_path(ld, kpath) != NULL)
+		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath)), kpath,
+			   "needs pem: {path: ...} (read back at start, it "
+			   "keeps the CAs that left every source)");
 }
 
 void

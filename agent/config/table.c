@@ -1455,11 +1455,53 @@ static const struct cfg_entry bundle_file_entries[] = {
 		.flags = CFG_RELOAD,
 		.help = "owning group (name or gid)",
 	},
+	/* The keys above are a crl's file; a trust bundle's takes these too. */
+	{
+		.key = "password_file",
+		.type = CFG_PATH,
+		.offset = F_OFF(password_file, char *),
+		.flags = CFG_RELOAD,
+		.help = "truststore_pkcs12: file holding the password, read at "
+			"each write",
+	},
+	{
+		.key = "password_env",
+		.type = CFG_STRING,
+		.offset = F_OFF(password_env, char *),
+		.flags = CFG_RELOAD,
+		.help = "truststore_pkcs12: or the environment variable holding it",
+	},
+	{
+		.key = "friendly_name",
+		.type = CFG_STRING,
+		.offset = F_OFF(friendly_name, char *),
+		.flags = CFG_RELOAD,
+		.help = "truststore_pkcs12: the first alias, default ca (then -2, "
+			"-3, ...)",
+	},
+	{
+		.key = "legacy",
+		.type = CFG_BOOL,
+		.offset = F_OFF(legacy, int),
+		.def = "false",
+		.flags = CFG_RELOAD,
+		.help = "truststore_pkcs12: 3DES and a SHA-1 MAC, for JVMs before "
+			"8u301",
+	},
 };
 
 static const struct cfg_section bundle_file_section = {
 	.entries = bundle_file_entries,
 	.n_entries = sizeof(bundle_file_entries) / sizeof(bundle_file_entries[0]),
+	.size = sizeof(struct cert_file),
+	.named = 1,
+	.name_offset = offsetof(struct cert_file, name),
+};
+
+/* A CRL file: path, mode, owner and group, the first four of the above. */
+static const struct cfg_section crl_file_section = {
+	.entries = bundle_file_entries,
+	.n_entries = 4,
 	.size = sizeof(struct cert_file),
 	.named = 1,
 	.name_offset = offsetof(struct cert_file, name),
@@ -1528,7 +1570,7 @@ static const struct cfg_entry bundle_entries[] = {
 		.section = &bundle_file_section,
 		.max = 8,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
-		.help = "the file to write: pem",
+		.help = "the files to write: pem, and truststore_pkcs12 for Java",
 	},
 	{
 		.key = "on_change",
@@ -1597,7 +1639,7 @@ static const struct cfg_entry crl_entries[] = {
 		.type = CFG_MAP_OF_SECTION,
 		.offset = CD_OFF(files, struct cert_file *),
 		.count_offset = CD_OFF(n_files, size_t),
-		.section = &bundle_file_section,
+		.section = &crl_file_section,
 		.max = 8,
 		.flags = CFG_REQUIRED | CFG_RELOAD,
 		.help = "the file to write: pem",

@@ -172,6 +172,75 @@ def old_issuer_id(env, new_id):
     return others[0]
 
 
+def keytool_fingerprints(store, password):
+    """The SHA-256 fingerprints of STORE's entries, if keytool lists every
+    one as a trustedCertEntry (else an AssertionError)."""
+    r = subprocess.run(["keytool", "-list", "-v", "-storetype", "PKCS12",
+                        "-keystore", str(store), "-storepass:env", "KT_PASS"],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, KT_PASS=password))
+    assert r.returncode == 0, r.stdout + r.stderr
+    kinds = re.findall(r"^Entry type: (\S+)", r.stdout, re.M)
+    assert kinds and set(kinds) == {"trustedCertEntry"}, r.stdout
+    return [f.replace(":", "").lower()
+            for f in re.findall(r"^\s*SHA256: ([0-9A-F:]+)", r.stdout, re.M)]
+
+
+def pem_fingerprints(path):
+    from cryptography.hazmat.primitives import hashes
+    return [c.fingerprint(hashes.SHA256()).hex() for c in certs_in(path)]
+
+
+def test_the_truststore_holds_the_bundles_cas_and_changes_with_them_once(env, world):
+    rid, sid = world
+    d = env.tmp / "out"
+    d.mkdir()
+    bundle, store, hooks = d / "upstream-ca.pem", d / "upstream-ca.p12", d / "hook.log"
+    password = "ts-pass-%d" % os.getpid()
+    pw = env.tmp / "p12pass"
+    pw.write_text(password + "\n")
+    pw.chmod(0o600)
+    text = config(env, rid, sid, d).replace(
+        'files: {pem: {path: %s/upstream-ca.pem, mode: "0640"}}' % d,
+        'files: {pem: {path: %s/upstream-ca.pem, mode: "0640"}, '
+        'truststore_pkcs12: {path: %s, password_file: %s}}' % (d, store, pw))
+    assert "truststore_pkcs12" in text
+    a = env.agent(text).start()
+
+    # The same CAs in both files, the PEM's order; one hook run for both.
+    wait_until("the first bundle", lambda: len(certs_in(bundle)) == 2 and store.exists())
+    wait_until("the first hook run", lambda: hook_runs(hooks) == 1)
+    assert keytool_fingerprints(store, password) == pem_fingerprints(bundle)
+    assert oct(os.stat(store).st_mode & 0o777) == "0o644"
+
+    # Rounds that change nothing leave the truststore's bytes alone
+    # (a keystore's salt is fresh at each write: compared by content).
+    before = store.read_bytes()
+    a.wait_for(r"trust bundle upstream: up to date", count=rounds(a) + 3)
+    assert store.read_bytes() == before
+    assert hook_runs(hooks) == 1
+
+    # A rollover: both files follow, and the hook runs once more.
+    env.vs.pki_rollover()
+    wait_until("both intermediates", lambda: len(certs_in(bundle)) == 3)
+    wait_until("the truststore follows",
+               lambda: len(keytool_fingerprints(store, password)) == 3)
+    assert keytool_fingerprints(store, password) == pem_fingerprints(bundle)
+    wait_until("the second hook run", lambda: hook_runs(hooks) == 2)
+    a.wait_for(r"trust bundle upstream: up to date", count=rounds(a) + 2)
+    assert hook_runs(hooks) == 2
+
+    # An unreadable password: the round fails naming the file, both files
+    # stay as they were, and the password never reaches the log.
+    pw.write_text("")
+    env.vs.pki_rollover()
+    a.wait_for(r"trust bundle upstream: %s: the password file: .*empty" % re.escape(str(store)))
+    assert len(certs_in(bundle)) == 3
+    assert len(keytool_fingerprints(store, password)) == 3
+    assert a.stop() == 0
+    assert password not in a.log()
+
+
 def test_an_expired_intermediate_leaves_the_bundle_at_its_expiry(env, world):
     rid, sid = world
     d = env.tmp / "out"
@@ -245,15 +314,21 @@ def test_certagent_check_names_each_mistake_in_trust_bundles_and_crls(tmp_path):
         trust_bundles:
           - name: a
             sources: [{pki: pki_int, kv: secret/data/x}, {}, {pki: pki, field: x}]
-            files: {pem: {path: /tmp/a.pem}, der: {path: /tmp/a.der}}
+            files: {pem: {path: /tmp/a.pem, legacy: true}, der: {path: /tmp/a.der}}
             on_change: [ngin]
           - name: a
             sources: [{kv: secret/data/ca}]
             files: {}
+          - name: b
+            sources: [{pki: pki}]
+            files: {truststore_pkcs12: {path: /tmp/b.p12, password_file: rel/pass}}
         crls:
           - name: c
             sources: [{kv: secret/data/ca}]
             files: {pem: {path: /tmp/c.pem}}
+          - name: d
+            sources: [{pki: pki}]
+            files: {pem: {path: /tmp/d.pem, password_env: P}}
         """))
     r = subprocess.run([BIN, "check", "-c", str(cfg)], capture_output=True, text=True,
                        timeout=30)
@@ -261,7 +336,13 @@ def test_certagent_check_names_each_mistake_in_trust_bundles_and_crls(tmp_path):
     for msg in ("trust_bundles[0].sources[0]: set either pki or kv, not both",
                 "trust_bundles[0].sources[1]: needs pki: MOUNT or kv: PATH",
                 "trust_bundles[0].sources[2]: field is for a kv source",
-                "trust_bundles[0].files: 'der' is not a file of this entry",
+                "trust_bundles[0].files.der: 'der' is not a file of a trust bundle: "
+                "pem, truststore_pkcs12",
+                "trust_bundles[0].files.pem.legacy: only truststore_pkcs12 takes it",
+                "trust_bundles[2].files.truststore_pkcs12.password_file: must be an "
+                "absolute path",
+                "trust_bundles[2].files: needs pem",
+                "crls[1].files.pem.password_env",
                 "trust_bundles[0].on_change[0]: 'ngin' is not a hook; did you mean 'nginx'?",
                 "trust_bundles[1].name: 'a' is the name of trust_bundles[0] too",
                 "trust_bundles[1].files: needs pem",
