@@ -163,7 +163,9 @@ def test_writeToFile_append_in_the_daemon_appends_once_per_new_result(env, world
                   "  - {source: %s, destination: %s}\n"
                   "  - {source: %s, destination: %s}\n" % (
                       appender, env.tmp / "appender.out", other, env.tmp / "other.out")).start()
+    # The two templates render in whichever order their secrets arrive.
     a.wait_for(r"rendered %s" % (env.tmp / "other.out"))
+    a.wait_for(r"rendered %s" % (env.tmp / "appender.out"))
     assert log.read_text() == "app\n"
     # Another template's data changes: the batch renders both, and the
     # same line is not appended again.
