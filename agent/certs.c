@@ -10,9 +10,10 @@
  *    the template certificates in the order they were first asked for.
  *    A reload replaces the entries and keeps the template certificates,
  *    which own everything they need (name, request, names, policy).
- *  - The renewal time comes from renew_point() of the certificate's
- *    policy and its own validity and serial, so it is stable across
- *    restarts without a state file.
+ *  - The renewal time comes from the certificate's policy, its validity
+ *    and its serial's rank among the serials the agent holds (renew.h),
+ *    so it is stable across restarts without a state file; adoption
+ *    reads every new entry's files before it places any of them.
  *  - A verification failure writes nothing: the old files (or the
  *    template's old data) stay and the issuance is retried with backoff.
  *  - Private keys never reach a log line; key buffers are wiped before
@@ -92,6 +93,9 @@ struct cert {
 	int closing, timer_closed;
 	int external;		/* used, not renewed (certs_external) */
 	int fresh;		/* an entry certs_start() has not seen yet */
+	int adoptable;		/* certs_start(): its files passed the checks */
+	uint64_t rank_h;	/* its serial's hash, in m->ranks if ranked */
+	int ranked;
 	struct activation *activation;	/* activation_check: in progress */
 	struct staged *staged;	/* the verified material it tests */
 };
@@ -118,6 +122,7 @@ struct certs {
 	struct certs_stats stats;
 	unsigned flags;
 	struct certs_events ev;
+	struct renew_ranks ranks;	/* the serials held, for the spread */
 };
 
 static void issue(struct cert *c);
@@ -227,6 +232,49 @@ retry_later(struct cert *c, const char *why)
 		template_data(c->m);
 }
 
+/* C holds SERIAL now: its hash takes C's place in the ranks. */
+static void
+rank_set(struct cert *c, const char *serial)
+{
+	uint64_t h = renew_hash(serial);
+
+	if (c->ranked && c->rank_h == h)
+		return;
+	if (c->ranked)
+		renew_ranks_remove(&c->m->ranks, c->rank_h);
+	c->ranked = renew_ranks_add(&c->m->ranks, h) == 0;
+	c->rank_h = h;
+}
+
+static void
+rank_drop(struct cert *c)
+{
+	if (c->ranked)
+		renew_ranks_remove(&c->m->ranks, c->rank_h);
+	c->ranked = 0;
+}
+
+/* When C renews SERIAL, valid from NB to NA: stratified by its rank
+ * among the agent's certificates (renew.h); out of memory, by its hash. */
+static int64_t
+point_of(const struct cert *c, int64_t nb, int64_t na, const char *serial)
+{
+	if (!c->ranked || c->rank_h != renew_hash(serial))
+		return renew_point(&c->policy, nb, na, serial);
+	return renew_point_u(&c->policy, nb, na,
+			     renew_ranks_u(&c->m->ranks, c->rank_h));
+}
+
+/* C's renewal point as the ranks stand now: a timer set earlier may be
+ * a few minutes off after certificates came or went (renew.h). */
+static int64_t
+next_renewal(const struct cert *c)
+{
+	if (c->ranked && c->serial[0] && c->retry.failures == 0 && !c->forced)
+		return point_of(c, c->not_before_ms, c->not_after_ms, c->serial);
+	return c->renew_at_ms;
+}
+
 /* Note a certificate now held, and schedule its renewal. */
 static void
 hold(struct cert *c, const struct x509_info *info, const char *verb)
@@ -237,8 +285,9 @@ hold(struct cert *c, const struct x509_info *info, const char *verb)
 	snprintf(c->serial, sizeof(c->serial), "%s", info->serial);
 	c->not_before_ms = info->not_before * 1000;
 	c->not_after_ms = info->not_after * 1000;
-	c->renew_at_ms = renew_point(&c->policy, info->not_before * 1000,
-				     c->not_after_ms, info->serial);
+	rank_set(c, info->serial);
+	c->renew_at_ms = point_of(c, c->not_before_ms, c->not_after_ms,
+				  info->serial);
 	retry_succeeded(&c->retry);
 	c->forced = 0;
 	c->given_up = 0;
@@ -862,6 +911,7 @@ on_timer(uv_timer_t *t)
 {
 	struct cert *c = t->data;
 
+	c->renew_at_ms = next_renewal(c);
 	/* Judge on the wall clock: a timer can fire early after a clock step. */
 	if (c->renew_at_ms && c->retry.failures == 0 && !c->forced &&
 	    wall_ms() < c->renew_at_ms) {
@@ -923,6 +973,7 @@ cert_try_free(struct cert *c)
 	free(c->files);
 	free(c);
 	if (--m->n_alive == 0 && m->closing) {
+		renew_ranks_free(&m->ranks);
 		free(m->v);
 		free(m);
 	}
@@ -953,6 +1004,7 @@ cert_close(struct cert *c)
 		vault_cancel(c->call);
 	secret_free(c->pending_key);
 	c->pending_key = NULL;
+	rank_drop(c);
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, on_cert_closed);
 }
@@ -1163,18 +1215,19 @@ certs_configure(struct certs *m, const struct certs_opts *cfg,
 }
 
 /*
- * Is what an entry has on disk a valid, not yet due certificate?  Then
- * keep it: no issuance on restart.  Due but valid: still what is served
- * until a replacement is written.
+ * Adoption, first half: does what an entry has on disk pass the checks?
+ * Then note its serial and validity in C (C->adoptable) and rank it, so
+ * that the second half places every adopted certificate among all the
+ * others, as a restart with the same set always does.
  */
-static int
-adopt_entry(struct cert *c)
+static void
+adopt_load(struct cert *c)
 {
 	struct cert_loaded l;
 	struct x509_info info;
 	char err[512];
-	int ok = 0;
 
+	c->adoptable = 0;
 	certfiles_load(&c->def->out, &l);
 	if (l.cert == NULL || l.key == NULL) {
 		if (l.why[0])	/* keymat: a keystore or key that would not open */
@@ -1193,23 +1246,43 @@ adopt_entry(struct cert *c)
 			 c->name, err);
 		goto out;
 	}
-	int64_t renew = renew_point(&c->policy, info.not_before * 1000,
-				    info.not_after * 1000, info.serial);
-	if (wall_ms() >= renew) {
-		log_info("certs", "%s: serial %s on disk is due for renewal", c->name,
-			 info.serial);
-		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
-		c->not_before_ms = info.not_before * 1000;
-		c->not_after_ms = info.not_after * 1000;
-		c->renew_at_ms = renew;
-		goto out;
-	}
-	hold(c, &info, "kept the certificate on disk,");
-	c->m->stats.adopted++;
-	ok = 1;
+	snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
+	c->not_before_ms = info.not_before * 1000;
+	c->not_after_ms = info.not_after * 1000;
+	rank_set(c, info.serial);
+	c->adoptable = 1;
 out:
 	certfiles_loaded_free(&l);
-	return ok;
+}
+
+/*
+ * Second half: keep a certificate that is not yet due, so nothing is
+ * issued on restart.  Due but valid: still what is served until a
+ * replacement is written.  1 if kept.
+ */
+static int
+adopt_decide(struct cert *c)
+{
+	struct x509_info info = {
+		.not_before = c->not_before_ms / 1000,
+		.not_after = c->not_after_ms / 1000,
+	};
+	int64_t renew;
+
+	if (!c->adoptable)
+		return 0;
+	c->adoptable = 0;
+	renew = point_of(c, c->not_before_ms, c->not_after_ms, c->serial);
+	if (wall_ms() >= renew) {
+		log_info("certs", "%s: serial %s on disk is due for renewal", c->name,
+			 c->serial);
+		c->renew_at_ms = renew;
+		return 0;
+	}
+	snprintf(info.serial, sizeof(info.serial), "%s", c->serial);
+	hold(c, &info, "kept the certificate on disk,");
+	c->m->stats.adopted++;
+	return 1;
 }
 
 void
@@ -1227,12 +1300,15 @@ certs_start(struct certs *m)
 	if (sets && n_sets)
 		certfiles_remove_stale(sets, n_sets);
 	free(sets);
+	for (size_t i = 0; i < m->n_entries; i++)
+		if (m->v[i]->fresh)
+			adopt_load(m->v[i]);
 	for (size_t i = 0; i < m->n_entries; i++) {
 		struct cert *c = m->v[i];
 		if (!c->fresh)
 			continue;	/* kept across a reload, as it was */
 		c->fresh = 0;
-		if (!adopt_entry(c))
+		if (!adopt_decide(c))
 			issue(c);
 	}
 }
@@ -1479,15 +1555,16 @@ adopt_template(struct cert *c, const struct certs_tcall *tc)
 	}
 	c->envelope = env;
 	c->m->stats.adopted++;
-	if (wall_ms() >= renew_point(&c->policy, info.not_before * 1000,
-				     info.not_after * 1000, info.serial)) {
+	rank_set(c, info.serial);
+	if (wall_ms() >= point_of(c, info.not_before * 1000,
+				  info.not_after * 1000, info.serial)) {
 		/* Still what is served until a replacement is issued. */
 		settle(c);
 		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
 		c->not_before_ms = info.not_before * 1000;
 		c->not_after_ms = info.not_after * 1000;
-		c->renew_at_ms = renew_point(&c->policy, info.not_before * 1000,
-					     c->not_after_ms, info.serial);
+		c->renew_at_ms = point_of(c, c->not_before_ms, c->not_after_ms,
+					  info.serial);
 		log_info("certs", "%s: serial %s on disk is due for renewal", c->name,
 			 info.serial);
 		issue(c);
@@ -1679,7 +1756,7 @@ certs_get_item(const struct certs *m, size_t i, struct certs_item *it)
 	it->name = c->name;
 	it->serial = c->serial;
 	it->not_after_ms = c->serial[0] ? c->not_after_ms : 0;
-	it->renew_at_ms = c->serial[0] ? c->renew_at_ms : 0;
+	it->renew_at_ms = c->serial[0] ? next_renewal(c) : 0;
 	it->failures = c->retry.failures;
 	it->renewals = c->renewals;
 	it->failures_total = c->failures_total;

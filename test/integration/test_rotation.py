@@ -102,13 +102,23 @@ def test_rotate_window_is_validated_with_its_column(env, pki, tmp_path):
     assert "certificates[0].rotate_window: column 5: expected HH:MM" in r.stderr, r.stderr
 
 
+def scheduled(port):
+    """name -> next renewal (unix seconds), from /v1/status."""
+    import json
+    st, body = http_get(port, "/v1/status")
+    assert st == 200, body
+    return {c["name"]: iso(c["next_renewal"]) for c in json.loads(body)["certificates"]}
+
+
 def test_a_thousand_certificates_spread_over_the_jitter_window_and_keep_it(env, pki):
     """1,000 certificates issued together renew over +-5% of their
-    lifetime, evenly; a restart keeps every scheduled time."""
+    lifetime, evenly (stratified by rank: renew.h); a restart keeps every
+    scheduled time."""
     rid, sid = pki
     d = env.tmp / "tls"
     d.mkdir()
     n = 1000
+    port = free_port()
     certs = "".join("""
         - name: c%(i)d
           path: pki_int/issue/web
@@ -117,9 +127,13 @@ def test_a_thousand_certificates_spread_over_the_jitter_window_and_keep_it(env, 
           files:
             bundle: {path: %(d)s/c%(i)d.pem, parts: [cert, key]}
         """ % {"i": i, "d": d} for i in range(n))
-    a = env.agent(cert_config(env, rid, sid, certs)).start()
+    cfg = cert_config(env, rid, sid, certs) + 'listener: {address: "127.0.0.1:%d"}\n' % port
+    a = env.agent(cfg).start()
     a.wait_for(r"c\d+: issued serial", count=n, timeout=240)
-    first = renewals(a)
+    assert len(renewals(a)) == n
+    # Logged at each issuance, a point is provisional until the last one
+    # is ranked; the schedule stands once all are held.
+    first = scheduled(port)
     assert len(first) == n
     assert a.stop() == 0
 
@@ -131,14 +145,16 @@ def test_a_thousand_certificates_spread_over_the_jitter_window_and_keep_it(env, 
     times = sorted(first.values())
     assert lo - 2 <= times[0] and times[-1] <= hi + 2 + 60   # issued within a minute
     assert times[-1] - times[0] >= 0.9 * (hi - lo)
-    # Evenly: 20 buckets of the window, none above 1.6x the mean (50).
+    # Evenly: 20 buckets of the window, none above 1.2x the mean (50):
+    # independent draws would reach 1.6x.
     buckets = collections.Counter(int((t - times[0]) * 20 / (times[-1] - times[0] + 1))
                                   for t in times)
-    assert max(buckets.values()) <= 80, sorted(buckets.items())
+    assert max(buckets.values()) <= 60, sorted(buckets.items())
 
-    b = env.agent(cert_config(env, rid, sid, certs), name="again").start()
+    b = env.agent(cfg, name="again").start()
     b.wait_for(r"c\d+: kept the certificate on disk", count=n, timeout=120)
     assert renewals(b) == first
+    assert scheduled(port) == first
     assert b.stop() == 0
     assert len(issue_requests(env.vs)) == n
 

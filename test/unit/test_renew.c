@@ -153,6 +153,128 @@ test_a_fleet_of_ten_thousand_spreads_evenly_over_the_window(void **state)
 		assert_true(buckets[b] > 0);
 }
 
+/*
+ * The issue's fleet: 10,000 tenant certificates of 4380 h issued
+ * together, renewed 720 h before the end +- 5% of the lifetime: 438
+ * hours of window, 23 renewals an hour.  Independent draws put about 40
+ * in the fullest hour; stratified by rank, no hour holds more than 1.5
+ * times the mean; a smaller fleet (1,000: 2.3 an hour, where draws give
+ * 9) no more than the four strata an hour can meet.
+ */
+static int
+peak_hour(int n, uint64_t seed, double *mean)
+{
+	enum { BUCKETS = 440 };
+	static char serials[10000][64];
+	static int buckets[BUCKETS];
+	struct renew_ranks r = { 0 };
+	struct renew_policy p = policy(0, 720 * HOUR, 0.05);
+	const int64_t life = 4380 * HOUR;
+	const int64_t lo = SAT + (int64_t)((double)life * (1.0 - 720.0 / 4380 - 0.05));
+	int peak = 0;
+
+	for (int b = 0; b < BUCKETS; b++)
+		buckets[b] = 0;
+	for (int i = 0; i < n; i++) {
+		make_serial(&seed, serials[i], sizeof(serials[i]));
+		assert_int_equal(renew_ranks_add(&r, renew_hash(serials[i])), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		double u = renew_ranks_u(&r, renew_hash(serials[i]));
+		int64_t b = (renew_point_u(&p, SAT, SAT + life, u) - lo) / HOUR;
+		assert_in_range(b, 0, BUCKETS - 1);
+		buckets[b]++;
+	}
+	for (int b = 0; b < BUCKETS; b++)
+		peak = buckets[b] > peak ? buckets[b] : peak;
+	*mean = (double)n / 438.0;
+	renew_ranks_free(&r);
+	return peak;
+}
+
+static void
+test_ranks_hold_a_fleets_peak_hour_to_one_and_a_half_times_the_mean(void **state)
+{
+	double mean;
+	int peak;
+
+	(void)state;
+	peak = peak_hour(10000, 7, &mean);
+	if ((double)peak / mean > 1.5)
+		fail_msg("10,000: peak %d an hour against a mean of %.1f", peak, mean);
+	/* A stratum is 0.438 h here: an hour meets at most four. */
+	peak = peak_hour(1000, 7, &mean);
+	if (peak > 4)
+		fail_msg("1,000: peak %d an hour against a mean of %.1f", peak, mean);
+}
+
+/* The same set, whatever the order it was built in, gives the same
+ * places: a restart moves no renewal.  K more certificates of N move the
+ * others by at most K/N of the window, and taking them out again puts
+ * every place back exactly. */
+static void
+test_ranks_are_stable_across_orders_and_move_little_with_the_set(void **state)
+{
+	enum { N = 1000, K = 5 };
+	static uint64_t h[N + K];
+	static double before[N];
+	struct renew_ranks a = { 0 }, b = { 0 };
+	uint64_t st = 99;
+
+	(void)state;
+	for (int i = 0; i < N + K; i++) {
+		char serial[64];
+		make_serial(&st, serial, sizeof(serial));
+		h[i] = renew_hash(serial);
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(renew_ranks_add(&a, h[i]), 0);
+		assert_int_equal(renew_ranks_add(&b, h[N - 1 - i]), 0);
+	}
+	for (int i = 0; i < N; i++) {
+		before[i] = renew_ranks_u(&a, h[i]);
+		assert_true(before[i] >= 0 && before[i] < 1);
+		assert_true(before[i] == renew_ranks_u(&b, h[i]));
+	}
+	for (int i = N; i < N + K; i++)
+		assert_int_equal(renew_ranks_add(&a, h[i]), 0);
+	for (int i = 0; i < N; i++) {
+		double d = renew_ranks_u(&a, h[i]) - before[i];
+		assert_true(d <= (double)(K + 1) / N && d >= -(double)(K + 1) / N);
+	}
+	for (int i = N; i < N + K; i++)
+		renew_ranks_remove(&a, h[i]);
+	for (int i = 0; i < N; i++)
+		assert_true(renew_ranks_u(&a, h[i]) == before[i]);
+	renew_ranks_free(&a);
+	renew_ranks_free(&b);
+}
+
+/* One certificate alone in its agent keeps a real, serial-derived place:
+ * a thousand agents of one certificate each still spread over the
+ * window (each tenth of it gets 50 to 150 of them). */
+static void
+test_a_certificate_alone_keeps_its_jitter_between_agents(void **state)
+{
+	int tenths[10] = { 0 };
+	uint64_t st = 5;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		struct renew_ranks r = { 0 };
+		char serial[64];
+		uint64_t hh;
+
+		make_serial(&st, serial, sizeof(serial));
+		hh = renew_hash(serial);
+		assert_int_equal(renew_ranks_add(&r, hh), 0);
+		tenths[(int)(renew_ranks_u(&r, hh) * 10)]++;
+		renew_ranks_free(&r);
+	}
+	for (int t = 0; t < 10; t++)
+		assert_in_range(tenths[t], 50, 150);
+}
+
 static void
 test_jitter_is_not_lost_to_integer_arithmetic_on_short_lives(void **state)
 {
@@ -315,6 +437,9 @@ main(void)
 		cmocka_unit_test(test_backoff_grows_from_min_to_max_with_full_jitter),
 		cmocka_unit_test(test_backoff_wakes_at_the_expiry_when_it_is_nearer),
 		cmocka_unit_test(test_state_follows_the_clock),
+		cmocka_unit_test(test_ranks_hold_a_fleets_peak_hour_to_one_and_a_half_times_the_mean),
+		cmocka_unit_test(test_ranks_are_stable_across_orders_and_move_little_with_the_set),
+		cmocka_unit_test(test_a_certificate_alone_keeps_its_jitter_between_agents),
 	};
 	return cmocka_run_group_tests_name("renew", tests, NULL, NULL);
 }
