@@ -409,13 +409,20 @@ grace_load(struct cert *c, const char *key_passphrase, struct cert_loaded *old)
 	return old->cert && old->key ? 0 : -ENOENT;
 }
 
-/* The new files are in place: keep OLD for the grace, revoke it after. */
+/* The new files are in place: keep OLD for the grace, revoke it after.
+ * PASS: the passphrase read from kv for the entry's key, which a grace
+ * key sealed with the same kv path gets too. */
 static void
-grace_start(struct cert *c, const struct cert_loaded *old)
+grace_start(struct cert *c, const struct cert_loaded *old, const char *pass)
 {
 	const struct cert_grace *g = &c->def->grace;
+	const struct cert_file *gk = certfiles_kv_key(&g->out);
+	const struct cert_file *ek = certfiles_kv_key(&c->def->out);
 	struct cert_material mt = {
 		.cert = old->cert, .key = old->key, .chain = old->chain, .ca = old->ca,
+		.key_passphrase = gk && ek && strcmp(gk->encrypt.passphrase_kv,
+						     ek->encrypt.passphrase_kv) == 0
+				  ? pass : NULL,
 	};
 	char **paths = NULL, err[512];
 
@@ -466,7 +473,7 @@ store_entry(struct cert *c, const struct cert_material *mt,
 				c->serial[0] ? c->serial : NULL, cc->activation.connect,
 				NULL);	/* target NULL without a check */
 	if (paths && grace)
-		grace_start(c, &old);
+		grace_start(c, &old, mt->key_passphrase);
 	else if (paths && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
 		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
 	certfiles_loaded_free(&old);
@@ -621,6 +628,9 @@ read_passphrase(struct cert *c)
 		.flags = VAULT_QUIET,
 		.max_attempts = (unsigned)vault_address_count(c->m->vault),
 	};
+
+	log_debug("certs", "%s: reading the key's passphrase from kv %s",
+		  c->name, f->encrypt.passphrase_kv);
 
 	if (vault_request(c->m->vault, &req, on_passphrase, c, &c->call) != 0) {
 		c->call = NULL;

@@ -30,7 +30,8 @@ def calls(vs, part, method=None):
             if part in r["path"] and method in (None, r["method"])]
 
 
-def setup_fleet(env, encrypt, read='path "secret/data/tenants/*" { capabilities = ["read"] }'):
+def setup_fleet(env, encrypt, read='path "secret/data/tenants/*" { capabilities = ["read"] }',
+                extra=""):
     env.vs.pki_role("keystore", allowed_domains="keystore.internal",
                     allow_subdomains=True, max_ttl="2h", key_type="ec",
                     key_bits=256)
@@ -52,11 +53,12 @@ def setup_fleet(env, encrypt, read='path "secret/data/tenants/*" { capabilities 
             files:
               cert: {path: "%(c)s/{tenant}.crt"}
               key: {path: "%(c)s/{tenant}.key", encrypt: %(enc)s}
+            %(extra)s
         entries_dir: %(e)s
         audit: {path: %(a)s}
         listener: {control_socket: %(s)s}
         """ % {"c": certs, "e": entries, "a": env.tmp / "audit.log",
-               "s": env.tmp / "ctl.sock", "enc": encrypt})
+               "s": env.tmp / "ctl.sock", "enc": encrypt, "extra": extra})
     cfg = env.approle_config(rid, sid, auth="remove_secret_id_file_after_reading: false",
                              top=top)
     return cfg, entries, certs
@@ -157,6 +159,44 @@ def test_a_tenant_without_its_kv_passphrase_gets_an_error_and_no_files(env):
     (env.tmp / "pass" / "hooli.pass").write_text("hooli-pass-Qz55Vb\n")
     assert opens(certs / "hooli.key", env.tmp / "pass" / "hooli.pass")
     assert not opens(certs / "hooli.key", files["acme"])
+    assert a.stop() == 0
+
+
+def serial_of(path):
+    r = subprocess.run(["openssl", "x509", "-noout", "-serial", "-in", str(path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_a_renewal_with_grace_opens_the_old_key_with_the_passphrase_read(env):
+    d = env.tmp / "certs"
+    cfg, entries, certs = setup_fleet(
+        env, '{passphrase_kv: "secret/data/tenants/{tenant}"}',
+        extra='grace: {duration: 1h, files: {cert: {path: "%s/{tenant}.prev.crt"}, '
+              'key: {path: "%s/{tenant}.prev.key"}}}' % (d, d))
+    files = pass_files(env)
+    env.vs.kv_put("tenants/acme", {"passphrase": PASSES["acme"]})
+    add_tenant(entries, "acme")
+    a = env.agent(cfg).start()
+    a.wait_for(r"certs: acme: issued serial")
+    old = serial_of(certs / "acme.crt")
+    r = subprocess.run([BIN, "rotate", "-c", str(a.config), "acme"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    a.wait_for(r"certs: acme: issued serial", count=2)
+    a.wait_for(r"acme: serial \S+ stays available for its grace")
+    assert serial_of(certs / "acme.crt") != old
+    # The old key, opened with the passphrase read for this write, is the
+    # grace key; the new one is sealed with the same passphrase.
+    assert serial_of(certs / "acme.prev.crt") == old
+    m = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in",
+                        str(certs / "acme.prev.crt")], capture_output=True, text=True)
+    k = subprocess.run(["openssl", "pkey", "-pubout", "-in",
+                        str(certs / "acme.prev.key")], capture_output=True, text=True)
+    assert m.returncode == 0 and k.returncode == 0 and m.stdout == k.stdout
+    assert opens(certs / "acme.key", files["acme"])
+    assert len(calls(env.vs, "/v1/secret/data/tenants/acme", "GET")) == 2
     assert a.stop() == 0
 
 
