@@ -31,7 +31,7 @@ def calls(vs, part, method=None):
 
 
 def setup_fleet(env, encrypt, read='path "secret/data/tenants/*" { capabilities = ["read"] }',
-                extra=""):
+                extra="", key_extra=""):
     env.vs.pki_role("keystore", allowed_domains="keystore.internal",
                     allow_subdomains=True, max_ttl="2h", key_type="ec",
                     key_bits=256)
@@ -52,13 +52,14 @@ def setup_fleet(env, encrypt, read='path "secret/data/tenants/*" { capabilities 
             renew_before: 10m
             files:
               cert: {path: "%(c)s/{tenant}.crt"}
-              key: {path: "%(c)s/{tenant}.key", encrypt: %(enc)s}
+              key: {path: "%(c)s/{tenant}.key", encrypt: %(enc)s%(kx)s}
             %(extra)s
         entries_dir: %(e)s
         audit: {path: %(a)s}
         listener: {control_socket: %(s)s}
         """ % {"c": certs, "e": entries, "a": env.tmp / "audit.log",
-               "s": env.tmp / "ctl.sock", "enc": encrypt, "extra": extra})
+               "s": env.tmp / "ctl.sock", "enc": encrypt, "extra": extra,
+               "kx": key_extra})
     cfg = env.approle_config(rid, sid, auth="remove_secret_id_file_after_reading: false",
                              top=top)
     return cfg, entries, certs
@@ -200,10 +201,11 @@ def test_a_renewal_with_grace_opens_the_old_key_with_the_passphrase_read(env):
     assert a.stop() == 0
 
 
-def test_kv_v1_and_passphrase_field(env):
+def test_kv_v1_passphrase_field_and_der_keys_adopted_unopened(env):
     cfg, entries, certs = setup_fleet(
         env, '{passphrase_kv: "kv/tenants/{tenant}", passphrase_field: pw, '
-             'kdf: scrypt}', read='path "kv/tenants/*" { capabilities = ["read"] }')
+             'kdf: scrypt}', read='path "kv/tenants/*" { capabilities = ["read"] }',
+        key_extra=", format: der")
     files = pass_files(env)
     for t in ("acme", "globex"):
         env.vs.kv_put("tenants/%s" % t, {"pw": PASSES[t]}, mount="kv", version=1)
@@ -211,8 +213,30 @@ def test_kv_v1_and_passphrase_field(env):
     a = env.agent(cfg).start()
     for t in ("acme", "globex"):
         a.wait_for(r"certs: %s: issued serial" % t)
-    assert_own_passphrase_only(certs, files, ["acme", "globex"])
+    for t in ("acme", "globex"):
+        r = subprocess.run(["openssl", "pkey", "-inform", "DER", "-in",
+                            str(certs / ("%s.key" % t)), "-passin",
+                            "file:%s" % files[t], "-noout"], capture_output=True)
+        assert r.returncode == 0, t
+        r = subprocess.run(["openssl", "pkey", "-inform", "DER", "-in",
+                            str(certs / ("%s.key" % t)), "-passin",
+                            "file:%s" % files["initech"], "-noout"], capture_output=True)
+        assert r.returncode != 0, t
     assert a.stop() == 0
+
+    # On start: the DER EncryptedPrivateKeyInfo is adopted unopened; a key
+    # file that is not an encrypted key (globex's, replaced) is named and
+    # that certificate issued again.
+    (certs / "globex.key").write_bytes(b"not a key")
+    env.vs.clear_requests()
+    b = env.agent(cfg, name="again").start()
+    b.wait_for(r"acme: kept the certificate on disk")
+    b.wait_for(r"globex: cannot read back \S+/globex.key: not an encrypted "
+               r"PKCS#8 key")
+    b.wait_for(r"certs: globex: issued serial")
+    assert len(calls(env.vs, "/issue/")) == 1
+    assert [r["path"] for r in calls(env.vs, "/v1/kv/", "GET")] == ["/v1/kv/tenants/globex"]
+    assert b.stop() == 0
 
 
 def test_passphrase_files_per_tenant_open_their_own_keys(env):
@@ -265,3 +289,44 @@ def test_certagent_check_names_a_bad_passphrase_source(tmp_path, encrypt, msg):
                        timeout=30)
     assert r.returncode == 2, r.stdout + r.stderr
     assert msg in r.stderr, r.stderr
+
+
+def test_with_an_activation_check_the_passphrase_is_read_after_the_check(env):
+    from test_activation import TLSServer, check_block, server_material
+    from test_certs import cert_config
+    env.vs.pki_role("web", allowed_domains="example.test", allow_subdomains=True,
+                    max_ttl="24h", key_type="ec", key_bits=256, allow_ip_sans=True)
+    env.vs.policy("pki", """
+        path "pki_int/issue/*" { capabilities = ["create", "update"] }
+        path "secret/data/tenants/*" { capabilities = ["read"] }
+    """)
+    rid, sid = env.approle_files(token_policies=["default", "pki"])
+    files = pass_files(env)
+    env.vs.kv_put("tenants/acme", {"passphrase": PASSES["acme"]})
+    crt, key, bundle = server_material(env)
+    srv = TLSServer(crt, key, bundle)
+    try:
+        d = env.tmp / "tls"
+        d.mkdir()
+        certs = """
+            - name: acme
+              path: pki_int/issue/web
+              common_name: acme.example.test
+              ttl: 1h
+              %s
+              files:
+                cert: {path: %s/acme.crt}
+                key: {path: %s/acme.key,
+                      encrypt: {passphrase_kv: secret/data/tenants/acme}}
+            """ % (check_block(srv.port, bundle), d, d)
+        a = env.agent(cert_config(env, rid, sid, certs)).start()
+        a.wait_for(r"acme: issued serial")
+        log = a.log()
+        assert (log.index("passed its activation check")
+                < log.index("acme: reading the key's passphrase from kv")
+                < log.index("acme: wrote"))
+        assert opens(d / "acme.key", files["acme"])
+        assert not opens(d / "acme.key", files["globex"])
+        assert a.stop() == 0
+    finally:
+        srv.close()
