@@ -589,9 +589,11 @@ on_passphrase(void *arg, const struct vault_response *r)
 	}
 	field = f->encrypt.passphrase_field ? f->encrypt.passphrase_field
 					    : "passphrase";
+	/* A 403 here is most likely a policy without this tenant's path,
+	 * not a dead token: dropping the token would stall every other
+	 * entry for one tenant's mistake.  A dead token is found by the
+	 * next issuance, which this failure leads to. */
 	if (r->err != VAULT_OK) {
-		if (r->err == VAULT_EHTTP && r->status == 403)
-			auth_token_rejected(c->m->auth, auth_token(c->m->auth));
 		snprintf(why, sizeof(why), "cannot read the key's passphrase "
 			 "from kv %s (field %s): %s", f->encrypt.passphrase_kv,
 			 field, r->message && r->message[0] ? r->message : "failed");

@@ -133,11 +133,15 @@ def test_kv_passphrases_per_tenant_open_their_own_keys_and_a_restart_reads_no_kv
 
 def test_a_tenant_without_its_kv_passphrase_gets_an_error_and_no_files(env):
     cfg, entries, certs = setup_fleet(
-        env, '{passphrase_kv: "secret/data/tenants/{tenant}"}')
+        env, '{passphrase_kv: "secret/data/tenants/{tenant}"}',
+        read='path "secret/data/tenants/*" { capabilities = ["read"] }\n'
+             'path "secret/data/tenants/initech" { capabilities = ["deny"] }')
     files = pass_files(env)
     env.vs.kv_put("tenants/acme", {"passphrase": PASSES["acme"]})
     env.vs.kv_put("tenants/globex", {"pass": PASSES["globex"]})  # wrong field
-    for t in ("acme", "globex", "hooli"):   # hooli: no kv entry at all
+    env.vs.kv_put("tenants/initech", {"passphrase": PASSES["initech"]})  # denied
+    # hooli: no kv entry at all
+    for t in ("acme", "globex", "hooli", "initech"):
         add_tenant(entries, t)
     a = env.agent(cfg).start()
     a.wait_for(r"certs: acme: issued serial")
@@ -145,7 +149,12 @@ def test_a_tenant_without_its_kv_passphrase_gets_an_error_and_no_files(env):
                r"secret/data/tenants/hooli \(field passphrase\): .*HTTP 404")
     a.wait_for(r'globex: kv secret/data/tenants/globex: no string field '
                r'"passphrase" for the key\'s passphrase')
-    for t in ("globex", "hooli"):
+    a.wait_for(r"initech: cannot read the key's passphrase from kv "
+               r"secret/data/tenants/initech \(field passphrase\): .*HTTP 403",
+               count=2)
+    # One tenant's policy mistake is not taken for a dead token: no new login.
+    assert len(calls(env.vs, "/login")) == 1
+    for t in ("globex", "hooli", "initech"):
         assert not (certs / ("%s.key" % t)).exists()
         assert not (certs / ("%s.crt" % t)).exists()
     assert opens(certs / "acme.key", files["acme"])
