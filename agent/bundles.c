@@ -596,24 +596,19 @@ data_of(const struct vault_response *r)
 	return cJSON_GetObjectItemCaseSensitive(r->json, "data");
 }
 
-/* A kv answer's FIELD: v2 wraps the secret in data.data (with metadata). */
+/* A kv answer's FIELD (v1 or v2: vault_kv_field()). */
 static int
 kv_field(struct entry *e, const struct vault_response *r, const struct step *s)
 {
 	const struct bundle_source *src = &e->bd->sources[s->src];
 	const char *field = src->field ? src->field : "pem";
-	const cJSON *d = data_of(r), *inner, *v;
+	const char *v = vault_kv_field(r->json, field);
 
-	inner = cJSON_GetObjectItemCaseSensitive(d, "data");
-	if (cJSON_IsObject(inner) &&
-	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(d, "metadata")))
-		d = inner;
-	v = cJSON_GetObjectItemCaseSensitive(d, field);
-	if (!cJSON_IsString(v)) {
+	if (v == NULL) {
 		snprintf(e->err, sizeof(e->err), "%s: no string field \"%s\"", s->path, field);
 		return -ENOENT;
 	}
-	return append_pem(e, v->valuestring);
+	return append_pem(e, v);
 }
 
 static int

@@ -70,14 +70,14 @@ add_why(struct cert_loaded *out, const char *path, const char *why)
 		 n ? "; " : "", path, why);
 }
 
-static int read_password(const struct cert_file *f, char **out, char *err,
-			 size_t errlen);
+static int read_password(const struct cert_file *f, const char *given,
+			 char **out, char *err, size_t errlen);
 
 /* Read file KIND of CC (a DER certificate or key, or an encrypted key)
  * as PEM; NULL (and why in OUT->why) if it cannot be. */
 static char *
 read_kind_keymat(const struct cert_files *cc, const char *kind,
-		 struct cert_loaded *out)
+		 const char *given, struct cert_loaded *out)
 {
 	const struct cert_file *f = find_file(cc, kind);
 	char path[4096], err[512], *buf = NULL, *pem = NULL, *pass = NULL;
@@ -89,8 +89,16 @@ read_kind_keymat(const struct cert_files *cc, const char *kind,
 	file_path(cc, f, path, sizeof(path));
 	if (files_read(path, PEM_MAX, &buf, &len, err, sizeof(err)) != 0)
 		return NULL;
-	if (is_key && certfiles_key_encrypted(f)) {
-		if (read_password(f, &pass, err, sizeof(err)) != 0 ||
+	if (is_key && f->encrypt.passphrase_kv && given == NULL) {
+		/* Opening it would take a Vault read per entry: an encrypted
+		 * key is taken as it is; the certificate is still checked. */
+		if (x509_is_encrypted_key(buf, len))
+			out->key_sealed = 1;
+		else
+			add_why(out, path, "not an encrypted PKCS#8 key "
+				"(ENCRYPTED PRIVATE KEY)");
+	} else if (is_key && certfiles_key_encrypted(f)) {
+		if (read_password(f, given, &pass, err, sizeof(err)) != 0 ||
 		    x509_decrypt_key(buf, len, pass, strlen(pass), &pem, err,
 				     sizeof(err)) != 0)
 			add_why(out, path, err);
@@ -120,7 +128,7 @@ load_keystore(const struct cert_files *cc, struct cert_loaded *out)
 	file_path(cc, f, path, sizeof(path));
 	if (files_read(path, PEM_MAX, &buf, &len, err, sizeof(err)) != 0)
 		return;
-	if (read_password(f, &pass, err, sizeof(err)) != 0 ||
+	if (read_password(f, NULL, &pass, err, sizeof(err)) != 0 ||
 	    x509_keystore_open((unsigned char *)buf, len, pass, &cert, &key,
 			       &chain, err, sizeof(err)) != 0) {
 		add_why(out, path, err);
@@ -146,24 +154,31 @@ out:
 void
 certfiles_load(const struct cert_files *cc, struct cert_loaded *out)
 {
+	certfiles_load_with(cc, NULL, out);
+}
+
+void
+certfiles_load_with(const struct cert_files *cc, const char *key_passphrase,
+		    struct cert_loaded *out)
+{
 	char *bundle = NULL;
 	const struct cert_file *fk = find_file(cc, "key"), *fc = find_file(cc, "cert");
 
 	memset(out, 0, sizeof(*out));
 	if (fc && fc->der)
-		out->cert = read_kind_keymat(cc, "cert", out);
+		out->cert = read_kind_keymat(cc, "cert", NULL, out);
 	else
 		out->cert = read_kind(cc, "cert");
 	if (fk && (fk->der || certfiles_key_encrypted(fk)))
-		out->key = read_kind_keymat(cc, "key", out);
+		out->key = read_kind_keymat(cc, "key", key_passphrase, out);
 	else
 		out->key = read_kind(cc, "key");
 	out->chain = read_kind(cc, "chain");
-	if (out->cert == NULL || out->key == NULL) {
+	if (out->cert == NULL || (out->key == NULL && !out->key_sealed)) {
 		bundle = read_kind(cc, "bundle");
 		if (out->cert == NULL && bundle)
 			out->cert = strdup(bundle);
-		if (out->key == NULL && bundle)
+		if (out->key == NULL && !out->key_sealed && bundle)
 			out->key = strdup(bundle);
 	}
 	if (cc->trust_anchor) {
@@ -180,7 +195,7 @@ certfiles_load(const struct cert_files *cc, struct cert_loaded *out)
 	secret_free(bundle);
 	/* A keystore alone is a complete set: the pair comes from it whole
 	 * when the PEM files do not give both. */
-	if ((out->cert == NULL || out->key == NULL) &&
+	if ((out->cert == NULL || (out->key == NULL && !out->key_sealed)) &&
 	    find_file(cc, "pkcs12") != NULL) {
 		free(out->cert);
 		secret_free(out->key);
@@ -246,17 +261,28 @@ is_keymat(const struct cert_file *f)
 int
 certfiles_key_encrypted(const struct cert_file *f)
 {
-	return f->encrypt.passphrase_file || f->encrypt.passphrase_env;
+	return f->encrypt.passphrase_file || f->encrypt.passphrase_env ||
+	       f->encrypt.passphrase_kv;
+}
+
+const struct cert_file *
+certfiles_kv_key(const struct cert_files *cc)
+{
+	const struct cert_file *f = find_file(cc, "key");
+
+	return f && f->encrypt.passphrase_kv ? f : NULL;
 }
 
 /*
  * The password of F (a keystore's, or an encrypted key's passphrase): its
  * file read now, so that a rotated password is used at the next write, or
- * its variable.  *OUT is malloc'd; free it with secret_free().  Errors
- * name the file or the variable, never what it holds.
+ * its variable, or GIVEN: what the entry read from F's kv path for this
+ * write.  *OUT is malloc'd; free it with secret_free().  Errors name the
+ * file, the variable or the kv path, never what it holds.
  */
 static int
-read_password(const struct cert_file *f, char **out, char *err, size_t errlen)
+read_password(const struct cert_file *f, const char *given, char **out,
+	      char *err, size_t errlen)
 {
 	int enc = is_kind(f, "key");
 	const char *file = enc ? f->encrypt.passphrase_file : f->password_file;
@@ -265,7 +291,18 @@ read_password(const struct cert_file *f, char **out, char *err, size_t errlen)
 	char why[256];
 
 	*out = NULL;
-	if (file) {
+	if (enc && f->encrypt.passphrase_kv) {
+		if (given == NULL || given[0] == '\0') {
+			snprintf(err, errlen, "no passphrase was read from kv %s",
+				 f->encrypt.passphrase_kv);
+			return -EACCES;
+		}
+		*out = strdup(given);
+		if (*out == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	} else if (file) {
 		if (files_read_secret(file, 4096, 0, out, why, sizeof(why)) != 0) {
 			snprintf(err, errlen, "the %s file: %s", what, why);
 			return -EACCES;
@@ -377,7 +414,8 @@ compose_keymat(const struct cert_file *f, const char *path,
 	}
 	if (is_kind(f, "pkcs12") || is_kind(f, "truststore_pkcs12") ||
 	    (is_kind(f, "key") && certfiles_key_encrypted(f))) {
-		rc = read_password(f, &pass, why, sizeof(why));
+		rc = read_password(f, mt->key_passphrase, &pass, why,
+				   sizeof(why));
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: %s", f->path, why);
 			return rc;

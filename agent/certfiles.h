@@ -34,6 +34,8 @@ struct cert_file {
 	char *of;		/* pin: leaf | intermediate */
 	struct cert_file_encrypt {
 		char *passphrase_file, *passphrase_env;
+		char *passphrase_kv;	/* a kv read path, read at each write */
+		char *passphrase_field;	/* its field; default "passphrase" */
 		char *kdf;	/* pbkdf2 (default) | scrypt */
 	} encrypt;		/* key: write it as encrypted PKCS#8 */
 	/* Set by the config check from the words above. */
@@ -54,6 +56,9 @@ struct cert_files {
 /* One issuance: PEM text; CHAIN holds the intermediates, CA the anchor. */
 struct cert_material {
 	const char *cert, *key, *chain, *ca;
+	/* encrypt.passphrase_kv: what the entry read from kv for this
+	 * write (certfiles reads no Vault); NULL otherwise. */
+	const char *key_passphrase;
 };
 
 /* What an entry's files hold now: malloc'd PEM, NULL where absent. */
@@ -61,12 +66,21 @@ struct cert_loaded {
 	char *cert, *key;	/* from cert/key, or the bundle */
 	char *chain;		/* the chain file, or a bundle with more certs */
 	char *ca;		/* trust_anchor, else the ca file */
+	int key_sealed;		/* key is NULL: an encrypted PKCS#8 file whose
+				 * passphrase is in kv, left unopened */
 	char why[512];		/* why a configured file could not be read
 				 * back (a wrong password, ...), or "" */
 };
 
-/* Read back the files of CC. */
+/*
+ * Read back the files of CC.  A key whose passphrase comes from kv is
+ * opened with KEY_PASSPHRASE when given; without it (a start, which
+ * must not read Vault per entry) a file that is an encrypted PKCS#8 key
+ * is left unopened: OUT->key_sealed.
+ */
 void certfiles_load(const struct cert_files *cc, struct cert_loaded *out);
+void certfiles_load_with(const struct cert_files *cc,
+			 const char *key_passphrase, struct cert_loaded *out);
 
 /* Free what certfiles_load() read, wiping the key. */
 void certfiles_loaded_free(struct cert_loaded *l);
@@ -92,6 +106,9 @@ void certfiles_remove_stale(const struct cert_files *const *sets, size_t n);
 
 /* Does F (a key file) write the key encrypted? */
 int certfiles_key_encrypted(const struct cert_file *f);
+
+/* The key file of CC whose passphrase is read from kv, or NULL. */
+const struct cert_file *certfiles_kv_key(const struct cert_files *cc);
 
 /*
  * The bytes of F, a truststore_pkcs12 of the CAs in CAS_PEM, appended to

@@ -126,6 +126,7 @@ struct certs {
 };
 
 static void issue(struct cert *c);
+static void read_passphrase(struct cert *c);
 static void on_timer(uv_timer_t *t);
 static void cert_try_free(struct cert *c);
 
@@ -450,20 +451,27 @@ queue_revocation(struct cert *c, int64_t at_ms)
  * something to keep.
  */
 static int
-grace_load(struct cert *c, struct cert_loaded *old)
+grace_load(struct cert *c, const char *key_passphrase, struct cert_loaded *old)
 {
 	memset(old, 0, sizeof(*old));
-	certfiles_load(&c->def->out, old);
+	certfiles_load_with(&c->def->out, key_passphrase, old);
 	return old->cert && old->key ? 0 : -ENOENT;
 }
 
-/* The new files are in place: keep OLD for the grace, revoke it after. */
+/* The new files are in place: keep OLD for the grace, revoke it after.
+ * PASS: the passphrase read from kv for the entry's key, which a grace
+ * key sealed with the same kv path gets too. */
 static void
-grace_start(struct cert *c, const struct cert_loaded *old)
+grace_start(struct cert *c, const struct cert_loaded *old, const char *pass)
 {
 	const struct cert_grace *g = &c->def->grace;
+	const struct cert_file *gk = certfiles_kv_key(&g->out);
+	const struct cert_file *ek = certfiles_kv_key(&c->def->out);
 	struct cert_material mt = {
 		.cert = old->cert, .key = old->key, .chain = old->chain, .ca = old->ca,
+		.key_passphrase = gk && ek && strcmp(gk->encrypt.passphrase_kv,
+						     ek->encrypt.passphrase_kv) == 0
+				  ? pass : NULL,
 	};
 	char **paths = NULL, err[512];
 
@@ -499,7 +507,7 @@ store_entry(struct cert *c, const struct cert_material *mt,
 
 	/* grace: what is on disk now, read before it is replaced. */
 	if (grace)
-		grace_load(c, &old);
+		grace_load(c, mt->key_passphrase, &old);
 	else
 		memset(&old, 0, sizeof(old));
 	if (certfiles_write(&cc->out, mt, &paths, err, errlen) != 0) {
@@ -514,7 +522,7 @@ store_entry(struct cert *c, const struct cert_material *mt,
 				c->serial[0] ? c->serial : NULL, cc->activation.connect,
 				NULL);	/* target NULL without a check */
 	if (paths && grace)
-		grace_start(c, &old);
+		grace_start(c, &old, mt->key_passphrase);
 	else if (paths && c->serial[0] && cc->revoke_previous_after_ms && c->m->revq)
 		queue_revocation(c, wall_ms() + (int64_t)cc->revoke_previous_after_ms);
 	certfiles_loaded_free(&old);
@@ -582,6 +590,107 @@ staged_free(struct staged *st)
 	free(st);
 }
 
+/* Write ST, verified (and tested), to C's files, and hold it: ST is
+ * freed.  PASS: the key's passphrase read from kv, or NULL. */
+static void
+store_staged(struct cert *c, struct staged *st, const char *pass)
+{
+	struct cert_material mt = {
+		.cert = st->cert.s, .key = st->key.s, .chain = st->chain.s,
+		.ca = st->ca, .key_passphrase = pass,
+	};
+	char err[1024];
+
+	if (store_entry(c, &mt, &st->info, err, sizeof(err)) != 0) {
+		staged_free(st);
+		retry_later(c, err);
+		return;
+	}
+	c->m->stats.issued++;
+	c->renewals++;
+	c->last_renewal_ms = wall_ms();
+	audit_cert(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance", c->name,
+		   req_path(c), st->cert.s);
+	hold(c, &st->info, "issued");
+	staged_free(st);
+}
+
+/*
+ * encrypt.passphrase_kv: the passphrase is read from kv at each write,
+ * like a passphrase_file, and held only for it.  A read that fails
+ * writes nothing: the old files stay and the write waits for the next
+ * issuance.  Errors name the path and the field, never the value.
+ */
+static void
+on_passphrase(void *arg, const struct vault_response *r)
+{
+	struct cert *c = arg;
+	struct staged *st = c->staged;
+	const struct cert_file *f = c->def ? certfiles_kv_key(&c->def->out) : NULL;
+	const char *field, *v;
+	char why[1024], *pass = NULL;
+
+	c->call = NULL;
+	c->staged = NULL;
+	if (r->err == VAULT_ECANCELED || c->closing || f == NULL) {
+		staged_free(st);
+		return;
+	}
+	field = f->encrypt.passphrase_field ? f->encrypt.passphrase_field
+					    : "passphrase";
+	/* A 403 here is most likely a policy without this tenant's path,
+	 * not a dead token: dropping the token would stall every other
+	 * entry for one tenant's mistake.  A dead token is found by the
+	 * next issuance, which this failure leads to. */
+	if (r->err != VAULT_OK) {
+		snprintf(why, sizeof(why), "cannot read the key's passphrase "
+			 "from kv %s (field %s): %s", f->encrypt.passphrase_kv,
+			 field, r->message && r->message[0] ? r->message : "failed");
+		goto fail;
+	}
+	v = vault_kv_field(r->json, field);
+	if (v == NULL || v[0] == '\0') {
+		snprintf(why, sizeof(why), "kv %s: %s \"%s\" for the key's "
+			 "passphrase", f->encrypt.passphrase_kv,
+			 v ? "empty field" : "no string field", field);
+		goto fail;
+	}
+	pass = strdup(v);
+	if (pass == NULL) {
+		snprintf(why, sizeof(why), "out of memory");
+		goto fail;
+	}
+	store_staged(c, st, pass);
+	secret_free(pass);
+	return;
+fail:
+	staged_free(st);
+	retry_later(c, why);
+}
+
+/* Read the passphrase of C's key from kv, C->staged waiting for it. */
+static void
+read_passphrase(struct cert *c)
+{
+	const struct cert_file *f = certfiles_kv_key(&c->def->out);
+	struct vault_req req = {
+		.method = "GET",
+		.path = f->encrypt.passphrase_kv,
+		.flags = VAULT_QUIET,
+		.max_attempts = (unsigned)vault_address_count(c->m->vault),
+	};
+
+	log_debug("certs", "%s: reading the key's passphrase from kv %s",
+		  c->name, f->encrypt.passphrase_kv);
+
+	if (vault_request(c->m->vault, &req, on_passphrase, c, &c->call) != 0) {
+		c->call = NULL;
+		staged_free(c->staged);
+		c->staged = NULL;
+		retry_later(c, "cannot start reading the key's passphrase");
+	}
+}
+
 /* An activation check is over: write what passed, retry what did not. */
 static void
 on_activation(void *arg, int status, const char *why)
@@ -589,7 +698,6 @@ on_activation(void *arg, int status, const char *why)
 	struct cert *c = arg;
 	struct staged *st = c->staged;
 	const struct cert_def *cc = c->def;
-	char err[1024];
 
 	c->activation = NULL;
 	c->staged = NULL;
@@ -614,26 +722,17 @@ on_activation(void *arg, int status, const char *why)
 		 st->info.serial, cc->activation.connect);
 	audit_lifecycle(c->m->cfg->audit, "activation_check", c->name,
 			st->info.serial, NULL, cc->activation.connect, NULL);
-	struct cert_material mt = {
-		.cert = st->cert.s, .key = st->key.s, .chain = st->chain.s,
-		.ca = st->ca,
-	};
-	if (store_entry(c, &mt, &st->info, err, sizeof(err)) != 0) {
-		staged_free(st);
-		retry_later(c, err);
+	if (certfiles_kv_key(&cc->out)) {
+		c->staged = st;
+		read_passphrase(c);
 		return;
 	}
-	c->m->stats.issued++;
-	c->renewals++;
-	c->last_renewal_ms = wall_ms();
-	audit_cert(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance", c->name,
-		   req_path(c), st->cert.s);
-	hold(c, &st->info, "issued");
-	staged_free(st);
+	store_staged(c, st, NULL);
 }
 
-/* Hand the verified material over to an activation check (taking the
- * buffers: they are left empty). */
+/* Hand the verified material over to an activation check, or to the
+ * read of its key's passphrase from kv (taking the buffers: they are
+ * left empty). */
 static int
 stage(struct cert *c, struct buf *cert, struct buf *key, struct buf *chain,
       const char *ca, const struct x509_info *info)
@@ -653,6 +752,12 @@ stage(struct cert *c, struct buf *cert, struct buf *key, struct buf *chain,
 	if (ca && st->ca == NULL) {
 		staged_free(st);
 		return -ENOMEM;
+	}
+	if (!c->def->activation.connect) {
+		/* encrypt.passphrase_kv alone: the files wait for the read. */
+		c->staged = st;
+		read_passphrase(c);
+		return 0;
 	}
 	log_info("certs", "%s: testing serial %s at %s before it is activated",
 		 c->name, info->serial, c->def->activation.connect);
@@ -709,8 +814,10 @@ on_issued(void *arg, const struct vault_response *r)
 		retry_later(c, why);
 		goto out;
 	}
-	if (c->def && c->def->activation.connect) {
-		/* lifecycle: test it first; the files wait for the verdict. */
+	if (c->def && (c->def->activation.connect ||
+		       certfiles_kv_key(&c->def->out))) {
+		/* lifecycle: test it first; the files wait for the verdict
+		 * (and for the key's passphrase, read from kv). */
 		if (stage(c, &cert, &key, &chain, pinned ? pinned : anchor.s,
 			  &info) != 0)
 			retry_later(c, "out of memory");
@@ -1229,7 +1336,7 @@ adopt_load(struct cert *c)
 
 	c->adoptable = 0;
 	certfiles_load(&c->def->out, &l);
-	if (l.cert == NULL || l.key == NULL) {
+	if (l.cert == NULL || (l.key == NULL && !l.key_sealed)) {
 		if (l.why[0])	/* keymat: a keystore or key that would not open */
 			log_error("certs", "%s: cannot read back %s; a new "
 				  "certificate will be issued", c->name, l.why);
@@ -1239,7 +1346,10 @@ adopt_load(struct cert *c)
 		goto out;
 	}
 	/* Without the intermediates on disk the chain cannot be checked
-	 * offline; the key, the validity and the names still are. */
+	 * offline; the key, the validity and the names still are.  A key
+	 * sealed with a passphrase in kv is not opened (that would be a
+	 * Vault read per entry on start): it is an encrypted key, and
+	 * the certificate is checked without it. */
 	if (verify_kept(c, l.cert, l.key, l.chain, l.chain ? l.ca : NULL, &info,
 			err, sizeof(err)) != 0) {
 		log_warn("certs", "%s: the files on disk will be replaced: %s",

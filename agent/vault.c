@@ -436,6 +436,19 @@ vault_errors_text(const cJSON *json, char *buf, size_t len)
 			*p = ' ';
 }
 
+const char *
+vault_kv_field(const cJSON *json, const char *field)
+{
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(json, "data"), *inner, *v;
+
+	inner = cJSON_GetObjectItemCaseSensitive(d, "data");
+	if (cJSON_IsObject(inner) &&
+	    cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(d, "metadata")))
+		d = inner;
+	v = cJSON_GetObjectItemCaseSensitive(d, field);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 static void
 free_headers(struct vault_call *c)
 {

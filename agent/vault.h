@@ -148,4 +148,12 @@ uint64_t vault_attempts(const struct vault *v);
 /* Vault's {"errors": [...]} joined with "; " into BUF; "" if none. */
 void vault_errors_text(const cJSON *json, char *buf, size_t len);
 
+/*
+ * The string FIELD of a kv read's answer JSON, or NULL when it has none:
+ * kv v1 answers data.FIELD; v2 wraps the secret in data.data, beside
+ * data.metadata.  The read path tells them apart for the caller already
+ * (secret/data/x is v2), but the answer's shape is what decides.
+ */
+const char *vault_kv_field(const cJSON *json, const char *field);
+
 #endif

@@ -239,6 +239,10 @@ int x509_encrypt_key(const char *key_pem, const char *pass, size_t passlen,
 int x509_decrypt_key(const void *data, size_t len, const char *pass,
 		     size_t passlen, char **key_pem, char *err, size_t errlen);
 
+/* 1 if DATA is an encrypted PKCS#8 key (PEM ENCRYPTED PRIVATE KEY, or
+ * DER EncryptedPrivateKeyInfo), read without decrypting it; else 0. */
+int x509_is_encrypted_key(const void *data, size_t len);
+
 /* 1 if DATA decrypts with PASS to KEY_PEM's key, with the same KDF and
  * encoding (DER or PEM) that x509_encrypt_key() would use; else 0. */
 int x509_encrypted_key_same(const void *data, size_t len, const char *pass,

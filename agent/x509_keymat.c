@@ -769,34 +769,51 @@ p8_uses_scrypt(const X509_SIG *p8)
 	return kdf;
 }
 
-/* The EncryptedPrivateKeyInfo of DATA (PEM or DER), decrypted. */
-static int
-p8_open(const void *data, size_t len, const char *pass, size_t passlen,
-	EVP_PKEY **key, int *scrypt, char *err, size_t errlen)
+/* The EncryptedPrivateKeyInfo of DATA (PEM or DER), still encrypted;
+ * NULL if DATA is not one (or is too large, with ERR). */
+static X509_SIG *
+p8_read(const void *data, size_t len, char *err, size_t errlen)
 {
 	X509_SIG *p8 = NULL;
-	PKCS8_PRIV_KEY_INFO *inf = NULL;
-	BIO *bio = NULL;
-	int rc = -EBADMSG;
+	BIO *bio;
 
-	*key = NULL;
 	if (len > X509_PEM_MAX || len > 0x7fffffff) {
 		snprintf(err, errlen, "the encrypted key is too large");
-		return -EFBIG;
+		return NULL;
 	}
 	if (len > 10 && memcmp(data, "-----BEGIN", 10) == 0) {
 		bio = BIO_new_mem_buf(data, (int)len);
 		if (bio != NULL)
 			p8 = PEM_read_bio_PKCS8(bio, NULL, NULL, NULL);
+		BIO_free(bio);
 	} else {
 		const unsigned char *p = data;
 		p8 = d2i_X509_SIG(NULL, &p, (long)len);
+		/* DER: the whole file, not a prefix that happens to parse. */
+		if (p8 && p != (const unsigned char *)data + len) {
+			X509_SIG_free(p8);
+			p8 = NULL;
+		}
 	}
-	if (p8 == NULL) {
+	if (p8 == NULL)
 		snprintf(err, errlen, "not an encrypted PKCS#8 key "
 			 "(ENCRYPTED PRIVATE KEY)");
-		goto out;
-	}
+	return p8;
+}
+
+/* The EncryptedPrivateKeyInfo of DATA (PEM or DER), decrypted. */
+static int
+p8_open(const void *data, size_t len, const char *pass, size_t passlen,
+	EVP_PKEY **key, int *scrypt, char *err, size_t errlen)
+{
+	X509_SIG *p8;
+	PKCS8_PRIV_KEY_INFO *inf = NULL;
+	int rc = -EBADMSG;
+
+	*key = NULL;
+	p8 = p8_read(data, len, err, errlen);
+	if (p8 == NULL)
+		return len > X509_PEM_MAX || len > 0x7fffffff ? -EFBIG : -EBADMSG;
 	if (scrypt)
 		*scrypt = p8_uses_scrypt(p8);
 	inf = PKCS8_decrypt(p8, pass, (int)passlen);
@@ -816,8 +833,20 @@ p8_open(const void *data, size_t len, const char *pass, size_t passlen,
 out:
 	PKCS8_PRIV_KEY_INFO_free(inf);
 	X509_SIG_free(p8);
-	BIO_free(bio);
 	return rc;
+}
+
+int
+x509_is_encrypted_key(const void *data, size_t len)
+{
+	char err[128];
+	X509_SIG *p8;
+
+	ERR_set_mark();
+	p8 = p8_read(data, len, err, sizeof(err));
+	ERR_pop_to_mark();
+	X509_SIG_free(p8);
+	return p8 != NULL;
 }
 
 int

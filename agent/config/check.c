@@ -141,6 +141,39 @@ check_secret_source(struct loader *ld, yaml_mark_t fat, const char *fpath,
 	}
 }
 
+/* encrypt: exactly one of passphrase_file, passphrase_env and
+ * passphrase_kv; passphrase_field only with passphrase_kv. */
+static void
+check_passphrase_source(struct loader *ld, yaml_mark_t fat, const char *epath,
+			const struct cert_file_encrypt *e)
+{
+	char kpath[CFG_PATH_MAX];
+	int n = !!e->passphrase_file + !!e->passphrase_env + !!e->passphrase_kv;
+
+	if (n != 1) {
+		cfg_report(ld, CFG_AT(fat), epath, "%s of passphrase_file, "
+			   "passphrase_env and passphrase_kv", n ? "set only one"
+								 : "set one");
+	}
+	if (e->passphrase_file && e->passphrase_file[0] != '/') {
+		cfg_join_path(kpath, sizeof(kpath), epath, "passphrase_file");
+		cfg_report(ld, CFG_AT(fat), kpath, "must be an absolute path");
+	}
+	if (e->passphrase_kv && strspn(e->passphrase_kv, "/ ") ==
+				    strlen(e->passphrase_kv)) {
+		cfg_join_path(kpath, sizeof(kpath), epath, "passphrase_kv");
+		cfg_report(ld, CFG_AT(fat), kpath, "an empty path; write the "
+			   "kv read path, e.g. secret/data/tenants/{tenant}");
+	}
+	if (e->passphrase_field && !e->passphrase_kv) {
+		cfg_join_path(kpath, sizeof(kpath), epath, "passphrase_field");
+		cfg_report(ld, CFG_AT(fat), kpath, "only with passphrase_kv");
+	} else if (e->passphrase_field && e->passphrase_field[0] == '\0') {
+		cfg_join_path(kpath, sizeof(kpath), epath, "passphrase_field");
+		cfg_report(ld, CFG_AT(fat), kpath, "an empty field name");
+	}
+}
+
 /* A key (KEY) only some file kinds take. */
 static void
 only_for(struct loader *ld, yaml_mark_t fat, const char *fpath, int set,
@@ -166,6 +199,7 @@ check_keymat_file(struct loader *ld, struct cert_def *c, struct cert_file *f,
 	int pin = strcmp(f->name, "pin") == 0;
 	int key = strcmp(f->name, "key") == 0;
 	int enc = f->encrypt.passphrase_file || f->encrypt.passphrase_env ||
+		  f->encrypt.passphrase_kv || f->encrypt.passphrase_field ||
 		  f->encrypt.kdf;
 	char kpath[CFG_PATH_MAX];
 
@@ -224,9 +258,7 @@ check_keymat_file(struct loader *ld, struct cert_def *c, struct cert_file *f,
 	}
 	if (key && enc) {
 		cfg_join_path(kpath, sizeof(kpath), fpath, "encrypt");
-		check_secret_source(ld, fat, kpath, f->encrypt.passphrase_file,
-				    f->encrypt.passphrase_env,
-				    "passphrase_file", "passphrase_env");
+		check_passphrase_source(ld, fat, kpath, &f->encrypt);
 		if (f->encrypt.kdf && strcmp(f->encrypt.kdf, "scrypt") == 0)
 			f->scrypt = 1;
 		else if (f->encrypt.kdf && strcmp(f->encrypt.kdf, "pbkdf2") != 0) {

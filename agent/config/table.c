@@ -532,6 +532,23 @@ static const struct cfg_entry cert_file_encrypt_entries[] = {
 		.help = "or the environment variable holding it",
 	},
 	{
+		.key = "passphrase_kv",
+		.type = CFG_STRING,
+		.offset = E_OFF(passphrase_kv, char *),
+		.flags = CFG_RELOAD,
+		.help = "or a kv read path (secret/data/x for kv v2, kv/x "
+			"for v1), read with the agent's token at each write; "
+			"on start an encrypted key there is kept unopened",
+	},
+	{
+		.key = "passphrase_field",
+		.type = CFG_STRING,
+		.offset = E_OFF(passphrase_field, char *),
+		.flags = CFG_RELOAD,
+		.help = "passphrase_kv: the field holding it; default "
+			"passphrase",
+	},
+	{
 		.key = "kdf",
 		.type = CFG_STRING,
 		.offset = E_OFF(kdf, char *),

@@ -352,6 +352,43 @@ encrypted_keys_round_trip_with_both_kdfs_and_encodings(void **state)
 	}
 }
 
+/* passphrase_kv keys are adopted on start by their form alone. */
+static void
+an_encrypted_key_is_told_apart_without_its_passphrase(void **state)
+{
+	(void)state;
+	for (int der = 0; der <= 1; der++) {
+		char *enc = NULL, err[256];
+		unsigned char *plain = NULL;
+		size_t len = 0, plen = 0;
+
+		assert_int_equal(x509_encrypt_key(pki.key_pem, PASS, strlen(PASS),
+						  0, der, &enc, &len, err,
+						  sizeof(err)), 0);
+		assert_int_equal(x509_is_encrypted_key(enc, len), 1);
+		/* A DER file cut short, or with bytes after it, is not one. */
+		if (der) {
+			assert_int_equal(x509_is_encrypted_key(enc, len - 1), 0);
+			char *longer = malloc(len + 1);
+			assert_non_null(longer);
+			memcpy(longer, enc, len);
+			longer[len] = 0;
+			assert_int_equal(x509_is_encrypted_key(longer, len + 1), 0);
+			free(longer);
+		}
+		secret_free_len(enc, len);
+		assert_int_equal(x509_pem_to_der(pki.key_pem, 1, &plain, &plen, err,
+						 sizeof(err)), 0);
+		assert_int_equal(x509_is_encrypted_key(plain, plen), 0);
+		secret_free_len(plain, plen);
+	}
+	assert_int_equal(x509_is_encrypted_key(pki.key_pem,
+					       strlen(pki.key_pem)), 0);
+	assert_int_equal(x509_is_encrypted_key(pki.cert_pem,
+					       strlen(pki.cert_pem)), 0);
+	assert_int_equal(x509_is_encrypted_key("", 0), 0);
+}
+
 static void
 der_round_trips_and_the_pin_is_the_spki_hash(void **state)
 {
@@ -405,6 +442,7 @@ main(void)
 		cmocka_unit_test(stable_keystore_is_the_same_bytes_for_the_same_inputs),
 		cmocka_unit_test(truststore_marks_every_certificate_trusted_for_java),
 		cmocka_unit_test(encrypted_keys_round_trip_with_both_kdfs_and_encodings),
+		cmocka_unit_test(an_encrypted_key_is_told_apart_without_its_passphrase),
 		cmocka_unit_test(der_round_trips_and_the_pin_is_the_spki_hash),
 	};
 

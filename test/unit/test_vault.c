@@ -372,6 +372,29 @@ test_errors_text_joins_all_errors(void **state)
 	cJSON_Delete(j);
 }
 
+static void
+test_kv_field_reads_v1_and_v2_answers(void **state)
+{
+	cJSON *v1 = cJSON_Parse("{\"data\":{\"passphrase\":\"one\",\"n\":1}}");
+	cJSON *v2 = cJSON_Parse("{\"data\":{\"data\":{\"passphrase\":\"two\"},"
+				"\"metadata\":{\"version\":3}}}");
+	/* A v1 secret that happens to have a field "data" is v1's. */
+	cJSON *v1d = cJSON_Parse("{\"data\":{\"data\":{\"passphrase\":\"no\"},"
+				 "\"passphrase\":\"yes\"}}");
+
+	(void)state;
+	assert_string_equal(vault_kv_field(v1, "passphrase"), "one");
+	assert_null(vault_kv_field(v1, "n"));	/* not a string */
+	assert_null(vault_kv_field(v1, "missing"));
+	assert_string_equal(vault_kv_field(v2, "passphrase"), "two");
+	assert_null(vault_kv_field(v2, "version"));
+	assert_string_equal(vault_kv_field(v1d, "passphrase"), "yes");
+	assert_null(vault_kv_field(NULL, "passphrase"));
+	cJSON_Delete(v1);
+	cJSON_Delete(v2);
+	cJSON_Delete(v1d);
+}
+
 int
 main(void)
 {
@@ -391,6 +414,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_deadline_stops_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dropped_connection_is_a_transport_error, setup, teardown),
 		cmocka_unit_test(test_errors_text_joins_all_errors),
+		cmocka_unit_test(test_kv_field_reads_v1_and_v2_answers),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests_name("vault", tests, NULL, NULL);
