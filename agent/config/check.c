@@ -188,6 +188,25 @@ only_for(struct loader *ld, yaml_mark_t fat, const char *fpath, int set,
 	}
 }
 
+/* A keystore's keys: STORE (F is a keystore) needs one password source;
+ * other kinds (KINDS take them) take none of them. */
+static void
+check_store_keys(struct loader *ld, yaml_mark_t fat, const char *fpath,
+		 const struct cert_file *f, int store, const char *kinds)
+{
+	if (store)
+		check_secret_source(ld, fat, fpath, f->password_file,
+				    f->password_env, "password_file",
+				    "password_env");
+	only_for(ld, fat, fpath, f->password_file != NULL, store,
+		 "password_file", kinds);
+	only_for(ld, fat, fpath, f->password_env != NULL, store,
+		 "password_env", kinds);
+	only_for(ld, fat, fpath, f->friendly_name != NULL, store,
+		 "friendly_name", kinds);
+	only_for(ld, fat, fpath, f->legacy, store, "legacy", kinds);
+}
+
 /* The keys of the keymat file kinds: which kind takes which, their
  * words, and the defaults that need the entry (the alias). */
 static void
@@ -227,24 +246,13 @@ check_keymat_file(struct loader *ld, struct cert_def *c, struct cert_file *f,
 		cfg_report(ld, CFG_AT(fat), kpath, "a keystore has no format "
 			   "to choose");
 	}
-	if (store) {
-		check_secret_source(ld, fat, fpath, f->password_file,
-				    f->password_env, "password_file",
-				    "password_env");
-		if (p12 && f->friendly_name == NULL && c->name) {
-			f->friendly_name = strdup(c->name);
-			if (f->friendly_name == NULL)
-				cfg_out_of_memory(ld);
-		}
+	check_store_keys(ld, fat, fpath, f, store,
+			 "pkcs12 and truststore_pkcs12");
+	if (p12 && f->friendly_name == NULL && c->name) {
+		f->friendly_name = strdup(c->name);
+		if (f->friendly_name == NULL)
+			cfg_out_of_memory(ld);
 	}
-	only_for(ld, fat, fpath, f->password_file != NULL, store,
-		 "password_file", "pkcs12 and truststore_pkcs12");
-	only_for(ld, fat, fpath, f->password_env != NULL, store,
-		 "password_env", "pkcs12 and truststore_pkcs12");
-	only_for(ld, fat, fpath, f->friendly_name != NULL, store,
-		 "friendly_name", "pkcs12 and truststore_pkcs12");
-	only_for(ld, fat, fpath, f->legacy, store, "legacy",
-		 "pkcs12 and truststore_pkcs12");
 	only_for(ld, fat, fpath, f->of != NULL, pin, "of", "pin");
 	only_for(ld, fat, fpath, enc, key, "encrypt", "key");
 	if (pin && f->of) {
@@ -746,18 +754,7 @@ cfg_check_bundle(struct loader *ld, void *obj, const char *path)
 			cfg_report(ld, CFG_AT(fat), fpath, "'%s' is not a file of "
 				   "a trust bundle: pem, truststore_pkcs12",
 				   f->name ? f->name : "?");
-		if (store)
-			check_secret_source(ld, fat, fpath, f->password_file,
-					    f->password_env, "password_file",
-					    "password_env");
-		only_for(ld, fat, fpath, f->password_file != NULL, store,
-			 "password_file", "truststore_pkcs12");
-		only_for(ld, fat, fpath, f->password_env != NULL, store,
-			 "password_env", "truststore_pkcs12");
-		only_for(ld, fat, fpath, f->friendly_name != NULL, store,
-			 "friendly_name", "truststore_pkcs12");
-		only_for(ld, fat, fpath, f->legacy, store, "legacy",
-			 "truststore_pkcs12");
+		check_store_keys(ld, fat, fpath, f, store, "truststore_pkcs12");
 	}
 	if (!pem && cfg_find_path(ld, kpath) != NULL)
 		cfg_report(ld, CFG_AT(cfg_where(ld, NULL, kpath)), kpath,
