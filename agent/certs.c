@@ -68,6 +68,7 @@ struct cert {
 	uv_timer_t timer;
 	struct vault_call *call;
 	char *pending_key;	/* sign mode: the key of the CSR in flight */
+	char *passphrase;	/* encrypt.passphrase_kv: read for this issuance */
 	uv_work_t work;		/* sign mode: the key being generated */
 	int working;
 	char *work_key;
@@ -194,6 +195,10 @@ retry_later(struct cert *c, const char *why)
 				     c->serial[0] ? c->not_after_ms : 0);
 	int first = c->retry.failures == 1 && !c->settled;
 
+	/* The next try reads the key's passphrase again (WHY may be about
+	 * it, never quoting it). */
+	secret_free(c->passphrase);
+	c->passphrase = NULL;
 	snprintf(c->last_err, sizeof(c->last_err), "%s", why);
 	audit_cert_failed(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance",
 			  c->name, req_path(c), why);
@@ -591,17 +596,20 @@ staged_free(struct staged *st)
 }
 
 /* Write ST, verified (and tested), to C's files, and hold it: ST is
- * freed.  PASS: the key's passphrase read from kv, or NULL. */
+ * freed, and the passphrase read for it is dropped. */
 static void
-store_staged(struct cert *c, struct staged *st, const char *pass)
+store_staged(struct cert *c, struct staged *st)
 {
 	struct cert_material mt = {
 		.cert = st->cert.s, .key = st->key.s, .chain = st->chain.s,
-		.ca = st->ca, .key_passphrase = pass,
+		.ca = st->ca, .key_passphrase = c->passphrase,
 	};
 	char err[1024];
+	int rc = store_entry(c, &mt, &st->info, err, sizeof(err));
 
-	if (store_entry(c, &mt, &st->info, err, sizeof(err)) != 0) {
+	secret_free(c->passphrase);
+	c->passphrase = NULL;
+	if (rc != 0) {
 		staged_free(st);
 		retry_later(c, err);
 		return;
@@ -616,59 +624,54 @@ store_staged(struct cert *c, struct staged *st, const char *pass)
 }
 
 /*
- * encrypt.passphrase_kv: the passphrase is read from kv at each write,
- * like a passphrase_file, and held only for it.  A read that fails
- * writes nothing: the old files stay and the write waits for the next
- * issuance.  Errors name the path and the field, never the value.
+ * encrypt.passphrase_kv: the passphrase is read from kv before each
+ * issuance, like a passphrase_file is read at each write, and held only
+ * until the files are written.  Read first, so that a tenant whose
+ * passphrase cannot be read costs no certificate: a read that fails
+ * issues nothing, writes nothing (the old files stay) and is retried
+ * with backoff.  Errors name the path and the field, never the value.
  */
 static void
 on_passphrase(void *arg, const struct vault_response *r)
 {
 	struct cert *c = arg;
-	struct staged *st = c->staged;
 	const struct cert_file *f = c->def ? certfiles_kv_key(&c->def->out) : NULL;
 	const char *field, *v;
-	char why[1024], *pass = NULL;
+	char why[1024];
 
 	c->call = NULL;
-	c->staged = NULL;
-	if (r->err == VAULT_ECANCELED || c->closing || f == NULL) {
-		staged_free(st);
+	if (r->err == VAULT_ECANCELED || c->closing || f == NULL)
 		return;
-	}
 	field = f->encrypt.passphrase_field ? f->encrypt.passphrase_field
 					    : "passphrase";
 	/* A 403 here is most likely a policy without this tenant's path,
 	 * not a dead token: dropping the token would stall every other
 	 * entry for one tenant's mistake.  A dead token is found by the
-	 * next issuance, which this failure leads to. */
+	 * issue call that follows a successful read. */
 	if (r->err != VAULT_OK) {
 		snprintf(why, sizeof(why), "cannot read the key's passphrase "
 			 "from kv %s (field %s): %s", f->encrypt.passphrase_kv,
 			 field, r->message && r->message[0] ? r->message : "failed");
-		goto fail;
+		retry_later(c, why);
+		return;
 	}
 	v = vault_kv_field(r->json, field);
 	if (v == NULL || v[0] == '\0') {
 		snprintf(why, sizeof(why), "kv %s: %s \"%s\" for the key's "
 			 "passphrase", f->encrypt.passphrase_kv,
 			 v ? "empty field" : "no string field", field);
-		goto fail;
+		retry_later(c, why);
+		return;
 	}
-	pass = strdup(v);
-	if (pass == NULL) {
-		snprintf(why, sizeof(why), "out of memory");
-		goto fail;
+	c->passphrase = strdup(v);
+	if (c->passphrase == NULL) {
+		retry_later(c, "out of memory");
+		return;
 	}
-	store_staged(c, st, pass);
-	secret_free(pass);
-	return;
-fail:
-	staged_free(st);
-	retry_later(c, why);
+	issue(c);
 }
 
-/* Read the passphrase of C's key from kv, C->staged waiting for it. */
+/* Read the passphrase of C's key from kv; the issuance follows. */
 static void
 read_passphrase(struct cert *c)
 {
@@ -682,11 +685,8 @@ read_passphrase(struct cert *c)
 
 	log_debug("certs", "%s: reading the key's passphrase from kv %s",
 		  c->name, f->encrypt.passphrase_kv);
-
 	if (vault_request(c->m->vault, &req, on_passphrase, c, &c->call) != 0) {
 		c->call = NULL;
-		staged_free(c->staged);
-		c->staged = NULL;
 		retry_later(c, "cannot start reading the key's passphrase");
 	}
 }
@@ -722,17 +722,11 @@ on_activation(void *arg, int status, const char *why)
 		 st->info.serial, cc->activation.connect);
 	audit_lifecycle(c->m->cfg->audit, "activation_check", c->name,
 			st->info.serial, NULL, cc->activation.connect, NULL);
-	if (certfiles_kv_key(&cc->out)) {
-		c->staged = st;
-		read_passphrase(c);
-		return;
-	}
-	store_staged(c, st, NULL);
+	store_staged(c, st);
 }
 
-/* Hand the verified material over to an activation check, or to the
- * read of its key's passphrase from kv (taking the buffers: they are
- * left empty). */
+/* Hand the verified material over to an activation check (taking the
+ * buffers: they are left empty). */
 static int
 stage(struct cert *c, struct buf *cert, struct buf *key, struct buf *chain,
       const char *ca, const struct x509_info *info)
@@ -752,12 +746,6 @@ stage(struct cert *c, struct buf *cert, struct buf *key, struct buf *chain,
 	if (ca && st->ca == NULL) {
 		staged_free(st);
 		return -ENOMEM;
-	}
-	if (!c->def->activation.connect) {
-		/* encrypt.passphrase_kv alone: the files wait for the read. */
-		c->staged = st;
-		read_passphrase(c);
-		return 0;
 	}
 	log_info("certs", "%s: testing serial %s at %s before it is activated",
 		 c->name, info->serial, c->def->activation.connect);
@@ -814,10 +802,8 @@ on_issued(void *arg, const struct vault_response *r)
 		retry_later(c, why);
 		goto out;
 	}
-	if (c->def && (c->def->activation.connect ||
-		       certfiles_kv_key(&c->def->out))) {
-		/* lifecycle: test it first; the files wait for the verdict
-		 * (and for the key's passphrase, read from kv). */
+	if (c->def && c->def->activation.connect) {
+		/* lifecycle: test it first; the files wait for the verdict. */
 		if (stage(c, &cert, &key, &chain, pinned ? pinned : anchor.s,
 			  &info) != 0)
 			retry_later(c, "out of memory");
@@ -827,8 +813,13 @@ on_issued(void *arg, const struct vault_response *r)
 		struct cert_material mt = {
 			.cert = cert.s, .key = key.s, .chain = chain.s,
 			.ca = pinned ? pinned : anchor.s,
+			.key_passphrase = c->passphrase,
 		};
-		if (store_entry(c, &mt, &info, err, sizeof(err)) != 0) {
+		int rc = store_entry(c, &mt, &info, err, sizeof(err));
+
+		secret_free(c->passphrase);
+		c->passphrase = NULL;
+		if (rc != 0) {
 			retry_later(c, err);
 			goto out;
 		}
@@ -967,6 +958,10 @@ issue(struct cert *c)
 		log_debug("certs", "%s: due; waiting for a Vault token", c->name);
 		return;
 	}
+	if (cc && c->passphrase == NULL && certfiles_kv_key(&cc->out)) {
+		read_passphrase(c);
+		return;
+	}
 	if (cc && cc->mode == CERT_MODE_SIGN && c->pending_key == NULL) {
 		snprintf(c->key_type, sizeof(c->key_type), "%s",
 			 key_type_names[cc->key_type]);
@@ -1071,6 +1066,7 @@ cert_try_free(struct cert *c)
 		return;
 	secret_json_free(c->envelope);
 	secret_free(c->pending_key);
+	secret_free(c->passphrase);
 	free(c->key);
 	free(c->path);
 	free(c->body);
@@ -1111,6 +1107,8 @@ cert_close(struct cert *c)
 		vault_cancel(c->call);
 	secret_free(c->pending_key);
 	c->pending_key = NULL;
+	secret_free(c->passphrase);
+	c->passphrase = NULL;
 	rank_drop(c);
 	uv_timer_stop(&c->timer);
 	uv_close((uv_handle_t *)&c->timer, on_cert_closed);

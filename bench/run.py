@@ -689,8 +689,7 @@ class Bench:
         return {
             "ok": ok,
             "wall_to_done": max([k[0] for k in a.log.kept] + [a.t_start]) - a.t_start,
-            "cpu": a.cpu_total() - status_cpu,
-            "schedule": plan,
+            "cpu": a.cpu_total(),
             "maxrss_kb": st.get("VmHWM"),
             "rss_done_kb": st.get("VmRSS"),
             "calls": len(world.issuances(since)),

@@ -154,6 +154,9 @@ def test_a_tenant_without_its_kv_passphrase_gets_an_error_and_no_files(env):
                count=2)
     # One tenant's policy mistake is not taken for a dead token: no new login.
     assert len(calls(env.vs, "/login")) == 1
+    # The passphrase is read before the issue call: the failing tenants,
+    # retried, cost no certificate.
+    assert len(calls(env.vs, "/issue/")) == 1
     for t in ("globex", "hooli", "initech"):
         assert not (certs / ("%s.key" % t)).exists()
         assert not (certs / ("%s.crt" % t)).exists()
@@ -300,7 +303,7 @@ def test_certagent_check_names_a_bad_passphrase_source(tmp_path, encrypt, msg):
     assert msg in r.stderr, r.stderr
 
 
-def test_with_an_activation_check_the_passphrase_is_read_after_the_check(env):
+def test_with_an_activation_check_the_passphrase_is_read_before_the_issue(env):
     from test_activation import TLSServer, check_block, server_material
     from test_certs import cert_config
     env.vs.pki_role("web", allowed_domains="example.test", allow_subdomains=True,
@@ -331,8 +334,9 @@ def test_with_an_activation_check_the_passphrase_is_read_after_the_check(env):
         a = env.agent(cert_config(env, rid, sid, certs)).start()
         a.wait_for(r"acme: issued serial")
         log = a.log()
-        assert (log.index("passed its activation check")
-                < log.index("acme: reading the key's passphrase from kv")
+        assert (log.index("acme: reading the key's passphrase from kv")
+                < log.index("acme: requesting a certificate from")
+                < log.index("passed its activation check")
                 < log.index("acme: wrote"))
         assert opens(d / "acme.key", files["acme"])
         assert not opens(d / "acme.key", files["globex"])
