@@ -1406,6 +1406,7 @@ def fig9_entries_dir(b):
             rss = a2.proc_status().get("VmHWM", 0)
             # The schedule as it stands with every entry held: the points
             # logged at each first issuance were provisional (ranks).
+            a2.log.poll()      # _wait_log read the file, not the parsed log
             spread = hour_peak_to_mean(a2.log.renews)
             if spread and n >= 1000:
                 b.row(sec, "%d entries: renewals, peak hour / mean (4380 h lifetime)" % n,
