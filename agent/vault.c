@@ -26,6 +26,7 @@
 #include <openssl/crypto.h>
 
 #include "backoff.h"
+#include "buf.h"
 #include "http.h"
 #include "identity.h"
 #include "log.h"
@@ -509,12 +510,14 @@ finish(struct vault_call *c, int err, long status, const char *message)
 	r.address = addr_name(c->v, c->addr);
 	c->cb(c->arg, &r);
 
-	cJSON_Delete(json);
+	secret_json_free(json);
 	if (c->easy)
 		curl_easy_cleanup(c->easy);
 	free_headers(c);
 	if (c->data) {
-		OPENSSL_cleanse(c->data, c->len);
+		/* The whole block: an earlier attempt's answer may have been
+		 * longer than the last one's. */
+		OPENSSL_cleanse(c->data, c->cap);
 		free(c->data);
 	}
 	if (c->token) {
@@ -545,9 +548,16 @@ on_write(char *ptr, size_t size, size_t nmemb, void *userp)
 		size_t cap = c->cap ? c->cap : 4096;
 		while (cap < c->len + n + 1)
 			cap *= 2;
-		char *p = realloc(c->data, cap);
+		/* Not realloc: a moved answer (a secret, a key) would leave
+		 * its first part behind in the freed block. */
+		char *p = malloc(cap);
 		if (p == NULL)
 			return 0;
+		if (c->data) {
+			memcpy(p, c->data, c->len);
+			OPENSSL_cleanse(c->data, c->cap);
+			free(c->data);
+		}
 		c->data = p;
 		c->cap = cap;
 	}
@@ -688,7 +698,7 @@ on_done(CURL *easy, CURLcode result, void *arg)
 		errs[0] = '\0';
 		if (json)
 			vault_errors_text(json, errs, sizeof(errs));
-		cJSON_Delete(json);
+		secret_json_free(json);
 		snprintf(why, sizeof(why), "HTTP %ld%s%s", status,
 			 errs[0] ? ": " : "", errs);
 		uint64_t hint = (status == 429 || status == 503)
@@ -706,7 +716,7 @@ on_done(CURL *easy, CURLcode result, void *arg)
 			attempt_failed(c, VAULT_EBODY, status, why, 0);
 			return;
 		}
-		cJSON_Delete(json);
+		secret_json_free(json);
 	}
 	if (c->addr < c->v->naddrs)
 		c->v->current = c->addr;
