@@ -208,7 +208,8 @@ check_store_keys(struct loader *ld, yaml_mark_t fat, const char *fpath,
 }
 
 /* The keys of the keymat file kinds: which kind takes which, their
- * words, and the defaults that need the entry (the alias). */
+ * words, and the defaults that need the entry C (the alias; C is NULL
+ * for grace files, whose keystore then has no alias). */
 static void
 check_keymat_file(struct loader *ld, struct cert_def *c, struct cert_file *f,
 		  const char *fpath, yaml_mark_t fat)
@@ -248,7 +249,7 @@ check_keymat_file(struct loader *ld, struct cert_def *c, struct cert_file *f,
 	}
 	check_store_keys(ld, fat, fpath, f, store,
 			 "pkcs12 and truststore_pkcs12");
-	if (p12 && f->friendly_name == NULL && c->name) {
+	if (p12 && f->friendly_name == NULL && c && c->name) {
 		f->friendly_name = strdup(c->name);
 		if (f->friendly_name == NULL)
 			cfg_out_of_memory(ld);
@@ -834,9 +835,13 @@ cfg_check_grace(struct loader *ld, void *obj, const char *path)
 		snprintf(fpath, sizeof(fpath), "%s.files.%s", path, f->name);
 		if (!cfg_word_in(f->name, cfg_file_kinds)) {
 			cfg_report(ld, CFG_AT(fat), fpath, "unknown file "
-				   "kind; use cert, key, chain, ca or bundle");
+				   "kind; use cert, key, chain, ca, bundle, "
+				   "pkcs12, truststore_pkcs12 or pin");
 			continue;
 		}
+		/* The same words as files: (format: der, encrypt, a
+		 * keystore's password), turned into the same flags. */
+		check_keymat_file(ld, NULL, f, fpath, fat);
 		if ((strcmp(f->name, "bundle") == 0) != (f->n_parts != 0))
 			cfg_report(ld, CFG_AT(fat), fpath, "a bundle, and only "
 				   "a bundle, has parts");

@@ -2,10 +2,12 @@
 then is revoked; revoke_journal: keeps a pending grace revocation across a
 restart."""
 
+import hashlib
 import json
 import os
 import signal
 import stat
+import subprocess
 import time
 
 from test_certs import cert_config, serial_of
@@ -15,6 +17,14 @@ from test_rotation import one_cert, pki, revoked  # noqa: F401
 def grace_block(d, name, duration):
     return ("grace: {duration: %s, files: {cert: {path: %s/%s.prev.crt}, "
             "key: {path: %s/%s.prev.key}}}" % (duration, d, name, d, name))
+
+
+def spki_sha256_hex(cert_path):
+    pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in", str(cert_path)],
+                         capture_output=True, check=True, timeout=30).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                         capture_output=True, check=True, timeout=30).stdout
+    return hashlib.sha256(der).hexdigest()
 
 
 def journal_serials(path):
@@ -44,11 +54,15 @@ def test_grace_files_hold_the_previous_certificate_then_it_is_revoked(env, pki):
     audit = env.tmp / "audit.log"
     journal = env.tmp / "state" / "revocations.json"
     journal.parent.mkdir()
-    certs = one_cert(d, "tenant1", "1h", grace_block(d, "tenant1", "3s"))
+    # The grace files take the words of files: (here a pin in hex).
+    block = grace_block(d, "tenant1", "3s").replace(
+        "}}}", "}, pin: {path: %s/tenant1.prev.pin, format: hex}}}" % d)
+    certs = one_cert(d, "tenant1", "1h", block)
     a = env.agent(cert_config(env, rid, sid, certs) +
                   "revoke_journal: %s\naudit: {path: %s}\n" % (journal, audit)).start()
     a.wait_for(r"tenant1: issued serial")
     old = serial_of(d / "tenant1.crt")
+    old_pin = spki_sha256_hex(d / "tenant1.crt")
     a.send(signal.SIGUSR1)
     a.wait_for(r"tenant1: issued serial", count=2)
     new = serial_of(d / "tenant1.crt")
@@ -56,6 +70,7 @@ def test_grace_files_hold_the_previous_certificate_then_it_is_revoked(env, pki):
     # The previous certificate and its key, beside the new ones.
     assert serial_of(d / "tenant1.prev.crt") == old
     assert stat.S_IMODE(os.stat(d / "tenant1.prev.key").st_mode) == 0o600
+    assert (d / "tenant1.prev.pin").read_text() == old_pin + "\n"
     assert not revoked(env.vs, old)          # inside its grace
     assert wait_until(lambda: colon(old) in journal_serials(journal))
     a.wait_for(r"revoke: tenant1: revoked serial", timeout=20)
@@ -145,13 +160,13 @@ def test_a_failing_grace_revocation_is_retried_and_shown_until_it_succeeds(env, 
 
 
 def test_lifecycle_keys_are_validated_with_their_position(env, pki, tmp_path):  # noqa: F811
-    import subprocess
     from conftest import BIN
     rid, sid = pki
     certs = one_cert(tmp_path, "t", "1h",
                      "activation_check: {server_name: x}\n"
                      "          grace: {duration: 7d, files: {previous: {path: /tmp/p.crt}, "
-                     "key: {path: rel.key}}}")
+                     "key: {path: rel.key}, cert: {path: /tmp/p.crt, format: pkcs7}, "
+                     "pkcs12: {path: /tmp/p.p12}}}")
     cfg = tmp_path / "bad.yaml"
     cfg.write_text(cert_config(env, rid, sid, certs).replace(
         "vault:\n", "vault:\n  max_concurrent_requests: 0\n", 1))
@@ -161,3 +176,7 @@ def test_lifecycle_keys_are_validated_with_their_position(env, pki, tmp_path):  
     assert "certificates[0].activation_check.connect: missing required key" in r.stderr
     assert "certificates[0].grace.files.previous: unknown file kind" in r.stderr
     assert "certificates[0].grace.files.key: path must be absolute" in r.stderr
+    # Grace files take the words of files: and are checked the same way.
+    assert "certificates[0].grace.files.cert.format: pem or der" in r.stderr, r.stderr
+    assert ("certificates[0].grace.files.pkcs12.password_file: set password_file or "
+            "password_env") in r.stderr, r.stderr
