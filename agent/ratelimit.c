@@ -13,6 +13,7 @@
  *    millisecond finds the token there, no busy retry.
  */
 #include "ratelimit.h"
+#include "fmath.h"
 
 #include <math.h>
 
@@ -44,6 +45,6 @@ ratelimit_take(struct ratelimit *r, uint64_t now_ms)
 		r->next_ms = (now - r->next_ms < interval ? r->next_ms : now) + interval;
 		return 0;
 	}
-	wait = ceil(r->next_ms - now);
+	wait = fm_ceil(r->next_ms - now);
 	return wait < 1 ? 1 : (uint64_t)wait;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "fmath.h"
 
 /* ------------------------------------------------------------------ */
 /* Numbers as Go prints them                                           */
@@ -109,7 +110,7 @@ put_unsigned(struct buf *b, double x, int mode)
 		buf_putc(b, '0');
 		return;
 	}
-	if (mode != 'g' && x == trunc(x) && x < 1e21) {
+	if (mode != 'g' && x == fm_trunc(x) && x < 1e21) {
 		buf_printf(b, "%.0f", x);
 		return;
 	}

@@ -35,6 +35,7 @@
 #include <openssl/rand.h>
 
 #include "buf.h"
+#include "fmath.h"
 
 #define RAND_MAXLEN (1024 * 1024)
 
@@ -1419,9 +1420,9 @@ s_fmath(struct exec *x, const struct call *c, const struct val *a, size_t n,
 	size_t i;
 
 	if (strcmp(op, "floor") == 0) {
-		*out = vnum(floor(v));
+		*out = vnum(fm_floor(v));
 	} else if (strcmp(op, "ceil") == 0) {
-		*out = vnum(ceil(v));
+		*out = vnum(fm_ceil(v));
 	} else if (strcmp(op, "round") == 0) {
 		long long p;
 		double pow10, digit, ip, on = n > 2 ? to_float64(a[2]) : 0.5;
@@ -1432,8 +1433,8 @@ s_fmath(struct exec *x, const struct call *c, const struct val *a, size_t n,
 		pow10 = pow10_of(p);
 		digit = pow10 * v;
 		/* Go's math.Modf: the fraction keeps the sign of DIGIT. */
-		ip = digit < 0 ? ceil(digit) : floor(digit);
-		*out = vnum((digit - ip >= on ? ceil(digit) : floor(digit)) /
+		ip = digit < 0 ? fm_ceil(digit) : fm_floor(digit);
+		*out = vnum((digit - ip >= on ? fm_ceil(digit) : fm_floor(digit)) /
 			    pow10);
 	} else {
 		int max = op[1] == 'a';

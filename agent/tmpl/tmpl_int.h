@@ -37,6 +37,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "fmath.h"
 #include "tmpl.h"
 
 #define TMPL_MAX_TEXT	(16u * 1024 * 1024)	/* template source bytes */
@@ -280,7 +281,7 @@ vbool(int b)
 static inline int
 is_int(double n)
 {
-	return isfinite(n) && n == trunc(n);
+	return isfinite(n) && n == fm_trunc(n);
 }
 
 /* The value of a JSON node (NULL and JSON null are nil). */

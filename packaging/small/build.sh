@@ -264,7 +264,7 @@ fi
 pkg_cflags="-I$CURL_PREFIX/include $CJSON_INC $(pkg-config --cflags libuv yaml-0.1 openssl)"
 # shellcheck disable=SC2086
 $MAKE SANITIZE= BUILD=$obj \
-	OPT="-O2 -ffunction-sections -fdata-sections '-DCERTAGENT_LINK=\"$link\"'" \
+	OPT="-Os -ffunction-sections -fdata-sections '-DCERTAGENT_LINK=\"$link\"'" \
 	PKG_CFLAGS="$pkg_cflags" PKG_LIBS="$libs" LDFLAGS="$ldflags" \
 	"$obj/certagent"
 if [ ! -f "$OUT/certagent" ] ||

@@ -6,8 +6,10 @@ an .rpm built and linted, and the release agent traced (strace) through a
 whole life to show it makes no system call, opens no path and no socket
 the unit's sandbox would refuse (no systemd runs here to enforce it).
 
-The package builds reuse the tree's build/rel (dpkg-buildpackage -nc,
-rpmbuild --build-in-place), so they link nothing new when it is current.
+The package builds start from the tree's build/rel (dpkg-buildpackage
+-nc, rpmbuild --build-in-place); its objects are compiled again when the
+package's flags (Debian's hardening, rpm's) differ from the release
+build's, as a build from a clean tree would make them.
 The .deb is installed on this machine, as root: the test runs only when
 certagent is neither installed as a package nor present in /usr/bin or
 /etc/certagent, and purges what it installed whatever happens."""
@@ -207,7 +209,7 @@ def test_make_install_honours_prefix_and_destdir(tmp_path):
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory):
     """A copy of the tree for a package build, with build/rel (if the
-    tree has one) so the build links and compiles nothing that is current.
+    tree has one): what its flags leave current is not compiled again.
 
     The packages carry the release build, also under SANITIZE=1 (as the
     image does): the sanitizer run would build and test the very same
