@@ -1,6 +1,7 @@
 /*
  * x509_make: certificate material made here rather than read: private
- * keys, certificate signing requests (sign mode), PKCS#12 keystores.
+ * keys and certificate signing requests (sign mode); keystores are
+ * x509_keymat.c's.
  *
  * DESIGN: the same rules as x509.c (see there): PEM text in and out, every
  * OpenSSL object lives inside one call, each public function brackets its
@@ -23,7 +24,6 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
