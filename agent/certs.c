@@ -595,6 +595,19 @@ staged_free(struct staged *st)
 	free(st);
 }
 
+/* A new certificate (CERT_PEM, described by INFO) is in place: count
+ * it, audit it and hold it. */
+static void
+issued(struct cert *c, const struct x509_info *info, const char *cert_pem)
+{
+	c->m->stats.issued++;
+	c->renewals++;
+	c->last_renewal_ms = wall_ms();
+	audit_cert(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance", c->name,
+		   req_path(c), cert_pem);
+	hold(c, info, "issued");
+}
+
 /* Write ST, verified (and tested), to C's files, and hold it: ST is
  * freed, and the passphrase read for it is dropped. */
 static void
@@ -614,12 +627,7 @@ store_staged(struct cert *c, struct staged *st)
 		retry_later(c, err);
 		return;
 	}
-	c->m->stats.issued++;
-	c->renewals++;
-	c->last_renewal_ms = wall_ms();
-	audit_cert(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance", c->name,
-		   req_path(c), st->cert.s);
-	hold(c, &st->info, "issued");
+	issued(c, &st->info, st->cert.s);
 	staged_free(st);
 }
 
@@ -833,12 +841,7 @@ on_issued(void *arg, const struct vault_response *r)
 		c->envelope = env;
 		log_info("certs", "%s: issued for the templates", c->name);
 	}
-	c->m->stats.issued++;
-	c->renewals++;
-	c->last_renewal_ms = wall_ms();
-	audit_cert(c->m->cfg->audit, c->serial[0] ? "renewal" : "issuance", c->name,
-		   req_path(c), cert.s);
-	hold(c, &info, "issued");
+	issued(c, &info, cert.s);
 	if (!c->def)
 		template_data(c->m);
 out:
@@ -1639,6 +1642,7 @@ adopt_template(struct cert *c, const struct certs_tcall *tc)
 	const char *cert, *key;
 	struct x509_info info;
 	char err[512];
+	int64_t renew;
 
 	if (tc->adopt)
 		tc->adopt(tc->adopt_arg, &env);
@@ -1664,15 +1668,15 @@ adopt_template(struct cert *c, const struct certs_tcall *tc)
 	c->envelope = env;
 	c->m->stats.adopted++;
 	rank_set(c, info.serial);
-	if (wall_ms() >= point_of(c, info.not_before * 1000,
-				  info.not_after * 1000, info.serial)) {
+	renew = point_of(c, info.not_before * 1000, info.not_after * 1000,
+			 info.serial);
+	if (wall_ms() >= renew) {
 		/* Still what is served until a replacement is issued. */
 		settle(c);
 		snprintf(c->serial, sizeof(c->serial), "%s", info.serial);
 		c->not_before_ms = info.not_before * 1000;
 		c->not_after_ms = info.not_after * 1000;
-		c->renew_at_ms = point_of(c, c->not_before_ms, c->not_after_ms,
-					  info.serial);
+		c->renew_at_ms = renew;
 		log_info("certs", "%s: serial %s on disk is due for renewal", c->name,
 			 info.serial);
 		issue(c);
